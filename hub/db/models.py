@@ -1,0 +1,356 @@
+"""Declare every table: tenants, keys, operators, catalog, customers, orders, chat, usage, audit, jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; Postgres gets a real BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(12, 2)
+Json = JSON()
+
+
+class ApiKeyRole(StrEnum):
+    STOREFRONT = "storefront"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURN_REQUESTED = "return_requested"
+    RETURNED = "returned"
+    REFUNDED = "refunded"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    HUMAN = "human"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+
+
+class ImageJobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SCORING = "scoring"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FALLBACK = "fallback"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+
+class TenantOwned:
+    """Mixin for every row that belongs to one tenant; repositories filter on this column."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """Brand kit, prompt pins, budgets, AI switches, allowed origins (see hub.tenancy.settings)."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ApiKey(TenantOwned, Timestamped, Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    role: Mapped[ApiKeyRole] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    """Public lookup part of the key, shown in listings; the secret part is only hashed."""
+    key_hash: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Operator(TenantOwned, Timestamped, Base):
+    __tablename__ = "operators"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ChannelAccount(TenantOwned, Timestamped, Base):
+    """A tenant's account on an external channel, e.g. its WhatsApp Business phone number."""
+
+    __tablename__ = "channel_accounts"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    channel: Mapped[Channel] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    """WhatsApp `metadata.phone_number_id`: how an inbound webhook finds its tenant."""
+    config: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """Verify token, app secret, access token."""
+
+
+class Product(TenantOwned, Timestamped, Base):
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("tenant_id", "sku"), Index("ix_products_tenant_category", "tenant_id", "category"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    sku: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(100))
+    price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """Sizes, colours, material, care: whatever the catalog knows."""
+    tags: Mapped[list[str]] = mapped_column(Json, default=list)
+    image_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    """Reference photo, relative to the media directory."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Customer(TenantOwned, Timestamped, Base):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"), Index("ix_customers_tenant_phone", "tenant_id", "phone"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(Json, default=list)
+    notes: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    whatsapp_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Order(TenantOwned, Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"), Index("ix_orders_tenant_placed", "tenant_id", "placed_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    number: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(String(32), index=True)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    """[{sku, title, quantity, unit_price, size?, colour?}] as sold, prices as strings."""
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    carrier: Mapped[str | None] = mapped_column(String(64), default=None)
+    tracking_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    eta: Mapped[date | None] = mapped_column(Date, default=None)
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PolicyDocument(TenantOwned, Timestamped, Base):
+    """A store policy or FAQ passage the agent may quote."""
+
+    __tablename__ = "policy_documents"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    slug: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Conversation(TenantOwned, Timestamped, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "external_ref"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    channel: Mapped[Channel] = mapped_column(String(16))
+    external_ref: Mapped[str] = mapped_column(String(128))
+    """Widget session id, WhatsApp number or console thread id."""
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[ConversationStatus] = mapped_column(String(16), default=ConversationStatus.BOT)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Message(TenantOwned, Timestamped, Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    """customer, assistant, human_agent or system."""
+    content: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    intent: Mapped[str | None] = mapped_column(String(32), default=None)
+    engine: Mapped[str | None] = mapped_column(String(16), default=None)
+    prompt_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class UsageRecord(Base):
+    """One row per model attempt (retries, re-asks and fallbacks included) or image job."""
+
+    __tablename__ = "usage"
+    __table_args__ = (Index("ix_usage_tenant_ts", "tenant_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    prompt_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 8), default=Decimal(0))
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(String(32))
+
+
+class AuditEvent(Base):
+    """An append-only record of who did what; tenant_id is null only for platform-wide events."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_ts", "tenant_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    actor: Mapped[str] = mapped_column(String(200))
+    """`cli`, `operator:<email>`, `key:<prefix>`, `system`."""
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(200), default=None)
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class ImageJob(TenantOwned, Timestamped, Base):
+    __tablename__ = "image_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    sku: Mapped[str] = mapped_column(String(64))
+    brief: Mapped[dict[str, Any]] = mapped_column(Json)
+    state: Mapped[ImageJobState] = mapped_column(String(16), default=ImageJobState.QUEUED, index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    """[{state, at}] for every transition."""
+    result: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ProcessedWebhookEvent(Base):
+    """The idempotency ledger: a redelivered webhook event hits the unique key and is dropped."""
+
+    __tablename__ = "processed_webhook_events"
+    __table_args__ = (UniqueConstraint("source", "event_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    source: Mapped[str] = mapped_column(String(32))
+    event_key: Mapped[str] = mapped_column(String(200))
+    """e.g. a WhatsApp message id, or `<status id>:<status>`."""
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())

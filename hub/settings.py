@@ -1,0 +1,94 @@
+"""Own the one Settings object: every HUB_* environment variable, validated at startup."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "hub-development-secret-change-me"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """Configuration read from `HUB_*` variables (nested fields use `__`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(default=Path(".hub"), description="Embedded database, Redis and media files.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset means `hub serve` starts an embedded Redis."
+    )
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_format: LogFormat = LogFormat.JSON
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    imaging_model: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            secret = self.secret_key.get_secret_value()
+            if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+                raise ValueError(
+                    "HUB_SECRET_KEY must be set to a random value of at least 32 characters in production"
+                )
+            if self.database_url is None:
+                raise ValueError("HUB_DATABASE_URL must be set in production (embedded SQLite is for development)")
+            if self.redis_url is None:
+                raise ValueError("HUB_REDIS_URL must be set in production (embedded Redis is for development)")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the configured database URL, or the embedded SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Render a settings error as one line naming the environment variable."""
+    parts = []
+    for err in exc.errors():
+        loc = "__".join(str(p) for p in err["loc"])
+        name = f"HUB_{loc.upper()}" if loc else "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        shown = f" (got {value!r})" if loc and isinstance(value, str | int | float) else ""
+        parts.append(f"{name}: {msg}{shown}" if loc else msg)
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings; call only from entry points."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tenants, API keys, operators and the tenant-scoped repository layer."""

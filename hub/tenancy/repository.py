@@ -1,0 +1,135 @@
+"""Reach tenant-owned rows only through repositories bound to one tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import models as m
+
+ModelT = TypeVar("ModelT", bound=m.Base)
+
+
+class MissingTenantError(TypeError):
+    """Raised when a repository is built without a tenant id."""
+
+
+class TenantRepository(Generic[ModelT]):
+    """Queries that always carry `tenant_id = :tenant`; no method takes a tenant argument."""
+
+    model: type[ModelT]
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        if not isinstance(tenant_id, uuid.UUID):
+            raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _scoped(self, *where: ColumnElement[bool]):
+        return select(self.model).where(self.model.tenant_id == self.tenant_id, *where)
+
+    async def get(self, row_id: uuid.UUID) -> ModelT | None:
+        return (await self.session.execute(self._scoped(self.model.id == row_id))).scalar_one_or_none()
+
+    async def one_where(self, *where: ColumnElement[bool]) -> ModelT | None:
+        return (await self.session.execute(self._scoped(*where))).scalar_one_or_none()
+
+    async def list(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ModelT]:
+        stmt = self._scoped(*where).order_by(*order_by).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def count(self, *where: ColumnElement[bool]) -> int:
+        stmt = select(func.count()).select_from(self.model).where(self.model.tenant_id == self.tenant_id, *where)
+        return (await self.session.execute(stmt)).scalar_one()
+
+    def add(self, **values: Any) -> ModelT:
+        """Stage a new row for this tenant; a `tenant_id` in values is refused."""
+        if "tenant_id" in values:
+            raise ValueError("tenant_id comes from the repository, not from the caller")
+        row = self.model(tenant_id=self.tenant_id, **values)
+        self.session.add(row)
+        return row
+
+
+class Products(TenantRepository[m.Product]):
+    model = m.Product
+
+    async def by_sku(self, sku: str) -> m.Product | None:
+        return await self.one_where(m.Product.sku == sku)
+
+    async def search(
+        self, text: str | None = None, *, category: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[m.Product]:
+        where: list[ColumnElement[bool]] = [m.Product.active.is_(True)]
+        if category:
+            where.append(func.lower(m.Product.category) == category.lower())
+        for word in (text or "").split():
+            pattern = f"%{word.lower()}%"
+            where.append(func.lower(m.Product.title).like(pattern) | func.lower(m.Product.description).like(pattern))
+        return await self.list(*where, order_by=[m.Product.title], limit=limit, offset=offset)
+
+
+class Customers(TenantRepository[m.Customer]):
+    model = m.Customer
+
+    async def by_email(self, email: str) -> m.Customer | None:
+        return await self.one_where(func.lower(m.Customer.email) == email.strip().lower())
+
+
+class Orders(TenantRepository[m.Order]):
+    model = m.Order
+
+    async def by_number(self, number: str) -> m.Order | None:
+        return await self.one_where(m.Order.number == number.strip().upper())
+
+
+class Policies(TenantRepository[m.PolicyDocument]):
+    model = m.PolicyDocument
+
+
+class Conversations(TenantRepository[m.Conversation]):
+    model = m.Conversation
+
+
+class Messages(TenantRepository[m.Message]):
+    model = m.Message
+
+
+class ImageJobs(TenantRepository[m.ImageJob]):
+    model = m.ImageJob
+
+
+class ApiKeys(TenantRepository[m.ApiKey]):
+    model = m.ApiKey
+
+
+class Operators(TenantRepository[m.Operator]):
+    model = m.Operator
+
+
+class TenantData:
+    """Every repository of one tenant over one session: `TenantData(session, tenant_id).orders`."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.tenant_id = tenant_id
+        self.products = Products(session, tenant_id)
+        self.customers = Customers(session, tenant_id)
+        self.orders = Orders(session, tenant_id)
+        self.policies = Policies(session, tenant_id)
+        self.conversations = Conversations(session, tenant_id)
+        self.messages = Messages(session, tenant_id)
+        self.image_jobs = ImageJobs(session, tenant_id)
+        self.api_keys = ApiKeys(session, tenant_id)
+        self.operators = Operators(session, tenant_id)
