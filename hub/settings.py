@@ -35,9 +35,7 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = Field(default=Path(".hub"), description="Embedded database, Redis and media files.")
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir."
-    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset means a SQLite file in data_dir.")
     redis_url: str | None = Field(
         default=None, description="Redis URL; unset means `hub serve` starts an embedded Redis."
     )
@@ -54,9 +52,7 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             secret = self.secret_key.get_secret_value()
             if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
-                raise ValueError(
-                    "HUB_SECRET_KEY must be set to a random value of at least 32 characters in production"
-                )
+                raise ValueError("HUB_SECRET_KEY must be set to a random value of at least 32 characters in production")
             if self.database_url is None:
                 raise ValueError("HUB_DATABASE_URL must be set in production (embedded SQLite is for development)")
             if self.redis_url is None:

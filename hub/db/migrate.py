@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every replica of this service.
@@ -33,7 +36,11 @@ def _upgrade(connection: Connection, revision: str) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations up to `revision`; a database already there is left unchanged."""
     async with engine.begin() as conn:
+        before = await conn.run_sync(_current)
         await conn.run_sync(_upgrade, revision)
+        after = await conn.run_sync(_current)
+    if before != after:
+        log.info("database_migrated", database=engine.url.get_backend_name(), from_revision=before, to_revision=after)
 
 
 def _current(connection: Connection) -> str | None:

@@ -37,6 +37,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
 
@@ -119,9 +120,7 @@ class Timestamped:
 class TenantOwned:
     """Mixin for every row that belongs to one tenant; repositories filter on this column."""
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
 
 class Tenant(Timestamped, Base):
@@ -175,7 +174,10 @@ class ChannelAccount(TenantOwned, Timestamped, Base):
 
 class Product(TenantOwned, Timestamped, Base):
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("tenant_id", "sku"), Index("ix_products_tenant_category", "tenant_id", "category"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sku"),
+        Index("ix_products_tenant_category", "tenant_id", "category"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
     sku: Mapped[str] = mapped_column(String(64))
@@ -191,9 +193,7 @@ class Product(TenantOwned, Timestamped, Base):
     image_path: Mapped[str | None] = mapped_column(String(500), default=None)
     """Reference photo, relative to the media directory."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime, server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class Customer(TenantOwned, Timestamped, Base):
@@ -212,7 +212,10 @@ class Customer(TenantOwned, Timestamped, Base):
 
 class Order(TenantOwned, Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("tenant_id", "number"), Index("ix_orders_tenant_placed", "tenant_id", "placed_at"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_orders_tenant_placed", "tenant_id", "placed_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
     number: Mapped[str] = mapped_column(String(32))
@@ -243,9 +246,7 @@ class PolicyDocument(TenantOwned, Timestamped, Base):
     topic: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime, server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class Conversation(TenantOwned, Timestamped, Base):
@@ -260,9 +261,7 @@ class Conversation(TenantOwned, Timestamped, Base):
         Uuid, ForeignKey("customers.id", ondelete="SET NULL"), default=None
     )
     status: Mapped[ConversationStatus] = mapped_column(String(16), default=ConversationStatus.BOT)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime, server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class Message(TenantOwned, Timestamped, Base):
@@ -315,7 +314,9 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None
+    )
     actor: Mapped[str] = mapped_column(String(200))
     """`cli`, `operator:<email>`, `key:<prefix>`, `system`."""
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -337,9 +338,7 @@ class ImageJob(TenantOwned, Timestamped, Base):
     """[{state, at}] for every transition."""
     result: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     error: Mapped[str | None] = mapped_column(Text, default=None)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime, server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class ProcessedWebhookEvent(Base):
@@ -349,7 +348,9 @@ class ProcessedWebhookEvent(Base):
     __table_args__ = (UniqueConstraint("source", "event_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None
+    )
     source: Mapped[str] = mapped_column(String(32))
     event_key: Mapped[str] = mapped_column(String(200))
     """e.g. a WhatsApp message id, or `<status id>:<status>`."""

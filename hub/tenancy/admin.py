@@ -89,7 +89,9 @@ async def issue_key(
     minted = sec.mint_key(role, seed=seed)
     row = m.ApiKey(tenant_id=tenant_id, role=role, name=name, prefix=minted.prefix, key_hash=minted.key_hash)
     session.add(row)
-    await audit(session, actor=actor, action="key.issued", tenant_id=tenant_id, subject=minted.prefix, data={"role": role})
+    await audit(
+        session, actor=actor, action="key.issued", tenant_id=tenant_id, subject=minted.prefix, data={"role": role}
+    )
     await session.flush()
     return row, minted.plaintext
 

@@ -69,16 +69,25 @@ class Products(TenantRepository[m.Product]):
     async def by_sku(self, sku: str) -> m.Product | None:
         return await self.one_where(m.Product.sku == sku)
 
-    async def search(
-        self, text: str | None = None, *, category: str | None = None, limit: int = 20, offset: int = 0
-    ) -> list[m.Product]:
+    @staticmethod
+    def _matching(text: str | None, category: str | None) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [m.Product.active.is_(True)]
         if category:
             where.append(func.lower(m.Product.category) == category.lower())
         for word in (text or "").split():
             pattern = f"%{word.lower()}%"
             where.append(func.lower(m.Product.title).like(pattern) | func.lower(m.Product.description).like(pattern))
+        return where
+
+    async def search(
+        self, text: str | None = None, *, category: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[m.Product]:
+        """Return active products whose title or description holds every word of `text`."""
+        where = self._matching(text, category)
         return await self.list(*where, order_by=[m.Product.title], limit=limit, offset=offset)
+
+    async def count_matching(self, text: str | None = None, *, category: str | None = None) -> int:
+        return await self.count(*self._matching(text, category))
 
 
 class Customers(TenantRepository[m.Customer]):

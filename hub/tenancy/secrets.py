@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -15,6 +16,8 @@ from hub.db.models import ApiKeyRole
 KEY_PREFIX = "hub"
 _ROLE_TAGS: dict[ApiKeyRole, str] = {ApiKeyRole.STOREFRONT: "sf", ApiKeyRole.OPERATOR: "op", ApiKeyRole.ADMIN: "ad"}
 _password_hasher = PasswordHasher()
+# Letters and digits only, so a double-click selects the whole key; 40 of them carry 238 bits.
+_BASE62 = string.ascii_letters + string.digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +29,14 @@ class MintedKey:
 
 
 def hash_key(plaintext: str) -> str:
-    # Keys carry 256 random bits, so a fast hash is safe here; slow hashes are for passwords.
+    # Keys carry over 230 random bits, so a fast hash is safe here; slow hashes are for passwords.
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
 def mint_key(role: ApiKeyRole, *, seed: bytes | None = None) -> MintedKey:
     """Create a key `hub_<role>_<lookup>_<secret>`; a seed makes it reproducible (demo keys)."""
     if seed is None:
-        lookup, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        lookup, secret = secrets.token_hex(6), "".join(secrets.choice(_BASE62) for _ in range(40))
     else:
         digest = hmac.new(seed, b"hub-api-key", hashlib.sha256).hexdigest()
         lookup, secret = digest[:12], digest[12:]

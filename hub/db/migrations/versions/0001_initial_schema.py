@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -60,9 +59,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_keys_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_keys_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "audit_events",
@@ -93,15 +90,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_action"), ["action"], unique=False
-        )
-        batch_op.create_index(
-            "ix_audit_events_tenant_ts", ["tenant_id", "ts"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_trace_id"), ["trace_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
+        batch_op.create_index("ix_audit_events_tenant_ts", ["tenant_id", "ts"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_trace_id"), ["trace_id"], unique=False)
 
     op.create_table(
         "channel_accounts",
@@ -130,9 +121,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("channel_accounts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_channel_accounts_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_channel_accounts_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "customers",
@@ -158,17 +147,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
-        sa.UniqueConstraint(
-            "tenant_id", "email", name=op.f("uq_customers_tenant_id_email")
-        ),
+        sa.UniqueConstraint("tenant_id", "email", name=op.f("uq_customers_tenant_id_email")),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_customers_tenant_id"), ["tenant_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_customers_tenant_phone", ["tenant_id", "phone"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_customers_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index("ix_customers_tenant_phone", ["tenant_id", "phone"], unique=False)
 
     op.create_table(
         "image_jobs",
@@ -203,12 +186,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_image_jobs")),
     )
     with op.batch_alter_table("image_jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_image_jobs_state"), ["state"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_image_jobs_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_image_jobs_state"), ["state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_image_jobs_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "operators",
@@ -231,15 +210,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operators")),
-        sa.UniqueConstraint(
-            "tenant_id", "email", name=op.f("uq_operators_tenant_id_email")
-        ),
+        sa.UniqueConstraint("tenant_id", "email", name=op.f("uq_operators_tenant_id_email")),
     )
     with op.batch_alter_table("operators", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_operators_email"), ["email"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_operators_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_operators_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "policy_documents",
@@ -268,17 +243,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_documents")),
-        sa.UniqueConstraint(
-            "tenant_id", "slug", name=op.f("uq_policy_documents_tenant_id_slug")
-        ),
+        sa.UniqueConstraint("tenant_id", "slug", name=op.f("uq_policy_documents_tenant_id_slug")),
     )
     with op.batch_alter_table("policy_documents", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_policy_documents_tenant_id"), ["tenant_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_policy_documents_topic"), ["topic"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_policy_documents_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_policy_documents_topic"), ["topic"], unique=False)
 
     op.create_table(
         "processed_webhook_events",
@@ -347,12 +316,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "sku", name=op.f("uq_products_tenant_id_sku")),
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_products_tenant_category", ["tenant_id", "category"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_products_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index("ix_products_tenant_category", ["tenant_id", "category"], unique=False)
+        batch_op.create_index(batch_op.f("ix_products_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "usage",
@@ -435,9 +400,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_conversations_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_conversations_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "orders",
@@ -470,21 +433,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint(
-            "tenant_id", "number", name=op.f("uq_orders_tenant_id_number")
-        ),
+        sa.UniqueConstraint("tenant_id", "number", name=op.f("uq_orders_tenant_id_number")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_orders_customer_id"), ["customer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_orders_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_status"), ["status"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_orders_tenant_id"), ["tenant_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_orders_tenant_placed", ["tenant_id", "placed_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_orders_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index("ix_orders_tenant_placed", ["tenant_id", "placed_at"], unique=False)
 
     op.create_table(
         "messages",
@@ -525,12 +480,8 @@ def upgrade() -> None:
             ["conversation_id", "created_at"],
             unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_messages_tenant_id"), ["tenant_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_messages_trace_id"), ["trace_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_messages_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_messages_trace_id"), ["trace_id"], unique=False)
 
 
 def downgrade() -> None:

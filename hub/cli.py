@@ -1,0 +1,267 @@
+"""The `hub` command: serve, workers, seeding, tenants, keys, operators, database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import current_revision, head_revision, upgrade
+from hub.logs import configure_logging
+from hub.settings import Settings, describe_validation_error, get_settings
+from hub.tenancy import admin
+from hub.workers import WorkerKind
+
+T = TypeVar("T")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="HUB: multi-tenant GenAI commerce agent service.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+seed_app = typer.Typer(no_args_is_help=True, help="Example data.")
+tenants_app = typer.Typer(no_args_is_help=True, help="Tenants (shops).")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+operators_app = typer.Typer(no_args_is_help=True, help="Console operators.")
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(keys_app, name="keys")
+app.add_typer(operators_app, name="operators")
+
+
+def load_settings() -> Settings:
+    """Read settings once; a bad variable stops the command with one line naming it."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {describe_validation_error(exc)}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def migrate_database(settings: Settings) -> None:
+    async def main() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on a migrated database."""
+
+    async def main() -> T:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except admin.TenancyError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: HUB_HOST or 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: HUB_PORT or 8000].")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo shop first and print its keys.")] = False,
+) -> None:
+    """Migrate the database, start the embedded Redis if HUB_REDIS_URL is unset, and serve HTTP."""
+    import uvicorn
+
+    from hub.http.app import create_app
+    from hub.redis_conn import EmbeddedRedis
+
+    settings = load_settings()
+    migrate_database(settings)
+    if demo:
+        _print_demo(settings, as_json=False)
+    embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
+    with embedded or nullcontext():
+        if embedded is not None:
+            settings = settings.model_copy(update={"redis_url": embedded.url})
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+        )
+
+
+@app.command()
+def worker(kind: Annotated[WorkerKind, typer.Argument(help="Which queues this worker consumes.")]) -> None:
+    """Run a worker process for one kind of background work until SIGTERM or Ctrl-C."""
+    from hub.workers import run_worker
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise fail(
+            "HUB_REDIS_URL must be set for a separate worker process (the embedded Redis lives inside `hub serve`)"
+        )
+    asyncio.run(run_worker(kind, settings))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations; an up-to-date database is left unchanged."""
+    settings = load_settings()
+    migrate_database(settings)
+    typer.echo(f"database at revision {head_revision()}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision."""
+    settings = load_settings()
+
+    async def main() -> str | None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(main())
+    typer.echo(f"current: {current or 'none'}; head: {head_revision()}")
+
+
+def _print_demo(settings: Settings, *, as_json: bool) -> None:
+    from hub.seed.demo import seed_demo
+
+    def progress(done: int, total: int) -> None:
+        if not as_json and sys.stderr.isatty():
+            typer.echo(f"\rwriting product images {done}/{total}", err=True, nl=done == total)
+
+    creds = with_session(settings, lambda s: seed_demo(s, settings, progress=progress))
+    if as_json:
+        typer.echo(json.dumps(creds.as_dict()))
+        return
+    typer.echo(f"demo shop {creds.shop_name!r} ({creds.tenant_id}): {creds.summary}")
+    typer.echo(f"  storefront key:    {creds.storefront_key}")
+    typer.echo(f"  operator key:      {creds.operator_key}")
+    typer.echo(f"  operator login:    {creds.operator_email} / {creds.operator_password}")
+    typer.echo(f"  sample SKU:        {creds.sample_sku}")
+    typer.echo(f"  sample order:      {creds.sample_order_id} ({creds.sample_order_email})")
+
+
+@seed_app.command("demo")
+def seed_demo_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
+) -> None:
+    """Create the demo shop (idempotent: a second run changes nothing)."""
+    _print_demo(load_settings(), as_json=as_json)
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: Annotated[str, typer.Option(help="Shop name.")],
+    slug: Annotated[str | None, typer.Option(help="URL-safe id [default: from the name].")] = None,
+) -> None:
+    """Create a tenant."""
+
+    async def work(session: AsyncSession) -> m.Tenant:
+        return await admin.create_tenant(session, name=name, slug=slug)
+
+    tenant = with_session(load_settings(), work)
+    typer.echo(f"created tenant {tenant.slug} ({tenant.id})")
+
+
+@tenants_app.command("list")
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tenants."""
+    tenants = with_session(load_settings(), admin.list_tenants)
+    rows = [{"id": str(t.id), "slug": t.slug, "name": t.name, "active": t.active} for t in tenants]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for r in rows:
+        typer.echo(f"{r['slug']:<24} {r['id']}  {r['name']}{'' if r['active'] else '  (inactive)'}")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    role: Annotated[m.ApiKeyRole, typer.Option(help="What the key may reach.")],
+    name: Annotated[str, typer.Option(help="A label for listings.")] = "",
+) -> None:
+    """Issue an API key and print it once; only its hash is stored."""
+
+    async def work(session: AsyncSession) -> str:
+        t = await admin.resolve_tenant(session, tenant)
+        _, plaintext = await admin.issue_key(session, tenant_id=t.id, role=role, name=name)
+        return plaintext
+
+    plaintext = with_session(load_settings(), work)
+    typer.echo("new key (shown once, store it now):", err=True)
+    typer.echo(plaintext)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's prefix (hub_xx_xxxxxxxxxxxx) or the whole key.")],
+) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+
+    async def work(session: AsyncSession) -> str:
+        return (await admin.revoke_key(session, key)).prefix
+
+    typer.echo(f"revoked {with_session(load_settings(), work)}")
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug or id.")]) -> None:
+    """List a tenant's keys by prefix (the secrets are not stored)."""
+    from hub.tenancy.repository import ApiKeys
+
+    async def work(session: AsyncSession) -> list[m.ApiKey]:
+        t = await admin.resolve_tenant(session, tenant)
+        return await ApiKeys(session, t.id).list(order_by=[m.ApiKey.created_at])
+
+    for k in with_session(load_settings(), work):
+        state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+        typer.echo(f"{k.prefix:<28} {k.role:<10} {state:<18} {k.name}")
+
+
+@operators_app.command("create")
+def operators_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a console operator with a password (stored as an argon2 hash)."""
+
+    async def work(session: AsyncSession) -> m.Operator:
+        t = await admin.resolve_tenant(session, tenant)
+        return await admin.create_operator(session, tenant_id=t.id, email=email, password=password, name=name)
+
+    op = with_session(load_settings(), work)
+    typer.echo(f"created operator {op.email}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The HTTP surface: one FastAPI app, its middleware, auth and routes."""

@@ -1,0 +1,45 @@
+"""Build the one FastAPI app: lifespan resources, middleware, error handlers, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from hub.db.engine import create_engine, session_factory
+from hub.http.deps import Resources
+from hub.http.errors import install_error_handlers
+from hub.http.middleware import RequestContextMiddleware
+from hub.http.routes import catalog, health, tenant
+from hub.redis_conn import create_redis
+from hub.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Return the app; it opens the database and Redis on startup and closes them on shutdown."""
+    if not settings.redis_url:
+        raise ValueError("create_app needs settings.redis_url; `hub serve` fills it with the embedded Redis")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        redis = create_redis(settings.redis_url)
+        app.state.resources = Resources(settings=settings, sessions=session_factory(engine), redis=redis)
+        log.info("app_started", env=settings.env, database=engine.url.get_backend_name())
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="HUB", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(catalog.router)
+    app.include_router(tenant.router)
+    return app

@@ -1,0 +1,93 @@
+"""Resolve per-request resources: the database session and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import redis.asyncio as aioredis
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db import models as m
+from hub.http.errors import ApiError
+from hub.settings import Settings
+from hub.tenancy.admin import Caller, authenticate_key
+from hub.tenancy.repository import TenantData
+
+_LAST_USED_GRANULARITY = timedelta(hours=1)
+_key_header = APIKeyHeader(name="X-Hub-Key", auto_error=False, description="A tenant API key.")
+
+
+@dataclass
+class Resources:
+    """What the app holds open for its lifetime; built by the lifespan in hub.http.app."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+
+
+def resources(request: Request) -> Resources:
+    return request.app.state.resources
+
+
+async def db_session(res: Annotated[Resources, Depends(resources)]) -> AsyncIterator[AsyncSession]:
+    async with res.sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(db_session)]
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    caller: Caller
+    data: TenantData
+    """Repositories bound to the caller's tenant: the only way routes reach tenant rows."""
+
+
+def require_key(*roles: m.ApiKeyRole) -> Callable[..., Coroutine[Any, Any, Authenticated]]:
+    """Build a dependency that admits a valid key with one of `roles`, or answers 401/403."""
+    allowed = ", ".join(roles)
+
+    async def dependency(
+        request: Request, session: Session, key: Annotated[str | None, Depends(_key_header)]
+    ) -> Authenticated:
+        if not key:
+            raise ApiError(401, "missing_key", "X-Hub-Key header is required")
+        caller = await authenticate_key(session, key)
+        if caller is None:
+            raise ApiError(401, "invalid_key", "unknown or revoked API key")
+        request.state.tenant_id = caller.tenant_id
+        structlog.contextvars.bind_contextvars(tenant_id=str(caller.tenant_id), key=caller.key_prefix)
+        if caller.role not in roles:
+            raise ApiError(403, "wrong_key_role", f"this endpoint needs a key with role {allowed}; got {caller.role}")
+        await _touch_key(session, caller)
+        return Authenticated(caller=caller, data=TenantData(session, caller.tenant_id))
+
+    return dependency
+
+
+async def _touch_key(session: AsyncSession, caller: Caller) -> None:
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(m.ApiKey)
+        .where(m.ApiKey.prefix == caller.key_prefix)
+        .where((m.ApiKey.last_used_at.is_(None)) | (m.ApiKey.last_used_at < now - _LAST_USED_GRANULARITY))
+        .values(last_used_at=now)
+    )
+    if result.rowcount:
+        await session.commit()
+
+
+Storefront = Annotated[
+    Authenticated, Depends(require_key(m.ApiKeyRole.STOREFRONT, m.ApiKeyRole.OPERATOR, m.ApiKeyRole.ADMIN))
+]
+OperatorKey = Annotated[Authenticated, Depends(require_key(m.ApiKeyRole.OPERATOR, m.ApiKeyRole.ADMIN))]
+AdminKey = Annotated[Authenticated, Depends(require_key(m.ApiKeyRole.ADMIN))]

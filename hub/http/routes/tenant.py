@@ -1,0 +1,99 @@
+"""Let operators read their own tenant and its orders, and admins change its settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from hub.db import models as m
+from hub.http.deps import AdminKey, OperatorKey, Session
+from hub.http.errors import ApiError
+from hub.tenancy.admin import audit
+from hub.tenancy.config import TenantConfig
+
+router = APIRouter(prefix="/v1", tags=["operator"])
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    settings: dict[str, Any]
+    role: m.ApiKeyRole
+
+
+class OrderOut(BaseModel):
+    number: str
+    status: m.OrderStatus
+    customer_email: str
+    items: list[dict[str, Any]]
+    total: Decimal
+    currency: str
+    carrier: str | None
+    tracking_number: str | None
+    eta: date | None
+    placed_at: datetime
+
+
+@router.get("/tenant")
+async def get_tenant(auth: OperatorKey, session: Session) -> TenantOut:
+    """Return the tenant the operator key belongs to, with its settings."""
+    tenant = await session.get(m.Tenant, auth.caller.tenant_id)
+    assert tenant is not None  # the key lookup joined on an active tenant
+    return TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, settings=tenant.settings, role=auth.caller.role)
+
+
+@router.get("/orders/{number}", responses={404: {"description": "No such order in this tenant."}})
+async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32)]) -> OrderOut:
+    """Return one of this tenant's orders by number."""
+    order = await auth.data.orders.by_number(number)
+    if order is None:
+        raise ApiError(404, "unknown_order", f"Unknown order {number!r}")
+    customer = await auth.data.customers.get(order.customer_id)
+    return OrderOut(
+        number=order.number,
+        status=m.OrderStatus(order.status),
+        customer_email=customer.email if customer else "",
+        items=order.items,
+        total=order.total,
+        currency=order.currency,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        eta=order.eta,
+        placed_at=order.placed_at,
+    )
+
+
+class TenantPatch(BaseModel):
+    settings: dict[str, Any]
+    """Top-level sections to replace, e.g. `{"brand": {...}, "allowed_origins": [...]}`."""
+
+
+@router.patch("/tenant", responses={422: {"description": "A setting failed validation; the message names it."}})
+async def patch_tenant(auth: AdminKey, session: Session, body: TenantPatch) -> TenantOut:
+    """Replace sections of the tenant's settings; the result is validated as a whole."""
+    tenant = await session.get(m.Tenant, auth.caller.tenant_id)
+    assert tenant is not None
+    try:
+        merged = TenantConfig.model_validate({**tenant.settings, **body.settings})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "settings", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+    tenant.settings = merged.to_column()
+    await audit(
+        session,
+        actor=f"key:{auth.caller.key_prefix}",
+        action="tenant.settings_changed",
+        tenant_id=tenant.id,
+        subject=tenant.slug,
+        data={"sections": sorted(body.settings)},
+    )
+    await session.commit()
+    return TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, settings=tenant.settings, role=auth.caller.role)

@@ -1,0 +1,48 @@
+"""Configure structured logs: one JSON object per line, carrying request and tenant ids."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from hub.settings import LogFormat
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.JSON) -> None:
+    """Route structlog and stdlib (uvicorn, alembic) records through one renderer on stderr."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = structlog.processors.JSONRenderer() if fmt is LogFormat.JSON else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # hub.db.migrate logs one line when it changes the schema; alembic's chatter repeats it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Our middleware writes one access line per request with ids attached; uvicorn's would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,84 @@
+"""Host background worker processes: registration, heartbeats, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+import structlog
+
+from hub.constants import WORKER_HEARTBEAT
+from hub.redis_conn import create_redis
+from hub.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_TTL = 3 * HEARTBEAT_SECONDS
+
+
+class WorkerKind(StrEnum):
+    CHANNELS = "channels"
+    IMAGING = "imaging"
+
+
+Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
+"""A queue consumer: runs until the stop event is set."""
+
+CONSUMERS: dict[WorkerKind, list[Consumer]] = {kind: [] for kind in WorkerKind}
+"""Filled by the channel and imaging packages as they register their queue consumers."""
+
+
+async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) -> list[dict]:
+    """Return the workers whose heartbeat has not lapsed."""
+    pattern = f"{WORKER_HEARTBEAT}:{kind or '*'}:*"
+    found = []
+    async for key in redis.scan_iter(match=pattern):
+        raw = await redis.get(key)
+        if raw:
+            found.append(json.loads(raw))
+    return found
+
+
+async def run_worker(kind: WorkerKind, settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM/SIGINT."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker_id = uuid.uuid4().hex[:12]
+    key = f"{WORKER_HEARTBEAT}:{kind}:{worker_id}"
+    info = json.dumps(
+        {
+            "id": worker_id,
+            "kind": kind,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+    )
+    redis = create_redis(settings.redis_url or "")
+    consumers = [asyncio.create_task(c(settings, redis, stop)) for c in CONSUMERS[kind]]
+    log.info("worker_started", kind=kind, worker_id=worker_id, consumers=len(consumers))
+    try:
+        while not stop.is_set():
+            await redis.set(key, info, ex=HEARTBEAT_TTL)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                pass
+        await asyncio.gather(*consumers)
+    finally:
+        for task in consumers:
+            task.cancel()
+        await redis.delete(key)
+        await redis.aclose()
+        log.info("worker_stopped", kind=kind, worker_id=worker_id)

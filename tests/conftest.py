@@ -1,0 +1,179 @@
+"""Fixtures for every test folder: databases on SQLite and Postgres, Redis, apps, two shops."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import upgrade
+from hub.http.app import create_app
+from hub.redis_conn import EmbeddedRedis
+from hub.settings import Settings
+from hub.tenancy import admin
+
+PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def services_required() -> bool:
+    """In CI a missing Postgres or Redis fails the run instead of skipping tests."""
+    return bool(os.environ.get("CI")) or os.environ.get("HUB_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is unreachable ({exc})"
+    if services_required():
+        pytest.fail(f"{message}; service tests are mandatory here", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty Postgres database for one test, dropped afterwards."""
+    name = f"hub_t_{uuid.uuid4().hex[:12]}"
+    admin_dsn = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _unavailable("PostgreSQL", exc)
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Run the test once on the embedded SQLite and once on Postgres."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis server, on a database index of its own, emptied before and after."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        _unavailable("Redis", exc)
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def embedded_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path / "data") as server:
+        yield server
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url)
+    await upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with session_factory(engine)() as s:
+        yield s
+
+
+@dataclass
+class Shop:
+    tenant_id: uuid.UUID
+    slug: str
+    storefront_key: str
+    operator_key: str
+    admin_key: str
+    sku: str
+    order_number: str
+
+
+async def make_shop(session: AsyncSession, slug: str, *, sku: str = "SKU-1", price: str = "10.00") -> Shop:
+    """Create a small tenant: one product, one customer with one shipped order, a key of each role."""
+    tenant = await admin.create_tenant(session, name=f"{slug.title()} Shop", slug=slug)
+    session.add(
+        m.Product(tenant_id=tenant.id, sku=sku, title=f"{slug} tee", category="T-shirts", price=Decimal(price), stock=3)
+    )
+    customer = m.Customer(tenant_id=tenant.id, email=f"jane@{slug}.example.com", name="Jane Doe")
+    session.add(customer)
+    await session.flush()
+    now = datetime.now(UTC)
+    session.add(
+        m.Order(
+            tenant_id=tenant.id,
+            number="A-10001",
+            customer_id=customer.id,
+            status=m.OrderStatus.SHIPPED,
+            items=[{"sku": sku, "title": f"{slug} tee", "quantity": 1, "unit_price": price}],
+            subtotal=Decimal(price),
+            shipping=Decimal("0"),
+            total=Decimal(price),
+            carrier="UPS",
+            tracking_number=f"1Z{slug.upper()}",
+            eta=date.today(),
+            placed_at=now,
+            updated_at=now,
+        )
+    )
+    keys = {}
+    for role in m.ApiKeyRole:
+        _, keys[role] = await admin.issue_key(session, tenant_id=tenant.id, role=role)
+    await session.commit()
+    return Shop(
+        tenant_id=tenant.id,
+        slug=slug,
+        storefront_key=keys[m.ApiKeyRole.STOREFRONT],
+        operator_key=keys[m.ApiKeyRole.OPERATOR],
+        admin_key=keys[m.ApiKeyRole.ADMIN],
+        sku=sku,
+        order_number="A-10001",
+    )
+
+
+@pytest.fixture
+async def shops(session: AsyncSession) -> tuple[Shop, Shop]:
+    """Two tenants whose product SKU and order number collide on purpose."""
+    return await make_shop(session, "alpha", price="10.00"), await make_shop(session, "bravo", price="99.00")
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings for an app on the test database; Redis is the real server for Postgres runs."""
+    if make_url(database_url).get_backend_name() == "postgresql":
+        redis_for_app = request.getfixturevalue("redis_url")
+    else:
+        redis_for_app = request.getfixturevalue("embedded_redis").url
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_for_app)
+
+
+@pytest.fixture
+async def api(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the full app, lifespan included."""
+    app = create_app(app_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+            yield client

@@ -1,0 +1,125 @@
+"""The `hub` command as an operator runs it: real processes, real ports, the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def hub(
+    *args: str, env: dict[str, str], input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], env=env, input=input, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    return {**clean, "HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[str], deadline_s: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {deadline_s}s")
+
+
+def test_serve_runs_on_the_embedded_default_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until_up(f"http://127.0.0.1:{port}/healthz", proc).json() == {"status": "ok"}
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", headers={"X-Request-ID": "probe-1"}).json()
+        assert ready["checks"] == {"database": "ok", "redis": "ok"}
+        assert (tmp_path / "data" / "hub.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    events = [entry["event"] for entry in logs]
+    assert "embedded_redis_started" in events and "embedded_redis_stopped" in events
+    probe = next(entry for entry in logs if entry.get("request_id") == "probe-1")
+    assert probe["event"] == "request" and probe["path"] == "/readyz" and probe["status"] == 200
+
+
+def test_invalid_environment_stops_startup_with_one_line(env: dict[str, str]) -> None:
+    result = hub("serve", env={**env, "HUB_PORT": "eighty"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid configuration: HUB_PORT: Input should be a valid integer, unable to parse string as an integer (got 'eighty')"
+    ]
+
+
+def test_tenant_key_and_operator_lifecycle(env: dict[str, str]) -> None:
+    assert hub("tenants", "create", "--name", "Acme Outdoor", env=env).returncode == 0
+    listed = json.loads(hub("tenants", "list", "--json", env=env).stdout)
+    assert [t["slug"] for t in listed] == ["acme-outdoor"]
+
+    created = hub("keys", "create", "--tenant", "acme-outdoor", "--role", "storefront", env=env)
+    assert created.returncode == 0 and "shown once" in created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("hub_sf_")
+    prefix = key.rsplit("_", 1)[0]
+    assert prefix in hub("keys", "list", "--tenant", "acme-outdoor", env=env).stdout
+    assert key not in hub("keys", "list", "--tenant", "acme-outdoor", env=env).stdout
+    revoked = hub("keys", "revoke", prefix, env=env)
+    assert revoked.returncode == 0 and "revoked" in hub("keys", "list", "--tenant", "acme-outdoor", env=env).stdout
+
+    op = hub(
+        "operators",
+        "create",
+        "--tenant",
+        "acme-outdoor",
+        "--email",
+        "Ops@Acme.example.com",
+        "--password",
+        "long-enough-pw",
+        env=env,
+    )
+    assert op.stdout.strip() == "created operator ops@acme.example.com"
+
+
+def test_cli_errors_name_the_bad_value(env: dict[str, str]) -> None:
+    unknown = hub("keys", "create", "--tenant", "nope", "--role", "operator", env=env)
+    assert unknown.returncode == 1 and unknown.stderr.strip().splitlines()[-1] == "error: unknown tenant 'nope'"
+    bad_role = hub("keys", "create", "--tenant", "nope", "--role", "root", env=env)
+    assert bad_role.returncode == 2 and "root" in bad_role.stderr
+    hub("tenants", "create", "--name", "Acme", env=env)
+    again = hub("tenants", "create", "--name", "Acme", env=env)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
+    first, second = hub("db", "upgrade", env=env), hub("db", "upgrade", env=env)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout == "database at revision 0001\n"
+    assert hub("db", "current", env=env).stdout.strip() == "current: 0001; head: 0001"

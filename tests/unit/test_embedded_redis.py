@@ -1,0 +1,43 @@
+"""The embedded Redis that `hub serve` starts when HUB_REDIS_URL is unset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+
+from hub.redis_conn import EmbeddedRedis, create_redis
+
+
+async def test_embedded_redis_serves_the_async_client_and_pubsub(embedded_redis: EmbeddedRedis) -> None:
+    client = create_redis(embedded_redis.url)
+    await client.set("hub:test", "value")
+    assert await client.get("hub:test") == "value"
+    pubsub = client.pubsub()
+    await pubsub.subscribe("hub:events")
+    await pubsub.get_message(timeout=1)
+    await client.publish("hub:events", "hello")
+    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+    assert message is not None and message["data"] == "hello"
+    await pubsub.aclose()
+    await client.aclose()
+
+
+def test_stop_ends_the_server_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+    pid = redis.Redis.from_url(url).info("server")["process_id"]
+    redis.Redis.from_url(url).rpush("hub:queue", "job-1")
+    server.stop()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(unix_socket_path=url.removeprefix("unix://"), socket_connect_timeout=1).ping()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.url
+
+    restarted = redis.Redis.from_url(server.start())
+    assert restarted.lrange("hub:queue", 0, -1) == [b"job-1"]
+    restarted.close()
+    server.stop()
