@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios against a baseline run side by side; never timed asserts in tests."""

@@ -1,0 +1,77 @@
+"""The house rules the design sets: one-way imports, one model gateway, one Settings reader."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ["hub", "tools", "agents", "graphs", "chat_ui", "imaging_service", "evals"]
+# What each package may import from the project; anything else is a reversed dependency.
+ALLOWED = {
+    "hub": {"hub"},
+    "tools": {"hub", "tools"},
+    "agents": {"hub", "tools", "agents"},
+    "graphs": {"hub", "tools", "agents", "graphs"},
+    "imaging_service": {"hub", "imaging_service"},
+    "evals": {"hub", "tools", "agents", "graphs", "evals"},
+    "chat_ui": {"hub", "tools", "agents", "graphs", "imaging_service", "chat_ui"},
+}
+MODEL_SDKS = {"openai", "langchain_openai"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def project_modules() -> list[tuple[str, Path]]:
+    return [(pkg, path) for pkg in PACKAGES for path in sorted((ROOT / pkg).rglob("*.py"))]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_flow_one_way(package: str) -> None:
+    offenders = []
+    for pkg, path in project_modules():
+        if pkg != package:
+            continue
+        reversed_deps = (imports_of(path) & set(PACKAGES)) - ALLOWED[pkg]
+        if reversed_deps:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(reversed_deps)}")
+    assert offenders == []
+
+
+def test_only_the_gateway_imports_a_model_sdk() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for _, path in project_modules()
+        if imports_of(path) & MODEL_SDKS and "gateway" not in path.relative_to(ROOT).parts[:2]
+    ]
+    assert offenders == []
+
+
+def test_settings_are_read_only_by_entry_points() -> None:
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for _, path in project_modules()
+        if "get_settings(" in path.read_text() and path.name not in {"settings.py"}
+    )
+    # The CLI, and Alembic's env.py when a developer runs `alembic` directly.
+    assert readers == ["hub/cli.py", "hub/db/migrations/env.py"]
+
+
+def test_every_module_says_what_it_owns() -> None:
+    missing = [
+        str(path.relative_to(ROOT))
+        for _, path in project_modules()
+        if path.stat().st_size and ast.get_docstring(ast.parse(path.read_text())) is None
+    ]
+    assert missing == []
