@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.seed.catalog import DemoShop, build_demo_shop
-from hub.seed.images import write_images
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.seed.catalog import DemoShop, build_demo_shop
+from hub.seed.images import write_images
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.tenancy import secrets as sec
@@ -49,7 +49,7 @@ class DemoCredentials:
 async def _existing(session: AsyncSession, column: Any, tenant_id: uuid.UUID) -> dict[str, uuid.UUID]:
     model = column.class_
     rows = await session.execute(select(column, model.id).where(model.tenant_id == tenant_id))
-    return {key: row_id for key, row_id in rows.tuples()}
+    return {key: row_id for key, row_id in rows.all()}
 
 
 async def _insert_missing(

@@ -50,7 +50,7 @@ async def test_revoked_key_stops_working(
 
 
 async def test_storefront_key_sees_only_its_own_catalog(api: httpx.AsyncClient, shops: tuple[Shop, Shop]) -> None:
-    alpha, bravo = shops
+    alpha, _ = shops
     mine = await api.get(f"/v1/products/{alpha.sku}", headers={"X-Hub-Key": alpha.storefront_key})
     assert mine.status_code == 200 and mine.json()["price"] == "10.00"
     listing = (await api.get("/v1/products", headers={"X-Hub-Key": alpha.storefront_key})).json()

@@ -46,10 +46,10 @@ def wait_until_up(url: str, proc: subprocess.Popen[str], deadline_s: float = 60)
     raise AssertionError(f"{url} did not answer within {deadline_s}s")
 
 
-def test_serve_runs_on_the_embedded_default_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+def test_serve_demo_answers_with_the_demo_shop_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -59,16 +59,23 @@ def test_serve_runs_on_the_embedded_default_and_stops_cleanly(env: dict[str, str
         assert wait_until_up(f"http://127.0.0.1:{port}/healthz", proc).json() == {"status": "ok"}
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", headers={"X-Request-ID": "probe-1"}).json()
         assert ready["checks"] == {"database": "ok", "redis": "ok"}
-        assert (tmp_path / "data" / "hub.db").exists()
+        creds = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
+        product = httpx.get(
+            f"http://127.0.0.1:{port}/v1/products/{creds['sample_sku']}", headers={"X-Hub-Key": creds["storefront_key"]}
+        )
+        assert product.status_code == 200 and product.json()["in_stock"] is True
     finally:
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
+        stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
+    assert f"storefront key:    {creds['storefront_key']}" in stdout
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     events = [entry["event"] for entry in logs]
     assert "embedded_redis_started" in events and "embedded_redis_stopped" in events
     probe = next(entry for entry in logs if entry.get("request_id") == "probe-1")
     assert probe["event"] == "request" and probe["path"] == "/readyz" and probe["status"] == 200
+    served = next(entry for entry in logs if entry.get("path") == f"/v1/products/{creds['sample_sku']}")
+    assert served["tenant_id"] == creds["tenant_id"]
 
 
 def test_invalid_environment_stops_startup_with_one_line(env: dict[str, str]) -> None:
@@ -123,3 +130,24 @@ def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout == "database at revision 0001\n"
     assert hub("db", "current", env=env).stdout.strip() == "current: 0001; head: 0001"
+
+
+def test_seed_demo_json_prints_the_contract_object(env: dict[str, str]) -> None:
+    first = hub("seed", "demo", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    creds = json.loads(first.stdout.strip().splitlines()[-1])
+    assert set(creds) == {
+        "tenant_id",
+        "storefront_key",
+        "operator_key",
+        "operator_email",
+        "operator_password",
+        "whatsapp_phone_number_id",
+        "whatsapp_verify_token",
+        "whatsapp_app_secret",
+        "sample_sku",
+        "sample_order_id",
+        "sample_order_email",
+    }
+    again = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
+    assert again == creds
