@@ -83,10 +83,10 @@ async def seed_demo(
     probe = build_demo_shop(datetime.now(UTC))
     tenant = await admin.tenant_by_slug(session, probe.shop_slug)
     if tenant is None:
-        config = TenantConfig(brand=BrandKit(**probe.brand), allowed_origins=DEMO_ORIGINS)
-        tenant = await admin.create_tenant(
-            session, name=probe.shop_name, slug=probe.shop_slug, config=config, actor="seed"
-        )
+        tenant = await admin.create_tenant(session, name=probe.shop_name, slug=probe.shop_slug, actor="seed")
+        # Media paths are relative to the media dir and start with the tenant id, like product photos.
+        brand = BrandKit(**{**probe.brand, "logo_path": f"{tenant.id}/{probe.brand['logo_path']}"})
+        tenant.settings = TenantConfig(brand=brand, allowed_origins=DEMO_ORIGINS).to_column()
         shop = probe
     else:
         # Rebuild against the original anchor so a re-run produces exactly the rows already stored.

@@ -85,7 +85,7 @@ async def test_demo_shop_is_realistic(engine: AsyncEngine, settings: Settings) -
         product = (await session.execute(select(m.Product).where(m.Product.sku == creds.sample_sku))).scalar_one()
         assert product.stock > 0 and (settings.media_dir / product.image_path).is_file()
         tenant = await session.get(m.Tenant, storefront.tenant_id)
-        assert (settings.media_dir / str(tenant.id) / tenant.settings["brand"]["logo_path"]).is_file()
+        assert (settings.media_dir / tenant.settings["brand"]["logo_path"]).is_file()
         account = (await session.execute(select(m.ChannelAccount))).scalar_one()
         assert account.external_id == creds.whatsapp_phone_number_id
         assert account.config["verify_token"] == creds.whatsapp_verify_token
