@@ -13,17 +13,7 @@ from hub.db.engine import session_factory
 from hub.seed.demo import seed_demo
 from hub.settings import Settings
 from hub.tenancy import admin
-
-POLICY_TOPICS = {
-    "shipping_delivery",
-    "returns_refunds",
-    "cancellations_order_changes",
-    "payment",
-    "account",
-    "invoice",
-    "marketing_opt_in",
-    "contact_human",
-}
+from tests.unit.test_demo_catalog import REQUIRED_TOPICS
 
 
 async def snapshot(session: AsyncSession) -> dict[str, object]:
@@ -63,7 +53,7 @@ async def test_demo_shop_is_realistic(engine: AsyncEngine, settings: Settings) -
         statuses = set((await session.execute(select(m.Order.status).distinct())).scalars())
         assert statuses == {s.value for s in m.OrderStatus}
         topics = set((await session.execute(select(m.PolicyDocument.topic).distinct())).scalars())
-        assert POLICY_TOPICS <= topics
+        assert REQUIRED_TOPICS <= topics
         categories = (await session.execute(select(func.count(m.Product.category.distinct())))).scalar_one()
         assert categories >= 5
         tracked = (
