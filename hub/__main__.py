@@ -1,5 +1,5 @@
 """Run the `hub` command as `python -m hub`."""
 
-from hub.cli import main
+from hub.cli.main import main
 
 main()

@@ -47,6 +47,36 @@ class Settings(BaseSettings):
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
     imaging_model: str | None = None
 
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint; unset with no key → no model."
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = Field(default=None, description="Default model for every feature.")
+    llm_models: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Per-feature ordered fallback chain, JSON: {"seo_copy": ["gpt-4o", "gpt-4o-mini"]}.',
+    )
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
+    llm_read_timeout_s: float = Field(default=30.0, gt=0)
+    llm_deadline_s: float = Field(default=60.0, gt=0, description="Total time for one model, retries included.")
+    llm_max_attempts: int = Field(default=3, ge=1, le=10, description="Transport attempts per model and ask.")
+    llm_max_reasks: int = Field(default=2, ge=0, le=5, description="Re-asks after invalid output, per model.")
+    llm_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a circuit.")
+    llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe call.")
+    llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
+    usage_flush_interval_s: float = Field(default=0.5, gt=0)
+    usage_flush_batch: int = Field(default=200, ge=1)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.llm_api_key)
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
+        if self.llm_configured and not (self.llm_model or self.llm_models):
+            raise ValueError("HUB_LLM_MODEL must be set when HUB_LLM_BASE_URL or HUB_LLM_API_KEY is set")
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:

@@ -105,6 +105,18 @@ class ImageJobState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class UsageOutcome(StrEnum):
+    OK = "ok"
+    INVALID_OUTPUT = "invalid_output"
+    """The model answered but parsing, the schema or a business validator rejected it."""
+    RETRYABLE_ERROR = "retryable_error"
+    """429, 5xx, connection error, timeout, broken stream."""
+    ERROR = "error"
+    """A request the provider will never accept as sent (400/401/403/404/422)."""
+    FALLBACK = "fallback"
+    """The deterministic fallback answered; no model was billed."""
+
+
 def _uuid() -> uuid.UUID:
     return uuid.uuid4()
 
@@ -303,7 +315,42 @@ class UsageRecord(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     trace_id: Mapped[str | None] = mapped_column(String(32), default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    outcome: Mapped[str] = mapped_column(String(32))
+    """1 for the first try of a request; counts every transport retry, re-ask and model switch."""
+    outcome: Mapped[UsageOutcome] = mapped_column(String(32))
+    price_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Which price table priced this row."""
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    """Why the attempt failed: HTTP status, exception type or the validation errors, shortened."""
+
+
+class UsageDaily(Base):
+    """Per day × tenant × feature × provider × model aggregates of the usage ledger."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (UniqueConstraint("day", "tenant_id", "feature", "provider", "model"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    calls: Mapped[int] = mapped_column(Integer)
+    """Distinct request ids: what callers asked for."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    """Ledger rows: every attempt, re-ask and fallback."""
+    successes: Mapped[int] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer)
+    """Rows with attempt > 1."""
+    fallbacks: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    estimated_rows: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 8))
+    latency_p50_ms: Mapped[int] = mapped_column(Integer)
+    latency_p95_ms: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AuditEvent(Base):

@@ -5,23 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.cli.common import fail, load_settings, migrate_database, with_session
 from hub.db import models as m
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import current_revision, head_revision, upgrade
-from hub.logs import configure_logging
-from hub.settings import Settings, describe_validation_error, get_settings
+from hub.db.engine import create_engine
+from hub.db.migrate import current_revision, head_revision
+from hub.settings import Settings
 from hub.tenancy import admin
 from hub.workers import WorkerKind
-
-T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="HUB: multi-tenant GenAI commerce agent service.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -34,53 +30,6 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(operators_app, name="operators")
-
-
-def load_settings() -> Settings:
-    """Read settings once; a bad variable stops the command with one line naming it."""
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        typer.echo(f"error: {describe_validation_error(exc)}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def migrate_database(settings: Settings) -> None:
-    async def main() -> None:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
-
-
-def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed transaction on a migrated database."""
-
-    async def main() -> T:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except admin.TenancyError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command()

@@ -1,0 +1,66 @@
+"""Helpers every `hub` subcommand shares: settings, errors, a migrated database session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import upgrade
+from hub.logs import configure_logging
+from hub.settings import Settings, describe_validation_error, get_settings
+from hub.tenancy import admin
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    """Read settings once; a bad variable stops the command with one line naming it."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {describe_validation_error(exc)}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def migrate_database(settings: Settings) -> None:
+    async def main() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on a migrated database."""
+
+    async def main() -> T:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except admin.TenancyError as exc:
+        raise fail(str(exc)) from None
