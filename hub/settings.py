@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.JSON
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
     imaging_model: str | None = None
+    prompts_dir: Path | None = Field(default=None, description="Prompt files; unset means the repository's prompts/.")
 
     llm_base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint; unset with no key → no model."

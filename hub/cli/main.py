@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, migrate_database, with_session
+from hub.cli.prompts import prompts_app
 from hub.db import models as m
 from hub.db.engine import create_engine
 from hub.db.migrate import current_revision, head_revision
@@ -30,6 +31,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(operators_app, name="operators")
+app.add_typer(prompts_app, name="prompts")
 
 
 @app.command()
@@ -46,6 +48,7 @@ def serve(
 
     settings = load_settings()
     migrate_database(settings)
+    _verify_prompts(settings)
     if demo:
         _print_demo(settings, as_json=False)
     embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
@@ -59,6 +62,18 @@ def serve(
             log_config=None,
             access_log=False,
         )
+
+
+def _verify_prompts(settings: Settings) -> None:
+    """Refuse to start on a broken prompt file or a tenant pin that is not a released version."""
+    from hub.gateway.factory import load_prompts, verify_tenant_pins
+    from hub.prompting.registry import PromptError
+
+    try:
+        prompts = load_prompts(settings)
+        with_session(settings, lambda session: verify_tenant_pins(session, prompts))
+    except PromptError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()

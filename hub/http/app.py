@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from hub.db.engine import create_engine, session_factory
+from hub.gateway.factory import build_gateway
 from hub.http.deps import Resources
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import RequestContextMiddleware
@@ -28,11 +29,19 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         redis = create_redis(settings.redis_url)
-        app.state.resources = Resources(settings=settings, sessions=session_factory(engine), redis=redis)
-        log.info("app_started", env=settings.env, database=engine.url.get_backend_name())
+        sessions = session_factory(engine)
+        gateway = build_gateway(settings, sessions, redis)
+        app.state.resources = Resources(settings=settings, sessions=sessions, redis=redis, gateway=gateway)
+        log.info(
+            "app_started",
+            env=settings.env,
+            database=engine.url.get_backend_name(),
+            llm=gateway.config.provider,
+        )
         try:
             yield
         finally:
+            await gateway.aclose()
             await redis.aclose()
             await engine.dispose()
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
+from hub.gateway.gateway import Gateway
 from hub.http.errors import ApiError
 from hub.settings import Settings
 from hub.tenancy.admin import Caller, authenticate_key
@@ -31,6 +32,7 @@ class Resources:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
+    gateway: Gateway
 
 
 def resources(request: Request) -> Resources:

@@ -27,6 +27,15 @@ class Budgets(BaseModel):
     monthly_hard: Decimal | None = Field(default=None, ge=0)
 
 
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+
+
 class TenantConfig(BaseModel):
     """What lives in `tenants.settings`; unknown keys are rejected so typos do not pass silently."""
 
@@ -40,6 +49,8 @@ class TenantConfig(BaseModel):
     """feature → switch; a missing feature is on."""
     allowed_origins: list[HttpUrl] = Field(default_factory=list)
     """Storefront origins allowed to call the chat API from a browser."""
+    price_overrides: dict[str, ModelPrice] = Field(default_factory=dict)
+    """model → negotiated or self-hosted price, replacing the list price for this tenant."""
     retention_days: int | None = Field(default=None, ge=1)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"

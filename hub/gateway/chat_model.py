@@ -1,0 +1,281 @@
+"""A LangChain chat model for the agent node that goes through the same guards, retries, breaker and ledger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_openai import ChatOpenAI
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from hub.gateway.context import CallContext
+from hub.gateway.gateway import Gateway, Verdict, reask_text
+from hub.gateway.guards import Preflight, Refusal, preflight
+from hub.gateway.run import CallRun, Rung
+from hub.gateway.transport import Failure, StreamBroken, call_with_retries, classify
+
+MessageValidator = Callable[[AIMessage], Sequence[str]]
+
+
+class ModelUnavailable(Exception):
+    """No model may or could answer; the graph's deterministic fallback node takes over."""
+
+    def __init__(self, reason: Refusal, detail: str, rungs: list[Rung]) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.rungs = rungs
+
+
+def _message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    out = []
+    for m in messages:
+        entry: dict[str, Any] = {"role": m.type, "content": m.content if isinstance(m.content, str) else str(m.content)}
+        if isinstance(m, AIMessage) and m.tool_calls:
+            entry["tool_calls"] = [{"function": {"name": c["name"], "arguments": str(c["args"])}} for c in m.tool_calls]
+        out.append(entry)
+    return out
+
+
+def _has_payload(chunk: ChatGenerationChunk) -> bool:
+    msg = chunk.message
+    return bool(
+        msg.content
+        or getattr(msg, "tool_call_chunks", None)
+        or (chunk.generation_info or {}).get("finish_reason")
+        or msg.response_metadata.get("finish_reason")
+    )
+
+
+class GatewayChatModel(BaseChatModel):
+    """Tool calling and streaming for LangGraph, billed, validated and traced like structured calls.
+
+    Invalid tool-call arguments and caller validators trigger a re-ask (up to the gateway's limit),
+    then the next model; when nothing answers it raises `ModelUnavailable` for the graph to route
+    to its deterministic node. A stream that has started reaching the caller is never retried
+    silently: it either finishes with a finish reason or raises `StreamBroken`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    gateway: Gateway
+    ctx: CallContext
+    feature: str = "agent"
+    prompt_id: str | None = None
+    prompt_version: str | None = None
+    validators: list[MessageValidator] = Field(default_factory=list)
+    _clients: dict[str, ChatOpenAI] = PrivateAttr(default_factory=dict)
+    last_run: CallRun | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "hub-gateway"
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        if tool_choice is not None:
+            if tool_choice == "any":
+                tool_choice = "required"
+            kwargs["tool_choice"] = (
+                tool_choice
+                if tool_choice in ("auto", "none", "required")
+                else {"type": "function", "function": {"name": tool_choice}}
+            )
+        return self.bind(tools=formatted, **kwargs)
+
+    def _client(self, model: str) -> ChatOpenAI:
+        if model not in self._clients:
+            cfg = self.gateway.config
+            self._clients[model] = ChatOpenAI(
+                model=model,
+                base_url=cfg.base_url,
+                api_key=cfg.api_key or "not-needed",
+                max_retries=0,
+                timeout=cfg.read_timeout_s,
+                stream_usage=True,
+                http_async_client=self.gateway.http_client,
+            )
+        return self._clients[model]
+
+    def _new_run(self) -> CallRun:
+        run = self.gateway.new_run(self.ctx, self.feature, None)
+        run.prompt_id, run.prompt_version = self.prompt_id, self.prompt_version
+        self.last_run = run
+        return run
+
+    async def _preflight(self, run: CallRun) -> tuple[list[str], Preflight]:
+        cfg = self.gateway.config
+        models = cfg.chain(self.feature)
+        check = await preflight(
+            self.gateway.redis,
+            tenant_id=self.ctx.tenant_id,
+            tenant=self.ctx.tenant,
+            feature=self.feature,
+            provider=cfg.provider,
+            models=models,
+            rate_limit_per_minute=cfg.rate_limit_per_minute,
+        )
+        if check.refusal is not None:
+            run.rung("guard", None, f"{check.refusal}: {check.detail}")
+            self._give_up(run, check.refusal, check.detail)
+        return models, check
+
+    def _give_up(self, run: CallRun, reason: Refusal, detail: str) -> None:
+        run.fell_back(reason, detail)
+        raise ModelUnavailable(reason, detail, run.rungs)
+
+    def _problems(self, message: AIMessage) -> list[str]:
+        problems = [
+            f"tool call {c.get('name')!r} has arguments that are not valid JSON: {c.get('error') or c.get('args')}"
+            for c in message.invalid_tool_calls
+        ]
+        return problems + [p for check in self.validators for p in check(message)]
+
+    def _verdict(self, message: AIMessage, convo: list[BaseMessage]) -> Verdict[AIMessage]:
+        usage = message.usage_metadata
+        return Verdict(
+            value=message,
+            errors=self._problems(message),
+            usage=(usage["input_tokens"], usage["output_tokens"]) if usage else None,
+            text=message.content if isinstance(message.content, str) else str(message.content),
+            billing_messages=_message_dicts(convo),
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        raise NotImplementedError("GatewayChatModel is async-only: use ainvoke/astream")
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        run = self._new_run()
+        models, check = await self._preflight(run)
+
+        async def call(model: str, convo: list[BaseMessage]) -> ChatResult:
+            return await self._client(model)._agenerate(convo, stop=stop, **kwargs)
+
+        def judge(result: ChatResult, convo: list[BaseMessage]) -> Verdict[AIMessage]:
+            message = result.generations[0].message
+            assert isinstance(message, AIMessage)
+            return self._verdict(message, convo)
+
+        def reask(convo: list[BaseMessage], verdict: Verdict[AIMessage]) -> list[BaseMessage]:
+            instruction = "Answer again, fixing every problem above."
+            return [
+                *convo,
+                AIMessage(content=verdict.text),
+                HumanMessage(content=reask_text(verdict.errors, instruction)),
+            ]
+
+        outcome = await self.gateway.climb(run, models, check, list(messages), call=call, judge=judge, reask=reask)
+        if isinstance(outcome, Refusal):
+            self._give_up(run, outcome, "no model produced a valid answer")
+        message, _ = outcome
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        gw, cfg = self.gateway, self.gateway.config
+        run = self._new_run()
+        models, check = await self._preflight(run)
+        deadline_at = time.monotonic() + cfg.deadline_s
+        for model in models:
+            snapshot = check.breakers[model]
+            if not await gw.breaker.admit(cfg.provider, model, snapshot):
+                run.rung("circuit_open", model, "circuit open; skipping to the next model")
+                continue
+            failures: list[Failure] = []
+
+            def on_failure(
+                failure: Failure, latency_s: float, model: str = model, failures: list[Failure] = failures
+            ) -> None:
+                failures.append(failure)
+                run.failed_attempt(model, failure, latency_s)
+
+            async def open_stream(
+                model: str = model,
+            ) -> tuple[AsyncIterator[ChatGenerationChunk], list[ChatGenerationChunk], float]:
+                # Hold back framing chunks until real content arrives, so a stream that fails or
+                # stalls before saying anything can still be retried invisibly.
+                started = time.monotonic()
+                stream = self._client(model)._astream(list(messages), stop=stop, **kwargs)
+                held: list[ChatGenerationChunk] = []
+                async for chunk in stream:
+                    held.append(chunk)
+                    if _has_payload(chunk):
+                        return stream, held, started
+                raise StreamBroken("stream ended before any content")
+
+            try:
+                stream, held, started = await call_with_retries(
+                    open_stream, config=cfg, deadline_at=deadline_at, on_failure=on_failure
+                )
+            except Exception:
+                if any(f.retryable for f in failures):
+                    await gw.breaker.record_failure(cfg.provider, model)
+                run.rung("next_model", model, failures[-1].summary() if failures else "failed")
+                continue
+            total: AIMessageChunk | None = None
+            finish = None
+            try:
+                for chunk in held:
+                    total = chunk.message if total is None else total + chunk.message
+                    finish = finish or (chunk.generation_info or {}).get("finish_reason")
+                    yield chunk
+                async for chunk in stream:
+                    total = chunk.message if total is None else total + chunk.message
+                    finish = (
+                        finish
+                        or (chunk.generation_info or {}).get("finish_reason")
+                        or chunk.message.response_metadata.get("finish_reason")
+                    )
+                    yield chunk
+                if finish is None:
+                    raise StreamBroken("stream ended without a finish reason")
+            except Exception as exc:
+                failure = classify(exc)
+                run.failed_attempt(model, failure, time.monotonic() - started)
+                await gw.breaker.record_failure(cfg.provider, model)
+                run.fell_back(Refusal.MODELS_FAILED, f"stream broke after output began: {failure.summary()}")
+                raise StreamBroken(failure.summary()) from exc
+            await gw.breaker.record_success(cfg.provider, model, snapshot)
+            message = AIMessage(
+                content=total.content if total else "",
+                tool_calls=total.tool_calls if total else [],
+                invalid_tool_calls=total.invalid_tool_calls if total else [],
+                usage_metadata=total.usage_metadata if total else None,
+            )
+            verdict = self._verdict(message, list(messages))
+            run.answered_attempt(
+                model,
+                latency_s=time.monotonic() - started,
+                usage=verdict.usage,
+                messages=verdict.billing_messages,
+                output_text=verdict.text,
+                errors=verdict.errors,
+            )
+            return
+        self._give_up(run, Refusal.MODELS_FAILED, "no model could stream an answer")

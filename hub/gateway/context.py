@@ -1,0 +1,20 @@
+"""Carry who a model call is for: tenant, its settings, and the ids that tie it to a request and trace."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from hub.tenancy.config import TenantConfig
+
+
+def _hex_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    tenant_id: uuid.UUID
+    tenant: TenantConfig
+    request_id: str = field(default_factory=_hex_id)
+    trace_id: str = field(default_factory=_hex_id)

@@ -1,0 +1,292 @@
+"""Structured generation: prompt → model chain → parse → schema → business rules → re-ask → fallback."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import openai
+import redis.asyncio as aioredis
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from hub.gateway.breaker import CircuitBreaker
+from hub.gateway.config import GatewayConfig
+from hub.gateway.context import CallContext
+from hub.gateway.guards import Preflight, Refusal, preflight
+from hub.gateway.ledger import UsageLedger
+from hub.gateway.pricing import PriceTable
+from hub.gateway.run import CallRun, GenerationResult
+from hub.gateway.transport import Failure, call_with_retries, make_client, make_http_client
+from hub.prompting.registry import Prompt, PromptRegistry
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+V = TypeVar("V")
+A = TypeVar("A")
+C = TypeVar("C")
+Validator = Callable[[T], Iterable[str]]
+"""Business rule: returns the problems it found (empty when the output may be used)."""
+Fallback = Callable[[Refusal], T]
+"""Deterministic answer for when no model may or can answer; must not raise."""
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_PASSED_PARAMS = ("temperature", "max_tokens", "top_p", "seed", "presence_penalty", "frequency_penalty", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Generic[V]):
+    """What the ladder needs from one answer: the value or the problems, and what to bill."""
+
+    value: V | None
+    errors: list[str]
+    usage: tuple[int, int] | None
+    """(input, output) tokens from the provider; None means count them locally."""
+    text: str
+    billing_messages: list[Any]
+
+
+def parse_output(
+    text: str | None, output_model: type[T], validators: Sequence[Validator[T]]
+) -> tuple[T | None, list[str]]:
+    """Climb parse → schema → business rules; return the value or the problems, worded for a re-ask."""
+    if not text or not text.strip():
+        return None, ["the answer was empty"]
+    body = text.strip()
+    if fenced := _FENCE.match(body):
+        body = fenced.group(1)
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return None, [f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+    try:
+        value = output_model.model_validate(data)
+    except ValidationError as exc:
+        return None, [
+            f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}" for err in exc.errors(include_url=False)
+        ]
+    problems = [problem for check in validators for problem in check(value)]
+    return (None, problems) if problems else (value, [])
+
+
+def reask_text(errors: list[str], instruction: str) -> str:
+    """Tell the model exactly what was wrong, so the re-ask can fix it."""
+    listed = "\n".join(f"- {e}" for e in errors)
+    return f"Your previous answer was rejected:\n{listed}\n{instruction}"
+
+
+def reask_message(errors: list[str]) -> dict[str, str]:
+    instruction = "Answer again with only a JSON object that fixes every problem above and matches the schema."
+    return {"role": "user", "content": reask_text(errors, instruction)}
+
+
+class Gateway:
+    """The only door to a model. Holds the SDK client, breaker, ledger, prices and prompts."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        redis: aioredis.Redis,
+        ledger: UsageLedger,
+        prompts: PromptRegistry,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self.config = config
+        self.redis = redis
+        self.ledger = ledger
+        self.prompts = prompts
+        self.prices = prices or PriceTable.load()
+        self.breaker = CircuitBreaker(redis, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s)
+        self.http_client = make_http_client(config) if config.configured else None
+        self.client: openai.AsyncOpenAI | None = (
+            make_client(config, self.http_client) if self.http_client is not None else None
+        )
+
+    async def aclose(self) -> None:
+        """Write every pending usage row, then close the HTTP pool."""
+        await self.ledger.aclose()
+        if self.http_client is not None:
+            await self.http_client.aclose()
+
+    def new_run(self, ctx: CallContext, feature: str, prompt: Prompt | None) -> CallRun:
+        return CallRun(
+            ledger=self.ledger,
+            prices=self.prices,
+            ctx=ctx,
+            feature=feature,
+            provider=self.config.provider,
+            prompt_id=prompt.use_case if prompt else None,
+            prompt_version=prompt.version if prompt else None,
+        )
+
+    async def generate(
+        self,
+        ctx: CallContext,
+        *,
+        use_case: str,
+        variables: Mapping[str, Any],
+        fallback: Fallback[T],
+        validators: Sequence[Validator[T]] = (),
+        output_model: type[T] | None = None,
+        feature: str | None = None,
+    ) -> GenerationResult[T]:
+        """Return a typed, validated result from a model, or the deterministic fallback; never raise for the model."""
+        prompt = self.prompts.resolve(use_case, ctx.tenant.prompt_pins)
+        model_cls: type[T] = output_model or prompt.output_model  # type: ignore[assignment]
+        feature = feature or use_case
+        run = self.new_run(ctx, feature, prompt)
+        models = self.config.chain(feature, prompt.model)
+        check = await preflight(
+            self.redis,
+            tenant_id=ctx.tenant_id,
+            tenant=ctx.tenant,
+            feature=feature,
+            provider=self.config.provider,
+            models=models,
+            rate_limit_per_minute=self.config.rate_limit_per_minute,
+        )
+        if check.budget_warning:
+            log.warning("budget_soft_limit", tenant_id=str(ctx.tenant_id), feature=feature, detail=check.budget_warning)
+        if check.refusal is not None:
+            run.rung("guard", None, f"{check.refusal}: {check.detail}")
+            return self._fall_back(run, prompt, fallback, check.refusal, check.detail, check.budget_warning)
+
+        schema = json.dumps(model_cls.model_json_schema())
+        messages = prompt.render({**variables, "output_schema": schema})
+        params = {k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None}
+
+        async def call(model: str, convo: list[dict[str, Any]]) -> Any:
+            return await self.client.chat.completions.create(model=model, messages=convo, **params)
+
+        def judge(completion: Any, convo: list[dict[str, Any]]) -> Verdict[T]:
+            choice = completion.choices[0] if completion.choices else None
+            text = (choice.message.content if choice else None) or ""
+            value, errors = parse_output(text, model_cls, validators)
+            usage = (completion.usage.prompt_tokens, completion.usage.completion_tokens) if completion.usage else None
+            return Verdict(value, errors, usage, text, convo)
+
+        def reask(convo: list[dict[str, Any]], verdict: Verdict[T]) -> list[dict[str, Any]]:
+            return [*convo, {"role": "assistant", "content": verdict.text}, reask_message(verdict.errors)]
+
+        outcome = await self.climb(run, models, check, messages, call=call, judge=judge, reask=reask)
+        if isinstance(outcome, Refusal):
+            return self._fall_back(
+                run, prompt, fallback, outcome, "no model produced a valid answer", check.budget_warning
+            )
+        value, model = outcome
+        return GenerationResult(
+            value=value,
+            engine="llm",
+            model=model,
+            prompt_ref=prompt.ref,
+            rungs=run.rungs,
+            cost=run.cost,
+            attempts=run.attempt,
+            budget_warning=check.budget_warning,
+            request_id=ctx.request_id,
+            trace_id=ctx.trace_id,
+        )
+
+    async def climb(
+        self,
+        run: CallRun,
+        models: list[str],
+        check: Preflight,
+        messages: list[C],
+        *,
+        call: Callable[[str, list[C]], Awaitable[A]],
+        judge: Callable[[A, list[C]], Verdict[V]],
+        reask: Callable[[list[C], Verdict[V]], list[C]],
+    ) -> tuple[V, str] | Refusal:
+        """Walk the model chain: skip open circuits, retry transport failures, re-ask invalid answers.
+
+        Return the first valid value with the model that gave it, or why none did. Every attempt is
+        billed and every step recorded on `run`, whatever the message format (`C`) and answer (`A`).
+        """
+        deadline_at = time.monotonic() + self.config.deadline_s
+        provider = self.config.provider
+        last = Refusal.CIRCUITS_OPEN
+        for model in models:
+            snapshot = check.breakers[model]
+            if not await self.breaker.admit(provider, model, snapshot):
+                run.rung("circuit_open", model, "circuit open; skipping to the next model")
+                continue
+            convo = list(messages)
+            for ask in range(1 + self.config.max_reasks):
+                if ask:
+                    run.rung("reask", model, f"re-ask {ask} of {self.config.max_reasks}")
+                failures: list[Failure] = []
+
+                def on_failure(
+                    failure: Failure, latency_s: float, model: str = model, failures: list[Failure] = failures
+                ) -> None:
+                    failures.append(failure)
+                    run.failed_attempt(model, failure, latency_s)
+
+                async def attempt(model: str = model, convo: list[C] = convo) -> tuple[A, float]:
+                    started = time.monotonic()
+                    answer = await call(model, convo)
+                    return answer, time.monotonic() - started
+
+                try:
+                    answer, latency_s = await call_with_retries(
+                        attempt, config=self.config, deadline_at=deadline_at, on_failure=on_failure
+                    )
+                except Exception:
+                    if not failures:
+                        log.exception("gateway_unclassified_error", model=model, feature=run.feature)
+                    if any(f.retryable for f in failures):
+                        await self.breaker.record_failure(provider, model)
+                    last = Refusal.MODELS_FAILED
+                    run.rung("next_model", model, failures[-1].summary() if failures else "failed")
+                    break
+                if failures:
+                    await self.breaker.record_failure(provider, model)
+                else:
+                    await self.breaker.record_success(provider, model, snapshot)
+                verdict = judge(answer, convo)
+                run.answered_attempt(
+                    model,
+                    latency_s=latency_s,
+                    usage=verdict.usage,
+                    messages=verdict.billing_messages,
+                    output_text=verdict.text,
+                    errors=verdict.errors,
+                )
+                if not verdict.errors:
+                    return verdict.value, model  # type: ignore[return-value]
+                last = Refusal.INVALID_OUTPUT
+                convo = reask(convo, verdict)
+            else:
+                run.rung("next_model", model, f"still invalid after {self.config.max_reasks} re-asks")
+        return last
+
+    def _fall_back(
+        self,
+        run: CallRun,
+        prompt: Prompt,
+        fallback: Fallback[T],
+        reason: Refusal,
+        detail: str,
+        budget_warning: str | None,
+    ) -> GenerationResult[T]:
+        run.fell_back(reason, detail)
+        return GenerationResult(
+            value=fallback(reason),
+            engine="deterministic",
+            model=None,
+            prompt_ref=prompt.ref,
+            rungs=run.rungs,
+            cost=run.cost,
+            attempts=run.attempt,
+            fallback_reason=reason,
+            budget_warning=budget_warning,
+            request_id=run.ctx.request_id,
+            trace_id=run.ctx.trace_id,
+        )

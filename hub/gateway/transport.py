@@ -1,0 +1,163 @@
+"""Run one model request with timeouts, a deadline and retries that honour Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import httpx2
+import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from hub.gateway.config import GatewayConfig
+
+R = TypeVar("R")
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class StreamBroken(Exception):
+    """A stream that ended without a finish reason or carried a corrupt chunk: a failure, not an answer."""
+
+
+class DeadlineExceeded(Exception):
+    """The call's total deadline ran out before an answer came back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How one failed attempt is classified."""
+
+    retryable: bool
+    status: int | None
+    kind: Literal["rate_limited", "server_error", "connection", "timeout", "stream", "rejected", "deadline"]
+    message: str
+    retry_after_s: float | None = None
+
+    def summary(self) -> str:
+        status = f"{self.status} " if self.status else ""
+        return f"{status}{self.kind}: {self.message}"[:500]
+
+
+def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
+    """Read `retry-after-ms` or `retry-after` (seconds or an HTTP date) from a response."""
+    if headers is None:
+        return None
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def classify(exc: BaseException) -> Failure:
+    """Say whether an attempt may be retried: only 429, 5xx, connection errors and timeouts may."""
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        message = str(exc.message)[:300]
+        if status == 429:
+            return Failure(True, status, "rate_limited", message, retry_after_seconds(exc.response.headers))
+        if status >= 500:
+            return Failure(
+                status in RETRYABLE_STATUS or status >= 500,
+                status,
+                "server_error",
+                message,
+                retry_after_seconds(exc.response.headers),
+            )
+        return Failure(False, status, "rejected", message)
+    # openai 3 speaks httpx2, and errors raised mid-stream arrive unwrapped.
+    if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx2.TimeoutException):
+        return Failure(True, None, "timeout", type(exc).__name__)
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError | ConnectionError):
+        return Failure(True, None, "connection", type(exc).__name__)
+    if isinstance(exc, StreamBroken):
+        return Failure(True, None, "stream", str(exc))
+    if isinstance(exc, DeadlineExceeded):
+        return Failure(False, None, "deadline", str(exc))
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        # The SDK could not decode what the server sent (e.g. a corrupt stream chunk).
+        return Failure(True, None, "stream", f"{type(exc).__name__}: {exc}"[:300])
+    raise exc
+
+
+def make_http_client(config: GatewayConfig) -> httpx2.AsyncClient:
+    """One pooled HTTP client per process, shared by the SDK and the LangChain chat model."""
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+        limits=httpx2.Limits(max_connections=512, max_keepalive_connections=128),
+    )
+
+
+def make_client(config: GatewayConfig, http_client: httpx2.AsyncClient) -> openai.AsyncOpenAI:
+    """Build the SDK client with our timeouts and no SDK-side retries (ours replace them)."""
+    return openai.AsyncOpenAI(
+        base_url=config.base_url,
+        api_key=config.api_key or "not-needed",
+        max_retries=0,
+        timeout=httpx2.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+        http_client=http_client,
+    )
+
+
+async def call_with_retries(
+    attempt_once: Callable[[], Awaitable[R]],
+    *,
+    config: GatewayConfig,
+    deadline_at: float,
+    on_failure: Callable[[Failure, float], None],
+) -> R:
+    """Run `attempt_once` until it succeeds, a non-retryable failure, the attempt cap or the deadline.
+
+    `on_failure(failure, latency_s)` sees every failed attempt, so each one can be billed and traced.
+    A wait never ends before the server's Retry-After, and never runs past the deadline: if the
+    server asks for longer than is left, we stop rather than retry early.
+    """
+    backoff = wait_exponential_jitter(
+        multiplier=config.backoff_initial_s, max=config.backoff_max_s, jitter=config.backoff_initial_s
+    )
+
+    def wait(state: RetryCallState) -> float:
+        failure = getattr(state.outcome.exception(), "hub_failure", None) if state.outcome else None
+        retry_after = failure.retry_after_s if failure is not None and failure.retry_after_s else 0.0
+        return max(retry_after, backoff(state))
+
+    def past_deadline(state: RetryCallState) -> bool:
+        return time.monotonic() + (state.upcoming_sleep or 0.0) >= deadline_at
+
+    def retryable(exc: BaseException) -> bool:
+        failure = getattr(exc, "hub_failure", None)
+        return failure is not None and failure.retryable
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(config.max_attempts) | past_deadline,
+        wait=wait,
+        retry=retry_if_exception(retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            started = time.monotonic()
+            try:
+                remaining = deadline_at - started
+                if remaining <= 0:
+                    raise DeadlineExceeded(f"deadline of {config.deadline_s:g}s passed")
+                async with asyncio.timeout(remaining):
+                    result = await attempt_once()
+            except Exception as exc:
+                failure = classify(exc)
+                exc.hub_failure = failure  # type: ignore[attr-defined]
+                on_failure(failure, time.monotonic() - started)
+                raise
+    return result

@@ -1,0 +1,1 @@
+"""Versioned prompts: files, lock, pins, rendering, output schemas."""
