@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -31,10 +32,21 @@ class WorkerKind(StrEnum):
 
 
 Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
-"""A queue consumer: runs until the stop event is set."""
+"""A queue consumer or scheduled job: runs until the stop event is set."""
 
-CONSUMERS: dict[WorkerKind, list[Consumer]] = {kind: [] for kind in WorkerKind}
-"""Filled by the channel and imaging packages as they register their queue consumers."""
+CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
+    WorkerKind.CHANNELS: ("hub.usage.schedule:daily_rollup_consumer",),
+    WorkerKind.IMAGING: (),
+}
+"""What each kind of worker runs, by import path, so packages above `hub` can plug in without `hub` importing them."""
+
+
+def load_consumers(kind: WorkerKind) -> list[Consumer]:
+    loaded = []
+    for path in CONSUMERS[kind]:
+        module, _, attr = path.partition(":")
+        loaded.append(getattr(importlib.import_module(module), attr))
+    return loaded
 
 
 async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) -> list[dict]:
@@ -48,12 +60,24 @@ async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) ->
     return found
 
 
-async def run_worker(kind: WorkerKind, settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM/SIGINT."""
+async def run_worker(
+    kind: WorkerKind,
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+    consumers: list[Consumer] | None = None,
+) -> None:
+    """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM/SIGINT.
+
+    Inside `hub serve` (embedded default) the server owns the signals: pass `handle_signals=False`
+    and set `stop` on shutdown.
+    """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     worker_id = uuid.uuid4().hex[:12]
     key = f"{WORKER_HEARTBEAT}:{kind}:{worker_id}"
     info = json.dumps(
@@ -66,8 +90,9 @@ async def run_worker(kind: WorkerKind, settings: Settings, *, stop: asyncio.Even
         }
     )
     redis = create_redis(settings.redis_url or "")
-    consumers = [asyncio.create_task(c(settings, redis, stop)) for c in CONSUMERS[kind]]
-    log.info("worker_started", kind=kind, worker_id=worker_id, consumers=len(consumers))
+    consumers_to_run = load_consumers(kind) if consumers is None else consumers
+    tasks = [asyncio.create_task(c(settings, redis, stop)) for c in consumers_to_run]
+    log.info("worker_started", kind=kind, worker_id=worker_id, consumers=len(tasks))
     try:
         while not stop.is_set():
             await redis.set(key, info, ex=HEARTBEAT_TTL)
@@ -75,9 +100,9 @@ async def run_worker(kind: WorkerKind, settings: Settings, *, stop: asyncio.Even
                 await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)
             except TimeoutError:
                 pass
-        await asyncio.gather(*consumers)
+        await asyncio.gather(*tasks)
     finally:
-        for task in consumers:
+        for task in tasks:
             task.cancel()
         await redis.delete(key)
         await redis.aclose()

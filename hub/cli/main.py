@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, migrate_database, with_session
 from hub.cli.prompts import prompts_app
+from hub.cli.usage import usage_app
 from hub.db import models as m
 from hub.db.engine import create_engine
 from hub.db.migrate import current_revision, head_revision
@@ -32,6 +33,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(operators_app, name="operators")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(usage_app, name="usage")
 
 
 @app.command()
@@ -56,7 +58,8 @@ def serve(
         if embedded is not None:
             settings = settings.model_copy(update={"redis_url": embedded.url})
         uvicorn.run(
-            create_app(settings),
+            # Embedded default: one process also runs the channel and imaging workers.
+            create_app(settings, in_process_workers=embedded is not None),
             host=host or settings.host,
             port=port or settings.port,
             log_config=None,

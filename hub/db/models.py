@@ -297,7 +297,7 @@ class UsageRecord(Base):
     """One row per model attempt (retries, re-asks and fallbacks included) or image job."""
 
     __tablename__ = "usage"
-    __table_args__ = (Index("ix_usage_tenant_ts", "tenant_id", "ts"),)
+    __table_args__ = (Index("ix_usage_tenant_ts", "tenant_id", "ts"), Index("ix_usage_ts", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())

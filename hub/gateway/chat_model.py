@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Verdict, reask_text
-from hub.gateway.guards import Preflight, Refusal, preflight
+from hub.gateway.guards import Preflight, Refusal
 from hub.gateway.run import CallRun, Rung
 from hub.gateway.transport import Failure, StreamBroken, call_with_retries, classify
 
@@ -115,8 +115,7 @@ class GatewayChatModel(BaseChatModel):
     async def _preflight(self, run: CallRun) -> tuple[list[str], Preflight]:
         cfg = self.gateway.config
         models = cfg.chain(self.feature)
-        check = await preflight(
-            self.gateway.redis,
+        check = await self.gateway.guard.preflight(
             tenant_id=self.ctx.tenant_id,
             tenant=self.ctx.tenant,
             feature=self.feature,

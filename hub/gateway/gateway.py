@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from hub.gateway.breaker import CircuitBreaker
 from hub.gateway.config import GatewayConfig
 from hub.gateway.context import CallContext
-from hub.gateway.guards import Preflight, Refusal, preflight
+from hub.gateway.guards import Guard, Preflight, Refusal
 from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
@@ -37,6 +38,12 @@ Fallback = Callable[[Refusal], T]
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _PASSED_PARAMS = ("temperature", "max_tokens", "top_p", "seed", "presence_penalty", "frequency_penalty", "stop")
+
+
+@lru_cache(maxsize=256)
+def json_schema(model_cls: type[BaseModel]) -> str:
+    """The output model's JSON schema as prompt text; generating it costs about a millisecond, so once per class."""
+    return json.dumps(model_cls.model_json_schema(), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,7 @@ class Gateway:
         self.ledger = ledger
         self.prompts = prompts
         self.prices = prices or PriceTable.load()
+        self.guard = Guard(redis)
         self.breaker = CircuitBreaker(redis, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s)
         self.http_client = make_http_client(config) if config.configured else None
         self.client: openai.AsyncOpenAI | None = (
@@ -142,8 +150,7 @@ class Gateway:
         feature = feature or use_case
         run = self.new_run(ctx, feature, prompt)
         models = self.config.chain(feature, prompt.model)
-        check = await preflight(
-            self.redis,
+        check = await self.guard.preflight(
             tenant_id=ctx.tenant_id,
             tenant=ctx.tenant,
             feature=feature,
@@ -157,8 +164,7 @@ class Gateway:
             run.rung("guard", None, f"{check.refusal}: {check.detail}")
             return self._fall_back(run, prompt, fallback, check.refusal, check.detail, check.budget_warning)
 
-        schema = json.dumps(model_cls.model_json_schema())
-        messages = prompt.render({**variables, "output_schema": schema})
+        messages = prompt.render({**variables, "output_schema": json_schema(model_cls)})
         params = {k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None}
 
         async def call(model: str, convo: list[dict[str, Any]]) -> Any:

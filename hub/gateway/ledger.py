@@ -71,7 +71,7 @@ class UsageLedger:
                 return 0
             try:
                 async with self._sessions() as session:
-                    await session.execute(insert(UsageRecord), rows)
+                    await session.execute(insert(UsageRecord.__table__), rows)
                     await session.commit()
             except Exception:
                 self._buffer[:0] = rows

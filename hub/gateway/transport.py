@@ -11,7 +11,7 @@ from typing import Literal, TypeVar
 
 import httpx2
 import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import wait_exponential_jitter
 
 from hub.gateway.config import GatewayConfig
 
@@ -124,40 +124,34 @@ async def call_with_retries(
     A wait never ends before the server's Retry-After, and never runs past the deadline: if the
     server asks for longer than is left, we stop rather than retry early.
     """
+    # A plain loop rather than tenacity's AsyncRetrying: that costs ~100 µs per call on the hot path,
+    # a fifth of the gateway's whole overhead budget; tenacity still computes the backoff.
     backoff = wait_exponential_jitter(
         multiplier=config.backoff_initial_s, max=config.backoff_max_s, jitter=config.backoff_initial_s
     )
-
-    def wait(state: RetryCallState) -> float:
-        failure = getattr(state.outcome.exception(), "hub_failure", None) if state.outcome else None
-        retry_after = failure.retry_after_s if failure is not None and failure.retry_after_s else 0.0
-        return max(retry_after, backoff(state))
-
-    def past_deadline(state: RetryCallState) -> bool:
-        return time.monotonic() + (state.upcoming_sleep or 0.0) >= deadline_at
-
-    def retryable(exc: BaseException) -> bool:
-        failure = getattr(exc, "hub_failure", None)
-        return failure is not None and failure.retryable
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(config.max_attempts) | past_deadline,
-        wait=wait,
-        retry=retry_if_exception(retryable),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            started = time.monotonic()
-            try:
-                remaining = deadline_at - started
-                if remaining <= 0:
-                    raise DeadlineExceeded(f"deadline of {config.deadline_s:g}s passed")
-                async with asyncio.timeout(remaining):
-                    result = await attempt_once()
-            except Exception as exc:
-                failure = classify(exc)
-                exc.hub_failure = failure  # type: ignore[attr-defined]
-                on_failure(failure, time.monotonic() - started)
+    attempt = 0
+    while True:
+        attempt += 1
+        started = time.monotonic()
+        try:
+            remaining = deadline_at - started
+            if remaining <= 0:
+                raise DeadlineExceeded(f"deadline of {config.deadline_s:g}s passed")
+            async with asyncio.timeout(remaining):
+                return await attempt_once()
+        except Exception as exc:
+            failure = classify(exc)
+            on_failure(failure, time.monotonic() - started)
+            if not failure.retryable or attempt >= config.max_attempts:
                 raise
-    return result
+            delay = max(failure.retry_after_s or 0.0, backoff(_BackoffState(attempt)))
+            if time.monotonic() + delay >= deadline_at:
+                raise
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class _BackoffState:
+    """The one field of tenacity's RetryCallState that its wait strategies read."""
+
+    attempt_number: int

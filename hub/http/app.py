@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,12 +17,16 @@ from hub.http.middleware import RequestContextMiddleware
 from hub.http.routes import catalog, health, tenant
 from hub.redis_conn import create_redis
 from hub.settings import Settings
+from hub.workers import WorkerKind, run_worker
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Return the app; it opens the database and Redis on startup and closes them on shutdown."""
+def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastAPI:
+    """Return the app; it opens the database and Redis on startup and closes them on shutdown.
+
+    With `in_process_workers` (the embedded default) it also runs every worker kind as tasks.
+    """
     if not settings.redis_url:
         raise ValueError("create_app needs settings.redis_url; `hub serve` fills it with the embedded Redis")
 
@@ -38,9 +43,17 @@ def create_app(settings: Settings) -> FastAPI:
             database=engine.url.get_backend_name(),
             llm=gateway.config.provider,
         )
+        stop = asyncio.Event()
+        workers = (
+            [asyncio.create_task(run_worker(kind, settings, stop=stop, handle_signals=False)) for kind in WorkerKind]
+            if in_process_workers
+            else []
+        )
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*workers, return_exceptions=True)
             await gateway.aclose()
             await redis.aclose()
             await engine.dispose()

@@ -107,3 +107,15 @@ async def test_malformed_body_gets_a_4xx_and_changes_nothing(api: httpx.AsyncCli
 async def test_bad_query_parameters_get_422(api: httpx.AsyncClient, shops: tuple[Shop, Shop]) -> None:
     r = await api.get("/v1/products?limit=0", headers={"X-Hub-Key": shops[0].storefront_key})
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("query.limit")
+
+
+async def test_pinning_an_unreleased_prompt_version_is_refused(
+    api: httpx.AsyncClient, shops: tuple[Shop, Shop]
+) -> None:
+    headers = {"X-Hub-Key": shops[0].admin_key}
+    bad = await api.patch(
+        "/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "9.9.9"}}}, headers=headers
+    )
+    assert bad.status_code == 422 and "9.9.9" in bad.json()["error"]["message"]
+    ok = await api.patch("/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "1.0.0"}}}, headers=headers)
+    assert ok.status_code == 200 and ok.json()["settings"]["prompt_pins"] == {"customer_reply": "1.0.0"}

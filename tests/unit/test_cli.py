@@ -154,3 +154,19 @@ def test_seed_demo_json_prints_the_contract_object(env: dict[str, str]) -> None:
     }
     again = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
     assert again == creds
+
+
+def test_serve_refuses_to_start_when_a_tenant_pins_an_unknown_prompt(env: dict[str, str]) -> None:
+    import sqlite3
+
+    hub("tenants", "create", "--name", "Acme", env=env)
+    db = sqlite3.connect(Path(env["HUB_DATA_DIR"]) / "hub.db")
+    db.execute(
+        """UPDATE tenants SET settings = json_set(settings, '$.prompt_pins', json('{"customer_reply": "7.0.0"}'))"""
+    )
+    db.commit()
+    db.close()
+    result = hub("serve", "--port", str(free_port()), env=env, timeout=60)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: tenant 'acme':") and "7.0.0" in last

@@ -7,13 +7,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from hub.db import models as m
-from hub.http.deps import AdminKey, OperatorKey, Session
+from hub.http.deps import AdminKey, OperatorKey, Resources, Session, resources
 from hub.http.errors import ApiError
+from hub.prompting.registry import PromptError
 from hub.tenancy.admin import audit
 from hub.tenancy.config import TenantConfig
 
@@ -76,7 +77,9 @@ class TenantPatch(BaseModel):
 
 
 @router.patch("/tenant", responses={422: {"description": "A setting failed validation; the message names it."}})
-async def patch_tenant(auth: AdminKey, session: Session, body: TenantPatch) -> TenantOut:
+async def patch_tenant(
+    auth: AdminKey, session: Session, body: TenantPatch, res: Annotated[Resources, Depends(resources)]
+) -> TenantOut:
     """Replace sections of the tenant's settings; the result is validated as a whole."""
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None
@@ -86,6 +89,10 @@ async def patch_tenant(auth: AdminKey, session: Session, body: TenantPatch) -> T
         raise RequestValidationError(
             [{**e, "loc": ("body", "settings", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
+    try:
+        res.gateway.prompts.check_pins(merged.prompt_pins)
+    except PromptError as exc:
+        raise ApiError(422, "unknown_prompt_version", str(exc)) from None
     tenant.settings = merged.to_column()
     await audit(
         session,

@@ -57,10 +57,13 @@ def upgrade() -> None:
     with op.batch_alter_table("usage", schema=None) as batch_op:
         batch_op.add_column(sa.Column("price_version", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("error", sa.String(length=500), nullable=True))
+        # The daily rollup reads one day across all tenants.
+        batch_op.create_index("ix_usage_ts", ["ts"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("usage", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_ts")
         batch_op.drop_column("error")
         batch_op.drop_column("price_version")
 

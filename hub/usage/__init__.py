@@ -1,0 +1,1 @@
+"""Usage ledger aggregates and cost reports."""
