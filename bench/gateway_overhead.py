@@ -26,6 +26,7 @@ from hub.gateway.guards import Refusal
 from hub.gateway.transport import make_client, make_http_client
 from hub.prompting.outputs import IntentRoute
 from hub.redis_conn import EmbeddedRedis
+from hub.usage.rollup import nearest_rank
 from tests.gateway_harness import fast_config, gateway_harness, route_json
 
 LATENCY_MS = 20
@@ -64,9 +65,8 @@ def start_server(port: int) -> subprocess.Popen[str]:
     raise SystemExit("model server did not start")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+def pct(values: list[float], q: int) -> float:
+    return nearest_rank(sorted(values), q)
 
 
 async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, seconds: float) -> float:

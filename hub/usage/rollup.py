@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -58,7 +58,10 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def nearest_rank(sorted_values: Sequence[int], percent: int) -> int:
+T = TypeVar("T", int, float)
+
+
+def nearest_rank(sorted_values: Sequence[T], percent: int) -> T:
     """Return the nearest-rank percentile: the smallest value with `percent`% of values at or below it."""
     if not sorted_values:
         raise ValueError("nearest_rank needs at least one value")
