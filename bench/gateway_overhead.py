@@ -119,9 +119,8 @@ async def main(calls: int, seconds: float, rounds: int) -> None:
                     await gateway()
                 d_lat, g_lat = [], []
                 for i in range(calls):
-                    for name, fn, bucket in (("direct", direct, d_lat), ("gateway", gateway, g_lat))[
-                        :: 1 if i % 2 else -1
-                    ]:
+                    pairs = ((direct, d_lat), (gateway, g_lat))
+                    for fn, bucket in pairs if i % 2 else pairs[::-1]:
                         started = time.perf_counter()
                         await fn()
                         bucket.append((time.perf_counter() - started) * 1000)
