@@ -1,0 +1,89 @@
+"""The usage ledger: buffered off the hot path, never losing a row, written on shutdown."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import upgrade
+from hub.gateway.guards import spend_keys
+from hub.gateway.ledger import UsageLedger
+from hub.redis_conn import EmbeddedRedis, create_redis
+from hub.tenancy import admin
+
+
+def row(tenant_id: uuid.UUID, cost: str = "0.25") -> dict:
+    return {
+        "ts": datetime.now(UTC),
+        "tenant_id": tenant_id,
+        "feature": "customer_reply",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "prompt_id": "customer_reply",
+        "prompt_version": "1.0.0",
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "tokens_estimated": False,
+        "latency_ms": 12,
+        "cost": Decimal(cost),
+        "request_id": "r",
+        "trace_id": "t",
+        "attempt": 1,
+        "outcome": m.UsageOutcome.OK,
+        "price_version": "2026-11-01",
+        "error": None,
+    }
+
+
+async def test_rows_survive_a_database_outage_and_are_written_when_it_returns(
+    tmp_path: Path, embedded_redis: EmbeddedRedis
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        tenant = await admin.create_tenant(session, name="Outage Shop")
+        await session.commit()
+    redis = create_redis(embedded_redis.url)
+    ledger = UsageLedger(sessions, redis, flush_interval_s=60)
+
+    async with engine.begin() as conn:  # the table disappears, as in a failed-over or locked database
+        await conn.execute(text("ALTER TABLE usage RENAME TO usage_offline"))
+    ledger.record(row(tenant.id))
+    ledger.record(row(tenant.id))
+    assert await ledger.flush() == 0 and ledger.pending == 2
+
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE usage_offline RENAME TO usage"))
+    assert await ledger.flush() == 2 and ledger.pending == 0
+    day_key, month_key = spend_keys(tenant.id, datetime.now(UTC))
+    assert Decimal(await redis.get(day_key)) == Decimal(await redis.get(month_key)) == Decimal("0.5")
+    await ledger.aclose()
+    await redis.aclose()
+    await engine.dispose()
+
+
+async def test_shutdown_writes_everything_still_buffered(tmp_path: Path, embedded_redis: EmbeddedRedis) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        tenant = await admin.create_tenant(session, name="Busy Shop")
+        await session.commit()
+    redis = create_redis(embedded_redis.url)
+    ledger = UsageLedger(sessions, redis, flush_interval_s=3600, batch_size=10_000)
+    ledger.start()
+    for _ in range(500):
+        ledger.record(row(tenant.id, "0.001"))
+    await ledger.aclose()
+    async with sessions() as session:
+        count, total = (await session.execute(select(func.count(), func.sum(m.UsageRecord.cost)))).one()
+    assert count == 500 and Decimal(str(total)).quantize(Decimal("0.001")) == Decimal("0.500")
+    await redis.aclose()
+    await engine.dispose()
