@@ -27,7 +27,11 @@ def build_gateway(
 ) -> Gateway:
     """Return a gateway whose ledger is already flushing in the background (call inside the event loop)."""
     ledger = UsageLedger(
-        sessions, redis, flush_interval_s=settings.usage_flush_interval_s, batch_size=settings.usage_flush_batch
+        sessions,
+        redis,
+        flush_interval_s=settings.usage_flush_interval_s,
+        batch_size=settings.usage_flush_batch,
+        spill_dir=settings.data_dir / "spill",
     )
     ledger.start()
     return Gateway(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import uuid
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,6 +34,7 @@ class UsageLedger:
         *,
         flush_interval_s: float = 0.5,
         batch_size: int = 200,
+        spill_dir: Path | None = None,
     ) -> None:
         self._sessions = sessions
         self._redis = redis
@@ -39,9 +44,16 @@ class UsageLedger:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._spill_dir = spill_dir
         self.written = 0
 
     def start(self) -> None:
+        """Re-queue rows a previous process spilled to disk, then flush in the background."""
+        if self._spill_dir is not None:
+            for path in sorted(self._spill_dir.glob(f"{_SPILL_PREFIX}*.jsonl")):
+                self._buffer.extend(_load_row(line) for line in path.read_text().splitlines() if line)
+                path.unlink()
+                log.info("usage_spill_requeued", file=path.name, pending=len(self._buffer))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="usage-ledger")
 
@@ -111,4 +123,33 @@ class UsageLedger:
             if not self._buffer:
                 return
             await asyncio.sleep(self._interval)
-        log.error("usage_rows_unwritten_at_shutdown", count=len(self._buffer))
+        self._spill()
+
+    def _spill(self) -> None:
+        """The database stayed down through shutdown: keep the rows on disk for the next start."""
+        if self._spill_dir is None:
+            log.error("usage_rows_lost_at_shutdown", count=len(self._buffer))
+            return
+        self._spill_dir.mkdir(parents=True, exist_ok=True)
+        path = self._spill_dir / f"{_SPILL_PREFIX}{uuid.uuid4().hex}.jsonl"
+        path.write_text("".join(json.dumps(_dump_row(r)) + "\n" for r in self._buffer))
+        log.error("usage_rows_spilled", count=len(self._buffer), file=str(path))
+        self._buffer = []
+
+
+_SPILL_PREFIX = "usage-spill-"
+
+
+def _dump_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal | uuid.UUID) else v)
+        for k, v in row.items()
+    }
+
+
+def _load_row(line: str) -> dict[str, Any]:
+    row = json.loads(line)
+    row["ts"] = datetime.fromisoformat(row["ts"])
+    row["tenant_id"] = uuid.UUID(row["tenant_id"])
+    row["cost"] = Decimal(row["cost"])
+    return row

@@ -20,6 +20,7 @@ from tests.llm_server import (
     error,
     reply,
     slow_first_token,
+    stall,
     tool_call,
     truncated_stream,
 )
@@ -115,3 +116,15 @@ async def test_no_model_means_the_graph_gets_model_unavailable(tmp_path: Path, e
             await chat(h).ainvoke(QUESTION)
         assert err.value.reason == Refusal.NO_MODEL
         assert [r.outcome for r in await h.usage()] == ["fallback"]
+
+
+async def test_a_stream_stalled_before_content_hits_the_read_timeout_and_is_retried(
+    tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
+) -> None:
+    config = fast_config(llm.base_url, read_timeout_s=0.3, feature_models={"agent": ["model-a"]})
+    async with gateway_harness(tmp_path, embedded_redis.url, config) as h:
+        llm.enqueue(stall(3, "late"), reply("on time"))
+        model = chat(h)
+        assert "".join([c.content async for c in model.astream(QUESTION)]) == "on time"
+        rows = await h.usage(model.last_run.ctx.request_id)
+        assert [r.outcome for r in rows] == ["retryable_error", "ok"] and rows[0].error.startswith("timeout")

@@ -87,3 +87,32 @@ async def test_shutdown_writes_everything_still_buffered(tmp_path: Path, embedde
     assert count == 500 and Decimal(str(total)).quantize(Decimal("0.001")) == Decimal("0.500")
     await redis.aclose()
     await engine.dispose()
+
+
+async def test_rows_outliving_a_dead_database_at_shutdown_are_written_by_the_next_start(
+    tmp_path: Path, embedded_redis: EmbeddedRedis
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        tenant = await admin.create_tenant(session, name="Spill Shop")
+        await session.commit()
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE usage RENAME TO usage_offline"))
+    redis = create_redis(embedded_redis.url)
+    first = UsageLedger(sessions, redis, flush_interval_s=0.01, spill_dir=tmp_path / "spill")
+    first.record(row(tenant.id, "0.125"))
+    await first.aclose()
+    assert len(list((tmp_path / "spill").glob("*.jsonl"))) == 1
+
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE usage_offline RENAME TO usage"))
+    second = UsageLedger(sessions, redis, flush_interval_s=0.01, spill_dir=tmp_path / "spill")
+    second.start()
+    await second.aclose()
+    async with sessions() as session:
+        [cost] = (await session.execute(select(m.UsageRecord.cost))).scalars()
+    assert cost == Decimal("0.125") and list((tmp_path / "spill").glob("*.jsonl")) == []
+    await redis.aclose()
+    await engine.dispose()
