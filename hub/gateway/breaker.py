@@ -28,6 +28,9 @@ class BreakerSnapshot:
         return "open" if now < self.open_until else "half_open"
 
 
+_CLOSED = BreakerSnapshot(failures=0, open_until=0.0)
+
+
 class CircuitBreaker:
     """State lives in Redis so every replica and worker sees the same circuit."""
 
@@ -35,6 +38,14 @@ class CircuitBreaker:
         self.redis = redis
         self.threshold = failures
         self.cooldown_s = cooldown_s
+        self._known: dict[tuple[str, str], BreakerSnapshot] = {}
+        """This process's view, refreshed by the guard's sync and updated by our own writes."""
+
+    def remember(self, provider: str, model: str, snapshot: BreakerSnapshot) -> None:
+        self._known[(provider, model)] = snapshot
+
+    def snapshot_of(self, provider: str, model: str) -> BreakerSnapshot:
+        return self._known.get((provider, model), _CLOSED)
 
     @staticmethod
     def key(provider: str, model: str) -> str:
@@ -56,10 +67,14 @@ class CircuitBreaker:
     async def record_success(self, provider: str, model: str, snapshot: BreakerSnapshot) -> None:
         if snapshot.failures or snapshot.open_until:
             await self.redis.delete(self.key(provider, model), self.key(provider, model) + ":probe")
+            self._known[(provider, model)] = _CLOSED
 
     async def record_failure(self, provider: str, model: str) -> None:
         key = self.key(provider, model)
         failures = await self.redis.hincrby(key, "failures", 1)
+        open_until = self.snapshot_of(provider, model).open_until
         if failures >= self.threshold:
-            await self.redis.hset(key, "open_until", time.time() + self.cooldown_s)
+            open_until = time.time() + self.cooldown_s
+            await self.redis.hset(key, "open_until", open_until)
         await self.redis.expire(key, max(60, int(self.cooldown_s * 10)))
+        self._known[(provider, model)] = BreakerSnapshot(failures, open_until)

@@ -28,6 +28,16 @@ class GatewayConfig:
     rate_limit_per_minute: int = 600
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 8.0
+    provider: str = field(init=False)
+    """A stable name for the endpoint, used in the ledger and breaker keys."""
+
+    def __post_init__(self) -> None:
+        host = urlparse(self.base_url).netloc if self.base_url else ""
+        if not self.configured:
+            provider = "none"
+        else:
+            provider = OPENAI_PROVIDER if not host or host.endswith("openai.com") else host
+        object.__setattr__(self, "provider", provider)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -50,14 +60,6 @@ class GatewayConfig:
     def configured(self) -> bool:
         """No base URL and no key means no model: callers get their deterministic fallback."""
         return bool(self.base_url or self.api_key)
-
-    @property
-    def provider(self) -> str:
-        """A stable name for the endpoint, used in the ledger and breaker keys."""
-        if not self.configured:
-            return "none"
-        host = urlparse(self.base_url).netloc if self.base_url else ""
-        return OPENAI_PROVIDER if not host or host.endswith("openai.com") else host
 
     def chain(self, feature: str, hint: str | None = None) -> list[str]:
         """Return the ordered models for a feature: its own chain, else the prompt's hint, else the default."""

@@ -109,16 +109,18 @@ class Gateway:
         self.ledger = ledger
         self.prompts = prompts
         self.prices = prices or PriceTable.load()
-        self.guard = Guard(redis)
         self.breaker = CircuitBreaker(redis, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s)
+        self.guard = Guard(redis, self.breaker)
+        ledger.on_spend = self.guard.add_spend
         self.http_client = make_http_client(config) if config.configured else None
         self.client: openai.AsyncOpenAI | None = (
             make_client(config, self.http_client) if self.http_client is not None else None
         )
 
     async def aclose(self) -> None:
-        """Write every pending usage row, then close the HTTP pool."""
+        """Write every pending usage row and call count, then close the HTTP pool."""
         await self.ledger.aclose()
+        await self.guard.aclose()
         if self.http_client is not None:
             await self.http_client.aclose()
 

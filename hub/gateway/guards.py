@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 import redis.asyncio as aioredis
+import structlog
 from redis.commands.core import AsyncScript
 
 from hub.constants import RATE_LIMIT, SPEND
 from hub.gateway.breaker import BreakerSnapshot, CircuitBreaker
 from hub.tenancy.config import TenantConfig
+
+log = structlog.get_logger(__name__)
 
 
 class Refusal(StrEnum):
@@ -37,30 +44,127 @@ class Preflight:
     breakers: dict[str, BreakerSnapshot] = field(default_factory=dict)
 
 
-# One round trip, one command: count this call against the tenant's minute, read its spend and the
-# circuits of every model in the chain. A pipeline of the same commands costs twice the client CPU.
-_PREFLIGHT_LUA = """
-local calls = redis.call('INCR', KEYS[1])
-if calls == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local out = {calls, redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[3]) or '0'}
-for i = 4, #KEYS do
+# One round trip for everything the guard needs from Redis: add this process's call counts to each
+# tenant's minute, read the spend of each tenant and the circuits of each model. Called by the
+# background sync (and once, inline, for a tenant or model not yet seen), never per model call.
+# KEYS: rate keys, then day/month spend key pairs, then breaker keys. ARGV: ttl, #rate, #spend
+# pairs, then one count per rate key.
+_SYNC_LUA = """
+local ttl, n_rate, n_spend = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 1, n_rate do
+  local total = redis.call('INCRBY', KEYS[i], ARGV[3 + i])
+  redis.call('EXPIRE', KEYS[i], ttl)
+  out[#out + 1] = total
+end
+for i = n_rate + 1, n_rate + 2 * n_spend do
+  out[#out + 1] = redis.call('GET', KEYS[i]) or '0'
+end
+for i = n_rate + 2 * n_spend + 1, #KEYS do
   local b = redis.call('HMGET', KEYS[i], 'failures', 'open_until')
   out[#out + 1] = b[1] or '0'
   out[#out + 1] = b[2] or '0'
 end
 return out
 """
+_SEEN_FOR_S = 120.0
 
 
 def spend_keys(tenant_id: uuid.UUID, at: datetime) -> tuple[str, str]:
     return f"{SPEND}:{tenant_id}:{at:%Y-%m-%d}", f"{SPEND}:{tenant_id}:{at:%Y-%m}"
 
 
-class Guard:
-    """The checks every model call passes first; holds the preflight script registered on one client."""
+def rate_key(tenant_id: uuid.UUID, at: float) -> str:
+    return f"{RATE_LIMIT}:{tenant_id}:{int(at // 60)}"
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._script: AsyncScript = redis.register_script(_PREFLIGHT_LUA)
+
+class Guard:
+    """The checks every model call passes first, answered from a local view of Redis.
+
+    A Redis round trip per call would cost more client CPU than the rest of the gateway together,
+    so call counts accumulate locally and a background task adds them to Redis every
+    `sync_interval_s`, reading back the global counts, spend and circuit states. Within a process
+    every limit is exact; across replicas a limit can be overshot by what the others did since
+    their last sync (100 ms by default). Local writes (spend from the ledger, circuit changes from
+    the breaker) update the view at once.
+    """
+
+    def __init__(self, redis: aioredis.Redis, breaker: CircuitBreaker, *, sync_interval_s: float = 0.1) -> None:
+        self._script: AsyncScript = redis.register_script(_SYNC_LUA)
+        self._breaker = breaker
+        self._interval = sync_interval_s
+        self._unsynced: dict[str, int] = defaultdict(int)
+        """rate key → calls this process made that Redis does not know yet."""
+        self._global_calls: dict[str, int] = {}
+        """rate key → the tenant's calls in that minute, all processes, as of the last sync."""
+        self._spend: dict[str, Decimal] = {}
+        """spend key → USD as of the last sync, plus what this process's ledger has written since."""
+        self._tenants: dict[uuid.UUID, float] = {}
+        self._models: dict[tuple[str, str], float] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def add_spend(self, tenant_id: uuid.UUID, at: datetime, amount: Decimal) -> None:
+        """Count spend the ledger just wrote, so budgets see it before the next sync."""
+        for key in spend_keys(tenant_id, at):
+            if key in self._spend:
+                self._spend[key] += amount
+
+    async def sync(
+        self, *, extra_tenants: Iterable[uuid.UUID] = (), extra_models: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Push local call counts to Redis and refresh counts, spend and circuits of recently seen tenants and models."""
+        async with self._lock:
+            now_mono, now = time.monotonic(), datetime.now(UTC)
+            for tenant_id in extra_tenants:
+                self._tenants[tenant_id] = now_mono
+            for pm in extra_models:
+                self._models[pm] = now_mono
+            self._tenants = {t: seen for t, seen in self._tenants.items() if now_mono - seen < _SEEN_FOR_S}
+            self._models = {pm: seen for pm, seen in self._models.items() if now_mono - seen < _SEEN_FOR_S}
+            pending, self._unsynced = dict(self._unsynced), defaultdict(int)
+            tenants, models = list(self._tenants), list(self._models)
+            spend = [key for t in tenants for key in spend_keys(t, now)]
+            breakers = [CircuitBreaker.key(p, m) for p, m in models]
+            try:
+                raw = await self._script(
+                    keys=[*pending, *spend, *breakers], args=[120, len(pending), len(tenants), *pending.values()]
+                )
+            except BaseException:
+                for key, count in pending.items():
+                    self._unsynced[key] += count
+                raise
+            for i, key in enumerate(pending):
+                self._global_calls[key] = int(raw[i])
+            offset = len(pending)
+            self._spend = {key: Decimal(raw[offset + i]) for i, key in enumerate(spend)}
+            offset += len(spend)
+            for i, (provider, model) in enumerate(models):
+                self._breaker.remember(
+                    provider, model, BreakerSnapshot(int(raw[offset + 2 * i]), float(raw[offset + 2 * i + 1]))
+                )
+            current_minute = int(time.time() // 60)
+            self._global_calls = {
+                k: v for k, v in self._global_calls.items() if int(k.rsplit(":", 1)[1]) >= current_minute - 1
+            }
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.sync()
+            except Exception:
+                log.warning("guard_sync_failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        """Stop syncing, after pushing the last local call counts."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.sync()
 
     async def preflight(
         self,
@@ -72,26 +176,30 @@ class Guard:
         models: list[str],
         rate_limit_per_minute: int,
     ) -> Preflight:
-        """Decide in one Redis round trip whether this call may reach a model, and which circuits are open."""
+        """Decide whether this call may reach a model, and which circuits are open, without a round trip."""
         if not models:
             return Preflight(Refusal.NO_MODEL, "no model is configured")
         if tenant.ai_enabled.get(feature, True) is False:
             return Preflight(Refusal.AI_OFF, f"AI is switched off for {feature!r}")
-        now = datetime.now(UTC)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gateway-guard-sync")
+        now_mono, now = time.monotonic(), datetime.now(UTC)
         day_key, month_key = spend_keys(tenant_id, now)
-        rate_key = f"{RATE_LIMIT}:{tenant_id}:{int(time.time() // 60)}"
-        breaker_keys = [CircuitBreaker.key(provider, model) for model in models]
-        raw = await self._script(keys=[rate_key, day_key, month_key, *breaker_keys], args=[120])
-        calls, day_spend, month_spend = int(raw[0]), raw[1], raw[2]
-        snapshots = {
-            model: BreakerSnapshot(failures=int(raw[3 + 2 * i]), open_until=float(raw[4 + 2 * i]))
-            for i, model in enumerate(models)
-        }
+        unseen_models = [(provider, m) for m in models if (provider, m) not in self._models]
+        if day_key not in self._spend or unseen_models:
+            await self.sync(extra_tenants=[tenant_id], extra_models=unseen_models)
+        self._tenants[tenant_id] = now_mono
+        for model in models:
+            self._models[(provider, model)] = now_mono
+        minute_key = rate_key(tenant_id, time.time())
+        self._unsynced[minute_key] += 1
+        calls = self._global_calls.get(minute_key, 0) + self._unsynced[minute_key]
+        snapshots = {model: self._breaker.snapshot_of(provider, model) for model in models}
         if calls > rate_limit_per_minute:
             return Preflight(
                 Refusal.RATE_LIMITED, f"over {rate_limit_per_minute} model calls this minute", breakers=snapshots
             )
-        spent_day, spent_month = Decimal(day_spend), Decimal(month_spend)
+        spent_day, spent_month = self._spend.get(day_key, Decimal(0)), self._spend.get(month_key, Decimal(0))
         b = tenant.budgets
         for spent, hard, label in ((spent_day, b.daily_hard, "daily"), (spent_month, b.monthly_hard, "monthly")):
             if hard is not None and spent >= hard:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -46,6 +47,8 @@ class UsageLedger:
         self._task: asyncio.Task[None] | None = None
         self._spill_dir = spill_dir
         self.written = 0
+        self.on_spend: Callable[[uuid.UUID, datetime, Decimal], None] | None = None
+        """Told of every billed row once it is stored, so budget checks in this process see it at once."""
 
     def start(self) -> None:
         """Re-queue rows a previous process spilled to disk, then flush in the background."""
@@ -90,6 +93,10 @@ class UsageLedger:
                 log.exception("usage_flush_failed", pending=len(self._buffer))
                 return 0
             self.written += len(rows)
+            if self.on_spend is not None:
+                for row in rows:
+                    if row["cost"]:
+                        self.on_spend(row["tenant_id"], row["ts"], row["cost"])
             await self._add_spend(rows)
             return len(rows)
 

@@ -238,3 +238,24 @@ async def test_tenant_price_override_replaces_the_list_price(h: Harness, llm: Sc
     result = await route(h, ctx=h.ctx(price_overrides={"model-a": {"input": "0.10", "output": "0.20"}}))
     [row] = await h.usage(result.request_id)
     assert row.cost == Decimal("0.30") and row.price_version == "tenant-override"
+
+
+async def test_replicas_share_rate_limits_and_circuits_through_redis(
+    tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
+) -> None:
+    config = fast_config(llm.base_url, rate_limit_per_minute=3, breaker_failures=1, max_attempts=1)
+    async with gateway_harness(tmp_path, embedded_redis.url, config) as a:
+        async with gateway_harness(tmp_path, embedded_redis.url, config) as b:
+            b.tenant_id = a.tenant_id  # both replicas serve the same tenant
+            llm.enqueue(error(500), reply(route_json()), reply(route_json()))
+            first, second = await route(a), await route(a)
+            assert (first.model, second.model) == ("model-b", "model-b")  # model-a's circuit opened on replica a
+            await a.gateway.guard.sync()
+            await b.gateway.guard.sync(extra_tenants=[a.tenant_id], extra_models=[(config.provider, "model-a")])
+            llm.reset()
+            llm.default = reply(route_json())
+            third = await route(b)
+            assert third.model == "model-b" and [r.model for r in llm.requests] == ["model-b"]
+            assert third.rungs[0].step == "circuit_open"
+            fourth = await route(b)
+            assert fourth.fallback_reason == Refusal.RATE_LIMITED
