@@ -124,6 +124,8 @@ class Guard:
             self._models = {pm: seen for pm, seen in self._models.items() if now_mono - seen < _SEEN_FOR_S}
             pending, self._unsynced = dict(self._unsynced), defaultdict(int)
             tenants, models = list(self._tenants), list(self._models)
+            for tenant_id in tenants:  # INCRBY 0 reads the minute's count that other replicas made
+                pending.setdefault(rate_key(tenant_id, time.time()), 0)
             spend = [key for t in tenants for key in spend_keys(t, now)]
             breakers = [CircuitBreaker.key(p, m) for p, m in models]
             try:
