@@ -19,7 +19,7 @@ from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Verdict, reask_text
 from hub.gateway.guards import Preflight, Refusal
 from hub.gateway.run import CallRun, Rung
-from hub.gateway.transport import Failure, StreamBroken, call_with_retries, classify
+from hub.gateway.transport import StreamBroken, call_with_retries, classify
 
 MessageValidator = Callable[[AIMessage], Sequence[str]]
 
@@ -206,13 +206,7 @@ class GatewayChatModel(BaseChatModel):
             if not await gw.breaker.admit(cfg.provider, model, snapshot):
                 run.rung("circuit_open", model, "circuit open; skipping to the next model")
                 continue
-            failures: list[Failure] = []
-
-            def on_failure(
-                failure: Failure, latency_s: float, model: str = model, failures: list[Failure] = failures
-            ) -> None:
-                failures.append(failure)
-                run.failed_attempt(model, failure, latency_s)
+            failures, on_failure = run.failure_recorder(model)
 
             async def open_stream(
                 model: str = model,

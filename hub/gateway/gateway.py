@@ -22,7 +22,7 @@ from hub.gateway.guards import Guard, Preflight, Refusal
 from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
-from hub.gateway.transport import Failure, call_with_retries, make_client, make_http_client
+from hub.gateway.transport import call_with_retries, make_client, make_http_client
 from hub.prompting.registry import Prompt, PromptRegistry
 
 log = structlog.get_logger(__name__)
@@ -229,13 +229,7 @@ class Gateway:
             for ask in range(1 + self.config.max_reasks):
                 if ask:
                     run.rung("reask", model, f"re-ask {ask} of {self.config.max_reasks}")
-                failures: list[Failure] = []
-
-                def on_failure(
-                    failure: Failure, latency_s: float, model: str = model, failures: list[Failure] = failures
-                ) -> None:
-                    failures.append(failure)
-                    run.failed_attempt(model, failure, latency_s)
+                failures, on_failure = run.failure_recorder(model)
 
                 async def attempt(model: str = model, convo: list[C] = convo) -> tuple[A, float]:
                     started = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -91,6 +92,16 @@ class CallRun:
         }
         row.update(extra)
         return row
+
+    def failure_recorder(self, model: str) -> tuple[list[Failure], Callable[[Failure, float], None]]:
+        """Return a list that collects one ask's transport failures, and the callback that fills and bills it."""
+        failures: list[Failure] = []
+
+        def record(failure: Failure, latency_s: float) -> None:
+            failures.append(failure)
+            self.failed_attempt(model, failure, latency_s)
+
+        return failures, record
 
     def failed_attempt(self, model: str, failure: Failure, latency_s: float) -> None:
         """Bill a transport failure (the provider charged nothing we can see) and note the rung."""

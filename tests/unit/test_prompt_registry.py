@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import shutil
@@ -15,10 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from hub.cli.common import with_session
 from hub.cli.prompts import prompts_app
 from hub.db import models as m
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import upgrade
 from hub.prompting.outputs import OUTPUT_SCHEMAS, IntentRoute, SeoProductCopy
 from hub.prompting.registry import LOCK_FILE, Prompt, PromptError, PromptRegistry, default_prompts_dir
 from hub.settings import Settings, get_settings
@@ -402,21 +400,6 @@ def cli_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     get_settings.cache_clear()
 
 
-def run_db(settings: Settings, work: Callable[[Any], Any]) -> Any:
-    async def main() -> Any:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
 def prompts(*args: str, root: Path) -> Any:
     return CliRunner().invoke(prompts_app, ["--dir", str(root), *args])
 
@@ -455,7 +438,7 @@ def test_cli_new_then_release(prompts_dir: Path) -> None:
 
 
 def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settings) -> None:
-    run_db(cli_settings, lambda s: admin.create_tenant(s, name="Acme Outdoor"))
+    with_session(cli_settings, lambda s: admin.create_tenant(s, name="Acme Outdoor"))
     registry = PromptRegistry.load(prompts_dir)
     registry.new_version("customer_reply", "minor", "Warmer handoff wording.")
 
@@ -479,7 +462,7 @@ def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settin
         events = (await session.execute(select(m.AuditEvent).where(m.AuditEvent.action == "prompt.pinned"))).scalars()
         return tenant.settings["prompt_pins"], list(events)
 
-    pins, events = run_db(cli_settings, read)
+    pins, events = with_session(cli_settings, read)
     assert pins == {"customer_reply": "1.1.0"}
     assert PromptRegistry.load(prompts_dir).resolve("customer_reply", pins).version == "1.1.0"
     assert [(e.subject, e.data["previous"], e.actor) for e in events] == [("customer_reply@1.1.0", None, "cli")]
