@@ -1,1 +1,1 @@
-"""graphs."""
+"""LangGraph state, graph builders and the checkpointer factory."""
