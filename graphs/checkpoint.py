@@ -1,0 +1,39 @@
+"""Open the conversation checkpointer: SQLite in the embedded default, Postgres in production."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from sqlalchemy.engine import make_url
+
+from hub.db.models import Channel
+
+CHECKPOINT_FILE = "checkpoints.db"
+
+
+def thread_id(tenant_id: object, channel: Channel, customer_ref: str) -> str:
+    """One checkpoint thread per (tenant, channel, customer): a conversation never crosses tenants."""
+    return f"{tenant_id}:{channel}:{customer_ref}"
+
+
+@asynccontextmanager
+async def open_checkpointer(database_url: str, data_dir: Path) -> AsyncIterator[BaseCheckpointSaver]:
+    """Yield a ready checkpointer on the same database family the service uses."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        # LangGraph's saver speaks psycopg 3, which takes a plain libpq URL.
+        conn_string = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with AsyncPostgresSaver.from_conn_string(conn_string) as saver:
+            await saver.setup()
+            yield saver
+        return
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
+        await saver.setup()
+        yield saver
