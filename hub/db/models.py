@@ -402,3 +402,54 @@ class ProcessedWebhookEvent(Base):
     event_key: Mapped[str] = mapped_column(String(200))
     """e.g. a WhatsApp message id, or `<status id>:<status>`."""
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now())
+
+
+class ContentKind(StrEnum):
+    SEO_COPY = "seo_copy"
+    """A `hub.prompting.outputs.SeoProductCopy` for one product page."""
+
+
+class ContentDraftStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+    """Written to the product; only an approved draft gets here."""
+
+
+class CustomerSegment(TenantOwned, Timestamped, Base):
+    """A saved audience: the operator's words, the structured filter parsed from them, and its size at save."""
+
+    __tablename__ = "customer_segments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    """The natural-language description the rule was parsed from, e.g. `VIPs who have not ordered in 60 days`."""
+    rule: Mapped[dict[str, Any]] = mapped_column(Json)
+    """A `tools.crm.SegmentRule`, as JSON."""
+    member_count: Mapped[int] = mapped_column(Integer)
+    """Members when the segment was saved; the rule is re-evaluated whenever the segment is used."""
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ContentDraft(TenantOwned, Timestamped, Base):
+    """Generated copy waiting for an operator: draft → approved or rejected; approved → published."""
+
+    __tablename__ = "content_drafts"
+    __table_args__ = (Index("ix_content_drafts_tenant_sku", "tenant_id", "sku"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    sku: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[ContentKind] = mapped_column(String(32), default=ContentKind.SEO_COPY)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    """The generated content, e.g. a SeoProductCopy as JSON."""
+    status: Mapped[ContentDraftStatus] = mapped_column(String(16), default=ContentDraftStatus.DRAFT, index=True)
+    generation: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """How the payload was made: engine, model, prompt_ref, request_id, trace_id."""
+    created_by: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    decision_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

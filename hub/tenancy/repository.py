@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
@@ -142,3 +144,80 @@ class TenantData:
         self.image_jobs = ImageJobs(session, tenant_id)
         self.api_keys = ApiKeys(session, tenant_id)
         self.operators = Operators(session, tenant_id)
+        self.segments = Segments(session, tenant_id)
+        self.content_drafts = ContentDrafts(session, tenant_id)
+        self.customer_activity = CustomerActivity(session, tenant_id)
+
+
+class Segments(TenantRepository[m.CustomerSegment]):
+    model = m.CustomerSegment
+
+    async def by_name(self, name: str) -> m.CustomerSegment | None:
+        return await self.one_where(func.lower(m.CustomerSegment.name) == name.strip().lower())
+
+
+class ContentDrafts(TenantRepository[m.ContentDraft]):
+    model = m.ContentDraft
+
+
+LIFETIME_VALUE_EXCLUDES = frozenset(
+    {m.OrderStatus.PENDING_PAYMENT, m.OrderStatus.CANCELLED, m.OrderStatus.RETURNED, m.OrderStatus.REFUNDED}
+)
+"""Orders whose money the shop does not keep: unpaid, cancelled, returned (refund due) and refunded."""
+
+
+class CustomerActivity:
+    """Customers of one tenant joined with their order count, lifetime value and last order, computed in SQL.
+
+    Build filters from the columns (`activity.lifetime_value >= 500`) and pass them to `count` or `list`;
+    both tables are always filtered on this tenant.
+    """
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        if not isinstance(tenant_id, uuid.UUID):
+            raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
+        self.session = session
+        self.tenant_id = tenant_id
+        kept = case((m.Order.status.in_([s.value for s in LIFETIME_VALUE_EXCLUDES]), 0), else_=m.Order.total)
+        stats = (
+            select(
+                m.Order.customer_id.label("customer_id"),
+                func.count().label("order_count"),
+                func.sum(kept).label("lifetime_value"),
+                func.max(m.Order.placed_at).label("last_order_at"),
+            )
+            .where(m.Order.tenant_id == tenant_id)
+            .group_by(m.Order.customer_id)
+            .subquery("order_stats")
+        )
+        self._stats = stats
+        self.order_count: ColumnElement[int] = func.coalesce(stats.c.order_count, 0)
+        """Every order placed, whatever its status."""
+        # Rounded in SQL so SQLite's float sums compare and return exactly like Postgres numerics.
+        self.lifetime_value: ColumnElement[Decimal] = func.round(
+            func.coalesce(stats.c.lifetime_value, 0), 2, type_=m.Money
+        )
+        """Sum of order totals, excluding LIFETIME_VALUE_EXCLUDES."""
+        self.last_order_at: ColumnElement[datetime | None] = stats.c.last_order_at
+        """When the latest order of any status was placed; NULL for a customer who never ordered."""
+
+    def _select(self, *columns: Any):
+        return (
+            select(*columns)
+            .select_from(m.Customer)
+            .outerjoin(self._stats, self._stats.c.customer_id == m.Customer.id)
+            .where(m.Customer.tenant_id == self.tenant_id)
+        )
+
+    async def count(self, *where: ColumnElement[bool]) -> int:
+        return (await self.session.execute(self._select(func.count()).where(*where))).scalar_one()
+
+    async def list(
+        self, *where: ColumnElement[bool], order_by: Sequence[Any] = (), limit: int | None = None
+    ) -> list[tuple[m.Customer, int, Decimal, datetime | None]]:
+        """Return (customer, order count, lifetime value, last order time) rows."""
+        stmt = self._select(m.Customer, self.order_count, self.lifetime_value, self.last_order_at)
+        stmt = stmt.where(*where).order_by(*order_by)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
