@@ -3,7 +3,7 @@
 #   imaging worker:        EXTRAS="[imaging]" (torch from PyPI ships CUDA on Linux)
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HUB_DATA_DIR=/var/lib/hub
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HUB_DATA_DIR=/var/lib/hub HUB_PROMPTS_DIR=/app/prompts
 WORKDIR /app
 
 RUN useradd --system --create-home --home-dir /var/lib/hub hub

@@ -22,6 +22,8 @@ from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.http.app import create_app
 from hub.redis_conn import EmbeddedRedis
+from hub.seed import demo as demo_seed
+from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
 from hub.tenancy import admin
 
@@ -177,3 +179,12 @@ async def api(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[http
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
             yield client
+
+
+@pytest.fixture
+async def demo(session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoCredentials:
+    """The seeded demo shop; tools read rows, never photos, so the 240 reference images are not rendered."""
+    monkeypatch.setattr(demo_seed, "write_images", lambda *args, **kwargs: 0)
+    creds = await seed_demo(session, Settings(data_dir=tmp_path / "data"))
+    await session.commit()
+    return creds

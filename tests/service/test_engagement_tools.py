@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import hub.seed.demo as demo_seed
 from hub.db import models as m
-from hub.seed.demo import DemoCredentials, seed_demo
-from hub.settings import Settings
+from hub.seed.demo import DemoCredentials
 from hub.tenancy.repository import TenantData
 from tests.conftest import Shop
 from tools.context import Audience, PermissionDenied, ToolContext, ToolError
@@ -39,15 +36,6 @@ from tools.engagement import (
     search_products,
 )
 from tools.registry import ToolSpec, run_tool, tools_for
-
-
-@pytest.fixture
-async def demo(session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoCredentials:
-    """The seeded demo shop; tools read rows, never photos, so the 240 reference images are not rendered."""
-    monkeypatch.setattr(demo_seed, "write_images", lambda *args, **kwargs: 0)
-    creds = await seed_demo(session, Settings(data_dir=tmp_path / "data"))
-    await session.commit()
-    return creds
 
 
 def customer_ctx(

@@ -1,0 +1,685 @@
+"""Find what a customer message names: order numbers, contacts, SKUs, sizes, colours, prices and products."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from hub.seed.catalog import COLOUR_HEX
+
+DEFAULT_COLOURS: tuple[str, ...] = tuple(COLOUR_HEX)
+"""The demo catalog's colour names; a `CatalogIndex` built with its own colours uses those instead."""
+
+MIN_PRODUCT_SCORE = 30.0
+"""Weakest product match `extract_entities` reports: below it a message shares only stray words with a title."""
+
+
+class _SizeSystem(StrEnum):
+    LETTER = "letter"
+    WAIST = "waist"
+    EU = "eu"
+    US = "us"
+    UK = "uk"
+    ONE_SIZE = "one_size"
+
+
+def _size_label(system: _SizeSystem, value: str) -> str:
+    """Write a size as the catalog does (`M`, `32` for a waist, `42` for EU shoes); US and UK shoe sizes keep a prefix."""
+    if system in (_SizeSystem.US, _SizeSystem.UK):
+        return f"{system.value.upper()} {value}"
+    return value
+
+
+class ProductMatch(NamedTuple):
+    sku: str
+    title: str
+    score: float
+    """0 to 100, like rapidfuzz: 100 for a SKU written out; a full title with its colour scores about 85 to 95, a
+    product type alone ("hodie") about 40 to 60."""
+
+
+class Entities(BaseModel):
+    """Everything `extract_entities` found, each list in the order the message mentions it, without repeats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_numbers: list[str] = Field(default_factory=list, description="Upper-case, e.g. `A-10423`.")
+    emails: list[str] = Field(default_factory=list, description="Lower-case.")
+    phones: list[str] = Field(
+        default_factory=list,
+        description="`+` and digits (`+15550100199`); a national number starting with 0 stays digits only, "
+        "since its country is unknown.",
+    )
+    skus: list[str] = Field(default_factory=list, description="As the catalog writes them, e.g. `SKU-1001`.")
+    sizes: list[str] = Field(
+        default_factory=list,
+        description="Catalog size labels: `M`, `XL`, `32` (waist), `42` (EU shoe), `One Size`; US and UK shoe sizes "
+        "keep their prefix, `US 9`, `UK 8`.",
+    )
+    colours: list[str] = Field(
+        default_factory=list,
+        description="Catalog colour names; a generic word expands to every catalog shade of it (green: Sage, Olive, "
+        "Forest).",
+    )
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    products: list[ProductMatch] = Field(default_factory=list, description="Best catalog matches first.")
+
+
+# --- identifiers -------------------------------------------------------------------------------------
+
+_CODE = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
+"""Anything shaped like a product code, looked up in the catalog's own SKUs."""
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_SKU = re.compile(r"\bsku\s*[-#:_]?\s*(\d{3,6})\b", re.IGNORECASE)
+_ORDER = re.compile(
+    r"\b[Aa](?:\s?-\s?|)(\d{4,8})\b"
+    r"|\border\s*(?:number|no\.?|num|nr|id|#)?\s*(?:is|was|:)?\s*#?\s*(\d{5,8})\b"
+    r"|#\s?(\d{5,8})\b",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)\d[\d\s().-]{6,18}\d(?!\w)"
+    r"|(?<![\w+])\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
+    r"|(?<![\w+])1[\s.-]\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
+    r"|(?<![\w+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\w)"
+)
+
+# --- sizes -------------------------------------------------------------------------------------------
+
+_LETTER_SIZES = {
+    "xxs": "XXS",
+    "xs": "XS",
+    "s": "S",
+    "m": "M",
+    "l": "L",
+    "xl": "XL",
+    "xxl": "XXL",
+    "2xl": "XXL",
+    "xxxl": "XXXL",
+    "3xl": "XXXL",
+    "extra small": "XS",
+    "x-small": "XS",
+    "x small": "XS",
+    "small": "S",
+    "medium": "M",
+    "med": "M",
+    "large": "L",
+    "extra large": "XL",
+    "x-large": "XL",
+    "x large": "XL",
+    "xx-large": "XXL",
+    "extra extra large": "XXL",
+}
+_SIZE_WORD = (
+    r"extra extra large|extra small|extra large|xx-large|x-small|x small|x-large|x large|small|medium|med|large"
+)
+# A size word only counts as a size where the wording says so: "size large", "in a medium", "an XL".
+_LETTER_SIZE = re.compile(
+    rf"\b(?:size|sz)\s*[:=]?\s*(xxs|xs|s|m|l|xl|xxl|2xl|xxxl|3xl|{_SIZE_WORD})\b"
+    rf"|\bin\s+(?:an?\s+)?(xxs|xs|s|m|l|xl|xxl|2xl|xxxl|3xl|{_SIZE_WORD})\b(?![\w'’-]|\s+(?:batch|batches|amounts?|"
+    rf"quantit|print|letters|numbers|pieces|parts|business|town|groups?|steps|ways|doses))"
+    rf"|\ban?\s+({_SIZE_WORD}|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?=\s*(?:$|[,.!?;)]|\s(?:in|please|pls|size|and|or|if|thanks|"
+    rf"thank|for\s+(?:me|my|him|her))\b))"
+    rf"|\b({_SIZE_WORD})\s+size\b"
+    r"|(?<![\w'’.&-])(XXS|XS|XL|XXL|2XL|XXXL|3XL|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?![\w'’&-])"
+    r"|(?<![\w'’.&-])([SML])(?![\w'’.&-])",
+    re.IGNORECASE,
+)
+_WAIST = re.compile(
+    r"\b(?:waist|w)\s*[:=]?\s*(\d{2})\b(?!\s*(?:\$|dollars|bucks|%))"
+    r"|\b(\d{2})\s*(?:\"|inch(?:es)?)?\s*(?:waist|w)\b"
+    r"|\b(\d{2})\s*[x/]\s*(\d{2})\b",
+    re.IGNORECASE,
+)
+_NUMERIC_SIZE = re.compile(
+    r"\b(?:(eu|us|uk|men'?s|mens|women'?s|womens)\s*)?(?:size|sz)\s*[:=]?\s*(?:(eu|us|uk)\s*)?(\d{1,2}(?:[.,]5)?)\b"
+    r"(?:\s*(eu|us|uk)\b)?"
+    r"|\b((?-i:US)|eu|uk)\s*(\d{1,2}(?:[.,]5)?)\b"
+    r"|\bin\s+(?:an?\s+)?(\d{2}(?:[.,]5)?)\b(?!\s*(?:%|days?|hours?|mins?|minutes?|weeks?|months?|years?|\$|dollars|"
+    r"bucks|cm|mm|inch|inches|pieces|colou?rs|items))",
+    re.IGNORECASE,
+)
+_SHOE_CONTEXT = re.compile(
+    r"\b(?:shoes?|boots?|sneakers?|trainers?|loafers?|sandals?|slides?|runners?|feet|foot)\b", re.I
+)
+_TROUSER_CONTEXT = re.compile(r"\b(?:jeans?|trousers?|chinos?|pants?|cargos?|waist|denim)\b", re.IGNORECASE)
+_ONE_SIZE = re.compile(r"\bone[\s-]size\b", re.IGNORECASE)
+
+# --- prices ------------------------------------------------------------------------------------------
+
+_CURRENCY_WORDS = r"dollars?|bucks|usd|quid|pounds?|euros?|eur|gbp"
+_AMOUNT = rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)(?:\s?(?:{_CURRENCY_WORDS}|[$€£])\b)?"
+_NOT_MONEY = (
+    r"(?!\s*(?:%|percent|days?|hours?|hrs?|mins?|minutes?|weeks?|months?|years?|yrs?|times?|kg|g\b|lbs?|cm|mm|ml|"
+    r"inch|inches|items?|pieces?|pairs?|orders?|waist|eu\b|us\b|uk\b|x\s?\d|/\d|-?pack))"
+)
+_PRICE_BETWEEN = re.compile(
+    rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|&|-|–|to)\s*{_AMOUNT}{_NOT_MONEY}"
+    rf"|(?<![\w.-])([$£€]\s?\d+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?)\s?(?:-|–|to)\s?([$£€]?\s?\d+(?:[.,]\d{{1,2}})?)"
+    rf"\s?({_CURRENCY_WORDS}|[$€£])?\b",
+    re.IGNORECASE,
+)
+_PRICE_MAX = re.compile(
+    rf"(?:\bunder|\bbelow|\bless\s+than|\bcheaper\s+than|\bup\s+to|\bmax(?:imum)?|\bno\s+more\s+than|\bnot\s+more\s+than|"
+    rf"\bat\s+most|\bwithin|\bbudget\s*(?:of|is|:)?|\bspend(?:ing)?\s+(?:up\s+to\s+)?|<=?|≤)\s*(?:about\s+|around\s+)?"
+    rf"{_AMOUNT}{_NOT_MONEY}"
+    rf"|{_AMOUNT}\s*(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?\b|tops\b)",
+    re.IGNORECASE,
+)
+_PRICE_MIN = re.compile(
+    rf"(?:\bover|\babove|(?<!\bno\s)(?<!\bnot\s)\bmore\s+than|\bat\s+least|\bminimum|\bmin|\bstarting\s+(?:at|from)|>=?|≥)\s*{_AMOUNT}"
+    rf"{_NOT_MONEY}"
+    rf"|{_AMOUNT}\s*(?:or\s+(?:more|over|above)|\+(?!\d)|and\s+up\b)",
+    re.IGNORECASE,
+)
+_HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{_CURRENCY_WORDS})\b", re.IGNORECASE)
+
+# --- colours -----------------------------------------------------------------------------------------
+
+_COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
+    "grey": ("Heather Grey", "Charcoal", "Grey"),
+    "light grey": ("Heather Grey",),
+    "dark grey": ("Charcoal",),
+    "green": ("Sage", "Olive", "Forest", "Green"),
+    "dark green": ("Forest",),
+    "bottle green": ("Forest",),
+    "forest green": ("Forest",),
+    "sage green": ("Sage",),
+    "olive green": ("Olive",),
+    "blue": ("Navy", "Sky Blue", "Blue"),
+    "light blue": ("Sky Blue",),
+    "baby blue": ("Sky Blue",),
+    "dark blue": ("Navy",),
+    "navy blue": ("Navy",),
+    "brown": ("Chocolate", "Cognac", "Tan", "Camel", "Brown"),
+    "dark brown": ("Chocolate",),
+    "light brown": ("Tan", "Camel"),
+    "beige": ("Oatmeal", "Stone", "Khaki", "Ecru", "Beige"),
+    "off white": ("Ecru", "Cream"),
+    "off-white": ("Ecru", "Cream"),
+    "ivory": ("Cream", "Ecru"),
+    "red": ("Burgundy", "Rust", "Red"),
+    "maroon": ("Burgundy",),
+    "pink": ("Dusty Rose", "Pink"),
+    "rose": ("Dusty Rose",),
+    "blush": ("Dusty Rose",),
+    "purple": ("Lavender", "Purple"),
+    "lilac": ("Lavender",),
+    "yellow": ("Mustard", "Yellow"),
+    "orange": ("Rust", "Terracotta", "Orange"),
+    "burnt orange": ("Rust", "Terracotta"),
+}
+_COMMON_WORDS = frozenset(
+    """a about above after again against all also am an and any anything are around as ask at back be because been
+    before being below between both but buy by can cant could did do does doing dont down during each else even ever
+    every few for from get getting give go going good got had has have having he her here hers him his how i if in
+    into is it its just know last least less like little look looking lot made make many may me might more most much
+    must my need new next no nor not now of off on once one only or other our out over own please pls put quite
+    rather really same say see she should show since so some something still such sure take tell than thanks thank
+    that the their them then there these they thing things think this those though through to too under until up us
+    very want was way we well were what when where whether which while who why will wish with within without would
+    yes yet you your yours cost costs note both short store stores handle packet slice alive dream scary weather
+    feather write blank order orders ordered size sizes colour colours color colors price prices shipping delivery return
+    returns refund stock available today tomorrow week weekend friday days time times sent send still hello hey hi
+    help later wear worn wore fit fits long wide tall small large medium top low half quarter crew court market field
+    rain everyday straight slim relaxed classic pack cover card zip pocket neck leg set pull standard slip lined line
+    lines liner coast""".split()
+)
+"""Everyday words, some a typo away from a catalog word ("cost", "coat"): never matched with a typo, and alone they
+do not make a message name a product ("how long", "my card")."""
+
+# --- products ----------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_INDEX_STOPWORDS = frozenset("a an and the of for with in on to set".split())
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "tshirt": ("tee", "t", "shirt"),
+    "tshirts": ("tee", "t", "shirt"),
+    "shirt": ("tee", "shirt"),
+    "tees": ("tee",),
+    "hoody": ("hoodie",),
+    "hoodies": ("hoodie",),
+    "hoodys": ("hoodie",),
+    "jumper": ("sweatshirt",),
+    "sweater": ("sweatshirt",),
+    "jeans": ("jean",),
+    "pants": ("pant", "trouser"),
+    "trousers": ("trouser",),
+    "joggers": ("trouser", "drawstring"),
+    "trainer": ("sneaker", "runner"),
+    "trainers": ("sneaker", "runner"),
+    "kicks": ("sneaker",),
+    "shoe": ("footwear",),
+    "shoes": ("footwear",),
+    "backpack": ("daypack",),
+    "rucksack": ("daypack",),
+    "duffel": ("weekender",),
+    "duffle": ("weekender",),
+    "holdall": ("weekender",),
+    "wallet": ("card", "holder"),
+    "cardholder": ("card", "holder"),
+    "pillow": ("cushion",),
+    "cup": ("mug",),
+    "blanket": ("throw", "blanket"),
+    "flipflops": ("sandal",),
+    "slides": ("slide", "sandal"),
+    "hat": ("cap", "beanie", "hat"),
+    "raincoat": ("rain", "jacket"),
+    "parka": ("puffer", "jacket"),
+    "gray": ("grey",),
+}
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents, so "Café" and "cafe" are the same word."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _singular(word: str) -> str:
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def _allowed_typos(word: str) -> int:
+    """Edits a word of this length may contain and still match: none under 5 letters, one under 8, then two."""
+    return 0 if len(word) < 5 else 1 if len(word) < 8 else 2
+
+
+class CatalogIndex:
+    """Fuzzy lookup of products by title words, built once per catalog and read by many messages.
+
+    A title is a bag of words weighted by rarity (a word on every title, "cotton", counts for little). A message
+    word matches a title word exactly, through a synonym ("trainers": sneaker) or with up to one typo (two for words
+    of eight letters or more: "hodie", "chelsae"). The score is 100 times the cosine between the matched words and
+    the title; a SKU written out scores 100.
+    """
+
+    def __init__(
+        self,
+        *,
+        skus: list[str],
+        titles: list[str],
+        vocabulary: dict[str, int],
+        postings: list[np.ndarray],
+        shares: list[np.ndarray],
+        weights: np.ndarray,
+        norms: np.ndarray,
+        weak_words: frozenset[int],
+        colours: tuple[str, ...],
+    ) -> None:
+        self._skus = skus
+        self._titles = titles
+        self._vocabulary = vocabulary
+        self._words = list(vocabulary)
+        self._postings = postings
+        self._shares = shares
+        """Per posting, how much the word counts in that product: 1 in the title, 0.5 in the category only."""
+        self._weights = weights
+        self._norms = norms
+        self._weak_words = weak_words
+        # Equal scores go to the shorter title, then to the earlier product.
+        self._tiebreak = -1e-7 * np.array([len(t) for t in titles]) - 1e-12 * np.arange(len(titles))
+        self._sku_lookup = {sku.lower(): i for i, sku in enumerate(skus)}
+        self.colours = colours
+        """The catalog's colour names, the vocabulary `extract_entities` matches colours against."""
+        self._typo_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+
+    @classmethod
+    def build(
+        cls, products: Iterable[tuple[str, str, str]], *, colours: Iterable[str] = DEFAULT_COLOURS
+    ) -> CatalogIndex:
+        """Index `(sku, title, category)` rows; `colours` is the catalog's colour vocabulary."""
+        skus: list[str] = []
+        titles: list[str] = []
+        documents: list[dict[str, float]] = []
+        for sku, title, category in products:
+            skus.append(sku)
+            titles.append(title)
+            document = dict.fromkeys(_title_words(category), 0.5)
+            document.update(dict.fromkeys(_title_words(title), 1.0))
+            documents.append(document)
+        vocabulary: dict[str, int] = {}
+        rows: list[list[int]] = []
+        row_shares: list[list[float]] = []
+        for number, document in enumerate(documents):
+            for word, share in document.items():
+                word_id = vocabulary.setdefault(word, len(vocabulary))
+                if word_id == len(rows):
+                    rows.append([])
+                    row_shares.append([])
+                rows[word_id].append(number)
+                row_shares[word_id].append(share)
+        postings = [np.array(row, dtype=np.int32) for row in rows]
+        shares = [np.array(row, dtype=np.float64) for row in row_shares]
+        frequency = np.array([len(row) for row in rows], dtype=np.float64)
+        weights = np.log((1 + len(documents)) / (1 + frequency)) + 1.0
+        norms = np.array(
+            [
+                np.sqrt(sum((weights[vocabulary[w]] * share) ** 2 for w, share in document.items())) or 1.0
+                for document in documents
+            ]
+        )
+        colours = tuple(dict.fromkeys(colours))
+        colour_tokens = {word for colour in colours for word in _title_words(colour)}
+        weak = colour_tokens | _COMMON_WORDS
+        weak_words = frozenset(i for w, i in vocabulary.items() if w in weak or len(w) == 1)
+        return cls(
+            skus=skus,
+            titles=titles,
+            vocabulary=vocabulary,
+            postings=postings,
+            shares=shares,
+            weights=weights,
+            norms=norms,
+            weak_words=weak_words,
+            colours=colours,
+        )
+
+    def __len__(self) -> int:
+        return len(self._skus)
+
+    def sku(self, code: str) -> str | None:
+        """Return the catalog's spelling of a SKU written in any case, or None when the catalog has no such SKU."""
+        index = self._sku_lookup.get(code.lower())
+        return None if index is None else self._skus[index]
+
+    def match(self, text: str, limit: int = 3, *, min_score: float = 0.0) -> list[ProductMatch]:
+        """Return up to `limit` products the message names, best first, scoring at least `min_score` (0 to 100)."""
+        written = [*_skus_in(text), *_CODE.findall(text)]
+        exact = [self._sku_lookup[s.lower()] for s in written if s.lower() in self._sku_lookup]
+        found: dict[int, float] = {}
+        for word_id, similarity in self._matched_words(text):
+            found[word_id] = max(found.get(word_id, 0.0), similarity)
+        results = [ProductMatch(self._skus[i], self._titles[i], 100.0) for i in dict.fromkeys(exact)]
+        if found and len(results) < limit:
+            scores = np.zeros(len(self._skus))
+            evidence = np.zeros(len(self._skus), dtype=bool)
+            query_norm = 0.0
+            for word_id, similarity in found.items():
+                weight = self._weights[word_id]
+                scores[self._postings[word_id]] += weight * weight * similarity * self._shares[word_id]
+                query_norm += (weight * similarity) ** 2
+                if word_id not in self._weak_words:
+                    evidence[self._postings[word_id]] = True
+            scores = np.where(evidence, scores / (self._norms * np.sqrt(query_norm)), 0.0)
+            for i in exact:
+                scores[i] = 0.0
+            ranked = np.where(scores > 0, scores + self._tiebreak, 0.0)
+            wanted = limit - len(results)
+            top = np.argpartition(-ranked, min(wanted, len(ranked) - 1))[:wanted]
+            top = sorted(top, key=lambda i: -ranked[i])
+            results.extend(
+                ProductMatch(self._skus[i], self._titles[i], round(min(100 * float(scores[i]), 100.0), 1))
+                for i in top
+                if scores[i] > 0
+            )
+        return [m for m in results if m.score >= min_score][:limit]
+
+    def _matched_words(self, text: str) -> list[tuple[int, float]]:
+        folded = _fold(text).replace("'", "").replace("\u2019", "")
+        words = [w for w in _WORD.findall(folded) if w not in _INDEX_STOPWORDS]
+        candidates: list[str] = []
+        for i, word in enumerate(words):
+            candidates.extend(_SYNONYMS.get(word, (word,)))
+            if i + 1 < len(words):
+                joined = word + words[i + 1]
+                if joined in self._vocabulary or joined in _SYNONYMS:
+                    candidates.extend(_SYNONYMS.get(joined, (joined,)))
+        matched: list[tuple[int, float]] = []
+        for word in dict.fromkeys(candidates):
+            matched.extend(self._lookup(word))
+        return matched
+
+    def _lookup(self, word: str) -> tuple[tuple[int, float], ...]:
+        cached = self._typo_cache.get(word)
+        if cached is not None:
+            return cached
+        singular = _singular(word)
+        exact = self._vocabulary.get(word, self._vocabulary.get(singular))
+        if exact is not None:
+            result: tuple[tuple[int, float], ...] = ((exact, 1.0),)
+        elif word in _COMMON_WORDS or singular in _COMMON_WORDS or _allowed_typos(singular) == 0 or word.isdigit():
+            result = ()
+        else:
+            hits = process.extract(
+                singular, self._words, scorer=OSA.distance, score_cutoff=_allowed_typos(singular), limit=3
+            )
+            result = tuple(
+                (self._vocabulary[hit], 1.0 - distance / max(len(hit), len(singular)))
+                for hit, distance, _ in hits
+                if len(hit) >= 5
+            )
+        if len(self._typo_cache) < 50_000:
+            self._typo_cache[word] = result
+        return result
+
+
+def _title_words(text: str) -> list[str]:
+    words = (_singular(w) for w in _WORD.findall(_fold(text)))
+    return list(dict.fromkeys(w for w in words if w not in _INDEX_STOPWORDS and not w.isdigit()))
+
+
+def _skus_in(text: str) -> list[str]:
+    return [f"SKU-{m.group(1)}" for m in _SKU.finditer(text)]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace matched spans with spaces, so later patterns neither see nor split them."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _normalise_phone(raw: str) -> str | None:
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    if raw.startswith("00"):
+        return f"+{digits[2:]}" if 8 <= len(digits) - 2 <= 15 else None
+    if len(digits) == 10 and digits[0] in "23456789":
+        return f"+1{digits}"
+    if len(digits) == 11 and digits[0] == "1":
+        return f"+{digits}"
+    if digits.startswith("0") and 10 <= len(digits) <= 12:
+        return digits
+    return None
+
+
+def _amount(whole: str | None, cents: str | None) -> Decimal | None:
+    if whole is None:
+        return None
+    try:
+        return Decimal(whole.replace(",", "") + (f".{cents}" if cents else ""))
+    except InvalidOperation:
+        return None
+
+
+def _loose_amount(raw: str | None) -> Decimal | None:
+    if not raw:
+        return None
+    raw = re.sub(r"[$£€\s]", "", raw).replace(",", ".")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def _prices(text: str) -> tuple[Decimal | None, Decimal | None]:
+    low: Decimal | None = None
+    high: Decimal | None = None
+    for m in _PRICE_BETWEEN.finditer(text):
+        if m.group(1) is not None:
+            a, b = _amount(m.group(1), m.group(2)), _amount(m.group(3), m.group(4))
+        elif _HAS_CURRENCY.search(m.group(0)):
+            a, b = _loose_amount(m.group(5)), _loose_amount(m.group(6))
+        else:
+            continue
+        if a is not None and b is not None and a < b:
+            low, high = a, b
+    for m in _PRICE_MAX.finditer(text):
+        value = _amount(m.group(1), m.group(2)) if m.group(1) is not None else _amount(m.group(3), m.group(4))
+        if value is not None and (m.group(1) is not None or _HAS_CURRENCY.search(m.group(0))):
+            high = value
+    for m in _PRICE_MIN.finditer(text):
+        value = _amount(m.group(1), m.group(2)) if m.group(1) is not None else _amount(m.group(3), m.group(4))
+        if value is not None and (m.group(1) is not None or _HAS_CURRENCY.search(m.group(0))):
+            low = value
+    if low is not None and high is not None and low > high:
+        low = None
+    return low, high
+
+
+def _sizes(text: str) -> list[str]:
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(position: int, span: tuple[int, int], system: _SizeSystem, value: str) -> None:
+        found.append((position, _size_label(system, value)))
+        taken.append(span)
+
+    def free(span: tuple[int, int]) -> bool:
+        return all(span[1] <= a or span[0] >= b for a, b in taken)
+
+    shoes = bool(_SHOE_CONTEXT.search(text))
+    trousers = bool(_TROUSER_CONTEXT.search(text))
+    for m in _ONE_SIZE.finditer(text):
+        add(m.start(), m.span(), _SizeSystem.ONE_SIZE, "One Size")
+    for m in _WAIST.finditer(text):
+        raw = m.group(1) or m.group(2) or m.group(3)
+        inseam_ok = m.group(4) is None or 26 <= int(m.group(4)) <= 38
+        if 24 <= int(raw) <= 44 and inseam_ok and free(m.span()):
+            add(m.start(), m.span(), _SizeSystem.WAIST, raw)
+    for m in _NUMERIC_SIZE.finditer(text):
+        if not free(m.span()):
+            continue
+        marker = (m.group(1) or m.group(2) or m.group(4) or m.group(5) or "").lower().replace("'", "")
+        raw = (m.group(3) or m.group(6) or m.group(7)).replace(",", ".")
+        number = float(raw)
+        if m.group(7) is not None and not (shoes or trousers):
+            continue  # "in 42" is a size only next to a shoe or a trouser
+        if marker in {"us", "mens", "womens"}:
+            system = _SizeSystem.US
+        elif marker in {"eu", "uk"}:
+            system = _SizeSystem(marker)
+        elif 35 <= number <= 47 and not (trousers and not shoes and number <= 38):
+            system = _SizeSystem.EU
+        elif 24 <= number <= 34 and number.is_integer():
+            system = _SizeSystem.WAIST
+        elif 2 <= number <= 15 and shoes:
+            system = _SizeSystem.US
+        else:
+            continue
+        value = raw[:-2] if raw.endswith(".0") else raw
+        add(m.start(), m.span(), system, value)
+    for m in _LETTER_SIZE.finditer(text):
+        raw = next(g for g in m.groups() if g)
+        # A bare capital S, M or L must be written in capitals to count ("in M", "size L" are caught above).
+        if m.lastindex == 6 and raw not in {"S", "M", "L"}:
+            continue
+        if free(m.span()):
+            add(m.start(), m.span(), _SizeSystem.LETTER, _LETTER_SIZES[raw.lower()])
+    found.sort(key=lambda item: item[0])
+    return _unique(label for _, label in found)
+
+
+def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
+    folded = " " + " ".join(_WORD.findall(_fold(text).replace("gray", "grey"))) + " "
+    by_name = {_fold(c).replace("gray", "grey"): c for c in colours}
+    hits: list[tuple[int, list[str]]] = []
+    # Longest names first, and each match blanked, so "washed black" is not also "black".
+    phrases = sorted({*by_name, *_COLOUR_FAMILIES}, key=len, reverse=True)
+    for phrase in phrases:
+        needle = f" {phrase} "
+        start = folded.find(needle)
+        while start != -1:
+            if phrase in by_name:
+                hits.append((start, [by_name[phrase]]))
+            else:
+                hits.append((start, [by_name[_fold(c)] for c in _COLOUR_FAMILIES[phrase] if _fold(c) in by_name]))
+            folded = folded[: start + 1] + "#" * len(phrase) + folded[start + 1 + len(phrase) :]
+            start = folded.find(needle)
+    single = [name for name in by_name if " " not in name and len(name) >= 5]
+    for m in re.finditer(r"[a-z]{5,}", folded):
+        word = m.group(0)
+        if word in _COMMON_WORDS:
+            continue
+        hit = process.extractOne(word, single, scorer=OSA.distance, score_cutoff=_allowed_typos(word))
+        if hit is not None:
+            hits.append((m.start(), [by_name[hit[0]]]))
+    hits.sort(key=lambda item: item[0])
+    return _unique(name for _, names in hits for name in names)
+
+
+def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities:
+    """Find the identifiers, sizes, colours, price bounds and (given a catalog) products one message names."""
+    spans: list[tuple[int, int]] = []
+    emails = []
+    for m in _EMAIL.finditer(text):
+        emails.append(m.group(0).lower())
+        spans.append(m.span())
+    rest = _blank(text, spans)
+
+    skus: list[tuple[int, str]] = []
+    for m in _SKU.finditer(rest):
+        skus.append((m.start(), f"SKU-{m.group(1)}"))
+        spans.append(m.span())
+    rest = _blank(text, spans)
+    if catalog is not None:
+        for m in _CODE.finditer(rest):
+            sku = catalog.sku(m.group(0))
+            if sku is not None:
+                skus.append((m.start(), sku))
+                spans.append(m.span())
+    rest = _blank(text, spans)
+
+    orders = []
+    for m in _ORDER.finditer(rest):
+        orders.append(f"A-{next(g for g in m.groups() if g)}")
+        spans.append(m.span())
+    rest = _blank(text, spans)
+
+    phones = []
+    for m in _PHONE.finditer(rest):
+        phone = _normalise_phone(m.group(0).strip())
+        if phone is not None:
+            phones.append(phone)
+            spans.append(m.span())
+    rest = _blank(text, spans)
+
+    min_price, max_price = _prices(rest)
+    colours = _colours(rest, catalog.colours if catalog is not None else DEFAULT_COLOURS)
+    products = catalog.match(text, min_score=MIN_PRODUCT_SCORE) if catalog is not None else []
+    return Entities(
+        order_numbers=_unique(orders),
+        emails=_unique(emails),
+        phones=_unique(phones),
+        skus=_unique(sku for _, sku in sorted(skus)),
+        sizes=_sizes(rest),
+        colours=colours,
+        min_price=min_price,
+        max_price=max_price,
+        products=products,
+    )
