@@ -1,1 +1,1 @@
-"""chat_ui."""
+"""Every surface a chat arrives on: the storefront chat API (and later the console, widget and WhatsApp)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +47,6 @@ def serve(
     """Migrate the database, start the embedded Redis if HUB_REDIS_URL is unset, and serve HTTP."""
     import uvicorn
 
-    from hub.http.app import create_app
     from hub.redis_conn import EmbeddedRedis
 
     settings = load_settings()
@@ -59,12 +60,21 @@ def serve(
             settings = settings.model_copy(update={"redis_url": embedded.url})
         uvicorn.run(
             # Embedded default: one process also runs the channel and imaging workers.
-            create_app(settings, in_process_workers=embedded is not None),
+            load_app_factory()(settings, in_process_workers=embedded is not None),
             host=host or settings.host,
             port=port or settings.port,
             log_config=None,
             access_log=False,
         )
+
+
+APP_FACTORY = "chat_ui.app:create_app"
+"""The full app (core + chat surfaces), named by path: `hub` never imports the packages built on it."""
+
+
+def load_app_factory() -> Callable[..., Any]:
+    module, _, attr = APP_FACTORY.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _verify_prompts(settings: Settings) -> None:

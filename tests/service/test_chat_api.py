@@ -1,0 +1,147 @@
+"""`POST /v1/chat`: a shopper's turn end to end, with no model and with a scripted one, on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from chat_ui.app import create_app
+from hub.db import models as m
+from hub.seed.demo import DemoCredentials
+from hub.settings import Settings
+from tests.conftest import Shop
+from tests.llm_server import ScriptedLLMServer, error, reply
+
+
+async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def chat(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in client_for(app_settings):
+        yield client
+
+
+@pytest.fixture
+def llm() -> AsyncIterator[ScriptedLLMServer]:
+    with ScriptedLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def chat_with_model(
+    app_settings: Settings, engine: AsyncEngine, llm: ScriptedLLMServer
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = app_settings.model_copy(
+        update={
+            "llm_base_url": llm.base_url,
+            "llm_api_key": SecretStr("k"),
+            "llm_model": "model-a",
+            "usage_flush_interval_s": 0.05,
+        }
+    )
+    async for client in client_for(settings):
+        yield client
+
+
+async def say(client: httpx.AsyncClient, key: str, session_id: str, text: str) -> dict:
+    r = await client.post("/v1/chat", json={"session_id": session_id, "message": text}, headers={"X-Hub-Key": key})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_a_greeting_is_answered_and_both_messages_are_stored(
+    chat: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    out = await say(chat, demo.storefront_key, "web-1", "hello!")
+    assert out["intent"] == "greeting" and out["engine"] == "deterministic" and out["prompt_version"] is None
+    assert "Northwind Threads" in out["reply"] and len(out["trace_id"]) == 32
+    rows = (await session.execute(select(m.Message.role, m.Message.content).order_by(m.Message.created_at))).all()
+    assert [r.role for r in rows] == ["customer", "assistant"] and rows[1].content == out["reply"]
+
+
+async def test_order_status_carries_across_turns_of_one_session(chat: httpx.AsyncClient, demo: DemoCredentials) -> None:
+    first = await say(chat, demo.storefront_key, "web-2", f"where is my order {demo.sample_order_id}")
+    assert first["intent"] == "order_status" and "email or phone" in first["reply"] and first["tools"] == []
+    second = await say(chat, demo.storefront_key, "web-2", demo.sample_order_email)
+    assert second["tools"] == ["order_status"] and f"Order {demo.sample_order_id} is shipped" in second["reply"]
+    other_session = await say(chat, demo.storefront_key, "web-3", demo.sample_order_email)
+    assert other_session["tools"] != ["order_status"]  # another session has no pending order
+
+
+async def test_product_search_returns_cards(chat: httpx.AsyncClient, demo: DemoCredentials) -> None:
+    out = await say(chat, demo.storefront_key, "web-4", "any hoodies under $80?")
+    assert out["tools"] == ["search_products"] and out["products"]
+    assert all(float(p["price"]) <= 80 for p in out["products"])
+    assert out["products"][0]["sku"] in out["reply"]
+
+
+async def test_sessions_never_cross_tenants(
+    chat: httpx.AsyncClient, shops: tuple[Shop, Shop], session: AsyncSession
+) -> None:
+    alpha, bravo = shops
+    await say(chat, alpha.storefront_key, "same-id", "where is my order A-10001")
+    out = await say(chat, bravo.storefront_key, "same-id", "jane@alpha.example.com")
+    assert out["tools"] != ["order_status"]
+    conversations = (await session.execute(select(m.Conversation.tenant_id))).scalars().all()
+    assert sorted(map(str, conversations)) == sorted([str(alpha.tenant_id), str(bravo.tenant_id)])
+
+
+async def test_bad_requests_get_4xx_and_store_nothing(
+    chat: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    headers = {"X-Hub-Key": demo.storefront_key}
+    assert (await chat.post("/v1/chat", json={"session_id": "x", "message": "hi"})).status_code == 401
+    assert (
+        await chat.post("/v1/chat", json={"session_id": "bad id!", "message": "hi"}, headers=headers)
+    ).status_code == 422
+    assert (await chat.post("/v1/chat", json={"session_id": "x", "message": ""}, headers=headers)).status_code == 422
+    assert (
+        await chat.post("/v1/chat", content=b"{oops", headers={**headers, "Content-Type": "application/json"})
+    ).status_code == 400
+    assert (await session.execute(select(m.Message))).first() is None
+
+
+async def test_a_grounded_model_reply_is_used(
+    chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer
+) -> None:
+    llm.enqueue(
+        reply(json.dumps({"reply": "Hello! How can I help you today?", "intent": "greeting", "handoff": False}))
+    )
+    out = await say(chat_with_model, demo.storefront_key, "web-5", "hi")
+    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@1.0.0"
+    assert out["reply"] == "Hello! How can I help you today?"
+
+
+async def test_a_model_that_invents_a_price_is_replaced_by_the_grounded_reply(
+    chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer
+) -> None:
+    lie = json.dumps(
+        {"reply": "The Heavyweight Oversized Hoodie is only $9.99 today!", "intent": "product_search", "handoff": False}
+    )
+    llm.default = reply(lie)
+    out = await say(chat_with_model, demo.storefront_key, "web-6", "any hoodies under $80?")
+    assert out["engine"] == "deterministic" and "$9.99" not in out["reply"]
+    assert out["reply"].startswith("Here's what I found")
+    assert "$9.99" in llm.requests[1].messages[-1]["content"]  # the re-ask named the invented price
+
+
+async def test_total_model_outage_still_answers_every_turn(
+    chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer
+) -> None:
+    llm.default = error(503)
+    messages = ["hi", "any hoodies under $80?", "how long do refunds take", "i want to talk to a person"]
+    outs = [await say(chat_with_model, demo.storefront_key, "web-7", text) for text in messages]
+    assert [o["engine"] for o in outs] == ["deterministic"] * 4
+    assert all(o["reply"] for o in outs)
+    assert [o["intent"] for o in outs] == ["greeting", "product_search", "returns_refunds", "human_handoff"]
