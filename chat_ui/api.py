@@ -1,20 +1,25 @@
-"""The storefront chat API: `POST /v1/chat` answers one shopper message for the key's tenant."""
+"""The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_ui.turns import run_turn
 from hub.db import models as m
-from hub.http.deps import Resources, Session, Storefront, resources
+from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.prompting.outputs import Intent
 from tools.engagement import ProductCard
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+_WORDS_PER_DELTA = 4
 
 
 class ChatIn(BaseModel):
@@ -39,11 +44,9 @@ class ChatOut(BaseModel):
     """Product cards from this turn's tool results, for the widget to render."""
 
 
-@router.post("/chat")
-async def chat(
-    body: ChatIn, auth: Storefront, session: Session, request: Request, res: Annotated[Resources, Depends(resources)]
+async def _answer(
+    body: ChatIn, auth: Authenticated, session: AsyncSession, request: Request, res: Resources
 ) -> ChatOut:
-    """Answer one shopper message; the conversation is kept per (tenant, session id)."""
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None  # the key lookup joined on an active tenant
     result = await run_turn(
@@ -58,3 +61,37 @@ async def chat(
     )
     await session.commit()
     return ChatOut(**result.__dict__)
+
+
+@router.post("/chat")
+async def chat(
+    body: ChatIn, auth: Storefront, session: Session, request: Request, res: Annotated[Resources, Depends(resources)]
+) -> ChatOut:
+    """Answer one shopper message; the conversation is kept per (tenant, session id)."""
+    return await _answer(body, auth, session, request, res)
+
+
+def _event(name: str, data: object) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
+
+
+@router.post("/chat/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def chat_stream(
+    body: ChatIn, auth: Storefront, session: Session, request: Request, res: Annotated[Resources, Depends(resources)]
+) -> StreamingResponse:
+    """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done`.
+
+    The reply is validated whole before its first piece is sent: a shopper never sees model text
+    that the validators would have rejected.
+    """
+    out = await _answer(body, auth, session, request, res)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _event("meta", out.model_dump(mode="json", exclude={"reply"}))
+        words = out.reply.split(" ")
+        for start in range(0, len(words), _WORDS_PER_DELTA):
+            piece = " ".join(words[start : start + _WORDS_PER_DELTA])
+            yield _event("delta", {"text": piece if start == 0 else " " + piece})
+        yield _event("done", {"message_id": str(out.message_id)})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -145,3 +145,25 @@ async def test_total_model_outage_still_answers_every_turn(
     assert [o["engine"] for o in outs] == ["deterministic"] * 4
     assert all(o["reply"] for o in outs)
     assert [o["intent"] for o in outs] == ["greeting", "product_search", "returns_refunds", "human_handoff"]
+
+
+async def test_stream_sends_meta_then_the_reply_in_pieces_then_done(
+    chat: httpx.AsyncClient, demo: DemoCredentials
+) -> None:
+    r = await chat.post(
+        "/v1/chat/stream",
+        json={"session_id": "web-8", "message": "how long do refunds take"},
+        headers={"X-Hub-Key": demo.storefront_key},
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
+        for block in r.text.strip().split("\n\n")
+    ]
+    names = [name for name, _ in events]
+    assert names[0] == "meta" and names[-1] == "done" and set(names[1:-1]) == {"delta"} and len(names) > 3
+    meta, done = events[0][1], events[-1][1]
+    assert meta["intent"] == "returns_refunds" and meta["tools"] == ["policy_answer"]
+    assert done["message_id"] == meta["message_id"]
+    text = "".join(data["text"] for name, data in events if name == "delta")
+    assert text.startswith("From our") and len(text) > 50
