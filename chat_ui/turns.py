@@ -158,6 +158,31 @@ async def run_turn(
     if turn.handoff is not None:
         conversation.status = m.ConversationStatus.HUMAN
     await session.flush()
+    session.add(
+        m.AuditEvent(
+            tenant_id=tenant.id,
+            actor=f"customer:{channel}:{external_ref}",
+            action="chat.turn",
+            subject=str(reply.id),
+            trace_id=result.trace_id,
+            data={
+                "intent": turn.intent,
+                "tools": [
+                    {"name": name, "output": output.model_dump(mode="json")}
+                    for name, output in zip(turn.tools, turn.outputs, strict=True)
+                ],
+                "engine": result.engine,
+                "prompt": result.prompt_ref,
+                "model": result.model,
+                "fallback_reason": result.fallback_reason,
+                "rungs": [
+                    {"step": r.step, "model": r.model, "attempt": r.attempt, "detail": r.detail} for r in result.rungs
+                ],
+                "cost": str(result.cost),
+                "request_id": request_id,
+            },
+        )
+    )
     return TurnResult(
         message_id=reply.id,
         reply=answer.reply,

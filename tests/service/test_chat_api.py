@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from chat_ui.app import create_app
 from hub.db import models as m
+from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.conftest import Shop
@@ -124,7 +125,7 @@ async def test_a_grounded_model_reply_is_used(
 
 
 async def test_a_model_that_invents_a_price_is_replaced_by_the_grounded_reply(
-    chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer
+    chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer, engine: AsyncEngine
 ) -> None:
     lie = json.dumps(
         {"reply": "The Heavyweight Oversized Hoodie is only $9.99 today!", "intent": "product_search", "handoff": False}
@@ -134,6 +135,15 @@ async def test_a_model_that_invents_a_price_is_replaced_by_the_grounded_reply(
     assert out["engine"] == "deterministic" and "$9.99" not in out["reply"]
     assert out["reply"].startswith("Here's what I found")
     assert "$9.99" in llm.requests[1].messages[-1]["content"]  # the re-ask named the invented price
+    async with session_factory(engine)() as session:
+        audit = (
+            await session.execute(select(m.AuditEvent).where(m.AuditEvent.subject == out["message_id"]))
+        ).scalar_one()
+    assert audit.action == "chat.turn" and audit.trace_id == out["trace_id"]
+    assert audit.data["fallback_reason"] == "invalid_output" and audit.data["tools"][0]["name"] == "search_products"
+    steps = [r["step"] for r in audit.data["rungs"]]
+    assert steps.count("invalid_output") == 3 and steps[-1] == "fallback"
+    assert "$9.99" in audit.data["rungs"][0]["detail"]
 
 
 async def test_total_model_outage_still_answers_every_turn(
