@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chat_ui.turns import run_turn
+from chat_ui.turns import TurnResult, run_turn
 from hub.db import models as m
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
-from hub.prompting.outputs import Intent
-from tools.engagement import ProductCard
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 _WORDS_PER_DELTA = 4
@@ -32,16 +29,7 @@ class ChatIn(BaseModel):
     message: str = Field(min_length=1, max_length=4000, description="What the shopper wrote.")
 
 
-class ChatOut(BaseModel):
-    message_id: uuid.UUID
-    reply: str
-    intent: Intent
-    tools: list[str]
-    engine: Literal["llm", "deterministic"]
-    prompt_version: str | None
-    trace_id: str
-    products: list[ProductCard]
-    """Product cards from this turn's tool results, for the widget to render."""
+ChatOut = TurnResult
 
 
 async def _answer(
@@ -60,7 +48,7 @@ async def _answer(
         request_id=request.state.request_id,
     )
     await session.commit()
-    return ChatOut(**result.__dict__)
+    return result
 
 
 @router.post("/chat")

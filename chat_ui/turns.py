@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +25,9 @@ from tools.validators import validate_reply
 HISTORY_TURNS = 6
 
 
-@dataclass(frozen=True)
-class TurnResult:
+class TurnResult(BaseModel):
+    """What one turn produced; also the body of `POST /v1/chat`."""
+
     message_id: uuid.UUID
     reply: str
     intent: Intent
@@ -35,6 +36,7 @@ class TurnResult:
     prompt_version: str | None
     trace_id: str
     products: list[ProductCard]
+    """Product cards from this turn's tool results, for the widget to render."""
 
 
 async def _conversation(session: AsyncSession, tenant_id: uuid.UUID, channel: m.Channel, ref: str) -> m.Conversation:
