@@ -7,7 +7,6 @@ that police the LLM pass the deterministic reply; when nothing answers, it hands
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -140,10 +139,8 @@ class DeterministicEngine:
             )
 
     async def _order_status(self, ctx: ToolContext, turn: EngineTurn, ent: Entities, pending: Pending) -> None:
-        number = (
-            (ent.order_numbers or [pending.order_number])[0] if (ent.order_numbers or pending.order_number) else None
-        )
-        contacts: Sequence[str] = [*ent.emails, *ent.phones]
+        number = ent.order_numbers[0] if ent.order_numbers else pending.order_number
+        contacts = [*ent.emails, *ent.phones]
         contact = contacts[0] if contacts else pending.contact
         if not number or not contact:
             turn.pending = Pending(intent=Intent.ORDER_STATUS, order_number=number, contact=contact)

@@ -19,7 +19,7 @@ from hub.gateway.guards import Refusal
 from hub.prompting.outputs import CustomerReply, Intent
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience, ToolContext
-from tools.engagement import ProductCard
+from tools.engagement import PolicyAnswerResult, ProductCard
 from tools.validators import validate_reply
 
 HISTORY_TURNS = 6
@@ -65,11 +65,11 @@ async def _recent(session: AsyncSession, conversation: m.Conversation) -> list[m
 
 def _outputs_text(turn: EngineTurn) -> tuple[str, str]:
     """Split this turn's tool outputs into policy passages and other facts, as JSON for the prompt."""
-    policies = [o.model_dump(mode="json") for o in turn.outputs if type(o).__name__ == "PolicyAnswerResult"]
+    policies = [o.model_dump(mode="json") for o in turn.outputs if isinstance(o, PolicyAnswerResult)]
     facts = [
         {"tool": name, "result": o.model_dump(mode="json")}
         for name, o in zip(turn.tools, turn.outputs, strict=True)
-        if type(o).__name__ != "PolicyAnswerResult"
+        if not isinstance(o, PolicyAnswerResult)
     ]
     return (
         json.dumps(policies, ensure_ascii=False) if policies else "",

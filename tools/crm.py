@@ -861,15 +861,23 @@ def _orders_text(orders: list[m.Order]) -> str:
     return "\n".join(lines)
 
 
+async def _model_context(
+    ctx: ToolContext, ref: str, call: CallContext
+) -> tuple[m.Customer, str, date, CustomerProfile, list[m.Order]]:
+    """Load what a model-backed CRM tool shows the model about one customer, after checking the call's tenant."""
+    check_call(ctx, call)
+    customer = await _customer(ctx, ref)
+    shop_name, _ = await _shop(ctx)
+    today = _today(call.tenant)
+    profile, orders = await _profile(ctx, customer, today=today, currency=call.tenant.currency)
+    return customer, shop_name, today, profile, orders
+
+
 async def next_best_action(
     ctx: ToolContext, args: CustomerRef, *, gateway: Gateway, call: CallContext
 ) -> NextBestActionResult:
     """Suggest the single most useful next step for one customer, from their records."""
-    check_call(ctx, call)
-    customer = await _customer(ctx, args.customer)
-    shop_name, _ = await _shop(ctx)
-    today = _today(call.tenant)
-    profile, orders = await _profile(ctx, customer, today=today, currency=call.tenant.currency)
+    customer, shop_name, today, profile, orders = await _model_context(ctx, args.customer, call)
     result = await gateway.generate(
         call,
         use_case="next_best_action",
@@ -1049,11 +1057,7 @@ async def draft_followup(
     ctx: ToolContext, args: DraftFollowupInput, *, gateway: Gateway, call: CallContext
 ) -> FollowupDraftResult:
     """Draft a follow-up email or WhatsApp message to one customer for the operator to review; never send it."""
-    check_call(ctx, call)
-    customer = await _customer(ctx, args.customer)
-    shop_name, _ = await _shop(ctx)
-    today = _today(call.tenant)
-    profile, orders = await _profile(ctx, customer, today=today, currency=call.tenant.currency)
+    customer, shop_name, today, profile, orders = await _model_context(ctx, args.customer, call)
     op = await operator(ctx)
     sender_name = op.name if op is not None and op.name else f"The {shop_name} team"
     context = _orders_text(orders)

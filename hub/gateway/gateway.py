@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -23,7 +22,7 @@ from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
 from hub.gateway.transport import call_with_retries, make_client, make_http_client
-from hub.prompting.registry import Prompt, PromptRegistry
+from hub.prompting.registry import Prompt, PromptRegistry, schema_text
 
 log = structlog.get_logger(__name__)
 
@@ -38,12 +37,6 @@ Fallback = Callable[[Refusal], T]
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _PASSED_PARAMS = ("temperature", "max_tokens", "top_p", "seed", "presence_penalty", "frequency_penalty", "stop")
-
-
-@lru_cache(maxsize=256)
-def json_schema(model_cls: type[BaseModel]) -> str:
-    """The output model's JSON schema as prompt text; generating it costs about a millisecond, so once per class."""
-    return json.dumps(model_cls.model_json_schema(), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +159,7 @@ class Gateway:
             run.rung("guard", None, f"{check.refusal}: {check.detail}")
             return self._fall_back(run, prompt, fallback, check.refusal, check.detail, check.budget_warning)
 
-        messages = prompt.render({**variables, "output_schema": json_schema(model_cls)})
+        messages = prompt.render({**variables, "output_schema": schema_text(model_cls)})
         params = {k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None}
 
         async def call(model: str, convo: list[dict[str, Any]]) -> Any:

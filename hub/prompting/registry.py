@@ -11,6 +11,7 @@ import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -46,6 +47,12 @@ _ENV = SandboxedEnvironment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+@lru_cache(maxsize=256)
+def schema_text(model_cls: type[BaseModel]) -> str:
+    """A model's JSON schema as prompt text; generating it costs about a millisecond, so once per class."""
+    return json.dumps(model_cls.model_json_schema(), ensure_ascii=False)
 
 
 class PromptError(ValueError):
@@ -119,7 +126,7 @@ class Prompt:
 
     def output_json_schema(self) -> str:
         """Return the output model's JSON schema as text, for the `output_schema` variable."""
-        return json.dumps(self.output_model.model_json_schema(), ensure_ascii=False)
+        return schema_text(self.output_model)
 
     def render(self, variables: Mapping[str, Any]) -> list[dict[str, str]]:
         """Render the system and user messages; a missing variable raises PromptError naming it."""

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
-from hub.seed.catalog import DemoShop, build_demo_shop
+from hub.seed.catalog import SHOP_SLUG, DemoShop, build_demo_shop
 from hub.seed.images import write_images
 from hub.settings import Settings
 from hub.tenancy import admin
@@ -80,14 +80,13 @@ async def seed_demo(
 ) -> DemoCredentials:
     """Create whatever part of the demo shop is missing and return its credentials."""
     master = settings.secret_key.get_secret_value()
-    probe = build_demo_shop(datetime.now(UTC))
-    tenant = await admin.tenant_by_slug(session, probe.shop_slug)
+    tenant = await admin.tenant_by_slug(session, SHOP_SLUG)
     if tenant is None:
-        tenant = await admin.create_tenant(session, name=probe.shop_name, slug=probe.shop_slug, actor="seed")
+        shop = build_demo_shop(datetime.now(UTC))
+        tenant = await admin.create_tenant(session, name=shop.shop_name, slug=shop.shop_slug, actor="seed")
         # Media paths are relative to the media dir and start with the tenant id, like product photos.
-        brand = BrandKit(**{**probe.brand, "logo_path": f"{tenant.id}/{probe.brand['logo_path']}"})
+        brand = BrandKit(**{**shop.brand, "logo_path": f"{tenant.id}/{shop.brand['logo_path']}"})
         tenant.settings = TenantConfig(brand=brand, allowed_origins=DEMO_ORIGINS).to_column()
-        shop = probe
     else:
         # Rebuild against the original anchor so a re-run produces exactly the rows already stored.
         shop = build_demo_shop(tenant.created_at)
