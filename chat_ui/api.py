@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chat_ui.turns import TurnResult, run_turn
+from graphs.turns import Speaker, TurnResult
 from hub.db import models as m
-from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
+from hub.http.deps import Authenticated, Session, Storefront
+from tools.context import Audience
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 _WORDS_PER_DELTA = 4
@@ -32,18 +32,13 @@ class ChatIn(BaseModel):
 ChatOut = TurnResult
 
 
-async def _answer(
-    body: ChatIn, auth: Authenticated, session: AsyncSession, request: Request, res: Resources
-) -> ChatOut:
+async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, request: Request) -> ChatOut:
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None  # the key lookup joined on an active tenant
-    result = await run_turn(
+    result = await request.app.state.conversations.turn(
         session=session,
-        engine=request.app.state.engine,
-        gateway=res.gateway,
         tenant=tenant,
-        channel=m.Channel.WEB,
-        external_ref=body.session_id,
+        speaker=Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=body.session_id),
         text=body.message.strip() or body.message,
         request_id=request.state.request_id,
     )
@@ -52,11 +47,9 @@ async def _answer(
 
 
 @router.post("/chat")
-async def chat(
-    body: ChatIn, auth: Storefront, session: Session, request: Request, res: Annotated[Resources, Depends(resources)]
-) -> ChatOut:
+async def chat(body: ChatIn, auth: Storefront, session: Session, request: Request) -> ChatOut:
     """Answer one shopper message; the conversation is kept per (tenant, session id)."""
-    return await _answer(body, auth, session, request, res)
+    return await _answer(body, auth, session, request)
 
 
 def _event(name: str, data: object) -> bytes:
@@ -64,15 +57,13 @@ def _event(name: str, data: object) -> bytes:
 
 
 @router.post("/chat/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def chat_stream(
-    body: ChatIn, auth: Storefront, session: Session, request: Request, res: Annotated[Resources, Depends(resources)]
-) -> StreamingResponse:
+async def chat_stream(body: ChatIn, auth: Storefront, session: Session, request: Request) -> StreamingResponse:
     """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done`.
 
     The reply is validated whole before its first piece is sent: a shopper never sees model text
     that the validators would have rejected.
     """
-    out = await _answer(body, auth, session, request, res)
+    out = await _answer(body, auth, session, request)
 
     async def events() -> AsyncIterator[bytes]:
         yield _event("meta", out.model_dump(mode="json", exclude={"reply"}))

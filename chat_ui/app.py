@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from agents.engine import DeterministicEngine
 from chat_ui import api
+from graphs.checkpoint import open_checkpointer
+from graphs.conversation import build_graph
+from graphs.turns import Conversations
 from hub.http.app import create_app as create_core_app
 from hub.settings import Settings
 
 
 def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastAPI:
-    """The app `hub serve` runs: core routes, the chat API, and one deterministic engine per process."""
+    """The app `hub serve` runs: core routes and resources, the chat API, one conversation graph per process."""
     app = create_core_app(settings, in_process_workers=in_process_workers)
-    app.state.engine = DeterministicEngine()
+    core_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with core_lifespan(app):
+            gateway = app.state.resources.gateway
+            async with open_checkpointer(settings.resolved_database_url, settings.data_dir) as saver:
+                app.state.conversations = Conversations(build_graph(saver), gateway, DeterministicEngine())
+                yield
+
+    app.router.lifespan_context = lifespan
     app.include_router(api.router)
     return app

@@ -1,6 +1,6 @@
 """Serve a scripted, OpenAI-compatible chat-completions API over real HTTP for tests and the gateway bench.
 
-Each `POST /v1/chat/completions` consumes the next scripted step (`reply`, `tool_call`, `error`, `drop`,
+Each `POST /v1/chat/completions` consumes the next scripted step (`reply`, `tool_call`, `respond`, `error`, `drop`,
 `stall`, `truncated_stream`, `corrupt_stream`, `slow_first_token`), or the default step once the script is
 empty, and answers in the OpenAI wire format, JSON or server-sent events. Every chat request is recorded so a
 test can assert what the client sent.
@@ -127,9 +127,6 @@ class SlowFirstToken:
     content: str
 
 
-Step = Reply | ToolCall | Error | Drop | Stall | TruncatedStream | CorruptStream | SlowFirstToken
-
-
 def reply(content: str, *, usage: Usage = True, finish_reason: str = "stop", delay_s: float = 0.0) -> Reply:
     """Answer with `content`, after `delay_s`, reporting `usage` and `finish_reason`."""
     return Reply(content=content, usage=usage, finish_reason=finish_reason, delay_s=delay_s)
@@ -173,6 +170,29 @@ def corrupt_stream(content: str) -> CorruptStream:
 def slow_first_token(delay_s: float, content: str) -> SlowFirstToken:
     """Stream `content` with `delay_s` between the response headers and the first chunk."""
     return SlowFirstToken(delay_s=delay_s, content=content)
+
+
+@dataclass(frozen=True)
+class Respond:
+    """Decide the answer from the request's messages, like a model reading its context would."""
+
+    decide: Callable[[list[dict[str, Any]]], Step]
+
+
+Step = Reply | ToolCall | Error | Drop | Stall | TruncatedStream | CorruptStream | SlowFirstToken | Respond
+
+
+def respond(decide: Callable[[list[dict[str, Any]]], Step]) -> Respond:
+    """Answer with whatever step `decide(messages)` returns, e.g. a reply that quotes the last tool result."""
+    return Respond(decide)
+
+
+def last_tool_result(messages: list[dict[str, Any]]) -> Any:
+    """The JSON content of the latest `tool` message, or None when the request carries no tool result."""
+    for message in reversed(messages):
+        if message.get("role") == "tool":
+            return json.loads(message["content"])
+    return None
 
 
 _OK = reply("ok")
@@ -490,6 +510,8 @@ class _Exchange:
                     await self.send_stream(_content_deltas(content), "stop", usage=True, pause=(0, delay_s))
                 elif await self.pause(delay_s):
                     await self.reply(content, usage=True, finish_reason="stop")
+            case Respond(decide=decide):
+                await self.answer(decide(self.body.get("messages", [])))
             case TruncatedStream(content=content):
                 await self.truncated(content)
             case CorruptStream(content=content):

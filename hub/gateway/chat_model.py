@@ -70,6 +70,8 @@ class GatewayChatModel(BaseChatModel):
     feature: str = "agent"
     prompt_id: str | None = None
     prompt_version: str | None = None
+    model_hint: str | None = None
+    """The prompt's `model:` hint; it leads the feature's fallback chain like it does for structured calls."""
     validators: list[MessageValidator] = Field(default_factory=list)
     _clients: dict[str, ChatOpenAI] = PrivateAttr(default_factory=dict)
     last_run: CallRun | None = None
@@ -114,7 +116,7 @@ class GatewayChatModel(BaseChatModel):
 
     async def _preflight(self, run: CallRun) -> tuple[list[str], Preflight]:
         cfg = self.gateway.config
-        models = cfg.chain(self.feature)
+        models = cfg.chain(self.feature, self.model_hint)
         check = await self.gateway.guard.preflight(
             tenant_id=self.ctx.tenant_id,
             tenant=self.ctx.tenant,

@@ -22,7 +22,7 @@ from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
 from hub.gateway.transport import call_with_retries, make_client, make_http_client
-from hub.prompting.registry import Prompt, PromptRegistry, schema_text
+from hub.prompting.registry import Prompt, PromptError, PromptRegistry, schema_text
 
 log = structlog.get_logger(__name__)
 
@@ -141,7 +141,9 @@ class Gateway:
     ) -> GenerationResult[T]:
         """Return a typed, validated result from a model, or the deterministic fallback; never raise for the model."""
         prompt = self.prompts.resolve(use_case, ctx.tenant.prompt_pins)
-        model_cls: type[T] = output_model or prompt.output_model  # type: ignore[assignment]
+        model_cls: type[T] | None = output_model or prompt.output_model  # type: ignore[assignment]
+        if model_cls is None:
+            raise PromptError(f"prompt {prompt.ref} is an agent prompt (output: null); the agent graph runs it")
         feature = feature or use_case
         run = self.new_run(ctx, feature, prompt)
         models = self.config.chain(feature, prompt.model)

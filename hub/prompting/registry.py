@@ -93,7 +93,8 @@ class FrontMatter(BaseModel):
     model: str | None
     """A model hint for the gateway; null leaves the choice to settings."""
     params: PromptParams
-    output: str
+    output: str | None
+    """An output schema name, or null for a tool-calling agent prompt that answers in plain text."""
     changelog: str = Field(min_length=1)
 
 
@@ -108,9 +109,9 @@ class Prompt:
     released: bool
     model: str | None = field(compare=False)
     params: Mapping[str, Any] = field(compare=False)
-    output: str = field(compare=False)
-    """Name of the output schema in OUTPUT_SCHEMAS."""
-    output_model: type[BaseModel] = field(compare=False, repr=False)
+    output: str | None = field(compare=False)
+    """Name of the output schema in OUTPUT_SCHEMAS; None for an agent prompt (tool calls and plain text)."""
+    output_model: type[BaseModel] | None = field(compare=False, repr=False)
     changelog: str = field(compare=False, repr=False)
     template: str = field(compare=False, repr=False)
     """The body after the front matter: the `## system` and `## user` sections."""
@@ -124,8 +125,15 @@ class Prompt:
     def ref(self) -> str:
         return f"{self.use_case}@{self.version}"
 
+    @property
+    def kind(self) -> str:
+        """`structured` (one JSON object against `output`) or `agent` (tool calls, then plain text)."""
+        return "agent" if self.output is None else "structured"
+
     def output_json_schema(self) -> str:
         """Return the output model's JSON schema as text, for the `output_schema` variable."""
+        if self.output_model is None:
+            raise PromptError(f"prompt {self.ref} is an agent prompt (output: null): it has no output schema")
         return schema_text(self.output_model)
 
     def render(self, variables: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -237,9 +245,18 @@ class PromptRegistry:
                 bad.append(f"prompt pin {use_case}={version!r}: a pin is a version string like '1.0.0'")
                 continue
             try:
-                self.get(use_case, version)
+                pinned = self.get(use_case, version)
             except PromptError as exc:
                 bad.append(f"prompt pin {use_case}={version!r}: {exc}")
+                continue
+            default = self._pins.get(use_case)
+            expected = self.get(use_case, default).output if default is not None else pinned.output
+            if pinned.output != expected:
+                bad.append(
+                    f"prompt pin {use_case}={version!r}: {pinned.ref} answers with {_answer_kind(pinned.output)}, but "
+                    f"this HUB calls {use_case} expecting {_answer_kind(expected)} (its default pin {default}); "
+                    "pin a version with the same output"
+                )
         if bad:
             raise PromptError("; ".join(bad))
 
@@ -321,6 +338,10 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _FrontMatterDumper.add_representer(str, _represent_str)
 
 
+def _answer_kind(output: str | None) -> str:
+    return "plain text and tool calls (an agent prompt)" if output is None else f"JSON output {output!r}"
+
+
 def _display(root: Path, path: Path) -> str:
     try:
         return path.relative_to(root.parent).as_posix()
@@ -384,8 +405,8 @@ def _parse(root: Path, use_case: str, path: Path, data: bytes, *, released: bool
         raise PromptError(f"{where}: id {fm.id!r} does not match its folder {use_case!r}")
     if fm.version != path.stem:
         raise PromptError(f"{where}: version {fm.version!r} does not match the file name {path.name!r}")
-    output_model = OUTPUT_SCHEMAS.get(fm.output)
-    if output_model is None:
+    output_model = OUTPUT_SCHEMAS.get(fm.output) if fm.output is not None else None
+    if fm.output is not None and output_model is None:
         raise PromptError(f"{where}: unknown output schema {fm.output!r}; known: {', '.join(sorted(OUTPUT_SCHEMAS))}")
     first_body_line = front_matter.count("\n") + 3
     (system_source, system_line), (user_source, user_line) = _sections(body, first_body_line, where)

@@ -117,5 +117,9 @@ async def test_pinning_an_unreleased_prompt_version_is_refused(
         "/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "9.9.9"}}}, headers=headers
     )
     assert bad.status_code == 422 and "9.9.9" in bad.json()["error"]["message"]
-    ok = await api.patch("/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "1.0.0"}}}, headers=headers)
-    assert ok.status_code == 200 and ok.json()["settings"]["prompt_pins"] == {"customer_reply": "1.0.0"}
+    other_kind = await api.patch(
+        "/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "1.0.0"}}}, headers=headers
+    )
+    assert other_kind.status_code == 422 and "expecting plain text and tool calls" in other_kind.text
+    ok = await api.patch("/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "2.0.0"}}}, headers=headers)
+    assert ok.status_code == 200 and ok.json()["settings"]["prompt_pins"] == {"customer_reply": "2.0.0"}

@@ -17,7 +17,8 @@ from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.conftest import Shop
-from tests.llm_server import ScriptedLLMServer, error, reply
+from tests.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
+from tools.engagement import ENGAGEMENT_TOOLS
 
 
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
@@ -113,37 +114,43 @@ async def test_bad_requests_get_4xx_and_store_nothing(
     assert (await session.execute(select(m.Message))).first() is None
 
 
-async def test_a_grounded_model_reply_is_used(
+async def test_the_model_looks_up_products_with_tools_and_its_grounded_reply_is_used(
     chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer
 ) -> None:
-    llm.enqueue(
-        reply(json.dumps({"reply": "Hello! How can I help you today?", "intent": "greeting", "handoff": False}))
-    )
-    out = await say(chat_with_model, demo.storefront_key, "web-5", "hi")
-    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@1.0.0"
-    assert out["reply"] == "Hello! How can I help you today?"
+    def quote_first_product(messages: list[dict]) -> Reply:
+        card = last_tool_result(messages)["products"][0]
+        return reply(f"The {card['title']} ({card['sku']}) is ${card['price']}.")
+
+    llm.enqueue(tool_call("search_products", {"query": "hoodie", "max_price": 80}), respond(quote_first_product))
+    out = await say(chat_with_model, demo.storefront_key, "web-5", "any hoodies under $80?")
+    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.0.0"
+    assert out["tools"] == ["search_products"] and out["products"] and out["intent"] == "product_search"
+    first = out["products"][0]
+    assert out["reply"] == f"The {first['title']} ({first['sku']}) is ${first['price']}."
+    offered = {t["function"]["name"] for t in llm.requests[0].body["tools"]}
+    assert offered == {spec.name for spec in ENGAGEMENT_TOOLS}, "a shopper's model is offered engagement tools only"
+    assert "Northwind Threads" in llm.requests[0].messages[0]["content"]
 
 
 async def test_a_model_that_invents_a_price_is_replaced_by_the_grounded_reply(
     chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer, engine: AsyncEngine
 ) -> None:
-    lie = json.dumps(
-        {"reply": "The Heavyweight Oversized Hoodie is only $9.99 today!", "intent": "product_search", "handoff": False}
-    )
-    llm.default = reply(lie)
+    llm.enqueue(tool_call("search_products", {"query": "hoodie", "max_price": 80}))
+    llm.default = reply("The Heavyweight Oversized Hoodie is only $9.99 today!")
     out = await say(chat_with_model, demo.storefront_key, "web-6", "any hoodies under $80?")
     assert out["engine"] == "deterministic" and "$9.99" not in out["reply"]
     assert out["reply"].startswith("Here's what I found")
-    assert "$9.99" in llm.requests[1].messages[-1]["content"]  # the re-ask named the invented price
+    assert len(llm.requests) == 4  # the tool call, the lie, then two re-asks
+    assert "$9.99" in llm.requests[2].messages[-1]["content"]  # the re-ask named the invented price
     async with session_factory(engine)() as session:
         audit = (
             await session.execute(select(m.AuditEvent).where(m.AuditEvent.subject == out["message_id"]))
         ).scalar_one()
     assert audit.action == "chat.turn" and audit.trace_id == out["trace_id"]
-    assert audit.data["fallback_reason"] == "invalid_output" and audit.data["tools"][0]["name"] == "search_products"
-    steps = [r["step"] for r in audit.data["rungs"]]
-    assert steps.count("invalid_output") == 3 and steps[-1] == "fallback"
-    assert "$9.99" in audit.data["rungs"][0]["detail"]
+    assert audit.data["fallback_reason"].startswith("validation:") and "$9.99" in audit.data["fallback_reason"]
+    assert [c["tool"] for c in audit.data["abandoned_tools"]] == ["search_products"]
+    assert [c["tool"] for c in audit.data["tools"]] == ["search_products"]  # the engine's own search
+    assert [r["step"] for r in audit.data["rungs"]].count("answer") == 4
 
 
 async def test_total_model_outage_still_answers_every_turn(

@@ -100,7 +100,21 @@ EXAMPLE_VARIABLES: dict[str, dict[str, Any]] = {
 }
 
 
+AGENT_VARIABLES = {
+    "shop_name": "Trailhead Outfitters",
+    "brand_tone": "friendly and concise",
+    "voice_examples": ["Happy trails!"],
+    "channel": "whatsapp",
+    "today": "2026-11-25",
+    "operator": "Ola Operator",
+    "message": "Where is my order A-10423?",
+}
+"""What the conversation graph passes to every agent prompt (output: null)."""
+
+
 def example_variables(prompt: Prompt) -> dict[str, Any]:
+    if prompt.kind == "agent":
+        return AGENT_VARIABLES
     return {**EXAMPLE_VARIABLES[prompt.use_case], "output_schema": prompt.output_json_schema()}
 
 
@@ -118,12 +132,29 @@ def all_shipped() -> Iterator[Prompt]:
 
 @pytest.mark.parametrize("prompt", list(all_shipped()), ids=lambda p: p.ref)
 def test_every_shipped_prompt_loads_and_renders_with_example_variables(prompt: Prompt) -> None:
-    assert prompt.output_model is OUTPUT_SCHEMAS[prompt.output]
-    assert "output_schema" in prompt.variables, "the model must be shown the schema it has to satisfy"
     messages = prompt.render(example_variables(prompt))
     assert [msg["role"] for msg in messages] == ["system", "user"]
     assert all(msg["content"] and "{{" not in msg["content"] and "{%" not in msg["content"] for msg in messages)
+    if prompt.kind == "agent":
+        assert "output_schema" not in prompt.variables and prompt.variables <= set(AGENT_VARIABLES)
+        assert AGENT_VARIABLES["message"] in messages[1]["content"], "the user section carries the latest message"
+        return
+    assert prompt.output is not None and prompt.output_model is OUTPUT_SCHEMAS[prompt.output]
+    assert "output_schema" in prompt.variables, "the model must be shown the schema it has to satisfy"
     assert prompt.output_json_schema() in messages[0]["content"] + messages[1]["content"]
+
+
+def test_an_agent_prompt_has_no_schema_and_cannot_be_pinned_where_a_json_prompt_is_expected(prompts_dir: Path) -> None:
+    agent = SHIPPED.get("customer_reply", "2.0.0")
+    assert agent.kind == "agent" and agent.output_model is None
+    with pytest.raises(PromptError, match="agent prompt"):
+        agent.output_json_schema()
+    with pytest.raises(
+        PromptError,
+        match=r"customer_reply@1\.0\.0 answers with JSON output 'customer_reply'.*expecting plain text and tool calls",
+    ):
+        SHIPPED.check_pins({"customer_reply": "1.0.0"})
+    SHIPPED.check_pins({"customer_reply": "2.0.0", "operator_agent": "1.0.0"})
 
 
 def test_released_prompt_files_are_unchanged() -> None:
@@ -170,12 +201,14 @@ def test_drafts_are_refused_unless_allowed(prompts_dir: Path) -> None:
 
 
 def test_default_pins_cover_every_use_case_and_never_resolve_latest(prompts_dir: Path) -> None:
-    assert set(SHIPPED.default_pins()) == set(SHIPPED.use_cases()) == set(OUTPUT_SCHEMAS)
+    assert set(SHIPPED.default_pins()) == set(SHIPPED.use_cases())
+    structured = {u for u in SHIPPED.use_cases() if SHIPPED.resolve(u, {}).kind == "structured"}
+    assert structured == set(OUTPUT_SCHEMAS) - {"customer_reply"}  # its 2.x is the tool-calling agent
     registry = PromptRegistry.load(prompts_dir)
     registry.new_version("customer_reply", "major", "A newer version nobody pinned.")
-    registry.release("customer_reply", "2.0.0")
+    registry.release("customer_reply", "3.0.0")
     registry = PromptRegistry.load(prompts_dir)
-    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "1.0.0"
+    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "2.0.0"
     for use_case in registry.use_cases():
         assert registry.resolve(use_case, {}).version == registry.default_pins()[use_case]
     with pytest.raises(PromptError, match="never resolves 'latest'"):
@@ -405,25 +438,25 @@ def prompts(*args: str, root: Path) -> Any:
 
 
 def test_cli_lists_shows_and_diffs_prompts(prompts_dir: Path) -> None:
-    PromptRegistry.load(prompts_dir).new_version("customer_reply", "minor", "Warmer handoff wording.")
+    PromptRegistry.load(prompts_dir).new_version("seo_product_copy", "minor", "Warmer handoff wording.")
     listed = prompts("list", root=prompts_dir)
     assert listed.exit_code == 0, listed.output
     assert any(
-        line.split()[:2] == ["customer_reply", "1.0.0"] and line.endswith("1.0.0, 1.1.0 (draft)")
+        line.split()[:2] == ["seo_product_copy", "1.0.0"] and line.endswith("1.0.0, 1.1.0 (draft)")
         for line in listed.stdout.splitlines()
     )
     as_json = json.loads(prompts("list", "--json", root=prompts_dir).stdout)
     assert {row["use_case"]: row["default"] for row in as_json} == SHIPPED.default_pins()
 
-    shown = prompts("show", "customer_reply", "1.0.0", root=prompts_dir)
-    assert shown.stdout == (prompts_dir / "customer_reply" / "1.0.0.md").read_text()
+    shown = prompts("show", "seo_product_copy", "1.0.0", root=prompts_dir)
+    assert shown.stdout == (prompts_dir / "seo_product_copy" / "1.0.0.md").read_text()
     assert "released" in shown.stderr
 
-    diffed = prompts("diff", "customer_reply", "1.0.0", "1.1.0", root=prompts_dir)
+    diffed = prompts("diff", "seo_product_copy", "1.0.0", "1.1.0", root=prompts_dir)
     assert "+changelog: Warmer handoff wording." in diffed.stdout
 
-    unknown = prompts("show", "customer_reply", "3.0.0", root=prompts_dir)
-    assert unknown.exit_code == 1 and "unknown prompt version customer_reply@3.0.0" in unknown.stderr
+    unknown = prompts("show", "seo_product_copy", "3.0.0", root=prompts_dir)
+    assert unknown.exit_code == 1 and "unknown prompt version seo_product_copy@3.0.0" in unknown.stderr
 
 
 def test_cli_new_then_release(prompts_dir: Path) -> None:
@@ -440,22 +473,22 @@ def test_cli_new_then_release(prompts_dir: Path) -> None:
 def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settings) -> None:
     with_session(cli_settings, lambda s: admin.create_tenant(s, name="Acme Outdoor"))
     registry = PromptRegistry.load(prompts_dir)
-    registry.new_version("customer_reply", "minor", "Warmer handoff wording.")
+    registry.new_version("seo_product_copy", "minor", "Warmer handoff wording.")
 
-    draft = prompts("pin", "customer_reply", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
+    draft = prompts("pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
     assert draft.exit_code == 1 and len(draft.stderr.strip().splitlines()) == 1
-    assert "customer_reply@1.1.0 is a draft" in draft.stderr
-    unknown = prompts("pin", "customer_reply", "7.0.0", "--tenant", "acme-outdoor", root=prompts_dir)
-    assert unknown.exit_code == 1 and "prompt pin customer_reply='7.0.0'" in unknown.stderr
-    no_tenant = prompts("pin", "customer_reply", "1.0.0", "--tenant", "nope", root=prompts_dir)
+    assert "seo_product_copy@1.1.0 is a draft" in draft.stderr
+    unknown = prompts("pin", "seo_product_copy", "7.0.0", "--tenant", "acme-outdoor", root=prompts_dir)
+    assert unknown.exit_code == 1 and "prompt pin seo_product_copy='7.0.0'" in unknown.stderr
+    no_tenant = prompts("pin", "seo_product_copy", "1.0.0", "--tenant", "nope", root=prompts_dir)
     assert no_tenant.exit_code == 1 and no_tenant.stderr.strip() == "error: unknown tenant 'nope'"
 
-    registry.release("customer_reply", "1.1.0")
-    pinned = prompts("pin", "customer_reply", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
+    registry.release("seo_product_copy", "1.1.0")
+    pinned = prompts("pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
     assert pinned.exit_code == 0, pinned.output
-    assert pinned.stdout.strip() == "pinned tenant acme-outdoor to customer_reply@1.1.0 (was the default pin)"
-    again = prompts("pin", "customer_reply", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
-    assert again.stdout.strip() == "tenant acme-outdoor is already pinned to customer_reply@1.1.0"
+    assert pinned.stdout.strip() == "pinned tenant acme-outdoor to seo_product_copy@1.1.0 (was the default pin)"
+    again = prompts("pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
+    assert again.stdout.strip() == "tenant acme-outdoor is already pinned to seo_product_copy@1.1.0"
 
     async def read(session: Any) -> tuple[dict[str, str], list[m.AuditEvent]]:
         tenant = await admin.resolve_tenant(session, "acme-outdoor")
@@ -463,6 +496,6 @@ def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settin
         return tenant.settings["prompt_pins"], list(events)
 
     pins, events = with_session(cli_settings, read)
-    assert pins == {"customer_reply": "1.1.0"}
-    assert PromptRegistry.load(prompts_dir).resolve("customer_reply", pins).version == "1.1.0"
-    assert [(e.subject, e.data["previous"], e.actor) for e in events] == [("customer_reply@1.1.0", None, "cli")]
+    assert pins == {"seo_product_copy": "1.1.0"}
+    assert PromptRegistry.load(prompts_dir).resolve("seo_product_copy", pins).version == "1.1.0"
+    assert [(e.subject, e.data["previous"], e.actor) for e in events] == [("seo_product_copy@1.1.0", None, "cli")]

@@ -1,0 +1,284 @@
+"""Read operator console commands without a model: `/summary jane@example.com` → a tool plan, results → a reply.
+
+Each command maps to tool calls with arguments read from the text; the conversation graph runs them through
+the same confirmation and permission checks as a model's calls, then `compose` writes the reply from the
+tools' results alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+_SKU = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b", re.IGNORECASE)
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+_ASPECT = re.compile(r"\b(1:1|4:5|3:4|16:9|9:16)\b")
+_COUNT = re.compile(r"\b([1-8])\s*(?:photos?|images?|shots?|pictures?)\b", re.IGNORECASE)
+_BACKGROUND = re.compile(r"\b(?:on\s+)?(?:a\s+)?([a-z]+(?:\s+[a-z]+)?)\s+(?:background|backdrop)\b", re.IGNORECASE)
+_ON_COLOUR = re.compile(r"\bon\s+(white|black|grey|gray|beige|cream)\b", re.IGNORECASE)
+_STUDIO_SCENE = "clean studio product shot, the product centred"
+
+
+class Outcome(Protocol):
+    """What `compose` reads of a tool call's outcome (the graph's `ToolOutcome`)."""
+
+    tool: str
+    status: str
+    result: dict[str, Any] | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    tool: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Tool calls to run, or a reply to give at once (help, or what is missing from the command)."""
+
+    calls: list[PlannedCall] = field(default_factory=list)
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    read: Callable[[str], Plan]
+
+
+def _needs(usage: str, what: str) -> Plan:
+    return Plan(reply=f"I need {what}: `{usage}`.")
+
+
+def _customer_then(tool: str, usage: str, **extra: Callable[[str], Any]) -> Callable[[str], Plan]:
+    def read(rest: str) -> Plan:
+        who, _, tail = rest.strip().partition(" ")
+        if not who:
+            return _needs(usage, "a customer (email, phone or name)")
+        args: dict[str, Any] = {"customer": who}
+        for key, parse in extra.items():
+            value = parse(tail.strip())
+            if value is None:
+                return _needs(usage, key)
+            args[key] = value
+        return Plan([PlannedCall(tool, args)])
+
+    return read
+
+
+def _text(value: str) -> str | None:
+    return value or None
+
+
+def _tags(value: str) -> list[str] | None:
+    tags = [t.strip().lstrip("#") for t in re.split(r"[,\s]+", value) if t.strip().lstrip("#")]
+    return tags or None
+
+
+def _purpose(value: str) -> str:
+    return value or "check in after their last order"
+
+
+def _read_seo(rest: str) -> Plan:
+    sku = _SKU.search(rest)
+    if sku is None:
+        return _needs("/seo SKU-123 [keywords, …]", "a SKU")
+    keywords = [k.strip() for k in rest[sku.end() :].split(",") if k.strip()][:5]
+    return Plan([PlannedCall("seo_copy", {"sku": sku.group(0).upper(), "target_keywords": keywords})])
+
+
+def _read_photos(rest: str) -> Plan:
+    sku = _SKU.search(rest)
+    if sku is None:
+        return _needs("/photos SKU-123 white background, 4:5, 3 photos", "a SKU")
+    brief = (rest[: sku.start()] + rest[sku.end() :]).strip(" ,.")
+    args: dict[str, Any] = {"sku": sku.group(0).upper()}
+    if aspect := _ASPECT.search(brief):
+        args["aspect"] = aspect.group(1)
+        brief = brief.replace(aspect.group(0), " ")
+    if count := _COUNT.search(brief):
+        args["count"] = int(count.group(1))
+        brief = brief.replace(count.group(0), " ")
+    background = _BACKGROUND.search(brief) or _ON_COLOUR.search(brief)
+    colour = background.group(1).lower() if background else "white"
+    args["background"] = "seamless pure white" if colour == "white" else f"seamless {colour}"
+    if background:
+        brief = brief.replace(background.group(0), " ")
+    scene = re.sub(r"[\s,]+", " ", brief).strip(" ,.")
+    args["scene"] = scene if len(scene) >= 3 else _STUDIO_SCENE
+    return Plan([PlannedCall("request_photos", args)])
+
+
+def _by_id(tool: str, usage: str, **fields: Callable[[str], Any]) -> Callable[[str], Plan]:
+    def read(rest: str) -> Plan:
+        found = _UUID.search(rest)
+        if found is None:
+            return _needs(usage, "an id")
+        key = "job_id" if tool in ("photo_job_status", "decide_photo") else "draft_id"
+        args: dict[str, Any] = {key: found.group(0)}
+        tail = (rest[: found.start()] + rest[found.end() :]).strip()
+        for name, parse in fields.items():
+            value = parse(tail)
+            if value is None:
+                return _needs(usage, name)
+            args[name] = value
+        return Plan([PlannedCall(tool, args)])
+
+    return read
+
+
+def _image_number(tail: str) -> int | None:
+    found = re.search(r"\b(\d{1,2})\b", tail)
+    return int(found.group(1)) if found else None
+
+
+COMMANDS = [
+    Command(
+        "find",
+        "/find words",
+        lambda rest: (
+            Plan([PlannedCall("find_customers", {"query": rest.strip()})])
+            if rest.strip()
+            else _needs("/find words", "words to look for")
+        ),
+    ),
+    Command("summary", "/summary customer", _customer_then("customer_profile", "/summary customer")),
+    Command("nba", "/nba customer", _customer_then("next_best_action", "/nba customer")),
+    Command(
+        "followup",
+        "/followup customer [purpose]",
+        _customer_then("draft_followup", "/followup customer [purpose]", purpose=_purpose),
+    ),
+    Command("note", "/note customer text", _customer_then("add_note", "/note customer text", text=_text)),
+    Command("tag", "/tag customer tag[, tag]", _customer_then("tag_customer", "/tag customer tag", add=_tags)),
+    Command(
+        "segment",
+        "/segment description",
+        lambda rest: (
+            Plan([PlannedCall("segment_customers", {"description": rest.strip()})])
+            if len(rest.strip()) >= 3
+            else _needs("/segment VIPs who have not ordered in 60 days", "a description")
+        ),
+    ),
+    Command("seo", "/seo SKU [keywords, …]", _read_seo),
+    Command(
+        "seo-bulk",
+        "/seo-bulk category",
+        lambda rest: (
+            Plan([PlannedCall("seo_bulk", {"category": rest.strip()})])
+            if rest.strip()
+            else _needs("/seo-bulk category", "a category")
+        ),
+    ),
+    Command("approve-copy", "/approve-copy draft-id", _by_id("approve_content", "/approve-copy draft-id")),
+    Command("publish", "/publish draft-id", _by_id("publish_content", "/publish draft-id")),
+    Command("photos", "/photos SKU white background, 4:5, 3 photos", _read_photos),
+    Command("job", "/job job-id", _by_id("photo_job_status", "/job job-id")),
+    Command(
+        "approve-photo",
+        "/approve-photo job-id image-number",
+        _by_id("decide_photo", "/approve-photo job-id image-number", image=_image_number, decision=lambda _: "approve"),
+    ),
+    Command(
+        "reject-photo",
+        "/reject-photo job-id image-number",
+        _by_id("decide_photo", "/reject-photo job-id image-number", image=_image_number, decision=lambda _: "reject"),
+    ),
+]
+_BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def _money(amount: object, currency: str) -> str:
+    return f"${amount}" if currency == "USD" else f"{amount} {currency}"
+
+
+def _profile(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['name']} <{r['email']}>" + (f", {r['phone']}" if r.get("phone") else ""),
+        f"Orders: {r['order_count']}, lifetime value {_money(r['lifetime_value'], r['currency'])}",
+    ]
+    if r.get("last_order_number"):
+        lines.append(
+            f"Last order {r['last_order_number']} ({r['last_order_status']}), {r['days_since_last_order']} days ago"
+        )
+    if r.get("tags"):
+        lines.append("Tags: " + ", ".join(r["tags"]))
+    if r.get("open_issues"):
+        lines.append("Open issues: " + "; ".join(r["open_issues"]))
+    lines += [f"Note: {n['text']}" for n in r.get("notes", [])[-3:]]
+    return "\n".join(lines)
+
+
+def _customers(r: dict[str, Any]) -> str:
+    rows = [f"- {c['name']} <{c['email']}>" for c in r["customers"]]
+    return f"{r['total']} customer(s) found" + (":\n" + "\n".join(rows) if rows else ".")
+
+
+def _segment(r: dict[str, Any]) -> str:
+    sample = ", ".join(s["email"] for s in r.get("sample", [])[:5])
+    return f"{r['count']} customers: {r['interpretation']}" + (f"\nFor example: {sample}" if sample else "")
+
+
+def _draft(r: dict[str, Any]) -> str:
+    c = r["content"]
+    return (
+        f"SEO draft {r['draft_id']} for {r['sku']} ({r['status']}):\nTitle: {c['title']}\nMeta: {c['meta_description']}"
+        f"\nSlug: {c['slug']}\nKeywords: {', '.join(c['keywords'])}"
+    )
+
+
+def _job(r: dict[str, Any]) -> str:
+    images = f", {len(r['images'])} image(s)" if r.get("images") else ""
+    return f"Photo job {r['job_id']} for {r['sku']}: {r['state']}{images}" + (
+        f" ({r['error']})" if r.get("error") else ""
+    )
+
+
+_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "customer_profile": _profile,
+    "find_customers": _customers,
+    "segment_customers": _segment,
+    "next_best_action": lambda r: f"Next best action: {r['action']} ({r['priority']} priority). {r['reason']}",
+    "draft_followup": lambda r: (
+        "Draft follow-up (not sent):\n" + (f"Subject: {r['subject']}\n" if r.get("subject") else "") + r["body"]
+    ),
+    "add_note": lambda r: f"Note added; the customer has {len(r['notes'])} note(s).",
+    "tag_customer": lambda r: "Tags now: " + (", ".join(r["tags"]) or "none"),
+    "seo_copy": _draft,
+    "approve_content": _draft,
+    "publish_content": _draft,
+    "seo_bulk": lambda r: (
+        f"SEO copy for {r['product_count']} product(s) in {r['job']['category']} is being drafted "
+        "in the background; the drafts wait for approval."
+    ),
+    "request_photos": _job,
+    "photo_job_status": _job,
+    "decide_photo": _job,
+}
+
+
+class OperatorCommands:
+    """The console's commands that need no model; anything else gets the list of them."""
+
+    def help(self) -> str:
+        usages = "\n".join(f"- `{c.usage}`" for c in COMMANDS)
+        return f"No model is answering right now, so I understand these commands:\n{usages}"
+
+    def plan(self, text: str) -> Plan:
+        word, _, rest = text.strip().partition(" ")
+        command = _BY_NAME.get(word.lstrip("/").lower())
+        return command.read(rest) if command else Plan(reply=self.help())
+
+    def compose(self, outcomes: list[Outcome]) -> str:
+        parts = []
+        for o in outcomes:
+            if o.status != "ok" or o.result is None:
+                parts.append(f"{o.tool} did not run: {o.detail}")
+            else:
+                parts.append(_FORMATS[o.tool](o.result))
+        return "\n\n".join(parts) or self.help()

@@ -1,0 +1,404 @@
+"""The conversation graph: one turn from a message to a validated reply, for shoppers and operators alike.
+
+    load_context → agent ─┬─ tool calls ─→ confirm → tools ─→ agent (LLM) | compose (deterministic)
+                          ├─ text ───────→ validate ─┬─ ok ──────────→ respond
+                          │                          ├─ problems, tries left → agent (re-ask with reasons)
+                          │                          └─ still wrong ──→ fallback
+                          └─ no model ───→ fallback ─┬─ shopper: the deterministic engine → respond
+                                                     └─ operator: a command plan → confirm → tools → compose
+
+The agent node asks the gateway's chat model; when the gateway says no model may answer (none configured,
+circuit open, budget spent, AI switched off) it routes to the fallback node instead of failing. `confirm`
+pauses the graph with a LangGraph interrupt for every sensitive tool call, and `tools` runs only what the
+operator approved, with the audience checked again where the tool executes. The graph state is checkpointed
+per thread (tenant, channel, customer); the per-turn resources (database session, tools bound to this
+turn's call context) come in as the run's context and are never checkpointed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+from pydantic import BaseModel, Field
+
+from agents.commands import OperatorCommands
+from agents.engine import DeterministicEngine, Pending, ShopVoice
+from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
+from hub.gateway.gateway import reask_text
+from hub.gateway.transport import StreamBroken
+from hub.prompting.outputs import Intent
+from hub.prompting.registry import Prompt
+from tools.context import Audience, ToolContext, ToolError
+from tools.registry import ToolSpec, run_tool
+from tools.validators import validate_reply
+
+MAX_REASKS = 2
+"""Re-asks after a reply fails validation, before the deterministic fallback answers."""
+MEMORY_MESSAGES = 40
+"""Messages kept in a thread's checkpoint; older ones are dropped as new turns arrive."""
+PROMPT_HISTORY_MESSAGES = 12
+"""Earlier messages shown to the model: the last six exchanges."""
+STEP_LIMIT = 24
+"""LangGraph's recursion limit for one turn: about six rounds of tool calls."""
+
+Engine = Literal["llm", "deterministic"]
+
+
+class Decision(BaseModel):
+    """An operator's answer to a confirmation request, passed to `Command(resume=...)`."""
+
+    approved: bool
+    by: str = Field(default="operator", max_length=254)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ToolOutcome(BaseModel):
+    """One tool call of a turn, as the audit and the reply validator see it."""
+
+    tool: str
+    args: dict[str, Any]
+    status: Literal["ok", "error", "denied", "rejected"]
+    result: dict[str, Any] | None = None
+    detail: str | None = None
+
+
+class TurnState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The thread's memory: each turn's message and final reply."""
+    pending: dict[str, Any]
+    """The deterministic engine's open question (e.g. waiting for an order number), across turns."""
+    text: str
+    intent: str
+    work: list[AnyMessage]
+    """This turn's exchange with the model: tool calls, tool results, re-asks."""
+    calls: list[dict[str, Any]]
+    decisions: dict[str, dict[str, Any]]
+    tries: int
+    problems: list[str]
+    abandoned: list[dict[str, Any]]
+    """Tool calls the model made before the turn fell back: kept for the audit, not for the reply."""
+    engine: str
+    reply: str
+    fallback_reason: str | None
+    rungs: list[dict[str, Any]]
+    cost: str
+    handoff: str | None
+    products: list[dict[str, Any]]
+
+
+@dataclass
+class TurnDeps:
+    """What one turn runs with; built per turn by the runner, passed as the graph's context, never stored."""
+
+    tool_ctx: ToolContext
+    tools: dict[str, ToolSpec]
+    """Every tool, bound to this turn's call context; `allowed` says which this conversation may use."""
+    allowed: frozenset[str]
+    prompt: Prompt
+    prompt_variables: dict[str, Any]
+    voice: ShopVoice
+    engine: DeterministicEngine
+    commands: OperatorCommands
+    model: GatewayChatModel | None
+    """None when the gateway has no model configured: the fallback node answers every turn."""
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    model_calls: list[GatewayChatModel] = field(default_factory=list)
+
+    @property
+    def audience(self) -> Audience:
+        return self.tool_ctx.audience
+
+
+def tool_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The OpenAI function-tool definition the model sees for one tool."""
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": spec.input_model.model_json_schema(),
+        },
+    }
+
+
+def _outputs(state: TurnState) -> list[dict[str, Any]]:
+    return [c["result"] for c in state.get("calls", []) if c["status"] == "ok" and c.get("result") is not None]
+
+
+def _content(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else json.dumps(message.content)
+
+
+# --- nodes ---------------------------------------------------------------------------------------------
+
+
+async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Start a turn: route the message to an intent and clear the previous turn's scratch state."""
+    deps = runtime.context
+    text = state["text"]
+    intent = deps.engine.router.route(text).intent if deps.audience == Audience.CUSTOMER else Intent.OUT_OF_SCOPE
+    return {
+        "intent": str(intent),
+        "work": [],
+        "calls": [],
+        "decisions": {},
+        "tries": 0,
+        "problems": [],
+        "engine": "llm",
+        "reply": "",
+        "fallback_reason": None,
+        "abandoned": [],
+        "rungs": [],
+        "cost": "0",
+        "handoff": None,
+        "products": [],
+    }
+
+
+async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Ask the model for the next step: tool calls or the reply; no model available routes to the fallback."""
+    deps = runtime.context
+    if deps.model is None:
+        return {"fallback_reason": "no_model: no model is configured"}
+    system, user = deps.prompt.render({**deps.prompt_variables, "message": state["text"]})
+    history = state.get("messages", [])[-PROMPT_HISTORY_MESSAGES:]
+    conversation = [SystemMessage(system["content"]), *history, HumanMessage(user["content"]), *state["work"]]
+    tools = [tool_schema(deps.tools[name]) for name in sorted(deps.allowed)]
+    params = {k: v for k, v in deps.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
+    model = deps.model.model_copy()  # one run record per call
+    deps.model_calls.append(model)
+    try:
+        message = await model.bind_tools(tools).ainvoke(conversation, **params)
+    except ModelUnavailable as exc:
+        return {"fallback_reason": f"{exc.reason}: {exc.detail}", **_spent(state, model)}
+    except StreamBroken as exc:
+        return {"fallback_reason": f"stream_broken: {exc}", **_spent(state, model)}
+    assert isinstance(message, AIMessage)
+    return {"work": [*state["work"], message], **_spent(state, model)}
+
+
+def _spent(state: TurnState, model: GatewayChatModel) -> dict[str, Any]:
+    run = model.last_run
+    if run is None:
+        return {}
+    rungs = [{"step": r.step, "model": r.model, "attempt": r.attempt, "detail": r.detail} for r in run.rungs]
+    return {"rungs": [*state.get("rungs", []), *rungs], "cost": str(Decimal(state.get("cost", "0")) + run.cost)}
+
+
+def after_agent(state: TurnState) -> str:
+    if state.get("fallback_reason"):
+        return "fallback"
+    last = state["work"][-1]
+    return "confirm" if isinstance(last, AIMessage) and last.tool_calls else "validate"
+
+
+async def confirm(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Pause for an operator's decision on each sensitive call; this node has no side effects, so resuming is safe."""
+    deps = runtime.context
+    last = state["work"][-1]
+    assert isinstance(last, AIMessage)
+    decisions = dict(state.get("decisions", {}))
+    for call in last.tool_calls:
+        spec = deps.tools.get(call["name"])
+        if spec is None or not spec.sensitive or call["name"] not in deps.allowed or call["id"] in decisions:
+            continue
+        answer = interrupt(
+            {
+                "tool_call_id": call["id"],
+                "tool": call["name"],
+                "args": call["args"],
+                "question": f"{spec.description.split('. ')[0].rstrip('.')}. Run {call['name']} with these arguments?",
+            }
+        )
+        decisions[str(call["id"])] = Decision.model_validate(answer).model_dump()
+    return {"decisions": decisions}
+
+
+async def tools(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Run the last message's tool calls; a denied, rejected or failed call becomes a message the model can act on."""
+    deps = runtime.context
+    last = state["work"][-1]
+    assert isinstance(last, AIMessage)
+    calls = list(state.get("calls", []))
+    replies: list[ToolMessage] = []
+    for call in last.tool_calls:
+        outcome = await _run_call(deps, call["name"], call["args"], state["decisions"].get(str(call["id"])))
+        calls.append(outcome.model_dump(mode="json"))
+        body = (
+            json.dumps(outcome.result, ensure_ascii=False)
+            if outcome.status == "ok"
+            else json.dumps({"error": outcome.detail}, ensure_ascii=False)
+        )
+        replies.append(ToolMessage(content=body, tool_call_id=call["id"], name=call["name"]))
+    return {"work": [*state["work"], *replies], "calls": calls}
+
+
+async def _run_call(deps: TurnDeps, name: str, args: dict[str, Any], decision: dict[str, Any] | None) -> ToolOutcome:
+    spec = deps.tools.get(name)
+    if spec is None:
+        return ToolOutcome(tool=name, args=args, status="denied", detail=f"there is no tool named {name!r}")
+    if name not in deps.allowed:
+        detail = f"tool {name!r} is not available to {deps.audience} conversations"
+        return ToolOutcome(tool=name, args=args, status="denied", detail=detail)
+    if spec.sensitive and not (decision and decision["approved"]):
+        why = f": {decision['note']}" if decision and decision.get("note") else ""
+        by = decision["by"] if decision else "operator"
+        return ToolOutcome(tool=name, args=args, status="rejected", detail=f"{by} rejected this action{why}")
+    try:
+        result = await run_tool(spec, deps.tool_ctx, args)
+    except ToolError as exc:
+        return ToolOutcome(tool=name, args=args, status="error", detail=str(exc))
+    return ToolOutcome(tool=name, args=args, status="ok", result=result.model_dump(mode="json"))
+
+
+def after_tools(state: TurnState) -> str:
+    return "agent" if state.get("engine") == "llm" else "compose"
+
+
+async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Check the drafted reply against this turn's tool outputs; re-ask with the reasons, then give up."""
+    deps = runtime.context
+    draft = _content(state["work"][-1]).strip()
+    problems = (
+        validate_reply(
+            draft,
+            tool_outputs=_outputs(state),
+            channel=deps.tool_ctx.channel,
+            customer_email=deps.customer_email,
+            customer_phone=deps.customer_phone,
+        )
+        if draft
+        else ["the reply is empty"]
+    )
+    if not problems:
+        return {"reply": draft, "problems": []}
+    if state.get("tries", 0) < MAX_REASKS:
+        reask = HumanMessage(reask_text(problems, "Write the reply again, fixing every problem above."))
+        return {"work": [*state["work"], reask], "tries": state.get("tries", 0) + 1, "problems": problems}
+    return {"problems": problems, "fallback_reason": f"validation: {'; '.join(problems)}"}
+
+
+def after_validate(state: TurnState) -> str:
+    if state.get("reply"):
+        return "respond"
+    return "fallback" if state.get("fallback_reason") else "agent"
+
+
+async def fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Answer with no model: the engine for shoppers; for operators, a tool plan read from the command."""
+    deps = runtime.context
+    fresh = {"engine": "deterministic", "calls": [], "abandoned": state.get("calls", [])}
+    if deps.audience == Audience.OPERATOR:
+        plan = deps.commands.plan(state["text"])
+        if plan.reply is not None:
+            return {**fresh, "reply": plan.reply}
+        calls = [{"name": c.tool, "args": c.args, "id": f"cmd-{i}"} for i, c in enumerate(plan.calls)]
+        return {**fresh, "decisions": {}, "work": [AIMessage("", tool_calls=calls)]}
+    turn = await deps.engine.answer(
+        deps.tool_ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
+    )
+    calls = [
+        ToolOutcome(tool=name, args={}, status="ok", result=out.model_dump(mode="json")).model_dump(mode="json")
+        for name, out in zip(turn.tools, turn.outputs, strict=True)
+    ]
+    return {
+        **fresh,
+        "reply": turn.reply,
+        "intent": str(turn.intent),
+        "calls": calls,
+        "pending": turn.pending.model_dump(mode="json", exclude_none=True),
+        "handoff": turn.handoff.reference if turn.handoff else None,
+        "products": [p.model_dump(mode="json") for p in turn.products],
+    }
+
+
+def after_fallback(state: TurnState) -> str:
+    return "respond" if state.get("reply") else "confirm"
+
+
+async def compose(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Write the operator's deterministic reply from the planned tools' outcomes."""
+    outcomes = [ToolOutcome.model_validate(c) for c in state.get("calls", [])]
+    return {"reply": runtime.context.commands.compose(outcomes)}
+
+
+async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    """Remember the exchange, collect what the surfaces show (product cards, handoff), finish the turn."""
+    memory = state.get("messages", [])
+    extra = len(memory) + 2 - MEMORY_MESSAGES
+    dropped = [RemoveMessage(id=str(m.id)) for m in memory[: max(extra, 0)]]
+    update: dict[str, Any] = {
+        "messages": [*dropped, HumanMessage(state["text"]), AIMessage(state["reply"])],
+    }
+    if state.get("engine") == "llm":
+        update["pending"] = {}
+    if not state.get("products"):
+        update["products"] = product_cards(_tool_results(state))
+    if not state.get("handoff"):
+        handoffs = [result["reference"] for tool, result in _tool_results(state) if tool == "handoff_to_human"]
+        update["handoff"] = handoffs[-1] if handoffs else None
+    return update
+
+
+def _tool_results(state: TurnState) -> list[tuple[str, dict[str, Any]]]:
+    return [(c["tool"], c["result"]) for c in state.get("calls", []) if c["status"] == "ok" and c.get("result")]
+
+
+def product_cards(results: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Product cards from tool results, deduplicated by SKU, in the order the tools returned them."""
+    cards: dict[str, dict[str, Any]] = {}
+    for tool, result in results:
+        if tool == "search_products":
+            found = result.get("products", [])
+        elif tool == "get_product":
+            found = [result]
+        elif tool == "recommend_products":
+            found = [r["product"] for r in result.get("recommendations", [])]
+        else:
+            found = []
+        for card in found:
+            cards.setdefault(card["sku"], card)
+    return list(cards.values())
+
+
+def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
+    """Compile the conversation graph once per process; every turn passes its own `TurnDeps` as context."""
+    graph = StateGraph(TurnState, context_schema=TurnDeps)
+    graph.add_node("load_context", load_context)
+    graph.add_node("agent", agent)
+    graph.add_node("confirm", confirm)
+    graph.add_node("tools", tools)
+    graph.add_node("validate", validate)
+    graph.add_node("fallback", fallback)
+    graph.add_node("compose", compose)
+    graph.add_node("respond", respond)
+    graph.add_edge(START, "load_context")
+    graph.add_edge("load_context", "agent")
+    graph.add_conditional_edges("agent", after_agent, ["fallback", "confirm", "validate"])
+    graph.add_edge("confirm", "tools")
+    graph.add_conditional_edges("tools", after_tools, ["agent", "compose"])
+    graph.add_conditional_edges("validate", after_validate, ["respond", "fallback", "agent"])
+    graph.add_conditional_edges("fallback", after_fallback, ["respond", "confirm"])
+    graph.add_edge("compose", "respond")
+    graph.add_edge("respond", END)
+    return graph.compile(checkpointer=checkpointer)

@@ -1,0 +1,307 @@
+"""Run conversation turns through the graph: build the turn's resources, store both messages, audit the turn.
+
+Every surface (storefront API, WhatsApp worker, operator console) answers through `Conversations.turn`, and
+the console resumes a paused turn with `Conversations.resume`. The caller owns the transaction and commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.errors import GraphRecursionError
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agents.commands import OperatorCommands
+from agents.engine import DeterministicEngine, ShopVoice
+from graphs.checkpoint import thread_id
+from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState
+from hub.db import models as m
+from hub.gateway.chat_model import GatewayChatModel
+from hub.gateway.context import CallContext
+from hub.gateway.gateway import Gateway
+from hub.prompting.outputs import Intent
+from hub.tenancy.config import TenantConfig
+from tools.context import Audience, ToolContext
+from tools.crm import CRM_TOOLS
+from tools.deps import bind_model
+from tools.engagement import ENGAGEMENT_TOOLS, ProductCard
+from tools.photography import PHOTO_TOOLS
+from tools.registry import tools_for
+from tools.seo import SEO_TOOLS
+
+ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
+PROMPTS = {Audience.CUSTOMER: "customer_reply", Audience.OPERATOR: "operator_agent"}
+LOOP_REPLY = (
+    "Sorry, I went round in circles on that one and stopped. Could you ask it in a different way, "
+    "or ask for a colleague?"
+)
+
+
+class PendingAction(BaseModel):
+    """A sensitive tool call waiting for the operator: the console shows it with confirm and reject buttons."""
+
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any]
+    question: str
+
+
+class TurnResult(BaseModel):
+    """What one turn produced; also the body of `POST /v1/chat`."""
+
+    message_id: uuid.UUID
+    reply: str
+    intent: Intent
+    tools: list[str]
+    engine: Literal["llm", "deterministic"]
+    prompt_version: str | None
+    trace_id: str
+    products: list[ProductCard]
+    """Product cards from this turn's tool results, for the widget to render."""
+    awaiting: list[PendingAction] = []
+    """Sensitive actions paused for confirmation; resume the turn with a `Decision` for each, in order."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who wrote the message, as the tools and the audit need it."""
+
+    audience: Audience
+    channel: m.Channel
+    external_ref: str
+    """The conversation's key on its channel: widget session id, WhatsApp number, console thread."""
+    customer_id: uuid.UUID | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    operator: m.Operator | None = None
+
+    @property
+    def actor(self) -> str:
+        if self.operator is not None:
+            return f"operator:{self.operator.email}"
+        return f"customer:{self.channel}:{self.external_ref}"
+
+
+@dataclass
+class Conversations:
+    """One per process: the compiled graph plus the engine and gateway every turn shares."""
+
+    graph: CompiledStateGraph
+    gateway: Gateway
+    engine: DeterministicEngine
+    commands: OperatorCommands = field(default_factory=OperatorCommands)
+
+    async def turn(
+        self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, text: str, request_id: str
+    ) -> TurnResult:
+        """Answer one message and store it with the answer; the caller commits."""
+        conversation = await _conversation(session, tenant.id, speaker)
+        session.add(_message(tenant.id, conversation.id, speaker.audience.value, text, {"request_id": request_id}))
+        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id)
+
+    async def resume(
+        self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, decision: Decision, request_id: str
+    ) -> TurnResult:
+        """Continue a turn paused on a sensitive tool with the operator's decision; the caller commits."""
+        conversation = await _conversation(session, tenant.id, speaker)
+        state = await self.graph.aget_state(self._config(tenant, speaker))
+        if not state.interrupts:
+            raise LookupError("this conversation has no action waiting for a decision")
+        return await self._run(
+            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id
+        )
+
+    def _config(self, tenant: m.Tenant, speaker: Speaker) -> dict[str, Any]:
+        return {
+            "configurable": {"thread_id": thread_id(tenant.id, speaker.channel, speaker.external_ref)},
+            "recursion_limit": STEP_LIMIT,
+        }
+
+    def _deps(self, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, call: CallContext) -> TurnDeps:
+        config = call.tenant
+        ctx = ToolContext(
+            session=session,
+            tenant_id=tenant.id,
+            audience=speaker.audience,
+            channel=speaker.channel,
+            customer_id=speaker.customer_id,
+            operator_id=speaker.operator.id if speaker.operator else None,
+        )
+        use_case = PROMPTS[speaker.audience]
+        prompt = self.gateway.prompts.resolve(use_case, config.prompt_pins)
+        variables: dict[str, Any] = {
+            "shop_name": tenant.name,
+            "brand_tone": config.brand.tone,
+            "voice_examples": config.brand.voice_examples,
+            "channel": speaker.channel.value,
+            "today": datetime.now(UTC).date().isoformat(),
+            "operator": speaker.operator.name if speaker.operator else "an operator",
+        }
+        model = (
+            GatewayChatModel(
+                gateway=self.gateway,
+                ctx=call,
+                feature=use_case,
+                prompt_id=prompt.use_case,
+                prompt_version=prompt.version,
+                model_hint=prompt.model,
+            )
+            if self.gateway.config.configured
+            else None
+        )
+        return TurnDeps(
+            tool_ctx=ctx,
+            tools={s.name: s for s in bind_model(ALL_TOOLS, gateway=self.gateway, call=call)},
+            allowed=frozenset(s.name for s in tools_for(ALL_TOOLS, speaker.audience)),
+            prompt=prompt,
+            prompt_variables=variables,
+            voice=ShopVoice(name=tenant.name, tone=config.brand.tone),
+            engine=self.engine,
+            commands=self.commands,
+            model=model,
+            customer_email=speaker.customer_email,
+            customer_phone=speaker.customer_phone,
+        )
+
+    async def _run(
+        self,
+        graph_input: dict[str, Any] | Command,
+        session: AsyncSession,
+        tenant: m.Tenant,
+        speaker: Speaker,
+        conversation: m.Conversation,
+        request_id: str,
+    ) -> TurnResult:
+        call = CallContext(
+            tenant_id=tenant.id, tenant=TenantConfig.model_validate(tenant.settings), request_id=request_id
+        )
+        deps = self._deps(session, tenant, speaker, call)
+        config = self._config(tenant, speaker)
+        stopped = False
+        try:
+            await self.graph.ainvoke(graph_input, config, context=deps)
+        except GraphRecursionError:
+            stopped = True
+            text = (await self.graph.aget_state(config)).values.get("text", "")
+            await self.graph.aupdate_state(
+                config,
+                {
+                    "messages": [HumanMessage(text), AIMessage(LOOP_REPLY)],
+                    "reply": LOOP_REPLY,
+                    "engine": "deterministic",
+                },
+                as_node="respond",
+            )
+        snapshot = await self.graph.aget_state(config)
+        state: TurnState = snapshot.values  # type: ignore[assignment]
+        awaiting = [PendingAction.model_validate(i.value) for i in snapshot.interrupts]
+        engine = "deterministic" if stopped else state.get("engine", "llm")
+        reply = (
+            "Please confirm:\n" + "\n".join(f"- {a.question} {a.args}" for a in awaiting)
+            if awaiting
+            else state["reply"]
+        )
+        calls = state.get("calls", [])
+        tool_names = [c["tool"] for c in calls if c["status"] == "ok"]
+        prompt_ref = deps.prompt.ref
+        message = _message(
+            tenant.id,
+            conversation.id,
+            "assistant",
+            reply,
+            {
+                "tools": tool_names,
+                "handoff": state.get("handoff"),
+                "awaiting": [a.model_dump() for a in awaiting],
+                "request_id": request_id,
+            },
+            intent=state.get("intent"),
+            engine=engine,
+            prompt_version=prompt_ref if engine == "llm" else None,
+            trace_id=call.trace_id,
+        )
+        session.add(message)
+        if state.get("handoff") and not awaiting:
+            conversation.status = m.ConversationStatus.HUMAN
+        await session.flush()
+        rungs = state.get("rungs", [])
+        session.add(
+            m.AuditEvent(
+                tenant_id=tenant.id,
+                actor=speaker.actor,
+                action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
+                subject=str(message.id),
+                trace_id=call.trace_id,
+                data={
+                    "intent": state.get("intent"),
+                    "audience": speaker.audience.value,
+                    "tools": calls,
+                    "abandoned_tools": state.get("abandoned", []),
+                    "decisions": state.get("decisions", {}),
+                    "engine": engine,
+                    "prompt": prompt_ref,
+                    "models": sorted({r["model"] for r in rungs if r["step"] == "answer" and r["model"]}),
+                    "fallback_reason": state.get("fallback_reason"),
+                    "validation": state.get("problems", []),
+                    "rungs": rungs,
+                    "cost": str(Decimal(state.get("cost", "0"))),
+                    "awaiting": [a.model_dump() for a in awaiting],
+                    "request_id": request_id,
+                },
+            )
+        )
+        return TurnResult(
+            message_id=message.id,
+            reply=reply,
+            intent=Intent(state.get("intent") or Intent.OUT_OF_SCOPE),
+            tools=tool_names,
+            engine=engine,
+            prompt_version=prompt_ref if engine == "llm" else None,
+            trace_id=call.trace_id,
+            products=[ProductCard.model_validate(p) for p in state.get("products", [])],
+            awaiting=awaiting,
+        )
+
+
+def _message(
+    tenant_id: uuid.UUID, conversation_id: uuid.UUID, role: str, content: str, meta: dict[str, Any], **extra: Any
+) -> m.Message:
+    return m.Message(
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        role=role,
+        content=content,
+        created_at=datetime.now(UTC),
+        meta=meta,
+        **extra,
+    )
+
+
+async def _conversation(session: AsyncSession, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
+    found = await session.execute(
+        select(m.Conversation).where(
+            m.Conversation.tenant_id == tenant_id,
+            m.Conversation.channel == speaker.channel,
+            m.Conversation.external_ref == speaker.external_ref,
+        )
+    )
+    conversation = found.scalar_one_or_none()
+    if conversation is None:
+        conversation = m.Conversation(
+            tenant_id=tenant_id,
+            channel=speaker.channel,
+            external_ref=speaker.external_ref,
+            customer_id=speaker.customer_id,
+        )
+        session.add(conversation)
+        await session.flush()
+    return conversation
