@@ -92,13 +92,21 @@ class DeterministicEngine:
         self._catalogs[ctx.tenant_id] = (time.monotonic(), index)
         return index
 
-    async def answer(self, ctx: ToolContext, text: str, *, pending: Pending, voice: ShopVoice) -> EngineTurn:
-        """Reply to one customer message; never raises for a tool failure (it hands off instead)."""
+    async def understand(self, ctx: ToolContext, text: str, pending: Pending) -> tuple[Intent, Entities]:
+        """Route the message and extract its entities; the graph reports this intent whichever engine answers."""
         entities = extract_entities(text, await self._catalog(ctx))
-        routed = self.router.route(text)
-        intent = routed.intent
+        intent = self.router.route(text).intent
         if pending.intent is not None and (entities.order_numbers or entities.emails or entities.phones):
             intent = pending.intent  # the customer is answering our question
+        elif intent == Intent.OUT_OF_SCOPE and (
+            entities.skus or any(p.score >= _NAMED_PRODUCT_SCORE for p in entities.products)
+        ):
+            intent = Intent.PRODUCT_QUESTION  # "tell me more about SKU-1001": about one of our products
+        return intent, entities
+
+    async def answer(self, ctx: ToolContext, text: str, *, pending: Pending, voice: ShopVoice) -> EngineTurn:
+        """Reply to one customer message; never raises for a tool failure (it hands off instead)."""
+        intent, entities = await self.understand(ctx, text, pending)
         turn = EngineTurn(reply="", intent=intent, pending=Pending())
         try:
             await self._dispatch(ctx, turn, text, entities, pending, voice)

@@ -155,8 +155,10 @@ def _content(message: BaseMessage) -> str:
 async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     """Start a turn: route the message to an intent and clear the previous turn's scratch state."""
     deps = runtime.context
-    text = state["text"]
-    intent = deps.engine.router.route(text).intent if deps.audience == Audience.CUSTOMER else Intent.OUT_OF_SCOPE
+    intent = Intent.OUT_OF_SCOPE
+    if deps.audience == Audience.CUSTOMER:
+        pending = Pending.model_validate(state.get("pending") or {})
+        intent, _ = await deps.engine.understand(deps.tool_ctx, state["text"], pending)
     return {
         "intent": str(intent),
         "work": [],
