@@ -1,31 +1,48 @@
-"""Time the deterministic engine's reply on a 10,000-product catalog against the 240-product demo shop.
+"""Time agent turns: HUB's full graph turn against a bare LangGraph react agent, and the deterministic engine.
 
-Same messages, same engine, side by side; prints p50/p99 per catalog size and the ratio. Goal: p50 ≤ 15 ms
-at 10k products.
+1. Full turn vs bare agent, same scripted model over real HTTP (one tool call, then a reply): HUB's turn
+   (intent routing, gateway guards and ledger, tool permissions, reply validation, checkpoint, messages and
+   audit rows) against `create_react_agent` with the same tool and no checkpointer; prints p50s and the ratio.
+2. The deterministic engine's reply on a 10,000-product catalog against the 240-product demo shop, side by
+   side; prints p50/p99 and the ratio. Goal: p50 ≤ 15 ms at 10k products.
 
-    python -m bench.agent_turn [--rounds 5]
+    python -m bench.agent_turn [--rounds 5] [--turns 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from langchain.agents import create_agent
+from langchain_core.tools import StructuredTool
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agents.engine import DeterministicEngine, Pending, ShopVoice
+from chat_ui.app import create_app
+from graphs.turns import Speaker
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
+from hub.redis_conn import EmbeddedRedis
 from hub.seed.catalog import build_demo_shop
+from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
+from tests.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
 from tools.context import Audience, ToolContext
+from tools.engagement import ENGAGEMENT_TOOLS
+from tools.registry import run_tool
 
 MESSAGES = [
     "hi there",
@@ -62,7 +79,80 @@ async def shop(session, products: int) -> uuid.UUID:
     return tenant.id
 
 
-async def main(rounds: int) -> None:
+def _scripted_model(messages: list[dict[str, Any]]) -> Step:
+    """Search once, then answer quoting the first result: the same behaviour for both agents."""
+    found = last_tool_result(messages)
+    if found is None:
+        return tool_call("search_products", {"query": "hoodie", "max_price": 80})
+    card = found["products"][0]
+    return reply(f"The {card['title']} ({card['sku']}) is ${card['price']}.")
+
+
+async def full_vs_bare(turns: int) -> tuple[float, float]:
+    """Return p50 milliseconds of (HUB's full turn, a bare react agent), measured alternately in one run."""
+    with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(default=respond(_scripted_model)) as llm:
+        with EmbeddedRedis(Path(tmp) / "redis") as redis_server:
+            settings = Settings(
+                data_dir=Path(tmp) / "data",
+                redis_url=redis_server.url,
+                llm_base_url=llm.base_url,
+                llm_api_key=SecretStr("k"),
+                llm_model="scripted",
+            )
+            db = create_engine(settings.resolved_database_url)
+            await upgrade(db)
+            await db.dispose()
+            app = create_app(settings)
+            async with app.router.lifespan_context(app):
+                sessions = app.state.resources.sessions
+                async with sessions() as session:
+                    tenant_id = await shop(session, 240)
+                bare = create_agent(
+                    ChatOpenAI(model="scripted", base_url=llm.base_url, api_key=SecretStr("k"), max_retries=0),
+                    [_bare_tool(sessions, tenant_id)],
+                )
+                full_ms: list[float] = []
+                bare_ms: list[float] = []
+                for i in range(turns + 2):  # the first two warm caches and connections
+                    async with sessions() as session:
+                        tenant = await session.get(m.Tenant, tenant_id)
+                        speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"b{i}")
+                        started = time.perf_counter()
+                        await app.state.conversations.turn(
+                            session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
+                        )
+                        await session.commit()
+                        elapsed = (time.perf_counter() - started) * 1000
+                    started = time.perf_counter()
+                    await bare.ainvoke({"messages": [("user", "hoodies under $80?")]})
+                    if i >= 2:
+                        full_ms.append(elapsed)
+                        bare_ms.append((time.perf_counter() - started) * 1000)
+                    if (i + 1) % 10 == 0:
+                        print(f"  turn {i + 1}/{turns + 2}", flush=True)
+    return statistics.median(full_ms), statistics.median(bare_ms)
+
+
+def _bare_tool(sessions: async_sessionmaker, tenant_id: uuid.UUID) -> StructuredTool:
+    spec = next(s for s in ENGAGEMENT_TOOLS if s.name == "search_products")
+
+    async def search_products(**args: Any) -> str:
+        async with sessions() as session:
+            ctx = ToolContext(session=session, tenant_id=tenant_id, audience=Audience.CUSTOMER, channel=m.Channel.WEB)
+            return (await run_tool(spec, ctx, args)).model_dump_json()
+
+    return StructuredTool.from_function(
+        coroutine=search_products, name=spec.name, description=spec.description, args_schema=spec.input_model
+    )
+
+
+async def main(rounds: int, turns: int) -> None:
+    full, bare = await full_vs_bare(turns)
+    print(f"full turn vs bare react agent, {turns} turns each, same scripted model over HTTP, SQLite")
+    print(f"  HUB full turn  p50 {full:7.2f} ms")
+    print(f"  bare react     p50 {bare:7.2f} ms")
+    print(f"  ratio {full / bare:.2f}×  (the price of routing, guards, ledger, validation, checkpoint and audit)")
+
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await upgrade(engine)
@@ -100,4 +190,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--turns", type=int, default=40)
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.turns))

@@ -21,6 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import (
@@ -129,15 +130,17 @@ class TurnDeps:
         return self.tool_ctx.audience
 
 
+@lru_cache(maxsize=128)
+def _parameters(input_model: type[BaseModel]) -> dict[str, Any]:
+    """A tool's argument schema; generating it costs about a millisecond, so once per model class."""
+    return input_model.model_json_schema()
+
+
 def tool_schema(spec: ToolSpec) -> dict[str, Any]:
     """The OpenAI function-tool definition the model sees for one tool."""
     return {
         "type": "function",
-        "function": {
-            "name": spec.name,
-            "description": spec.description,
-            "parameters": spec.input_model.model_json_schema(),
-        },
+        "function": {"name": spec.name, "description": spec.description, "parameters": _parameters(spec.input_model)},
     }
 
 

@@ -188,7 +188,7 @@ class Conversations:
         config = self._config(tenant, speaker)
         stopped = False
         try:
-            await self.graph.ainvoke(graph_input, config, context=deps)
+            await self.graph.ainvoke(graph_input, config, context=deps, durability="exit")
         except GraphRecursionError:
             stopped = True
             text = (await self.graph.aget_state(config)).values.get("text", "")
