@@ -119,8 +119,8 @@ class TurnDeps:
     voice: ShopVoice
     engine: DeterministicEngine
     commands: OperatorCommands
-    model: GatewayChatModel | None
-    """None when the gateway has no model configured: the fallback node answers every turn."""
+    model: GatewayChatModel
+    """With no model configured it refuses at once (and bills a fallback row), so the fallback node answers."""
     customer_email: str | None = None
     customer_phone: str | None = None
     model_calls: list[GatewayChatModel] = field(default_factory=list)
@@ -181,10 +181,8 @@ async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
 
 
 async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
-    """Ask the model for the next step: tool calls or the reply; no model available routes to the fallback."""
+    """Ask the model for the next step: tool calls or the reply; when the gateway refuses, route to the fallback."""
     deps = runtime.context
-    if deps.model is None:
-        return {"fallback_reason": "no_model: no model is configured"}
     system, user = deps.prompt.render({**deps.prompt_variables, "message": state["text"]})
     history = state.get("messages", [])[-PROMPT_HISTORY_MESSAGES:]
     conversation = [SystemMessage(system["content"]), *history, HumanMessage(user["content"]), *state["work"]]

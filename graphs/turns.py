@@ -146,17 +146,13 @@ class Conversations:
             "today": datetime.now(UTC).date().isoformat(),
             "operator": speaker.operator.name if speaker.operator else "an operator",
         }
-        model = (
-            GatewayChatModel(
-                gateway=self.gateway,
-                ctx=call,
-                feature=use_case,
-                prompt_id=prompt.use_case,
-                prompt_version=prompt.version,
-                model_hint=prompt.model,
-            )
-            if self.gateway.config.configured
-            else None
+        model = GatewayChatModel(
+            gateway=self.gateway,
+            ctx=call,
+            feature=use_case,
+            prompt_id=prompt.use_case,
+            prompt_version=prompt.version,
+            model_hint=prompt.model,
         )
         return TurnDeps(
             tool_ctx=ctx,

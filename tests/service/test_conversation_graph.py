@@ -172,6 +172,14 @@ async def test_operator_commands_work_without_a_model(
 
         unknown = await chat.say("how are sales going?")
         assert unknown.tools == [] and "/summary customer" in unknown.reply and "/photos" in unknown.reply
+        await app.state.resources.gateway.ledger.flush()
+    async with session_factory(engine)() as session:
+        rows = (await session.execute(select(m.UsageRecord).where(m.UsageRecord.feature == "operator_agent"))).scalars()
+        billed = {(r.trace_id, r.outcome, r.model, r.prompt_version) for r in rows}
+    turns = (summary, seo, photos, unknown)  # resuming `photos` asks no model: it continues the paused turn
+    assert billed == {(t.trace_id, m.UsageOutcome.FALLBACK, "deterministic", "1.0.0") for t in turns}, (
+        "every turn is billed, a no-model turn as a zero-cost fallback row"
+    )
     async with session_factory(engine)() as session:
         job = (await session.execute(select(m.ImageJob))).scalar_one()
     assert job.state == m.ImageJobState.QUEUED and job.brief["aspect"] == "4:5"

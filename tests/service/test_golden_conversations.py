@@ -1,7 +1,8 @@
 """Golden shopper conversations (`evals/golden/conversations.yaml`) through `POST /v1/chat`, in both engines.
 
 Every intent of the taxonomy and every engagement tool appears; the deterministic engine must answer each
-turn as written, and the graph must accept a scripted model's grounded tool use and reply as the LLM answer.
+turn as written, the graph must accept a scripted model's grounded tool use and reply as the LLM answer, and
+with every model call failing (HTTP 503) every turn must still get the deterministic engine's answer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hub.db import models as m
 from hub.prompting.outputs import Intent
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
-from tests.llm_server import Reply, ScriptedLLMServer, last_tool_result, reply, respond, tool_call
+from tests.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from tools.engagement import ENGAGEMENT_TOOLS
 
 GOLDEN = Path(__file__).resolve().parents[2] / "evals" / "golden" / "conversations.yaml"
@@ -56,13 +57,14 @@ def llm() -> AsyncIterator[ScriptedLLMServer]:
         yield server
 
 
-@pytest.fixture(params=["deterministic", "llm"])
+@pytest.fixture(params=["deterministic", "llm", "outage"])
 async def chat(
     request: pytest.FixtureRequest, app_settings: Settings, engine: AsyncEngine, llm: ScriptedLLMServer
 ) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
     settings = app_settings
-    if request.param == "llm":
+    if request.param in ("llm", "outage"):
         llm.reset()
+        llm.default = error(503) if request.param == "outage" else reply("unscripted")
         update = {"llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_model": "scripted"}
         settings = app_settings.model_copy(update=update)
     app = create_app(settings)
@@ -107,11 +109,11 @@ async def test_golden_conversation(
         )
         assert r.status_code == 200, (where, r.text)
         out = r.json()
-        assert out["engine"] == engine_name, (where, out)
+        assert out["engine"] == ("llm" if engine_name == "llm" else "deterministic"), (where, out)
         intent = turn.get("llm_intent", turn["intent"]) if engine_name == "llm" else turn["intent"]
         if intent is not None:
             assert out["intent"] == intent, where
-        if engine_name == "deterministic":
+        if engine_name in ("deterministic", "outage"):  # a total model outage answers every turn as the engine would
             expected = turn["deterministic"]
             assert out["tools"] == expected["tools"], where
             for phrase in fill(expected["reply_has"], **names):
