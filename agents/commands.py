@@ -114,6 +114,13 @@ def _read_photos(rest: str) -> Plan:
     return Plan([PlannedCall("request_photos", args)])
 
 
+def _read_save_segment(rest: str) -> Plan:
+    name, colon, description = rest.partition(":")
+    if not colon or not name.strip() or len(description.strip()) < 3:
+        return _needs("/save-segment Lapsed VIPs: VIPs who have not ordered in 60 days", "a name and a description")
+    return Plan([PlannedCall("save_segment", {"name": name.strip(), "description": description.strip()})])
+
+
 def _by_id(tool: str, usage: str, **fields: Callable[[str], Any]) -> Callable[[str], Plan]:
     def read(rest: str) -> Plan:
         found = _UUID.search(rest)
@@ -165,6 +172,7 @@ COMMANDS = [
             else _needs("/segment VIPs who have not ordered in 60 days", "a description")
         ),
     ),
+    Command("save-segment", "/save-segment name: description", _read_save_segment),
     Command("seo", "/seo SKU [keywords, …]", _read_seo),
     Command(
         "seo-bulk",
@@ -176,6 +184,11 @@ COMMANDS = [
         ),
     ),
     Command("approve-copy", "/approve-copy draft-id", _by_id("approve_content", "/approve-copy draft-id")),
+    Command(
+        "reject-copy",
+        "/reject-copy draft-id reason",
+        _by_id("reject_content", "/reject-copy draft-id reason", reason=_text),
+    ),
     Command("publish", "/publish draft-id", _by_id("publish_content", "/publish draft-id")),
     Command("photos", "/photos SKU white background, 4:5, 3 photos", _read_photos),
     Command("job", "/job job-id", _by_id("photo_job_status", "/job job-id")),
@@ -249,8 +262,10 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "add_note": lambda r: f"Note added; the customer has {len(r['notes'])} note(s).",
     "tag_customer": lambda r: "Tags now: " + (", ".join(r["tags"]) or "none"),
+    "save_segment": lambda r: f"Saved segment {r['name']!r}: {r['member_count']} customers ({r['interpretation']}).",
     "seo_copy": _draft,
     "approve_content": _draft,
+    "reject_content": _draft,
     "publish_content": _draft,
     "seo_bulk": lambda r: (
         f"SEO copy for {r['product_count']} product(s) in {r['job']['category']} is being drafted "
