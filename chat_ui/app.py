@@ -24,9 +24,11 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with core_lifespan(app):
-            gateway = app.state.resources.gateway
+            res = app.state.resources
             async with open_checkpointer(settings.resolved_database_url, settings.data_dir) as saver:
-                app.state.conversations = Conversations(build_graph(saver), gateway, DeterministicEngine())
+                app.state.conversations = Conversations(
+                    build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs
+                )
                 yield
 
     app.router.lifespan_context = lifespan

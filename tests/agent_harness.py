@@ -30,8 +30,8 @@ def with_model(settings: Settings, llm: ScriptedLLMServer) -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+async def running(settings: Settings, *, in_process_workers: bool = False) -> AsyncIterator[FastAPI]:
+    app = create_app(settings, in_process_workers=in_process_workers)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel
+from hub.jobs import JobQueue
 from hub.tenancy.repository import TenantData
 
 
@@ -36,6 +37,8 @@ class ToolContext:
     customer_id: uuid.UUID | None = None
     """The customer this conversation is verified to belong to (e.g. by WhatsApp number), if any."""
     operator_id: uuid.UUID | None = None
+    jobs: JobQueue | None = None
+    """The background job queue, for tools that start long work (bulk SEO copy); None where none runs."""
 
     @property
     def data(self) -> TenantData:

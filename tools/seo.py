@@ -18,7 +18,9 @@ from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.gateway.run import GenerationResult
+from hub.jobs import JobQueue
 from hub.prompting.outputs import SeoProductCopy
+from hub.tenancy.config import TenantConfig
 from tools.context import Audience, ToolContext, ToolError
 from tools.deps import actor, check_call, record
 from tools.registry import ToolSpec
@@ -574,6 +576,8 @@ class SeoBulkJob(BaseModel):
 
 class SeoBulkResult(BaseModel):
     job: SeoBulkJob
+    task_id: str
+    """The background job's id; its progress arrives on the tenant's job events channel."""
     product_count: int
     skipped: list[str]
     """SKUs left out because copy for them already waits for review or publishing."""
@@ -600,7 +604,9 @@ Progress = Callable[[SeoBulkProgress], Awaitable[None]]
 
 
 async def seo_bulk(ctx: ToolContext, args: SeoBulkInput) -> SeoBulkResult:
-    """Describe an SEO copy job over one category for the background worker; nothing is generated here."""
+    """Queue SEO copy drafts for every product of one category as a background job; nothing is generated here."""
+    if ctx.jobs is None:
+        raise ToolError("Background jobs are not running here, so bulk SEO copy cannot start; draft SKUs one by one")
     products = await ctx.data.products.list(
         func.lower(m.Product.category) == args.category.strip().lower(),
         m.Product.active.is_(True),
@@ -626,7 +632,8 @@ async def seo_bulk(ctx: ToolContext, args: SeoBulkInput) -> SeoBulkResult:
         target_keywords=args.target_keywords,
         requested_by=await actor(ctx),
     )
-    return SeoBulkResult(job=job, product_count=len(skus), skipped=skipped)
+    task_id = await ctx.jobs.enqueue(SEO_BULK_TASK, job.model_dump(mode="json")) if skus else ""
+    return SeoBulkResult(job=job, task_id=task_id, product_count=len(skus), skipped=skipped)
 
 
 async def run_seo_bulk(
@@ -676,6 +683,59 @@ async def run_seo_bulk(
                 )
             )
     return SeoBulkReport(drafted=drafted, failed=failed, deterministic=deterministic)
+
+
+SEO_BULK_TASK = "seo_bulk"
+SEO_BULK_TIMEOUT_S = 3600
+
+
+def register_jobs(queue: JobQueue) -> None:
+    """Register the bulk SEO job; a rerun after a crash skips the SKUs an earlier try already drafted."""
+
+    @queue.task(SEO_BULK_TASK, timeout_s=SEO_BULK_TIMEOUT_S)
+    async def seo_bulk_job(payload: dict[str, Any]) -> dict[str, Any]:
+        res = queue.resources
+        job = SeoBulkJob.model_validate(payload)
+        async with res.sessions() as session:
+            tenant = await session.get(m.Tenant, job.tenant_id)
+            if tenant is None or not tenant.active:
+                raise ToolError(f"tenant {job.tenant_id} is gone or inactive")
+            config = TenantConfig.model_validate(tenant.settings)
+            ctx = ToolContext(
+                session=session, tenant_id=tenant.id, audience=Audience.OPERATOR, channel=m.Channel.CONSOLE
+            )
+            waiting = await ctx.data.content_drafts.list(
+                m.ContentDraft.sku.in_(job.skus),
+                m.ContentDraft.status.in_([m.ContentDraftStatus.DRAFT, m.ContentDraftStatus.APPROVED]),
+            )
+            done_before = {d.sku for d in waiting}
+            todo = job.model_copy(update={"skus": [sku for sku in job.skus if sku not in done_before]})
+
+            async def progress(p: SeoBulkProgress) -> None:
+                await queue.publish(
+                    tenant.id,
+                    {
+                        "kind": "seo_bulk.progress",
+                        "category": job.category,
+                        **p.model_dump(mode="json"),
+                        "done": p.done + len(done_before),
+                        "total": len(job.skus),
+                    },
+                )
+
+            report = await run_seo_bulk(
+                ctx, todo, gateway=res.gateway, call=CallContext(tenant_id=tenant.id, tenant=config), progress=progress
+            )
+            summary = {
+                "category": job.category,
+                "drafted": len(report.drafted) + len(done_before),
+                "failed": report.failed,
+                "deterministic": report.deterministic,
+            }
+            await record(ctx, "seo.bulk_finished", job.category, summary, by=job.requested_by)
+            await session.commit()
+        await queue.publish(job.tenant_id, {"kind": "seo_bulk.finished", **summary})
+        return summary
 
 
 SEO_TOOLS: list[ToolSpec] = [

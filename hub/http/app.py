@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from hub.http.deps import Resources
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import RequestContextMiddleware
 from hub.http.routes import catalog, health, tenant
+from hub.jobs import JobQueue
 from hub.redis_conn import create_redis
 from hub.settings import Settings
 from hub.workers import WorkerKind, run_worker
@@ -32,11 +33,13 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stack = AsyncExitStack()
         engine = create_engine(settings.resolved_database_url)
         redis = create_redis(settings.redis_url)
         sessions = session_factory(engine)
         gateway = build_gateway(settings, sessions, redis)
-        app.state.resources = Resources(settings=settings, sessions=sessions, redis=redis, gateway=gateway)
+        jobs = await stack.enter_async_context(JobQueue(settings))
+        app.state.resources = Resources(settings=settings, sessions=sessions, redis=redis, gateway=gateway, jobs=jobs)
         log.info(
             "app_started",
             env=settings.env,
@@ -54,6 +57,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
         finally:
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            await stack.aclose()
             await gateway.aclose()
             await redis.aclose()
             await engine.dispose()

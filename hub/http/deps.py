@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db import models as m
 from hub.gateway.gateway import Gateway
 from hub.http.errors import ApiError
+from hub.jobs import JobQueue
 from hub.settings import Settings
 from hub.tenancy.admin import Caller, authenticate_key
 from hub.tenancy.repository import TenantData
@@ -33,6 +34,8 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
     gateway: Gateway
+    jobs: JobQueue
+    """Open for enqueueing; the workers run the jobs."""
 
 
 def resources(request: Request) -> Resources:

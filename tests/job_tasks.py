@@ -1,0 +1,45 @@
+"""Test-only background tasks, and a worker process that runs them: `python -m tests.job_tasks SETTINGS_JSON`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import anyio
+
+from hub.jobs import JobQueue
+from hub.settings import Settings
+
+RUNS = "hub:test:runs"
+"""Hash: job key → how many times a task started on it."""
+FINISHED = "hub:test:finished"
+
+
+def register_test_tasks(queue: JobQueue) -> None:
+    @queue.task("count_and_sleep", timeout_s=60)
+    async def count_and_sleep(key: str, steps: int, step_s: float) -> str:
+        redis = queue.resources.redis
+        await redis.hincrby(RUNS, key, 1)
+        for step in range(1, steps + 1):
+            await anyio.sleep(step_s)
+            await queue.publish("tests", {"key": key, "step": step})
+        await redis.rpush(FINISHED, key)
+        return key
+
+    @queue.task("always_fails", timeout_s=10)
+    async def always_fails(key: str) -> None:
+        await queue.resources.redis.hincrby(RUNS, key, 1)
+        raise ValueError(f"no luck with {key}")
+
+
+async def _main(settings: Settings) -> None:
+    queue = JobQueue(settings)
+    register_test_tasks(queue)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await queue.run(stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(Settings.model_validate_json(sys.argv[1])))
