@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tools.context import ToolError
+from tools.photography import brief_from_request
+
 _SKU = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b", re.IGNORECASE)
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
-_ASPECT = re.compile(r"\b(1:1|4:5|3:4|16:9|9:16)\b")
-_COUNT = re.compile(r"\b([1-8])\s*(?:photos?|images?|shots?|pictures?)\b", re.IGNORECASE)
-_BACKGROUND = re.compile(r"\b(?:on\s+)?(?:a\s+)?([a-z]+(?:\s+[a-z]+)?)\s+(?:background|backdrop)\b", re.IGNORECASE)
-_ON_COLOUR = re.compile(r"\bon\s+(white|black|grey|gray|beige|cream)\b", re.IGNORECASE)
-_STUDIO_SCENE = "clean studio product shot, the product centred"
+_PHOTOS_USAGE = "/photos SKU white background, 4:5, 3 photos"
+_BRIEF_USAGE = "/brief SKU 3 lifestyle shots on a marble counter, 4:5"
 
 
 class Outcome(Protocol):
@@ -92,26 +92,33 @@ def _read_seo(rest: str) -> Plan:
     return Plan([PlannedCall("seo_copy", {"sku": sku.group(0).upper(), "target_keywords": keywords})])
 
 
-def _read_photos(rest: str) -> Plan:
+def _sku_and_words(rest: str) -> tuple[str, str] | None:
     sku = _SKU.search(rest)
     if sku is None:
-        return _needs("/photos SKU-123 white background, 4:5, 3 photos", "a SKU")
-    brief = (rest[: sku.start()] + rest[sku.end() :]).strip(" ,.")
-    args: dict[str, Any] = {"sku": sku.group(0).upper()}
-    if aspect := _ASPECT.search(brief):
-        args["aspect"] = aspect.group(1)
-        brief = brief.replace(aspect.group(0), " ")
-    if count := _COUNT.search(brief):
-        args["count"] = int(count.group(1))
-        brief = brief.replace(count.group(0), " ")
-    background = _BACKGROUND.search(brief) or _ON_COLOUR.search(brief)
-    colour = background.group(1).lower() if background else "white"
-    args["background"] = "seamless pure white" if colour == "white" else f"seamless {colour}"
-    if background:
-        brief = brief.replace(background.group(0), " ")
-    scene = re.sub(r"[\s,]+", " ", brief).strip(" ,.")
-    args["scene"] = scene if len(scene) >= 3 else _STUDIO_SCENE
-    return Plan([PlannedCall("request_photos", args)])
+        return None
+    return sku.group(0).upper(), (rest[: sku.start()] + rest[sku.end() :]).strip(" ,.")
+
+
+def _read_photos(rest: str) -> Plan:
+    found = _sku_and_words(rest)
+    if found is None:
+        return _needs(_PHOTOS_USAGE, "a SKU")
+    sku, words = found
+    try:
+        brief = brief_from_request(words)
+    except ToolError as exc:
+        return Plan(reply=f"{exc}: `{_PHOTOS_USAGE}`.")
+    return Plan([PlannedCall("request_photos", {"sku": sku, **brief.model_dump(mode="json")})])
+
+
+def _read_brief(rest: str) -> Plan:
+    found = _sku_and_words(rest)
+    if found is None:
+        return _needs(_BRIEF_USAGE, "a SKU")
+    sku, words = found
+    if len(words) < 3:
+        return _needs(_BRIEF_USAGE, "what the photos should show")
+    return Plan([PlannedCall("draft_photo_brief", {"sku": sku, "request": words})])
 
 
 def _read_save_segment(rest: str) -> Plan:
@@ -154,7 +161,8 @@ COMMANDS = [
             else _needs("/find words", "words to look for")
         ),
     ),
-    Command("summary", "/summary customer", _customer_then("customer_profile", "/summary customer")),
+    Command("summary", "/summary customer", _customer_then("summarize_customer", "/summary customer")),
+    Command("profile", "/profile customer", _customer_then("customer_profile", "/profile customer")),
     Command("nba", "/nba customer", _customer_then("next_best_action", "/nba customer")),
     Command(
         "followup",
@@ -190,7 +198,8 @@ COMMANDS = [
         _by_id("reject_content", "/reject-copy draft-id reason", reason=_text),
     ),
     Command("publish", "/publish draft-id", _by_id("publish_content", "/publish draft-id")),
-    Command("photos", "/photos SKU white background, 4:5, 3 photos", _read_photos),
+    Command("brief", _BRIEF_USAGE, _read_brief),
+    Command("photos", _PHOTOS_USAGE, _read_photos),
     Command("job", "/job job-id", _by_id("photo_job_status", "/job job-id")),
     Command(
         "approve-photo",
@@ -227,6 +236,20 @@ def _profile(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _summary(r: dict[str, Any]) -> str:
+    segment = str(r["segment"]).replace("_", " ")
+    mood = f"; mood {r['sentiment']}" if r.get("sentiment") not in (None, "unknown") else ""
+    lines = [r["summary"], f"Segment: {segment}{mood}"]
+    if r.get("key_facts"):
+        lines.append("Key facts:\n" + "\n".join(f"- {fact}" for fact in r["key_facts"]))
+    issues = r.get("open_issues") or []
+    lines.append("Open issues:" + ("\n" + "\n".join(f"- {i}" for i in issues) if issues else " none"))
+    lines.append(f"Next step: {r['suggested_next_step']}")
+    if r.get("engine") == "deterministic":
+        lines.append("(Built from the records alone: no model answered.)")
+    return "\n".join(lines)
+
+
 def _customers(r: dict[str, Any]) -> str:
     rows = [f"- {c['name']} <{c['email']}>" for c in r["customers"]]
     return f"{r['total']} customer(s) found" + (":\n" + "\n".join(rows) if rows else ".")
@@ -245,6 +268,15 @@ def _draft(r: dict[str, Any]) -> str:
     )
 
 
+def _brief(r: dict[str, Any]) -> str:
+    source = "written by the model" if r.get("engine") == "llm" else "read from your words"
+    return (
+        f"Photo brief for {r['sku']} ({source}; nothing is queued yet):\n"
+        f"Scene: {r['scene']}\nBackground: {r['background']}\n"
+        f"{r['count']} image(s) at {r['aspect']}\nStyle: {r['style_notes']}\nAvoid: {r['negative_prompt']}"
+    )
+
+
 def _job(r: dict[str, Any]) -> str:
     images = f", {len(r['images'])} image(s)" if r.get("images") else ""
     return f"Photo job {r['job_id']} for {r['sku']}: {r['state']}{images}" + (
@@ -254,6 +286,7 @@ def _job(r: dict[str, Any]) -> str:
 
 _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "customer_profile": _profile,
+    "summarize_customer": _summary,
     "find_customers": _customers,
     "segment_customers": _segment,
     "next_best_action": lambda r: f"Next best action: {r['action']} ({r['priority']} priority). {r['reason']}",
@@ -271,6 +304,7 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
         f"SEO copy for {r['product_count']} product(s) in {r['job']['category']} is being drafted "
         "in the background; the drafts wait for approval."
     ),
+    "draft_photo_brief": _brief,
     "request_photos": _job,
     "photo_job_status": _job,
     "decide_photo": _job,

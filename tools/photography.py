@@ -1,21 +1,27 @@
-"""Operator photography tools: queue studio shots of a product for the imaging service, follow a job, judge results."""
+"""Operator photography tools: brief a shoot from the operator's words, queue it, follow the job, judge results."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.db import models as m
+from hub.gateway.context import CallContext
+from hub.gateway.gateway import Gateway
 from hub.prompting.outputs import AspectRatio, PhotoBrief
 from tools.context import Audience, ToolContext, ToolError
-from tools.deps import actor, record
+from tools.deps import actor, check_call, record
 from tools.registry import ToolSpec
 
 OPERATOR_ONLY = frozenset({Audience.OPERATOR})
+SKU_FIELD = "The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
 DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
 FINISHED_WITH_IMAGES = frozenset({m.ImageJobState.SUCCEEDED, m.ImageJobState.FALLBACK})
 """States in which a job carries images an operator can judge."""
@@ -89,6 +95,13 @@ def _job_result(job: m.ImageJob) -> PhotoJobResult:
     )
 
 
+async def _product(ctx: ToolContext, sku: str) -> m.Product:
+    product = await ctx.data.products.by_sku(sku.strip())
+    if product is None:
+        raise ToolError(f"Unknown SKU {sku.strip()!r}")
+    return product
+
+
 async def _job(ctx: ToolContext, job_id: uuid.UUID, *, lock: bool = False) -> m.ImageJob:
     job = await ctx.data.image_jobs.get(job_id)
     if job is None:
@@ -98,13 +111,278 @@ async def _job(ctx: ToolContext, job_id: uuid.UUID, *, lock: bool = False) -> m.
     return job
 
 
+# --- the operator's words → a brief -----------------------------------------------------------------
+
+MAX_IMAGES = 8
+DEFAULT_COUNT = 4
+STUDIO_SCENE = "clean studio product shot, the product centred"
+STUDIO_BACKGROUND = "seamless pure white"
+SCENE_BACKGROUND = "soft, out-of-focus surroundings that match the scene"
+BRIEF_NEGATIVE_PROMPT = "text, watermark, logos, extra products, duplicate product, distorted product, low quality"
+"""What no brief may show, as the photo_brief prompt lists it; people and hands join it unless asked for."""
+STUDIO_STYLE = "soft even studio light, no props, product centred and in sharp focus"
+SCENE_STYLE = "soft natural light, shallow depth of field, product in sharp focus"
+
+_NUMBER_WORDS = {
+    w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+}
+_ASPECT = re.compile(r"(?<![\d.:])(1|4|3|16|9)\s*[:x×]\s*(1|5|4|9|16)(?![\d.:])")
+_ASPECT_USES = (
+    (re.compile(r"\bsquare\b|\bmarketplaces?\b|\bproduct grid\b", re.IGNORECASE), AspectRatio.SQUARE),
+    (re.compile(r"\bstor(?:y|ies)\b|\breels?\b|\btiktok\b", re.IGNORECASE), AspectRatio.STORY_9_16),
+    (re.compile(r"\bbanners?\b|\bhero\b|\blandscape\b|\bwidescreen\b", re.IGNORECASE), AspectRatio.LANDSCAPE_16_9),
+    (re.compile(r"\b(?:instagram|social|feed)\b", re.IGNORECASE), AspectRatio.PORTRAIT_4_5),
+)
+"""Where the photos will go, when no ratio is written: the photo_brief prompt's own defaults."""
+_COUNT = re.compile(
+    rf"\b(?P<n>\d{{1,2}}(?!\d)|(?:{'|'.join(_NUMBER_WORDS)})\b)\s*(?P<kind>(?:[a-z-]+\s+){{0,2}}?)"
+    r"(?P<noun>photos?|images?|shots?|pictures?|renders?|variations?|versions?)\b",
+    re.IGNORECASE,
+)
+_COUNT_IN_BRIEF = re.compile(
+    rf"\b(?P<n>\d{{1,2}}(?!\d)|(?:{'|'.join(_NUMBER_WORDS)})\b)\s*(?:shots?|images?|renders?|variations?)\b",
+    re.IGNORECASE,
+)
+"""A number of images written into a brief's scene or style; props such as `two framed photos` are not counted."""
+_ARTICLE = r"(?!(?:the|a|an)\b)"
+_BACKGROUND = re.compile(
+    rf"\b(?:(?:on|against|with)\s+)?(?:an?\s+|the\s+)?(?P<what>(?:{_ARTICLE}[a-z]+\s+)?{_ARTICLE}[a-z]+)"
+    r"\s+(?:background|backdrop)\b",
+    re.IGNORECASE,
+)
+_ON_COLOUR = re.compile(
+    r"\b(?:on|against)\s+(?P<what>white|black|grey|gray|beige|cream)\b(?=\s*(?:[,.;]|$|\b(?:and|with|for|in|at)\b))",
+    re.IGNORECASE,
+)
+_COLOURS = frozenset("white black grey gray beige cream ivory pink blue green yellow red orange navy sand".split())
+_PLAIN = frozenset("plain pure clean seamless solid simple studio".split())
+_STUDIO = re.compile(
+    r"\b(?:studio|marketplaces?|packshots?|pack shots?|e-?commerce|catalog(?:ue)?|amazon)\b", re.IGNORECASE
+)
+_PEOPLE = re.compile(
+    r"\b(?:people|person|model|models|hands?|holding|worn|wearing|woman|man|child|kids?)\b", re.IGNORECASE
+)
+_EXCLUDED = re.compile(
+    r"\b(?:no|without)\s+(?P<what>[a-z]+(?:\s+(?!(?:on|in|at|and|or|with|but|please|the|an?|for|to|of)\b)[a-z]+)?)",
+    re.IGNORECASE,
+)
+_NOT_A_SCENE = frozenset(
+    "a an the of for on in at with and to it its this product photo photos shot shots image images picture pictures "
+    "please some shoot take make".split()
+)
+"""Words that say nothing about the scene: a request made only of these gets the studio scene."""
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:please|can you|could you|make|take|shoot|create|give me|i want|we need|some|an?|of|the product|it|for)\b"
+    r"[\s,]*)+",
+    re.IGNORECASE,
+)
+
+
+class PhotoRequest(BaseModel):
+    """What an operator's words say about a shoot; None where they say nothing."""
+
+    count: int | None
+    """Images asked for, e.g. `3 lifestyle shots` → 3."""
+    aspect: AspectRatio | None
+    """A ratio written out (`4:5`, `16x9`); where the photos go (`story`) only sets the default."""
+    usage_aspect: AspectRatio | None
+    """The ratio where the photos will go implies (`story` → 9:16), used only when none is written."""
+    background: str | None
+    """The backdrop asked for, in brief words: `seamless pure white`, `soft morning forest`."""
+    background_words: list[str]
+    """The words of the request the background must keep, e.g. `["white"]`."""
+    studio: bool
+    """Studio, white or marketplace shots: seamless white, even light, no props."""
+    people: bool
+    """People or hands are asked for, so the negative prompt must not exclude them."""
+    excluded: list[str]
+    """What the request says must not appear, e.g. `no props` → `props`."""
+    scene: str | None
+    """The rest of the words, describing the scene; None when nothing is left."""
+
+    def brief(self) -> PhotoBrief:
+        """Fill what the request leaves open with the photo_brief prompt's defaults."""
+        studio_look = self.studio or self.scene is None
+        negative = [BRIEF_NEGATIVE_PROMPT]
+        if not self.people:
+            negative.append("people, hands")
+        if studio_look and "props" not in self.excluded:
+            negative.append("props")
+        negative += [x for x in self.excluded if x not in ", ".join(negative)]
+        return PhotoBrief(
+            scene=self.scene or STUDIO_SCENE,
+            background=self.background or (STUDIO_BACKGROUND if studio_look else SCENE_BACKGROUND),
+            aspect=self.aspect or self.usage_aspect or AspectRatio.SQUARE,
+            count=self.count or DEFAULT_COUNT,
+            negative_prompt=", ".join(negative)[:400],
+            style_notes=STUDIO_STYLE if studio_look else SCENE_STYLE,
+        )
+
+
+def _backdrop(words: str) -> tuple[str, list[str]]:
+    """Turn `plain white` into `seamless pure white`, `soft pink` stays as written; return the words to keep."""
+    parts = words.lower().split()
+    kept = [w for w in parts if w not in _PLAIN] or parts
+    if set(kept) <= _COLOURS:
+        return (STUDIO_BACKGROUND if kept == ["white"] else "seamless " + " ".join(kept)), kept
+    return " ".join(parts), kept
+
+
+def read_request(request: str) -> PhotoRequest:
+    """Read what an operator's words state about a shoot; ToolError when they ask for an impossible count.
+
+    `3 lifestyle shots on a marble counter, 4:5` → count 3, aspect 4:5, scene `lifestyle shots on a marble
+    counter`; `white background, 2 photos` → count 2, background `seamless pure white`, the studio scene.
+    """
+    text = " ".join(request.split())
+    usage_aspect = next((aspect for pattern, aspect in _ASPECT_USES if pattern.search(text)), None)
+    aspect = None
+    if (found := _ASPECT.search(text)) and f"{found[1]}:{found[2]}" in AspectRatio._value2member_map_:
+        aspect = AspectRatio(f"{found[1]}:{found[2]}")
+        text = text.replace(found[0], " ")
+    count = None
+    if found := _COUNT.search(text):
+        n = found["n"].lower()
+        count = _NUMBER_WORDS[n] if n in _NUMBER_WORDS else int(n)
+        if not 1 <= count <= MAX_IMAGES:
+            raise ToolError(f"a shoot makes 1 to {MAX_IMAGES} images; the request asks for {count}")
+        kind = found["kind"].strip()
+        text = text.replace(found[0], f"{kind} {found['noun']}" if kind else " ")
+    background, background_words = None, []
+    if (found := _BACKGROUND.search(text) or _ON_COLOUR.search(text)) and len(found["what"]) >= 3:
+        background, background_words = _backdrop(found["what"])
+        text = text.replace(found[0], " ")
+    excluded = []
+    for found in _EXCLUDED.finditer(text):
+        excluded.append(found["what"].lower())
+        text = text.replace(found[0], " ")
+    studio = bool(_STUDIO.search(request)) or STUDIO_BACKGROUND == background
+    scene = _LEADING_FILLER.sub("", re.sub(r"[\s,;]+", " ", text).strip(" ,.;")).strip(" ,.;")
+    said = set(re.findall(r"[a-z]+", _STUDIO.sub(" ", scene.lower()))) - _NOT_A_SCENE
+    return PhotoRequest(
+        count=count,
+        aspect=aspect,
+        usage_aspect=usage_aspect,
+        background=background,
+        background_words=background_words,
+        studio=studio,
+        people=bool(_PEOPLE.search(text)),
+        excluded=excluded,
+        scene=scene[:300] if said else None,
+    )
+
+
+def brief_from_request(request: str) -> PhotoBrief:
+    """Turn an operator's words into a complete brief, without a model; ToolError for an impossible count."""
+    return read_request(request).brief()
+
+
+def _brief_rules(asked: PhotoRequest) -> Callable[[PhotoBrief], list[str]]:
+    def check(brief: PhotoBrief) -> list[str]:
+        problems = []
+        if asked.count is not None and brief.count != asked.count:
+            problems.append(f"the request asks for {asked.count} images: set count to {asked.count}")
+        if asked.aspect is not None and brief.aspect != asked.aspect:
+            problems.append(f"the request asks for {asked.aspect.value}: set aspect to {asked.aspect.value!r}")
+        described = f"{brief.scene}\n{brief.background}\n{brief.style_notes}"
+        for found in _ASPECT.finditer(described):
+            if f"{found[1]}:{found[2]}" != brief.aspect.value:
+                problems.append(f"the brief mentions {found[0]!r} but aspect is {brief.aspect.value!r}: keep one ratio")
+        for found in _COUNT_IN_BRIEF.finditer(described):
+            n = found["n"].lower()
+            if (_NUMBER_WORDS[n] if n in _NUMBER_WORDS else int(n)) != brief.count:
+                problems.append(f"the brief mentions {found[0]!r} but count is {brief.count}: keep one number")
+        background = brief.background.lower()
+        if missing := [w for w in asked.background_words if w not in background]:
+            problems.append(
+                f"the request asks for a {asked.background} background; background must say {' '.join(missing)!r}"
+            )
+        elif asked.studio and asked.background is None and "white" not in background:
+            problems.append(f"the request asks for studio shots: use a {STUDIO_BACKGROUND} background")
+        negative = brief.negative_prompt.lower()
+        if missing := [w for w in ("text", "watermark") if w not in negative]:
+            problems.append(f"negative_prompt must include {', '.join(missing)}")
+        if asked.people and (found := re.search(r"\b(?:people|person|hands?)\b", negative)):
+            problems.append(f"the request asks for people in the shot: remove {found[0]!r} from negative_prompt")
+        for thing in asked.excluded:
+            if thing not in negative:
+                problems.append(f"the request says no {thing}: add {thing!r} to negative_prompt")
+            if re.search(rf"\b{re.escape(thing)}\b", brief.scene.lower()):
+                problems.append(f"the request says no {thing}, but the scene has {thing}")
+        return problems
+
+    return check
+
+
+def check_photo_brief(brief: PhotoBrief, request: str) -> list[str]:
+    """Return where a brief departs from the operator's words, as sentences for a re-ask."""
+    return _brief_rules(read_request(request))(brief)
+
+
+# --- draft_photo_brief ------------------------------------------------------------------------------
+
+
+class PhotoBriefInput(BaseModel):
+    sku: str = Field(min_length=1, max_length=64, description=SKU_FIELD)
+    request: str = Field(
+        min_length=3,
+        max_length=500,
+        description="What the operator wants, in their own words, e.g. `3 lifestyle shots on a marble counter, "
+        "4:5` or `studio shots on white for the marketplace`.",
+    )
+
+
+class PhotoBriefResult(PhotoBrief):
+    """A brief for the operator to check and pass to request_photos; nothing is queued."""
+
+    sku: str
+    engine: Literal["llm", "deterministic"]
+    """`deterministic` when the brief was read from the request's words without a model."""
+
+
+def _product_facts(product: m.Product) -> str:
+    facts = {
+        "sku": product.sku,
+        "title": product.title,
+        "category": product.category,
+        "description": product.description,
+        "attributes": product.attributes,
+        "tags": product.tags,
+    }
+    return json.dumps(facts, ensure_ascii=False, indent=1)
+
+
+async def draft_photo_brief(
+    ctx: ToolContext, args: PhotoBriefInput, *, gateway: Gateway, call: CallContext
+) -> PhotoBriefResult:
+    """Turn the operator's words into a studio brief for one product, checked against what they asked for."""
+    check_call(ctx, call)
+    product = await _product(ctx, args.sku)
+    asked = read_request(args.request)
+    tenant = await ctx.session.get(m.Tenant, ctx.tenant_id)
+    brand = call.tenant.brand
+    result = await gateway.generate(
+        call,
+        use_case="photo_brief",
+        variables={
+            "shop_name": tenant.name if tenant is not None else "",
+            "brand_tone": brand.tone,
+            "brand_colours": f"{brand.primary_colour} (primary) and {brand.accent_colour} (accent)",
+            "request": args.request,
+            "product": _product_facts(product),
+        },
+        fallback=lambda _refusal: asked.brief(),
+        validators=[_brief_rules(asked)],
+        output_model=PhotoBrief,
+    )
+    return PhotoBriefResult(**result.value.model_dump(), sku=product.sku, engine=result.engine)
+
+
 # --- request_photos ---------------------------------------------------------------------------------
 
 
 class RequestPhotosInput(BaseModel):
-    sku: str = Field(
-        min_length=1, max_length=64, description="The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
-    )
+    sku: str = Field(min_length=1, max_length=64, description=SKU_FIELD)
     scene: str = Field(
         min_length=3,
         max_length=300,
@@ -133,12 +411,9 @@ class RequestPhotosInput(BaseModel):
 
 async def request_photos(ctx: ToolContext, args: RequestPhotosInput) -> PhotoJobResult:
     """Queue a studio shoot of one product for the imaging service; the job waits there until a worker takes it."""
-    sku = args.sku.strip()
-    product = await ctx.data.products.by_sku(sku)
-    if product is None:
-        raise ToolError(f"Unknown SKU {sku!r}")
+    product = await _product(ctx, args.sku)
     if not product.image_path:
-        raise ToolError(f"SKU {sku!r} has no reference photo: upload one before asking for studio shots")
+        raise ToolError(f"SKU {product.sku!r} has no reference photo: upload one before asking for studio shots")
     brief = StudioBrief(
         scene=args.scene,
         background=args.background,
@@ -209,6 +484,16 @@ async def decide_photo(ctx: ToolContext, args: DecidePhotoInput) -> PhotoJobResu
 
 
 PHOTO_TOOLS: list[ToolSpec] = [
+    ToolSpec(
+        name="draft_photo_brief",
+        description="Turn the operator's words about a shoot, e.g. `3 lifestyle shots on a marble counter, 4:5`, "
+        "into a studio brief for one product (scene, background, aspect, count, what to avoid, style) for them "
+        "to check. Nothing is queued; request_photos does that.",
+        input_model=PhotoBriefInput,
+        result_model=PhotoBriefResult,
+        fn=draft_photo_brief,
+        audiences=OPERATOR_ONLY,
+    ),
     ToolSpec(
         name="request_photos",
         description="Queue studio shots of one product: its reference photo placed in a new scene. The images "

@@ -80,7 +80,7 @@ async def test_operator_commands_work_without_a_model(
         chat = await operator_chat(app, engine, demo)
         summary = await chat.say(f"/summary {demo.sample_order_email}")
         customer = await customer_row(engine, demo.sample_order_email)
-        assert summary.engine == "deterministic" and summary.tools == ["customer_profile"]
+        assert summary.engine == "deterministic" and summary.tools == ["summarize_customer"]
         assert customer.name in summary.reply and "lifetime value $" in summary.reply
 
         seo = await chat.say(f"/seo {demo.sample_sku}")

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +29,18 @@ from hub.gateway.config import GatewayConfig
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.gateway.ledger import UsageLedger
-from hub.prompting.outputs import AspectRatio, CrmFollowupDraft, NextAction, NextBestAction, Priority
+from hub.jobs import JobQueue
+from hub.prompting.outputs import (
+    AspectRatio,
+    CrmCustomerSummary,
+    CrmFollowupDraft,
+    CustomerSegment,
+    NextAction,
+    NextBestAction,
+    PhotoBrief,
+    Priority,
+    Sentiment,
+)
 from hub.prompting.registry import PromptRegistry, default_prompts_dir
 from hub.redis_conn import create_redis
 from hub.seed.demo import DemoCredentials, seed_demo
@@ -216,7 +227,13 @@ async def test_every_operator_tool_refuses_a_customer_conversation(
         "request_photos",
         "decide_photo",
     }
-    assert {s.name for s in ALL_TOOLS if needs_model(s)} == {"next_best_action", "draft_followup", "seo_copy"}
+    assert {s.name for s in ALL_TOOLS if needs_model(s)} == {
+        "summarize_customer",
+        "next_best_action",
+        "draft_followup",
+        "seo_copy",
+        "draft_photo_brief",
+    }
 
 
 # --- customers --------------------------------------------------------------------------------------
@@ -454,6 +471,88 @@ async def test_model_answers_about_a_customer_are_checked_against_the_records(
     assert [r.outcome for r in rows] == ["invalid_output", "ok", "invalid_output", "ok"]
 
 
+async def test_summary_without_a_model_is_built_from_the_records(operator_ctx: ToolContext, no_model: Harness) -> None:
+    tools = bound(no_model)
+    stella = await run_tool(tools["summarize_customer"], operator_ctx, {"customer": HAND_CHECKED})
+    profile = await run_tool(TOOLS["customer_profile"], operator_ctx, {"customer": HAND_CHECKED})
+    assert stella.engine == "deterministic" and stella.customer_id == profile.id
+    assert stella.summary.startswith("Stella Rossi: 5 orders since ") and "lifetime value $535.95" in stella.summary
+    assert HAND_CHECKED not in stella.summary and profile.phone not in stella.summary
+    assert stella.segment == CustomerSegment.LOYAL and stella.sentiment == Sentiment.UNKNOWN
+    assert stella.key_facts[:2] == ["5 orders, lifetime value $535.95", "Average order value $178.65"]
+    assert stella.open_issues == profile.open_issues
+    assert stella.suggested_next_step.startswith("Resolve the open issue first: order A-11867 returned")
+
+    # A VIP who opted in and whose orders were all delivered over a year ago has lapsed: win them back.
+    vips = await operator_ctx.data.customers.list(m.Customer.marketing_opt_in.is_(True), order_by=[m.Customer.email])
+    vip = next(c for c in vips if "vip" in c.tags)
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    await operator_ctx.session.execute(
+        update(m.Order)
+        .where(m.Order.customer_id == vip.id)
+        .values(status=m.OrderStatus.DELIVERED, placed_at=long_ago, updated_at=long_ago, eta=None)
+    )
+    lapsed = await run_tool(tools["summarize_customer"], operator_ctx, {"customer": vip.email})
+    assert (lapsed.segment, lapsed.open_issues) == (CustomerSegment.LAPSED, [])
+    assert "400 days ago" in lapsed.summary
+    assert lapsed.suggested_next_step == f"Send a win-back message: no order since {long_ago:%Y-%m-%d}."
+    await operator_ctx.session.commit()  # SQLite: the ledger writes through another connection
+    rows = await no_model.usage()
+    assert [(r.feature, r.outcome) for r in rows] == [("crm_customer_summary", "fallback")] * 2
+
+
+async def test_model_summary_is_used_when_the_records_back_it_and_replaced_when_it_invents(
+    operator_ctx: ToolContext, demo_engine: AsyncEngine, redis_url: str
+) -> None:
+    profile = await run_tool(TOOLS["customer_profile"], operator_ctx, {"customer": HAND_CHECKED})
+    last = profile.last_order_at
+    honest = CrmCustomerSummary(
+        summary=f"Stella has placed 5 orders, $535.95 in all; the last, A-11867 on {last:%B} {last.day}, "
+        f"came back {profile.days_since_last_order} days after she ordered and her refund is still due.",
+        segment="loyal",
+        key_facts=["5 orders", "Lifetime value $535.95", f"Last order {last:%Y-%m-%d}", "Opted out of marketing"],
+        open_issues=["Refund due for returned order A-11867"],
+        sentiment="unknown",
+        suggested_next_step="Issue the refund for order A-11867 and tell her it is on its way.",
+    )
+    invented = honest.model_copy(
+        update={
+            "summary": "Stella is a big spender: 12 orders and $1,250.00 since she joined in March 2019.",
+            "key_facts": ["A customer for 5 years", "Last order A-99999"],
+            "open_issues": [],
+            "sentiment": Sentiment.POSITIVE,
+        }
+    )
+    async with ScriptedLLMServer() as llm:
+        llm.enqueue(reply(honest.model_dump_json()), *[reply(invented.model_dump_json())] * 3)
+        async with demo_gateway(demo_engine, redis_url, fast_config(llm.base_url), operator_ctx.tenant_id) as harness:
+            tools = bound(harness)
+            used = await run_tool(tools["summarize_customer"], operator_ctx, {"customer": HAND_CHECKED})
+            replaced = await run_tool(tools["summarize_customer"], operator_ctx, {"customer": HAND_CHECKED})
+            await operator_ctx.session.commit()
+            rows = await harness.usage()
+    assert used.engine == "llm" and used.summary == honest.summary and used.open_issues == honest.open_issues
+    assert '"lifetime_value": "535.95"' in llm.requests[0].messages[-1]["content"]
+    assert (
+        "A-11867" in llm.requests[0].messages[-1]["content"] and HAND_CHECKED in llm.requests[0].messages[-1]["content"]
+    )
+
+    assert replaced.engine == "deterministic" and replaced.summary.startswith("Stella Rossi: 5 orders since ")
+    assert replaced.open_issues == profile.open_issues and replaced.sentiment == Sentiment.UNKNOWN
+    reask = llm.requests[2].messages[-1]["content"]
+    for problem in (
+        "summary: '12' is not in the customer's records",
+        "summary: '1,250.00' is not in the customer's records",
+        "summary: the date 'March 2019' is not in the customer's records",
+        "key_facts: '5 years' does not follow from any date in the records",
+        "key_facts: order A-99999 is not one of this customer's orders",
+        "open_issues must include 'order A-11867 returned, refund due",
+        "sentiment must be 'unknown'",
+    ):
+        assert problem in reask, problem
+    assert [r.outcome for r in rows] == ["ok", "invalid_output", "invalid_output", "invalid_output", "fallback"]
+
+
 # --- SEO --------------------------------------------------------------------------------------------
 
 
@@ -525,9 +624,17 @@ async def test_rejected_copy_cannot_be_approved_or_published(operator_ctx: ToolC
 
 
 async def test_bulk_job_lists_a_category_and_the_runner_drafts_each_product(
-    operator_ctx: ToolContext, no_model: Harness
+    operator_ctx: ToolContext, no_model: Harness, redis_url: str, tmp_path: Path
 ) -> None:
+    with pytest.raises(ToolError, match="Background jobs are not running here"):
+        await run_tool(TOOLS["seo_bulk"], operator_ctx, {"category": "bags"})
+    async with JobQueue(Settings(data_dir=tmp_path / "data", redis_url=redis_url)) as jobs:
+        await _plan_and_run_bulk_copy(replace(operator_ctx, jobs=jobs), no_model)
+
+
+async def _plan_and_run_bulk_copy(operator_ctx: ToolContext, no_model: Harness) -> None:
     planned = await run_tool(TOOLS["seo_bulk"], operator_ctx, {"category": "bags"})
+    assert planned.task_id, "the job is queued for a worker"
     bags = await operator_ctx.data.products.list(m.Product.category == "Bags", m.Product.active.is_(True))
     assert planned.job.category == "Bags" and sorted(planned.job.skus) == sorted(p.sku for p in bags)
     assert planned.product_count == len(bags) > 0 and planned.skipped == []
@@ -546,7 +653,7 @@ async def test_bulk_job_lists_a_category_and_the_runner_drafts_each_product(
     assert len({r.request_id for r in rows}) == len(bags)
 
     again = await run_tool(TOOLS["seo_bulk"], operator_ctx, {"category": "Bags"})
-    assert again.product_count == 0 and sorted(again.skipped) == sorted(planned.job.skus)
+    assert again.product_count == 0 and sorted(again.skipped) == sorted(planned.job.skus) and again.task_id == ""
     with pytest.raises(ToolError, match=r"Unknown category 'Boats'.*'Bags'"):
         await run_tool(TOOLS["seo_bulk"], operator_ctx, {"category": "Boats"})
 
@@ -616,6 +723,67 @@ async def test_photo_request_needs_a_reference_image(operator_ctx: ToolContext) 
         )
 
 
+async def test_photo_brief_without_a_model_reads_the_operators_words(
+    operator_ctx: ToolContext, no_model: Harness
+) -> None:
+    tools = bound(no_model)
+    request = "3 lifestyle shots on a marble counter, 4:5"
+    brief = await run_tool(tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-1001", "request": request})
+    assert (brief.sku, brief.engine, brief.count, brief.aspect) == (
+        "SKU-1001",
+        "deterministic",
+        3,
+        AspectRatio.PORTRAIT_4_5,
+    )
+    assert brief.scene == "lifestyle shots on a marble counter" and "people, hands" in brief.negative_prompt
+    studio = await run_tool(
+        tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-1002", "request": "studio shots on white, 2 photos"}
+    )
+    assert (studio.sku, studio.background, studio.count) == ("SKU-1002", "seamless pure white", 2)
+    assert studio.aspect == AspectRatio.SQUARE and "props" in studio.negative_prompt
+
+    with pytest.raises(ToolError, match="Unknown SKU 'SKU-9999'"):
+        await run_tool(tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-9999", "request": request})
+    with pytest.raises(ToolError, match="1 to 8 images; the request asks for 12"):
+        await run_tool(tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-1001", "request": "12 photos on sand"})
+    jobs = (await operator_ctx.session.execute(select(func.count()).select_from(m.ImageJob))).scalar_one()
+    assert jobs == 0, "a brief queues nothing"
+
+
+async def test_model_photo_brief_must_keep_the_count_aspect_and_background_asked_for(
+    operator_ctx: ToolContext, demo_engine: AsyncEngine, redis_url: str
+) -> None:
+    fixed = PhotoBrief(
+        scene="on a white marble counter beside a sprig of eucalyptus",
+        background="soft, out-of-focus kitchen",
+        aspect="4:5",
+        count=3,
+        negative_prompt="text, watermark, logos, extra products, people, hands",
+        style_notes="morning window light from the left, 50mm, brand amber accents",
+    )
+    drifted = fixed.model_copy(update={"count": 4, "aspect": AspectRatio.SQUARE, "negative_prompt": "logos"})
+    on_oak = fixed.model_copy(update={"background": "warm oak table", "count": 2, "aspect": AspectRatio.SQUARE})
+    async with ScriptedLLMServer() as llm:
+        llm.enqueue(*[reply(b.model_dump_json()) for b in (drifted, fixed, on_oak, on_oak, on_oak)])
+        async with demo_gateway(demo_engine, redis_url, fast_config(llm.base_url), operator_ctx.tenant_id) as harness:
+            tools = bound(harness)
+            request = "3 lifestyle shots on a marble counter, 4:5"
+            used = await run_tool(tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-1001", "request": request})
+            white = await run_tool(
+                tools["draft_photo_brief"], operator_ctx, {"sku": "SKU-1001", "request": "white background, 2 photos"}
+            )
+    assert used.engine == "llm" and used.model_dump(exclude={"sku", "engine"}) == fixed.model_dump()
+    asked = llm.requests[0].messages
+    assert request in asked[-1]["content"] and "Slub Cotton Crew Tee" in asked[-1]["content"]
+    assert "#1F3B33" in asked[0]["content"], "the brand's colours reach the art director"
+    reask = llm.requests[1].messages[-1]["content"]
+    assert "the request asks for 3 images: set count to 3" in reask
+    assert "the request asks for 4:5: set aspect to '4:5'" in reask
+    assert "negative_prompt must include text, watermark" in reask
+    assert white.engine == "deterministic" and (white.background, white.count) == ("seamless pure white", 2)
+    assert "background must say 'white'" in llm.requests[3].messages[-1]["content"]
+
+
 # --- tenant isolation -------------------------------------------------------------------------------
 
 
@@ -634,10 +802,13 @@ async def test_an_operator_cannot_reach_another_tenants_rows(operator_ctx: ToolC
         ("customer_profile", {"customer": jane.email}, "Unknown customer"),
         ("add_note", {"customer": str(jane.id), "text": "hello"}, "Unknown customer"),
         ("tag_customer", {"customer": str(jane.id), "add": ["vip"]}, "Unknown customer"),
+        ("summarize_customer", {"customer": str(jane.id)}, "Unknown customer"),
+        ("summarize_customer", {"customer": jane.email}, "Unknown customer"),
         ("next_best_action", {"customer": str(jane.id)}, "Unknown customer"),
         ("draft_followup", {"customer": str(jane.id), "purpose": "say hello"}, "Unknown customer"),
         ("seo_copy", {"sku": "SKU-1"}, "Unknown SKU 'SKU-1'"),
         ("request_photos", {"sku": "SKU-1", "scene": "on sand", "background": "sea"}, "Unknown SKU 'SKU-1'"),
+        ("draft_photo_brief", {"sku": "SKU-1", "request": "studio shots on white"}, "Unknown SKU 'SKU-1'"),
         ("photo_job_status", {"job_id": str(job.id)}, "Unknown photo job"),
         ("decide_photo", {"job_id": str(job.id), "image": 1, "decision": "approve"}, "Unknown photo job"),
         ("approve_content", {"draft_id": str(draft.id)}, "Unknown content draft"),
