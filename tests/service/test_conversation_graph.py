@@ -49,7 +49,7 @@ async def test_a_model_write_waits_for_the_operator_and_runs_only_once_approved(
     notes = (await customer_row(engine, email)).notes
     assert [n["text"] for n in notes] == ["Prefers WhatsApp for delivery updates"]
     audit = await audit_of(engine, done)
-    assert audit.actor == f"operator:{demo.operator_email}" and audit.data["prompt"] == "operator_agent@1.0.0"
+    assert audit.actor == f"operator:{demo.operator_email}" and audit.data["prompt"] == "operator_agent@1.1.0"
     assert [d["approved"] for d in audit.data["decisions"].values()] == [True]
 
 
@@ -105,7 +105,7 @@ async def test_operator_commands_work_without_a_model(
         rows = (await session.execute(select(m.UsageRecord).where(m.UsageRecord.feature == "operator_agent"))).scalars()
         billed = {(r.trace_id, r.outcome, r.model, r.prompt_version) for r in rows}
     turns = (summary, seo, photos, unknown)  # resuming `photos` asks no model: it continues the paused turn
-    assert billed == {(t.trace_id, m.UsageOutcome.FALLBACK, "deterministic", "1.0.0") for t in turns}, (
+    assert billed == {(t.trace_id, m.UsageOutcome.FALLBACK, "deterministic", "1.1.0") for t in turns}, (
         "every turn is billed, a no-model turn as a zero-cost fallback row"
     )
     async with session_factory(engine)() as session:

@@ -97,5 +97,5 @@ async def test_golden_operator_conversation(
                     assert phrase in out.reply, (where, phrase, out.reply)
             else:
                 assert not llm.pending, (where, "fewer model calls than scripted")
-                assert out.prompt_version == "operator_agent@1.0.0", where
+                assert out.prompt_version == "operator_agent@1.1.0", where
             names["prev"] = await last_result(engine, out) or names["prev"]
