@@ -54,6 +54,8 @@ class EngineTurn:
     intent: Intent
     pending: Pending
     tools: list[str] = field(default_factory=list)
+    args: list[dict[str, object]] = field(default_factory=list)
+    """Each tool call's arguments, in the order of `tools`."""
     outputs: list[BaseModel] = field(default_factory=list)
     products: list[eng.ProductCard] = field(default_factory=list)
     handoff: eng.HandoffResult | None = None
@@ -117,6 +119,7 @@ class DeterministicEngine:
     async def _call(self, ctx: ToolContext, turn: EngineTurn, name: str, **args: object) -> BaseModel:
         result = await run_tool(SPECS[name], ctx, args)
         turn.tools.append(name)
+        turn.args.append({k: v for k, v in args.items() if v is not None})
         turn.outputs.append(result)
         return result
 

@@ -39,7 +39,7 @@ from hub.seed.catalog import build_demo_shop
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
-from tests.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
+from evals.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
 from tools.context import Audience, ToolContext
 from tools.engagement import ENGAGEMENT_TOOLS
 from tools.registry import run_tool

@@ -43,7 +43,7 @@ def start_server(port: int) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "tests.llm_server",
+            "evals.llm_server",
             "--port",
             str(port),
             "--latency-ms",

@@ -321,8 +321,8 @@ async def fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
         deps.tool_ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
     )
     calls = [
-        ToolOutcome(tool=name, args={}, status="ok", result=out.model_dump(mode="json")).model_dump(mode="json")
-        for name, out in zip(turn.tools, turn.outputs, strict=True)
+        ToolOutcome(tool=name, args=args, status="ok", result=out.model_dump(mode="json")).model_dump(mode="json")
+        for name, args, out in zip(turn.tools, turn.args, turn.outputs, strict=True)
     ]
     return {
         **fresh,

@@ -19,7 +19,7 @@ from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
-from tests.llm_server import ScriptedLLMServer
+from evals.llm_server import ScriptedLLMServer
 from tools.context import Audience
 
 

@@ -37,6 +37,25 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(usage_app, name="usage")
 
+EVAL_APP = "evals.cli:eval_app"
+"""`hub eval` lives with the evals (which build on every other package), named by path like the app factory,
+and imported only when an eval command runs: ragas and the graph take seconds to import."""
+
+
+@app.command(
+    "eval",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def eval_command(ctx: typer.Context) -> None:
+    """Run eval suites, compare runs, gate prompt versions: `hub eval run|compare|gate --help`."""
+    module, _, attr = EVAL_APP.partition(":")
+    try:
+        evals = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        raise fail(f"evals need the [evals] extra ({exc.name} is missing): pip install 'hub[evals]'") from None
+    typer.main.get_command(evals)(args=ctx.args, prog_name="hub eval")
+
 
 @app.command()
 def serve(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, with_session
+from hub.db import models as m
 from hub.prompting.registry import Bump, Prompt, PromptError, PromptRegistry, default_prompts_dir
 from hub.tenancy import admin
 from hub.tenancy.config import TenantConfig
@@ -136,8 +139,16 @@ def pin(
     use_case: UseCaseArg,
     version: VersionArg,
     tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    force: Annotated[
+        str | None,
+        typer.Option(
+            "--force",
+            metavar="REASON",
+            help="Pin without a passing eval run for this tenant; the reason is kept in the audit trail.",
+        ),
+    ] = None,
 ) -> None:
-    """Pin a tenant to an exact released version of a use case's prompt."""
+    """Pin a tenant to an exact released version, once `hub eval run --tenant` has passed with it."""
     prompt = _pinnable(_registry(ctx), use_case, version)
 
     async def work(session: AsyncSession) -> tuple[str, str | None]:
@@ -148,15 +159,29 @@ def pin(
             raise admin.TenancyError(f"tenant {row.slug!r} has invalid settings: {exc.errors()[0]['msg']}") from None
         previous = config.prompt_pins.get(use_case)
         if previous != version:
+            evidence = await passing_eval_run(session, use_case, version, row.id)
+            if evidence is None and force is None:
+                raise admin.TenancyError(
+                    f"{prompt.ref} has no passing eval run for tenant {row.slug}: run "
+                    f"`hub eval run --use-case {use_case} --prompt-version {version} --tenant {row.slug}` first, "
+                    "or pin with --force REASON (recorded in the audit trail)"
+                )
             config.prompt_pins[use_case] = version
             row.settings = config.to_column()
             await admin.audit(
                 session,
                 actor="cli",
-                action="prompt.pinned",
+                action="prompt.pinned" if evidence is not None else "prompt.pinned_without_eval",
                 tenant_id=row.id,
                 subject=prompt.ref,
-                data={"use_case": use_case, "version": version, "previous": previous, "sha256": prompt.sha256},
+                data={
+                    "use_case": use_case,
+                    "version": version,
+                    "previous": previous,
+                    "sha256": prompt.sha256,
+                    "eval_run": str(evidence.id) if evidence is not None else None,
+                    "forced": force,
+                },
             )
         return row.slug, previous
 
@@ -166,3 +191,22 @@ def pin(
     else:
         was = f"was {previous}" if previous else "was the default pin"
         typer.echo(f"pinned tenant {slug} to {prompt.ref} ({was})")
+
+
+async def passing_eval_run(
+    session: AsyncSession, use_case: str, version: str, tenant_id: uuid.UUID
+) -> m.EvalRun | None:
+    """The latest passing eval run of a version, with a model, for this tenant's settings."""
+    found = await session.execute(
+        select(m.EvalRun)
+        .where(
+            m.EvalRun.use_case == use_case,
+            m.EvalRun.prompt_version == version,
+            m.EvalRun.tenant_id == tenant_id,
+            m.EvalRun.mode != "deterministic",
+            m.EvalRun.passed.is_(True),
+        )
+        .order_by(m.EvalRun.finished_at.desc())
+        .limit(1)
+    )
+    return found.scalar_one_or_none()

@@ -453,3 +453,36 @@ class ContentDraft(TenantOwned, Timestamped, Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     decision_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class EvalRun(Base):
+    """One run of a use case's eval suite: which prompt version, model and tenant settings, and its scores.
+
+    Kept for history ("did Tuesday's change make answers worse?") and for `hub prompts pin`, which needs a
+    passing run of the version for the tenant being pinned.
+    """
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (Index("ix_eval_runs_use_case_version", "use_case", "prompt_version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    use_case: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    """`deterministic` (no model), `sim` (the CI model) or `llm` (a configured model)."""
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None, index=True
+    )
+    """Whose pins and models the run used; null for the defaults."""
+    fixture: Mapped[str] = mapped_column(String(32), default="demo")
+    golden_sha256: Mapped[str] = mapped_column(String(64))
+    cases: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json)
+    per_case: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[list[str]] = mapped_column(Json, default=list)
+    """Why it passed or failed the gate against its baseline."""
+    report_dir: Mapped[str | None] = mapped_column(String(500), default=None)

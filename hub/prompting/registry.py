@@ -157,10 +157,17 @@ class Prompt:
 class PromptRegistry:
     """Every prompt under one root, the lock of released hashes and the default pins."""
 
-    def __init__(self, root: Path, prompts: dict[str, dict[str, Prompt]], pins: dict[str, str]) -> None:
+    def __init__(
+        self, root: Path, prompts: dict[str, dict[str, Prompt]], pins: dict[str, str], *, drafts: bool = False
+    ) -> None:
         self.root = root
         self._prompts = prompts
         self._pins = pins
+        self._drafts = drafts
+
+    def for_evals(self) -> PromptRegistry:
+        """The same prompts, with drafts selectable by exact version: evals run a draft before its release."""
+        return PromptRegistry(self.root, self._prompts, self._pins, drafts=True)
 
     @classmethod
     def load(cls, root: Path) -> PromptRegistry:
@@ -215,7 +222,7 @@ class PromptRegistry:
         prompt = versions.get(version)
         if prompt is None:
             raise PromptError(f"unknown prompt version {use_case}@{version}; known: {', '.join(versions)}")
-        if not prompt.released and not allow_drafts:
+        if not prompt.released and not (allow_drafts or self._drafts):
             raise PromptError(
                 f"prompt {prompt.ref} is a draft (not in {LOCK_FILE}); release it with "
                 f"`hub prompts release {use_case} {version}` first"

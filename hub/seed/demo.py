@@ -77,8 +77,12 @@ async def seed_demo(
     settings: Settings,
     *,
     progress: Callable[[int, int], None] | None = None,
+    images: bool = True,
 ) -> DemoCredentials:
-    """Create whatever part of the demo shop is missing and return its credentials."""
+    """Create whatever part of the demo shop is missing and return its credentials.
+
+    `images=False` skips drawing the product photos (evals and tests read rows, never photos).
+    """
     master = settings.secret_key.get_secret_value()
     tenant = await admin.tenant_by_slug(session, SHOP_SLUG)
     if tenant is None:
@@ -129,7 +133,7 @@ async def seed_demo(
             )
         )
     await session.flush()
-    written = write_images(shop, settings.media_dir / str(tenant.id), progress=progress)
+    written = write_images(shop, settings.media_dir / str(tenant.id), progress=progress) if images else 0
     sample_sku = next(p["sku"] for p in shop.products if p["stock"] > 0)
     sample_order = next(o for o in shop.orders if o["status"] == m.OrderStatus.SHIPPED)
     summary = ", ".join(f"{n} new {what}" for what, n in counts.items()) + f", {written} images written"

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.reporting import CHART_STYLE, CSS, inline_svg
 from hub.tenancy.admin import TenancyError
 
 if TYPE_CHECKING:
@@ -283,15 +284,7 @@ def render_json(report: UsageReport) -> str:
     return report.model_dump_json(indent=2)
 
 
-_CHART_STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.fonttype": "path",
-    "svg.hashsalt": "hub-usage-report",
-}
-"""Scoped to the chart with rc_context: glyphs become paths (no font files), ids are stable."""
+_SALT = "hub-usage-report"
 
 
 def cost_chart(report: UsageReport) -> Figure:
@@ -301,7 +294,7 @@ def cost_chart(report: UsageReport) -> Figure:
     """
     import matplotlib
 
-    with matplotlib.rc_context(_CHART_STYLE):
+    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": _SALT}):
         return _draw_cost_chart(report)
 
 
@@ -357,30 +350,10 @@ def _draw_cost_chart(report: UsageReport) -> Figure:
 
 
 def _chart_svg(report: UsageReport) -> str:
-    import matplotlib
-
-    out = io.BytesIO()
-    with matplotlib.rc_context(_CHART_STYLE):
-        cost_chart(report).savefig(out, format="svg", metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")))
-    svg = out.getvalue().decode("utf-8")
-    return svg[svg.index("<svg") :]  # inline: drop the XML declaration and DOCTYPE
+    return inline_svg(lambda: _draw_cost_chart(report), salt=_SALT)
 
 
-_CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto;
-       max-width: 1100px; padding: 0 1rem; }
-h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
-.period { color: #59636e; margin: 0; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); gap: .75rem; margin: 1.5rem 0; }
-.kpi { border: 1px solid #d1d9e0; border-radius: 6px; padding: .6rem .8rem; }
-.kpi b { display: block; font-size: 1.25rem; font-variant-numeric: tabular-nums; }
-.kpi span { color: #59636e; font-size: .8rem; }
-figure { margin: 0; } figure svg { width: 100%; height: auto; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: .3rem .6rem; border-bottom: 1px solid #e5e9ed; text-align: right; white-space: nowrap; }
-th { background: #f6f8fa; } th.key, td.key { text-align: left; }
-.notes { color: #59636e; font-size: .85rem; margin-top: 2rem; }
-"""
+_CSS = CSS
 
 
 def _html_table(keys: list[str], items: Iterable[tuple[list[str], Counters]]) -> str:

@@ -17,7 +17,7 @@ from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.conftest import Shop
-from tests.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
+from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from tools.engagement import ENGAGEMENT_TOOLS
 
 

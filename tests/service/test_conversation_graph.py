@@ -14,7 +14,7 @@ from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.agent_harness import audit_of, operator_chat, running, shopper_chat, with_model
-from tests.llm_server import ScriptedLLMServer, last_tool_result, reply, respond, tool_call
+from evals.llm_server import ScriptedLLMServer, last_tool_result, reply, respond, tool_call
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from hub.db import models as m
 from hub.prompting.outputs import Intent
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
-from tests.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
+from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from tools.engagement import ENGAGEMENT_TOOLS
 
 GOLDEN = Path(__file__).resolve().parents[2] / "evals" / "golden" / "conversations.yaml"

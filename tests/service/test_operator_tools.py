@@ -49,7 +49,7 @@ from hub.tenancy.config import TenantConfig
 from hub.tenancy.repository import LIFETIME_VALUE_EXCLUDES, TenantData
 from tests.conftest import PG_ADMIN_URL, Shop, make_shop
 from tests.gateway_harness import PRICES, Harness, fast_config
-from tests.llm_server import ScriptedLLMServer, reply
+from evals.llm_server import ScriptedLLMServer, reply
 from tools.context import Audience, PermissionDenied, ToolContext, ToolError
 from tools.crm import CRM_TOOLS, SegmentRule
 from tools.deps import bind_model, needs_model

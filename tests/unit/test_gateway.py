@@ -15,7 +15,7 @@ from hub.gateway.guards import Refusal
 from hub.prompting.outputs import IntentRoute
 from hub.redis_conn import EmbeddedRedis
 from tests.gateway_harness import Harness, fast_config, gateway_harness, route_json
-from tests.llm_server import ScriptedLLMServer, drop, error, reply, stall
+from evals.llm_server import ScriptedLLMServer, drop, error, reply, stall
 
 
 @pytest.fixture

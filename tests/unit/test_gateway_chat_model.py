@@ -14,7 +14,7 @@ from hub.gateway.guards import Refusal
 from hub.gateway.transport import StreamBroken
 from hub.redis_conn import EmbeddedRedis
 from tests.gateway_harness import Harness, fast_config, gateway_harness
-from tests.llm_server import (
+from evals.llm_server import (
     ScriptedLLMServer,
     corrupt_stream,
     error,

@@ -11,7 +11,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.llm_server import (
+from evals.llm_server import (
     ScriptedLLMServer,
     corrupt_stream,
     drop,

@@ -174,17 +174,19 @@ def slow_first_token(delay_s: float, content: str) -> SlowFirstToken:
 
 @dataclass(frozen=True)
 class Respond:
-    """Decide the answer from the request's messages, like a model reading its context would."""
+    """Decide the answer from the request's messages (or its whole body), like a model reading its context."""
 
-    decide: Callable[[list[dict[str, Any]]], Step]
+    decide: Callable[[Any], Step]
+    with_body: bool = False
+    """Pass the whole request body (messages, tools, model) instead of the messages."""
 
 
 Step = Reply | ToolCall | Error | Drop | Stall | TruncatedStream | CorruptStream | SlowFirstToken | Respond
 
 
-def respond(decide: Callable[[list[dict[str, Any]]], Step]) -> Respond:
+def respond(decide: Callable[[Any], Step], *, with_body: bool = False) -> Respond:
     """Answer with whatever step `decide(messages)` returns, e.g. a reply that quotes the last tool result."""
-    return Respond(decide)
+    return Respond(decide, with_body)
 
 
 def last_tool_result(messages: list[dict[str, Any]]) -> Any:
@@ -510,8 +512,8 @@ class _Exchange:
                     await self.send_stream(_content_deltas(content), "stop", usage=True, pause=(0, delay_s))
                 elif await self.pause(delay_s):
                     await self.reply(content, usage=True, finish_reason="stop")
-            case Respond(decide=decide):
-                await self.answer(decide(self.body.get("messages", [])))
+            case Respond(decide=decide, with_body=with_body):
+                await self.answer(decide(self.body if with_body else self.body.get("messages", [])))
             case TruncatedStream(content=content):
                 await self.truncated(content)
             case CorruptStream(content=content):
@@ -715,8 +717,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve the default reply until interrupted: `python -m tests.llm_server --port 8599 --latency-ms 20`."""
-    parser = argparse.ArgumentParser(prog="python -m tests.llm_server", description=__doc__.splitlines()[0])
+    """Serve the default reply until interrupted: `python -m evals.llm_server --port 8599 --latency-ms 20`."""
+    parser = argparse.ArgumentParser(prog="python -m evals.llm_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8599)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")

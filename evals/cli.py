@@ -1,0 +1,244 @@
+"""`hub eval run|compare|gate`: run suites with a progress bar, compare runs, and gate prompt versions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from evals.cases import USE_CASES, golden_sha256
+from evals.gate import Baseline, due, predecessor
+from evals.report import compare_rows
+from evals.runner import RunResult, RunSpec, judge, run_suite, store, stored_baseline
+from hub.cli.common import fail, load_settings, migrate_database, with_session
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.gateway.factory import load_prompts
+from hub.settings import Settings
+from hub.tenancy import admin
+
+eval_app = typer.Typer(no_args_is_help=True, help="Run eval suites, compare runs, gate prompt versions.")
+console = Console(stderr=True)
+
+
+def _use_cases(chosen: list[str] | None) -> list[str]:
+    for use_case in chosen or []:
+        if use_case not in USE_CASES:
+            raise fail(f"unknown use case {use_case!r}; known: {', '.join(USE_CASES)}")
+    return list(chosen or USE_CASES)
+
+
+async def _run(settings: Settings, spec: RunSpec) -> RunResult:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"{spec.use_case}", total=None)
+
+        def tick(done: int, total: int, case_id: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"{spec.use_case} {case_id}")
+
+        return await run_suite(settings, spec, progress=tick)
+
+
+async def _baseline(settings: Settings, result: RunResult) -> Baseline | None:
+    """Sim runs are judged by the committed baselines; model runs by the predecessor's last passing run."""
+    versions = load_prompts(settings).versions(result.spec.use_case)
+    if result.mode == "sim":
+        return stored_baseline(result.spec.use_case, result.prompt_version, versions)
+    if result.mode == "deterministic":
+        return None
+    before = predecessor(versions, result.prompt_version)
+    if before is None:
+        return None
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_factory(engine)() as session:
+            row = (
+                await session.execute(
+                    select(m.EvalRun)
+                    .where(
+                        m.EvalRun.use_case == result.spec.use_case,
+                        m.EvalRun.prompt_version == before,
+                        m.EvalRun.mode == result.mode,
+                        m.EvalRun.model == result.model,
+                        m.EvalRun.golden_sha256 == result.golden_sha256,
+                    )
+                    .order_by(m.EvalRun.finished_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    return (
+        Baseline(row.use_case, row.prompt_version, row.golden_sha256, row.metrics, row.finished_at.isoformat())
+        if row
+        else None
+    )
+
+
+def _print(result: RunResult) -> None:
+    table = Table(title=result.label, title_justify="left")
+    for col in ("metric", "this run", "baseline"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    base = result.baseline.metrics if result.baseline else {}
+    for name, value in sorted(result.metrics.items()):
+        table.add_row(name, f"{value:.3f}", f"{base[name]:.3f}" if name in base else "–")
+    console.print(table)
+    mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+    console.print(f"{mark} {'; '.join(result.verdict)}")
+    if result.report_dir:
+        console.print(f"report: {result.report_dir / 'report.html'}")
+
+
+@eval_app.command("run")
+def run(
+    use_case: Annotated[list[str] | None, typer.Option("--use-case", "-u", help="Repeatable; default: all.")] = None,
+    prompt_version: Annotated[str | None, typer.Option(help="Exact version, drafts included.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model to use instead of HUB_LLM_MODEL.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Run with this tenant's pins and AI switches.")] = None,
+    sim: Annotated[bool, typer.Option("--sim", help="Answer with the simulated model CI uses.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
+) -> None:
+    """Run suites on the demo fixture; no model configured runs the deterministic engine."""
+    settings = load_settings()
+    migrate_database(settings)
+    chosen = _use_cases(use_case)
+    if prompt_version and len(chosen) != 1:
+        raise fail("--prompt-version needs exactly one --use-case")
+    row = with_session(settings, lambda s: admin.resolve_tenant(s, tenant)) if tenant else None
+
+    async def main() -> list[RunResult]:
+        results = []
+        for name in chosen:
+            spec = RunSpec(name, prompt_version=prompt_version, model=model, tenant=row, sim=sim, limit=limit)
+            result = await _run(settings, spec)
+            results.append(await store(settings, judge(result, await _baseline(settings, result))))
+            _print(results[-1])
+        return results
+
+    results = asyncio.run(main())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": str(r.id),
+                        "use_case": r.spec.use_case,
+                        "prompt_version": r.prompt_version,
+                        "mode": r.mode,
+                        "passed": r.passed,
+                        "metrics": r.metrics,
+                        "report": str(r.report_dir),
+                    }
+                    for r in results
+                ]
+            )
+        )
+
+
+@eval_app.command("compare")
+def compare(
+    a: Annotated[
+        str, typer.Argument(help="A run id (or its first characters), or use_case@version for its latest run.")
+    ],
+    b: Annotated[str, typer.Argument(help="The run to compare with A, same forms.")],
+) -> None:
+    """Diff two runs metric by metric and case by case."""
+    settings = load_settings()
+
+    async def find(session: object, ref: str) -> m.EvalRun:
+        stmt = select(m.EvalRun).order_by(m.EvalRun.finished_at.desc())
+        if "@" in ref:
+            name, _, version = ref.partition("@")
+            stmt = stmt.where(m.EvalRun.use_case == name, m.EvalRun.prompt_version == version)
+        else:
+            try:
+                stmt = stmt.where(m.EvalRun.id == uuid.UUID(ref))
+            except ValueError:
+                rows = [r for r in (await session.execute(stmt)).scalars() if str(r.id).startswith(ref)]  # type: ignore[attr-defined]
+                if len(rows) == 1:
+                    return rows[0]
+                raise admin.TenancyError(f"{len(rows)} runs match {ref!r}; give more of the id") from None
+        run_row = (await session.execute(stmt.limit(1))).scalar_one_or_none()  # type: ignore[attr-defined]
+        if run_row is None:
+            raise admin.TenancyError(f"no eval run matches {ref!r}")
+        return run_row
+
+    async def work(session: object) -> tuple[m.EvalRun, m.EvalRun]:
+        return await find(session, a), await find(session, b)
+
+    first, second = with_session(settings, work)  # type: ignore[arg-type]
+    table = Table(
+        title=f"{first.use_case}@{first.prompt_version} ({first.mode}) → {second.use_case}@{second.prompt_version} ({second.mode})"
+    )
+    for col in ("metric", "A", "B", "change"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for name, va, vb, change in compare_rows(first.metrics, second.metrics):
+        table.add_row(name, "–" if va is None else f"{va:.3f}", "–" if vb is None else f"{vb:.3f}", change)
+    console.print(table)
+    by_id = {c["id"]: c for c in first.per_case}
+    changed = Table(title="cases whose scores changed")
+    for col in ("case", "metric", "A", "B"):
+        changed.add_column(col)
+    for case in second.per_case:
+        before = by_id.get(case["id"])
+        if before is None:
+            continue
+        for name, value in case["scores"].items():
+            old = before["scores"].get(name)
+            if old is not None and abs(old - value) > 1e-9 and not name.startswith(("latency", "cost")):
+                changed.add_row(case["id"], name, f"{old:.3f}", f"{value:.3f}")
+    console.print(changed)
+
+
+@eval_app.command("gate")
+def gate(
+    use_case: Annotated[list[str] | None, typer.Option("--use-case", "-u", help="Repeatable; default: all.")] = None,
+    record: Annotated[bool, typer.Option("--record", help="Write baselines for the versions that pass.")] = False,
+) -> None:
+    """CI: run every prompt version without a baseline on the current golden set, against its predecessor.
+
+    Runs use the simulated model. Fails (exit 1) when a version regresses beyond the tolerances in
+    evals/gate.toml; with --record, writes the passing versions' baselines to evals/baselines/.
+    """
+    settings = load_settings()
+    migrate_database(settings)
+    registry = load_prompts(settings)
+
+    async def main() -> list[RunResult]:
+        failed: list[RunResult] = []
+        for name in _use_cases(use_case):
+            kind = registry.resolve(name, {}).output
+            # Versions whose output differs from the default pin's cannot be pinned any more (retired).
+            versions = [v for v in registry.versions(name) if registry.get(name, v, allow_drafts=True).output == kind]
+            todo = due(name, versions, golden_sha256(name))
+            if not todo:
+                console.print(f"{name}: every version has a current baseline")
+                continue
+            live: dict[str, Baseline] = {}
+            for version in todo:
+                result = await _run(settings, RunSpec(name, prompt_version=version, sim=True))
+                before = [v for v in versions if v in live or v not in todo]
+                prev = predecessor([*before, version], version)
+                baseline = live.get(prev) if prev in live else stored_baseline(name, version, versions)
+                await store(settings, judge(result, baseline))
+                _print(result)
+                if result.passed:
+                    live[version] = Baseline.of(name, version, result.golden_sha256, result.metrics)
+                    if record:
+                        console.print(f"recorded {live[version].save()}")
+                else:
+                    failed.append(result)
+        return failed
+
+    failed = asyncio.run(main())
+    if failed:
+        raise fail("regressions: " + ", ".join(r.label for r in failed))

@@ -1,0 +1,126 @@
+"""The regression gate: a prompt version must meet or beat its predecessor's baseline within the tolerances.
+
+Baselines live in `evals/baselines/<use_case>@<version>.json`: the version's suite metrics under the
+simulated model, with the hash of the golden set they were measured on. A version is *due* when it has no
+baseline or its baseline was measured on a different golden set (the eval set changed). `hub eval gate`
+runs every due version against its predecessor (the nearest lower version); `--record` writes the
+baselines of those that pass.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from evals.metrics import LOWER_IS_BETTER
+
+EVALS_DIR = Path(__file__).resolve().parent
+BASELINES_DIR = EVALS_DIR / "baselines"
+GATE_FILE = EVALS_DIR / "gate.toml"
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    absolute: dict[str, float]
+    relative: dict[str, float]
+    floors: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path = GATE_FILE) -> Tolerances:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return cls(data.get("worse_by_at_most", {}), data.get("relative", {}), data.get("floors", {}))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    use_case: str
+    prompt_version: str
+    golden_sha256: str
+    metrics: dict[str, float]
+    recorded_at: str
+
+    @staticmethod
+    def path(use_case: str, version: str, root: Path = BASELINES_DIR) -> Path:
+        return root / f"{use_case}@{version}.json"
+
+    @classmethod
+    def load(cls, use_case: str, version: str, root: Path = BASELINES_DIR) -> Baseline | None:
+        path = cls.path(use_case, version, root)
+        if not path.is_file():
+            return None
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self, root: Path = BASELINES_DIR) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        path = self.path(self.use_case, self.prompt_version, root)
+        path.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def of(cls, use_case: str, version: str, golden_sha256: str, metrics: dict[str, float]) -> Baseline:
+        kept = {k: round(v, 6) for k, v in sorted(metrics.items()) if not k.startswith("latency")}
+        return cls(use_case, version, golden_sha256, kept, datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def regressions(current: dict[str, float], baseline: dict[str, float], tolerances: Tolerances) -> list[str]:
+    """Say, metric by metric, where `current` is worse than `baseline` by more than the tolerance."""
+    found = []
+    for name, allowed in tolerances.absolute.items():
+        if name not in current or name not in baseline:
+            continue
+        worse = (current[name] - baseline[name]) if name in LOWER_IS_BETTER else (baseline[name] - current[name])
+        if worse > allowed + 1e-9:
+            found.append(f"{name} {current[name]:.3f} vs baseline {baseline[name]:.3f} (allowed {allowed:.3f} worse)")
+    for name, allowed in tolerances.relative.items():
+        if name in current and name in baseline and current[name] > baseline[name] * (1 + allowed) + 1e-12:
+            found.append(f"{name} {current[name]:.6f} vs baseline {baseline[name]:.6f} (allowed +{allowed:.0%})")
+    return found
+
+
+def below_floors(current: dict[str, float], tolerances: Tolerances) -> list[str]:
+    return [
+        f"{name} {current[name]:.3f} is below the floor {floor:.3f}"
+        for name, floor in tolerances.floors.items()
+        if name in current and current[name] < floor
+    ]
+
+
+def predecessor(versions: list[str], version: str) -> str | None:
+    """The nearest lower version of the same use case: what a new version must meet or beat."""
+    lower = [v for v in versions if Version(v) < Version(version)]
+    return max(lower, key=Version) if lower else None
+
+
+def due(use_case: str, versions: list[str], golden_sha256: str, root: Path = BASELINES_DIR) -> list[str]:
+    """Versions without a baseline on the current golden set, lowest first."""
+    out = []
+    for version in sorted(versions, key=Version):
+        baseline = Baseline.load(use_case, version, root)
+        if baseline is None or baseline.golden_sha256 != golden_sha256:
+            out.append(version)
+    return out
+
+
+def verdict(
+    metrics: dict[str, float], baseline: Baseline | None, tolerances: Tolerances, *, model_path: bool
+) -> tuple[bool, list[str]]:
+    """Pass or fail a run, with the reasons; runs with no model are held to nothing prompt-related."""
+    reasons: list[str] = []
+    if model_path:
+        reasons += below_floors(metrics, tolerances)
+        if baseline is not None:
+            reasons += regressions(metrics, baseline.metrics, tolerances)
+    if not reasons:
+        against = f"{baseline.use_case}@{baseline.prompt_version}" if baseline else "the floors"
+        return True, [f"meets or beats {against}" if model_path else "no model: scores describe the engine"]
+    return False, reasons
+
+
+def describe(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

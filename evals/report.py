@@ -1,0 +1,185 @@
+"""Eval reports people read: markdown for the terminal and reviews, HTML with charts for everyone else.
+
+Both show the verdict, each metric against the baseline it was judged by, and every case's scores; the HTML
+page draws the metrics as bars beside the baseline's, inline SVG, no scripts.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evals.metrics import LOWER_IS_BETTER
+from hub.reporting import CSS, inline_svg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from evals.runner import RunResult
+
+RATE_METRICS = (
+    "schema_valid",
+    "rules_pass",
+    "facts_recall",
+    "no_forbidden",
+    "routing",
+    "tools_match",
+    "fields_match",
+    "fallback",
+    "string_similarity",
+    "rouge_l",
+    "bleu",
+    "context_precision",
+    "context_recall",
+)
+"""Metrics in [0, 1], drawn on one chart; the others (latency, cost) go in the table only."""
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if name.startswith("latency"):
+        return f"{value:.0f} ms"
+    if name == "cost_usd":
+        return f"${value:.6f}"
+    return f"{value:.3f}"
+
+
+def _delta(name: str, value: float, base: float | None) -> str:
+    if base is None:
+        return ""
+    diff = value - base
+    if abs(diff) < 1e-9:
+        return "="
+    better = diff < 0 if name in LOWER_IS_BETTER else diff > 0
+    return f"{'▲' if better else '▼'} {diff:+.3f}"
+
+
+def metric_rows(result: RunResult) -> list[tuple[str, float, float | None, str]]:
+    base = result.baseline.metrics if result.baseline else {}
+    return [(n, v, base.get(n), _delta(n, v, base.get(n))) for n, v in sorted(result.metrics.items())]
+
+
+def render_markdown(result: RunResult) -> str:
+    against = f"{result.baseline.use_case}@{result.baseline.prompt_version}" if result.baseline else "no baseline"
+    lines = [
+        f"# Eval: {result.label}",
+        "",
+        f"**{'PASS' if result.passed else 'FAIL'}** against {against}: " + "; ".join(result.verdict),
+        "",
+        f"{len(result.per_case)} cases, golden set sha256 {result.golden_sha256[:12]}, run {result.id}",
+        "",
+        "| metric | this run | baseline | change |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [f"| {n} | {_fmt(n, v)} | {_fmt(n, b)} | {d} |" for n, v, b, d in metric_rows(result)]
+    shown = [n for n in RATE_METRICS if n in result.metrics]
+    lines += ["", "## Cases", "", "| case | engine | " + " | ".join(shown) + " | problems |"]
+    lines.append("|---|---|" + "---:|" * len(shown) + "---|")
+    for case in result.per_case:
+        cells = " | ".join(_fmt(n, case["scores"].get(n)) for n in shown)
+        problems = "; ".join(case["problems"])[:200].replace("|", "/")
+        lines.append(f"| {case['id']} | {case['engine']} | {cells} | {problems} |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_chart(result: RunResult) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = [n for n in RATE_METRICS if n in result.metrics]
+    base = result.baseline.metrics if result.baseline else {}
+    fig = Figure(figsize=(9, 0.32 * len(names) + 1.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    positions = list(range(len(names)))
+    ax.barh(
+        [p + 0.2 for p in positions], [result.metrics[n] for n in names], height=0.4, color="#2f81f7", label="this run"
+    )
+    if base:
+        ax.barh(
+            [p - 0.2 for p in positions],
+            [base.get(n, 0.0) for n in names],
+            height=0.4,
+            color="#afb8c1",
+            label="baseline",
+        )
+    ax.set_yticks(positions, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (fallback: lower is better)")
+    ax.legend(loc="lower right", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _table(head: list[str], rows: list[list[str]], keys: int = 1) -> str:
+    th = "".join(
+        f'<th class="key">{escape(h)}</th>' if i < keys else f"<th>{escape(h)}</th>" for i, h in enumerate(head)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="key">{escape(c)}</td>' if i < keys else f"<td>{escape(c)}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(result: RunResult) -> str:
+    against = f"{result.baseline.use_case}@{result.baseline.prompt_version}" if result.baseline else "no baseline"
+    kpis = "".join(
+        f'<div class="kpi"><b>{escape(_fmt(n, result.metrics[n]))}</b><span>{escape(n)}</span></div>'
+        for n in ("rules_pass", "facts_recall", "routing", "fallback", "latency_p95_ms", "cost_usd")
+        if n in result.metrics
+    )
+    metrics = _table(
+        ["metric", "this run", "baseline", "change"],
+        [[n, _fmt(n, v), _fmt(n, b), d] for n, v, b, d in metric_rows(result)],
+    )
+    shown = [n for n in RATE_METRICS if n in result.metrics]
+    cases = _table(
+        ["case", "engine", *shown, "answer", "problems"],
+        [
+            [
+                c["id"],
+                c["engine"],
+                *(_fmt(n, c["scores"].get(n)) for n in shown),
+                c["answer"][:120],
+                "; ".join(c["problems"])[:160],
+            ]
+            for c in result.per_case
+        ],
+        keys=2,
+    )
+    verdict = "PASS" if result.passed else "FAIL"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Eval {escape(result.label)}</title><style>{CSS}
+.pass {{ color: #1a7f37; }} .fail {{ color: #cf222e; }} td:nth-last-child(-n+2) {{ white-space: normal; text-align: left; }}
+</style></head><body>
+<h1>Eval: {escape(result.label)}</h1>
+<p class="period"><b class="{verdict.lower()}">{verdict}</b> against {escape(against)}: {escape("; ".join(result.verdict))}</p>
+<p class="period">{len(result.per_case)} cases · golden set {escape(result.golden_sha256[:12])} · run {escape(str(result.id))}</p>
+<div class="kpis">{kpis}</div>
+<h2>Scores beside the baseline</h2>
+<figure>{inline_svg(lambda: metrics_chart(result), salt="hub-eval-report")}</figure>
+<h2>Metrics</h2>{metrics}
+<h2>Cases</h2>{cases}
+<p class="notes">Rates are means over the cases that have the expectation; fallback is the share of cases a configured
+model did not answer. String and context metrics are ragas' offline metrics.</p>
+</body></html>
+"""
+
+
+def write_reports(result: RunResult, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(render_markdown(result), encoding="utf-8")
+    (folder / "report.html").write_text(render_html(result), encoding="utf-8")
+    return folder
+
+
+def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, float | None, float | None, str]]:
+    """Metric-by-metric rows for two runs' metrics: name, A, B, change from A to B."""
+    names = sorted(set(a) | set(b))
+    return [(n, a.get(n), b.get(n), _delta(n, b[n], a.get(n)) if n in b else "") for n in names]

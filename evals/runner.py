@@ -1,0 +1,247 @@
+"""Run eval suites on a fresh copy of the fixture shop, score them, judge them against baselines, keep them.
+
+Each run builds the demo shop in a throwaway SQLite database (no photos), a gateway with the prompt version
+under test pinned, and the conversation graph; then runs every case of the use case's golden set, with a
+progress bar, scores it (business metrics and ragas' offline metrics), compares the suite's scores with the
+predecessor version's baseline, stores the run in the service database (`eval_runs`) and writes a markdown and
+an HTML report under `<data dir>/evals/<run id>/`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agents.engine import DeterministicEngine
+from evals.cases import EvalCase, golden_sha256, load_cases
+from evals.gate import Baseline, Tolerances, predecessor, verdict
+from evals.llm_server import ScriptedLLMServer
+from evals.metrics import RagasScorer, business_scores, summarise
+from evals.report import write_reports
+from evals.sim_model import SimModel
+from evals.suites import SUITES, Env, RecordingGateway
+from graphs.checkpoint import open_checkpointer
+from graphs.conversation import build_graph
+from graphs.turns import Conversations
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import upgrade
+from hub.gateway.config import GatewayConfig
+from hub.gateway.factory import load_prompts
+from hub.gateway.gateway import Gateway
+from hub.gateway.ledger import UsageLedger
+from hub.redis_conn import EmbeddedRedis, create_redis
+from hub.seed.demo import seed_demo
+from hub.settings import Settings
+from hub.tenancy.config import TenantConfig
+
+SIM_MODEL = "hub-sim"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    use_case: str
+    prompt_version: str | None = None
+    """None: the tenant's pin, else the default pin."""
+    model: str | None = None
+    """Override the configured model for this run."""
+    tenant: m.Tenant | None = None
+    """Run with this tenant's settings (pins, AI switches); the data is always the fixture's."""
+    sim: bool = False
+    """Answer with the simulated model (CI), not a configured one."""
+    limit: int | None = None
+
+
+@dataclass
+class RunResult:
+    id: uuid.UUID
+    spec: RunSpec
+    mode: str
+    prompt_version: str
+    model: str | None
+    metrics: dict[str, float]
+    per_case: list[dict[str, Any]]
+    golden_sha256: str
+    started_at: datetime
+    finished_at: datetime
+    cases: list[EvalCase] = field(default_factory=list)
+    passed: bool = False
+    verdict: list[str] = field(default_factory=list)
+    baseline: Baseline | None = None
+    """What the run was judged against."""
+    report_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.use_case}@{self.prompt_version} ({self.mode}{', ' + self.model if self.model else ''})"
+
+
+Progress = Callable[[int, int, str], None]
+
+
+@asynccontextmanager
+async def _fixture(
+    settings: Settings, workdir: Path
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], uuid.UUID]]:
+    engine = create_engine(f"sqlite+aiosqlite:///{workdir / 'fixture.db'}")
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        creds = await seed_demo(session, Settings(data_dir=workdir, secret_key=settings.secret_key), images=False)
+        await session.commit()
+    try:
+        yield sessions, uuid.UUID(creds.tenant_id)
+    finally:
+        await engine.dispose()
+
+
+async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | None = None) -> RunResult:
+    """Run one use case's suite and return its scores and verdict (not yet stored; see `store`)."""
+    cases = load_cases(spec.use_case)[: spec.limit]
+    registry = load_prompts(settings).for_evals()
+    started = datetime.now(UTC)
+    async with AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-eval-")))
+        llm = settings
+        if spec.sim:
+            sim = SimModel()
+            server = stack.enter_context(ScriptedLLMServer(default=sim.step()))
+            llm = settings.model_copy(
+                update={
+                    "llm_base_url": server.base_url,
+                    "llm_api_key": SecretStr("sim"),
+                    "llm_model": SIM_MODEL,
+                    "llm_models": {},
+                }
+            )
+        else:
+            sim = None
+        if spec.model:
+            llm = llm.model_copy(update={"llm_model": spec.model, "llm_models": {}})
+        redis_url = settings.redis_url or stack.enter_context(EmbeddedRedis(workdir / "data")).url
+        redis = create_redis(redis_url)
+        stack.push_async_callback(redis.aclose)
+        sessions, tenant_id = await stack.enter_async_context(_fixture(settings, workdir))
+        ledger = UsageLedger(sessions, redis, flush_interval_s=0.5, spill_dir=workdir / "spill")
+        ledger.start()
+        config = GatewayConfig.from_settings(llm)
+        gateway = RecordingGateway(config, redis=redis, ledger=ledger, prompts=registry)
+        reference = Gateway(GatewayConfig(), redis=redis, ledger=ledger, prompts=registry)
+        stack.push_async_callback(reference.aclose)
+        stack.push_async_callback(gateway.aclose)
+        tenant_config = TenantConfig.model_validate(spec.tenant.settings if spec.tenant else {})
+        async with sessions() as session:
+            fixture_tenant = await session.get(m.Tenant, tenant_id)
+            assert fixture_tenant is not None
+            fixture_config = TenantConfig.model_validate(fixture_tenant.settings)
+        pins = dict(tenant_config.prompt_pins)
+        if spec.prompt_version:
+            pins[spec.use_case] = spec.prompt_version
+        config_under_test = fixture_config.model_copy(
+            update={"prompt_pins": pins, "ai_enabled": tenant_config.ai_enabled}
+        )
+        version = registry.resolve(spec.use_case, pins).version
+        saver = await stack.enter_async_context(
+            open_checkpointer(f"sqlite+aiosqlite:///{workdir / 'fixture.db'}", workdir)
+        )
+        engine = DeterministicEngine()
+        env = Env(
+            sessions=sessions,
+            tenant_id=tenant_id,
+            config=config_under_test,
+            gateway=gateway,
+            reference=reference,
+            conversations=Conversations(build_graph(saver), gateway, engine),
+            engine=engine,
+            sim=sim,
+        )
+        suite = SUITES[spec.use_case]
+        scorer = RagasScorer()
+        per_case: list[dict[str, Any]] = []
+        for done, case in enumerate(cases, 1):
+            outcome = await suite(env, case)
+            scores = business_scores(case, outcome, model_configured=config.configured)
+            scores |= await scorer.score(case, outcome)
+            per_case.append(
+                {
+                    "id": case.id,
+                    "engine": outcome.engine,
+                    "scores": scores,
+                    "answer": outcome.text[:1000],
+                    "problems": outcome.rule_problems,
+                }
+            )
+            if progress:
+                progress(done, len(cases), case.id)
+        await ledger.flush()
+    metrics = summarise(c["scores"] for c in per_case)
+    mode = "sim" if spec.sim else "llm" if config.configured else "deterministic"
+    return RunResult(
+        id=uuid.uuid4(),
+        spec=spec,
+        mode=mode,
+        prompt_version=version,
+        model=(config.chain(spec.use_case) or [None])[0],
+        metrics=metrics,
+        per_case=per_case,
+        golden_sha256=golden_sha256(spec.use_case),
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        cases=cases,
+    )
+
+
+def judge(result: RunResult, baseline: Baseline | None) -> RunResult:
+    """Pass or fail the run against a baseline (the predecessor's), with reasons."""
+    result.baseline = baseline
+    result.passed, result.verdict = verdict(
+        result.metrics, baseline, Tolerances.load(), model_path=result.mode != "deterministic"
+    )
+    return result
+
+
+def stored_baseline(use_case: str, version: str, versions: list[str]) -> Baseline | None:
+    """The predecessor's committed baseline, if it was measured on the current golden set."""
+    before = predecessor(versions, version)
+    baseline = Baseline.load(use_case, before) if before else None
+    return baseline if baseline is not None and baseline.golden_sha256 == golden_sha256(use_case) else None
+
+
+async def store(settings: Settings, result: RunResult) -> RunResult:
+    """Write the reports and keep the run in the service database's history."""
+    result.report_dir = write_reports(result, settings.data_dir / "evals" / str(result.id))
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_factory(engine)() as session:
+            session.add(
+                m.EvalRun(
+                    id=result.id,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at,
+                    use_case=result.spec.use_case,
+                    prompt_version=result.prompt_version,
+                    mode=result.mode,
+                    model=result.model,
+                    tenant_id=result.spec.tenant.id if result.spec.tenant else None,
+                    golden_sha256=result.golden_sha256,
+                    cases=len(result.per_case),
+                    metrics=result.metrics,
+                    per_case=result.per_case,
+                    passed=result.passed,
+                    verdict=result.verdict,
+                    report_dir=str(result.report_dir),
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return result
