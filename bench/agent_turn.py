@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from chat_ui.app import create_app
+from evals.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
 from graphs.turns import Speaker
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
@@ -39,7 +40,6 @@ from hub.seed.catalog import build_demo_shop
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
-from evals.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
 from tools.context import Audience, ToolContext
 from tools.engagement import ENGAGEMENT_TOOLS
 from tools.registry import run_tool

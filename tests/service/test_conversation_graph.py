@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from evals.llm_server import ScriptedLLMServer, last_tool_result, reply, respond, tool_call
 from graphs.turns import LOOP_REPLY
 from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.agent_harness import audit_of, operator_chat, running, shopper_chat, with_model
-from evals.llm_server import ScriptedLLMServer, last_tool_result, reply, respond, tool_call
 
 
 @pytest.fixture

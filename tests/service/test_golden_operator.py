@@ -14,11 +14,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from hub.db import models as m
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.agent_harness import last_result, operator_chat, running, with_model
-from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from tools.crm import CRM_TOOLS
 from tools.photography import PHOTO_TOOLS
 from tools.seo import SEO_TOOLS

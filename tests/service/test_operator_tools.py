@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from evals.llm_server import ScriptedLLMServer, reply
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
@@ -49,7 +50,6 @@ from hub.tenancy.config import TenantConfig
 from hub.tenancy.repository import LIFETIME_VALUE_EXCLUDES, TenantData
 from tests.conftest import PG_ADMIN_URL, Shop, make_shop
 from tests.gateway_harness import PRICES, Harness, fast_config
-from evals.llm_server import ScriptedLLMServer, reply
 from tools.context import Audience, PermissionDenied, ToolContext, ToolError
 from tools.crm import CRM_TOOLS, SegmentRule
 from tools.deps import bind_model, needs_model

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from evals.llm_server import ScriptedLLMServer, drop, error, reply, stall
 from hub.db.models import UsageOutcome
 from hub.gateway.guards import Refusal
 from hub.prompting.outputs import IntentRoute
 from hub.redis_conn import EmbeddedRedis
 from tests.gateway_harness import Harness, fast_config, gateway_harness, route_json
-from evals.llm_server import ScriptedLLMServer, drop, error, reply, stall
 
 
 @pytest.fixture

@@ -9,11 +9,6 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 
-from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
-from hub.gateway.guards import Refusal
-from hub.gateway.transport import StreamBroken
-from hub.redis_conn import EmbeddedRedis
-from tests.gateway_harness import Harness, fast_config, gateway_harness
 from evals.llm_server import (
     ScriptedLLMServer,
     corrupt_stream,
@@ -24,6 +19,11 @@ from evals.llm_server import (
     tool_call,
     truncated_stream,
 )
+from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
+from hub.gateway.guards import Refusal
+from hub.gateway.transport import StreamBroken
+from hub.redis_conn import EmbeddedRedis
+from tests.gateway_harness import Harness, fast_config, gateway_harness
 
 
 @tool
