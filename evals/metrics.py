@@ -57,6 +57,8 @@ class Outcome:
     latency_ms: float = 0.0
     cost: Decimal = Decimal(0)
     error: str | None = None
+    judged: dict[str, float] = field(default_factory=dict)
+    """LLM-judged scores (judge_score, judge_grounded) when a judge model graded the answer."""
 
 
 def _present(needle: str, haystack: str) -> bool:
@@ -93,7 +95,7 @@ def business_scores(case: EvalCase, out: Outcome, *, model_configured: bool) -> 
     if expect.fields:
         hits = [_field_ok(value, out.fields.get(name)) for name, value in expect.fields.items()]
         scores["fields_match"] = sum(hits) / len(hits)
-    return scores
+    return scores | out.judged
 
 
 class RagasScorer:

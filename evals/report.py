@@ -32,6 +32,8 @@ RATE_METRICS = (
     "bleu",
     "context_precision",
     "context_recall",
+    "judge_score",
+    "judge_grounded",
 )
 """Metrics in [0, 1], drawn on one chart; the others (latency, cost) go in the table only."""
 

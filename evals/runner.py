@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ from hub.gateway.ledger import UsageLedger
 from hub.redis_conn import EmbeddedRedis, create_redis
 from hub.seed.demo import seed_demo
 from hub.settings import Settings
-from hub.tenancy.config import TenantConfig
+from hub.tenancy.config import ModelPrice, TenantConfig
 
 SIM_MODEL = "hub-sim"
+SIM_PRICE = ModelPrice(input=Decimal("0.15"), output=Decimal("0.60"))
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,11 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
         pins = dict(tenant_config.prompt_pins)
         if spec.prompt_version:
             pins[spec.use_case] = spec.prompt_version
+        prices = dict(tenant_config.price_overrides)
+        if spec.sim:  # priced like a small hosted model, so re-asks and retries show up as cost
+            prices[SIM_MODEL] = SIM_PRICE
         config_under_test = fixture_config.model_copy(
-            update={"prompt_pins": pins, "ai_enabled": tenant_config.ai_enabled}
+            update={"prompt_pins": pins, "ai_enabled": tenant_config.ai_enabled, "price_overrides": prices}
         )
         version = registry.resolve(spec.use_case, pins).version
         saver = await stack.enter_async_context(
@@ -163,6 +168,7 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             conversations=Conversations(build_graph(saver), gateway, engine),
             engine=engine,
             sim=sim,
+            judge=config.configured and not spec.sim,
         )
         suite = SUITES[spec.use_case]
         scorer = RagasScorer()

@@ -9,6 +9,7 @@ with, then through the model.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +37,9 @@ from hub.prompting.outputs import (
     IntentRoute,
     NextBestAction,
     PhotoBrief,
+    ReplyJudge,
     RouteEntities,
+    Verdict,
 )
 from hub.tenancy.config import TenantConfig
 from tools import crm, photography, seo
@@ -78,6 +81,8 @@ class Env:
     conversations: Conversations
     engine: DeterministicEngine
     sim: SimModel | None = None
+    judge: bool = False
+    """Grade customer replies with the `reply_judge` prompt (a configured model only, never the sim)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -173,7 +178,7 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
     problems = validate_reply(out.reply, tool_outputs=outputs, channel=m.Channel.WEB)
     if data.get("validation"):
         problems.append(f"the model's draft failed validation: {'; '.join(data['validation'])}")
-    return Outcome(
+    outcome = Outcome(
         text=out.reply,
         engine=out.engine,
         schema_valid="invalid_output" not in steps,
@@ -184,6 +189,43 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         latency_ms=latency,
         cost=Decimal(data["cost"]),
     )
+    if env.judge:
+        verdict = await judge_reply(env, message, out.reply, calls, problems)
+        outcome.judged = {"judge_score": verdict.score, "judge_grounded": float(verdict.grounded)}
+    return outcome
+
+
+async def judge_reply(
+    env: Env, message: str, reply: str, calls: list[dict[str, Any]], problems: list[str]
+) -> ReplyJudge:
+    """Have the configured model grade the reply against the turn's evidence (ragas-style faithfulness)."""
+    policies = [c["result"] for c in calls if c["tool"] == "policy_answer" and c.get("result")]
+    facts = [
+        {"tool": c["tool"], "result": c["result"]} for c in calls if c["tool"] != "policy_answer" and c.get("result")
+    ]
+
+    def by_rules(_: object) -> ReplyJudge:  # no judge answered: the validators' verdict
+        return ReplyJudge(
+            grounded=not problems,
+            score=0.0 if problems else 1.0,
+            issues=problems[:10],
+            verdict=Verdict.FAIL if problems else Verdict.PASS,
+        )
+
+    result = await env.gateway.generate(
+        CallContext(tenant_id=env.tenant_id, tenant=env.config),
+        use_case="reply_judge",
+        variables={
+            "policies": json.dumps(policies, ensure_ascii=False),
+            "tool_results": json.dumps(facts, ensure_ascii=False),
+            "history": "",
+            "message": message,
+            "reply": reply,
+        },
+        fallback=by_rules,
+        feature="eval_judge",
+    )
+    return result.value
 
 
 async def intent_route(env: Env, case: EvalCase) -> Outcome:

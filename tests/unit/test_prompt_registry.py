@@ -484,7 +484,9 @@ def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settin
     assert no_tenant.exit_code == 1 and no_tenant.stderr.strip() == "error: unknown tenant 'nope'"
 
     registry.release("seo_product_copy", "1.1.0")
-    pinned = prompts("pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
+    pinned = prompts(
+        "pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", "--force", "no eval yet", root=prompts_dir
+    )
     assert pinned.exit_code == 0, pinned.output
     assert pinned.stdout.strip() == "pinned tenant acme-outdoor to seo_product_copy@1.1.0 (was the default pin)"
     again = prompts("pin", "seo_product_copy", "1.1.0", "--tenant", "acme-outdoor", root=prompts_dir)
@@ -492,10 +494,13 @@ def test_cli_pins_a_tenant_and_audits_it(prompts_dir: Path, cli_settings: Settin
 
     async def read(session: Any) -> tuple[dict[str, str], list[m.AuditEvent]]:
         tenant = await admin.resolve_tenant(session, "acme-outdoor")
-        events = (await session.execute(select(m.AuditEvent).where(m.AuditEvent.action == "prompt.pinned"))).scalars()
+        action = m.AuditEvent.action == "prompt.pinned_without_eval"
+        events = (await session.execute(select(m.AuditEvent).where(action))).scalars()
         return tenant.settings["prompt_pins"], list(events)
 
     pins, events = with_session(cli_settings, read)
     assert pins == {"seo_product_copy": "1.1.0"}
     assert PromptRegistry.load(prompts_dir).resolve("seo_product_copy", pins).version == "1.1.0"
-    assert [(e.subject, e.data["previous"], e.actor) for e in events] == [("seo_product_copy@1.1.0", None, "cli")]
+    assert [(e.subject, e.data["previous"], e.actor, e.data["forced"]) for e in events] == [
+        ("seo_product_copy@1.1.0", None, "cli", "no eval yet")
+    ]
