@@ -76,10 +76,11 @@ async def _baseline(settings: Settings, result: RunResult) -> Baseline | None:
             ).scalar_one_or_none()
     finally:
         await engine.dispose()
-    return (
-        Baseline(row.use_case, row.prompt_version, row.golden_sha256, row.metrics, row.finished_at.isoformat())
-        if row
-        else None
+    if row is None:
+        return None
+    cases = {c["id"]: c["scores"] for c in row.per_case}
+    return Baseline(
+        row.use_case, row.prompt_version, row.golden_sha256, row.metrics, row.finished_at.isoformat(), cases
     )
 
 
@@ -135,6 +136,7 @@ def run(
                         "prompt_version": r.prompt_version,
                         "mode": r.mode,
                         "passed": r.passed,
+                        "verdict": r.verdict,
                         "metrics": r.metrics,
                         "report": str(r.report_dir),
                     }
@@ -232,7 +234,7 @@ def gate(
                 await store(settings, judge(result, baseline))
                 _print(result)
                 if result.passed:
-                    live[version] = Baseline.of(name, version, result.golden_sha256, result.metrics)
+                    live[version] = Baseline.of(name, version, result.golden_sha256, result.metrics, result.per_case)
                     if record:
                         console.print(f"recorded {live[version].save()}")
                 else:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
 
-from evals.metrics import LOWER_IS_BETTER
+from evals.metrics import LOWER_IS_BETTER, summarise
 
 EVALS_DIR = Path(__file__).resolve().parent
 BASELINES_DIR = EVALS_DIR / "baselines"
@@ -44,6 +44,16 @@ class Baseline:
     golden_sha256: str
     metrics: dict[str, float]
     recorded_at: str
+    cases: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Case id → its scores, so a run over some of the cases (`--limit`) is compared like for like."""
+
+    def over(self, case_ids: list[str]) -> Baseline:
+        """The baseline restricted to these cases (the whole baseline if it lacks any of them)."""
+        if not self.cases or not case_ids or any(i not in self.cases for i in case_ids):
+            return self
+        if len(case_ids) == len(self.cases):
+            return self
+        return replace(self, metrics=summarise(self.cases[i] for i in case_ids))
 
     @staticmethod
     def path(use_case: str, version: str, root: Path = BASELINES_DIR) -> Path:
@@ -63,9 +73,21 @@ class Baseline:
         return path
 
     @classmethod
-    def of(cls, use_case: str, version: str, golden_sha256: str, metrics: dict[str, float]) -> Baseline:
-        kept = {k: round(v, 6) for k, v in sorted(metrics.items()) if not k.startswith("latency")}
-        return cls(use_case, version, golden_sha256, kept, datetime.now(UTC).isoformat(timespec="seconds"))
+    def of(
+        cls,
+        use_case: str,
+        version: str,
+        golden_sha256: str,
+        metrics: dict[str, float],
+        per_case: list[dict[str, Any]] | None = None,
+    ) -> Baseline:
+        def kept(scores: dict[str, float]) -> dict[str, float]:
+            return {k: round(v, 6) for k, v in sorted(scores.items()) if not k.startswith("latency")}
+
+        cases = {c["id"]: kept(c["scores"]) for c in per_case or []}
+        return cls(
+            use_case, version, golden_sha256, kept(metrics), datetime.now(UTC).isoformat(timespec="seconds"), cases
+        )
 
 
 def regressions(current: dict[str, float], baseline: dict[str, float], tolerances: Tolerances) -> list[str]:

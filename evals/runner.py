@@ -208,18 +208,23 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
 
 def judge(result: RunResult, baseline: Baseline | None) -> RunResult:
     """Pass or fail the run against a baseline (the predecessor's), with reasons."""
-    result.baseline = baseline
+    result.baseline = baseline.over([c["id"] for c in result.per_case]) if baseline else None
     result.passed, result.verdict = verdict(
-        result.metrics, baseline, Tolerances.load(), model_path=result.mode != "deterministic"
+        result.metrics, result.baseline, Tolerances.load(), model_path=result.mode != "deterministic"
     )
     return result
 
 
 def stored_baseline(use_case: str, version: str, versions: list[str]) -> Baseline | None:
-    """The predecessor's committed baseline, if it was measured on the current golden set."""
-    before = predecessor(versions, version)
-    baseline = Baseline.load(use_case, before) if before else None
-    return baseline if baseline is not None and baseline.golden_sha256 == golden_sha256(use_case) else None
+    """The nearest lower version's committed baseline measured on the current golden set, if any."""
+    current = golden_sha256(use_case)
+    remaining = [v for v in versions if v != version]
+    while (before := predecessor(remaining, version)) is not None:
+        baseline = Baseline.load(use_case, before)
+        if baseline is not None and baseline.golden_sha256 == current:
+            return baseline
+        remaining.remove(before)
+    return None
 
 
 async def store(settings: Settings, result: RunResult) -> RunResult:

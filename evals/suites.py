@@ -50,11 +50,14 @@ from tools.validators import validate_reply
 class RecordingGateway(Gateway):
     """The real gateway, keeping each call's result and how many model answers parsed against the schema."""
 
-    results: list[GenerationResult[Any]]
-    schema_ok: int
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reset()
 
     def reset(self) -> None:
-        self.results, self.schema_ok = [], 0
+        """Forget earlier calls: the next case's outcome counts only its own."""
+        self.results: list[GenerationResult[Any]] = []
+        self.schema_ok = 0
 
     async def generate(self, ctx: CallContext, *, validators: Sequence[Validator[Any]] = (), **kwargs: Any) -> Any:
         def parsed(_: Any) -> list[str]:

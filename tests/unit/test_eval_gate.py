@@ -107,7 +107,7 @@ def test_pin_needs_a_passing_eval_run_for_the_tenant_or_an_audited_force(cli_env
         return json.loads(result.stdout.strip().splitlines()[-1])[0]
 
     good = evaluate("1.0.1")
-    assert good["passed"] and good["mode"] == "sim"
+    assert good["passed"] and good["mode"] == "sim", good["verdict"]
     report = Path(good["report"]) / "report.html"
     assert "<svg" in report.read_text() and "PASS" in report.read_text()
     assert pin("1.0.1").exit_code == 0
