@@ -230,7 +230,7 @@ def gate(
                 result = await _run(settings, RunSpec(name, prompt_version=version, sim=True))
                 before = [v for v in versions if v in live or v not in todo]
                 prev = predecessor([*before, version], version)
-                baseline = live.get(prev) if prev in live else stored_baseline(name, version, versions)
+                baseline = live.get(prev) if prev in live else stored_baseline(name, version, versions, own=False)
                 await store(settings, judge(result, baseline))
                 _print(result)
                 if result.passed:

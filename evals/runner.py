@@ -215,8 +215,9 @@ def judge(result: RunResult, baseline: Baseline | None) -> RunResult:
     return result
 
 
-def stored_baseline(use_case: str, version: str, versions: list[str]) -> Baseline | None:
-    """The nearest lower version's committed baseline measured on the current golden set, if any."""
+def stored_baseline(use_case: str, version: str, versions: list[str], *, own: bool = True) -> Baseline | None:
+    """The nearest lower version's committed baseline on the current golden set; else (with `own`) the
+    version's own, so re-running a released version shows whether code or data changes moved its scores."""
     current = golden_sha256(use_case)
     remaining = [v for v in versions if v != version]
     while (before := predecessor(remaining, version)) is not None:
@@ -224,7 +225,8 @@ def stored_baseline(use_case: str, version: str, versions: list[str]) -> Baselin
         if baseline is not None and baseline.golden_sha256 == current:
             return baseline
         remaining.remove(before)
-    return None
+    baseline = Baseline.load(use_case, version) if own else None
+    return baseline if baseline is not None and baseline.golden_sha256 == current else None
 
 
 async def store(settings: Settings, result: RunResult) -> RunResult:

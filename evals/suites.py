@@ -154,7 +154,8 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
     async with env.sessions() as session:
         tenant = await session.get(m.Tenant, env.tenant_id)
         assert tenant is not None
-        tenant.settings = {**tenant.settings, **env.config.model_dump(mode="json", include={"prompt_pins"})}
+        under_test = env.config.model_dump(mode="json", include={"prompt_pins", "price_overrides", "ai_enabled"})
+        tenant.settings = {**tenant.settings, **under_test}
         if env.sim is not None:
             ctx = ToolContext(session=session, tenant_id=tenant.id, audience=Audience.CUSTOMER, channel=m.Channel.WEB)
             turn = await env.engine.answer(ctx, message, pending=Pending(), voice=ShopVoice(name=tenant.name))
