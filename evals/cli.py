@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evals.cases import USE_CASES, golden_sha256
 from evals.gate import Baseline, due, predecessor
@@ -185,7 +186,8 @@ def compare(
         table.add_column(col, justify="left" if col == "metric" else "right")
     for name, va, vb, change in compare_rows(first.metrics, second.metrics):
         table.add_row(name, "–" if va is None else f"{va:.3f}", "–" if vb is None else f"{vb:.3f}", change)
-    console.print(table)
+    out = Console()
+    out.print(table)
     by_id = {c["id"]: c for c in first.per_case}
     changed = Table(title="cases whose scores changed")
     for col in ("case", "metric", "A", "B"):
@@ -198,7 +200,47 @@ def compare(
             old = before["scores"].get(name)
             if old is not None and abs(old - value) > 1e-9 and not name.startswith(("latency", "cost")):
                 changed.add_row(case["id"], name, f"{old:.3f}", f"{value:.3f}")
-    console.print(changed)
+    out.print(changed)
+
+
+@eval_app.command("history")
+def history(
+    use_case: Annotated[str | None, typer.Option("--use-case", "-u")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only runs made with this tenant's settings.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """List past runs, newest first: when, which version, mode and model, key scores, verdict."""
+    settings = load_settings()
+
+    async def work(session: AsyncSession) -> list[m.EvalRun]:
+        stmt = select(m.EvalRun).order_by(m.EvalRun.finished_at.desc()).limit(limit)
+        if use_case:
+            stmt = stmt.where(m.EvalRun.use_case == use_case)
+        if tenant:
+            stmt = stmt.where(m.EvalRun.tenant_id == (await admin.resolve_tenant(session, tenant)).id)
+        return list((await session.execute(stmt)).scalars())
+
+    table = Table(title="eval runs")
+    for col in ("finished", "run", "prompt", "mode", "model", "rules", "facts", "fallback", "verdict"):
+        table.add_column(col)
+    for row in with_session(settings, work):
+        metrics = row.metrics
+
+        def cell(name: str, metrics: dict[str, float] = metrics) -> str:
+            return f"{metrics[name]:.2f}" if name in metrics else "–"
+
+        table.add_row(
+            f"{row.finished_at:%Y-%m-%d %H:%M}",
+            str(row.id)[:8],
+            f"{row.use_case}@{row.prompt_version}",
+            row.mode,
+            row.model or "–",
+            cell("rules_pass"),
+            cell("facts_recall"),
+            cell("fallback"),
+            "PASS" if row.passed else "FAIL",
+        )
+    Console().print(table)
 
 
 @eval_app.command("gate")

@@ -114,6 +114,13 @@ def test_pin_needs_a_passing_eval_run_for_the_tenant_or_an_audited_force(cli_env
 
     bad = evaluate("1.0.2")
     assert not bad["passed"] and bad["metrics"]["fallback"] == 1.0
+    wide = {"COLUMNS": "200"}
+    listed = runner.invoke(eval_app, ["history", "-u", "seo_product_copy", "--tenant", "acme-outdoor"], env=wide)
+    assert listed.exit_code == 0 and "seo_product_copy@1.0.2" in listed.stdout and "FAIL" in listed.stdout
+    compared = runner.invoke(eval_app, ["compare", good["id"][:8], bad["id"]], env=wide)
+    assert compared.exit_code == 0, compared.output
+    assert "fallback" in compared.stdout and "cases whose scores changed" in compared.stdout
+
     still_refused = pin("1.0.2")
     assert still_refused.exit_code == 1, "a failing run is no evidence"
     forced = pin("1.0.2", "--force", "hotfix approved by QA lead")
