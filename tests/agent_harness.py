@@ -94,3 +94,14 @@ async def last_result(engine: AsyncEngine, out: TurnResult) -> dict[str, Any] | 
     calls = (await audit_of(engine, out)).data["tools"]
     results = [c["result"] for c in calls if c["status"] == "ok"]
     return results[-1] if results else None
+
+
+def fill(value: Any, **names: Any) -> Any:
+    """Format every string inside a golden-file value with `names` ({demo.x}, {product.x}, {r[...]})."""
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, dict):
+        return {k: fill(v, **names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, **names) for v in value]
+    return value

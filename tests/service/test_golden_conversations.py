@@ -24,21 +24,11 @@ from hub.db import models as m
 from hub.prompting.outputs import Intent
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from tests.agent_harness import fill
 from tools.engagement import ENGAGEMENT_TOOLS
 
 GOLDEN = Path(__file__).resolve().parents[2] / "evals" / "golden" / "conversations.yaml"
 CONVERSATIONS: list[dict[str, Any]] = yaml.safe_load(GOLDEN.read_text())
-
-
-def fill(value: Any, **names: Any) -> Any:
-    """Format every string inside `value` with `names` ({demo.x}, {product.x}, {r[...]})."""
-    if isinstance(value, str):
-        return value.format(**names)
-    if isinstance(value, dict):
-        return {k: fill(v, **names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, **names) for v in value]
-    return value
 
 
 def test_the_golden_conversations_cover_every_intent_and_every_engagement_tool() -> None:

@@ -18,23 +18,13 @@ from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, 
 from hub.db import models as m
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
-from tests.agent_harness import last_result, operator_chat, running, with_model
+from tests.agent_harness import fill, last_result, operator_chat, running, with_model
 from tools.crm import CRM_TOOLS
 from tools.photography import PHOTO_TOOLS
 from tools.seo import SEO_TOOLS
 
 GOLDEN = Path(__file__).resolve().parents[2] / "evals" / "golden" / "operator.yaml"
 CONVERSATIONS: list[dict[str, Any]] = yaml.safe_load(GOLDEN.read_text())
-
-
-def fill(value: Any, **names: Any) -> Any:
-    if isinstance(value, str):
-        return value.format(**names)
-    if isinstance(value, dict):
-        return {k: fill(v, **names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, **names) for v in value]
-    return value
 
 
 def test_the_operator_golden_set_covers_every_operator_tool() -> None:

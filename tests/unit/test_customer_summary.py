@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from agents.commands import OperatorCommands
+from graphs.conversation import ToolOutcome
 from hub.db import models as m
 from hub.prompting.outputs import CrmCustomerSummary, CustomerSegment, Sentiment
 from hub.tenancy.repository import LIFETIME_VALUE_EXCLUDES
@@ -166,20 +165,16 @@ def test_open_issues_must_carry_each_one_the_records_show() -> None:
     ]
 
 
-@dataclass
-class Done:
-    tool: str
-    result: dict[str, Any]
-    status: str = "ok"
-    detail: str | None = None
-
-
 def test_summary_command_reply_has_the_briefing_in_order() -> None:
     orders = [order("A-10300", 25, m.OrderStatus.RETURNED, "120.50"), *history(60)]
     issue = f"order A-10300 returned, refund due (since {orders[0].updated_at:%Y-%m-%d})"
     p = profile(orders, open_issues=(issue,))
     result = {**summary_from_profile(p, orders, TODAY).model_dump(mode="json"), "engine": "deterministic"}
-    lines = OperatorCommands().compose([Done("summarize_customer", result)]).splitlines()
+    lines = (
+        OperatorCommands()
+        .compose([ToolOutcome(tool="summarize_customer", args={}, status="ok", result=result)])
+        .splitlines()
+    )
     assert lines[0].startswith("Ada Lovelace: 2 orders since ") and "lifetime value $80.00" in lines[0]
     assert lines[1] == "Segment: active"
     assert lines[2] == "Key facts:" and lines[3] == "- 2 orders, lifetime value $80.00"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
 from agents.commands import OperatorCommands
+from graphs.conversation import ToolOutcome
 from hub.prompting.outputs import AspectRatio, PhotoBrief
 from tools.context import ToolError
 from tools.photography import STUDIO_BACKGROUND, STUDIO_SCENE, brief_from_request, check_photo_brief
@@ -102,18 +100,17 @@ def test_brief_plans_draft_photo_brief_with_the_operators_words() -> None:
     assert OperatorCommands().plan("/brief marble counter").reply.startswith("I need a SKU")
 
 
-@dataclass
-class Done:
-    tool: str
-    result: dict[str, Any]
-    status: str = "ok"
-    detail: str | None = None
-
-
 def test_a_brief_reads_as_a_checklist_and_says_nothing_is_queued() -> None:
     brief = brief_from_request("3 lifestyle shots on a marble counter, 4:5")
     text = OperatorCommands().compose(
-        [Done("draft_photo_brief", {**brief.model_dump(mode="json"), "sku": "SKU-1001", "engine": "deterministic"})]
+        [
+            ToolOutcome(
+                tool="draft_photo_brief",
+                args={},
+                status="ok",
+                result={**brief.model_dump(mode="json"), "sku": "SKU-1001", "engine": "deterministic"},
+            )
+        ]
     )
     assert text.splitlines()[:4] == [
         "Photo brief for SKU-1001 (read from your words; nothing is queued yet):",
