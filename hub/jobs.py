@@ -16,8 +16,8 @@ import asyncio
 import importlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -72,6 +72,11 @@ class JobResources:
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
     gateway: Gateway
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What registrars added with `JobQueue.provide` (e.g. the conversation graph), by name."""
+
+
+Provider = Callable[[JobResources], AbstractAsyncContextManager[Any]]
 
 
 class JobQueue:
@@ -91,6 +96,7 @@ class JobQueue:
             lifespan=self._lifespan,
         )
         self._redis = create_redis(settings.redis_url)
+        self._providers: dict[str, Provider] = {}
         self._holder: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._middleware = self.worker.middleware(self._retry_then_dead_letter)
@@ -107,6 +113,10 @@ class JobQueue:
         try's failure is the one this queue dead-letters.
         """
         return self.worker.task(name=name, timeout=timeout_s, max_tries=self.settings.jobs_max_tries + 1, ttl=3600)
+
+    def provide(self, name: str, provider: Provider) -> None:
+        """Open `provider(resources)` for the worker's lifetime; tasks find it in `resources.extra[name]`."""
+        self._providers[name] = provider
 
     async def enqueue(self, name: str, *args: Any, priority: Priority = "normal") -> str:
         """Queue a registered task and return its id; call inside `async with queue`."""
@@ -175,8 +185,12 @@ class JobQueue:
         redis = create_redis(self.settings.redis_url or "")
         sessions = session_factory(engine)
         gateway = build_gateway(self.settings, sessions, redis)
+        resources = JobResources(self.settings, sessions, redis, gateway)
         try:
-            yield JobResources(self.settings, sessions, redis, gateway)
+            async with AsyncExitStack() as stack:
+                for name, provider in self._providers.items():
+                    resources.extra[name] = await stack.enter_async_context(provider(resources))
+                yield resources
         finally:
             await gateway.aclose()
             await redis.aclose()
