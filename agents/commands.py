@@ -247,7 +247,7 @@ def _summary(r: dict[str, Any]) -> str:
     lines.append(f"Next step: {r['suggested_next_step']}")
     if r.get("engine") == "deterministic":
         lines.append("(Built from the records alone: no model answered.)")
-    return "\n".join(lines)
+    return "\n\n".join(lines)  # paragraphs, so a list ends before the next heading in Markdown
 
 
 def _customers(r: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agents.engine import DeterministicEngine
-from chat_ui import api
+from chat_ui import api, console
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
 from graphs.turns import Conversations
@@ -17,7 +17,8 @@ from hub.settings import Settings
 
 
 def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastAPI:
-    """The app `hub serve` runs: core routes and resources, the chat API, one conversation graph per process."""
+    """The app `hub serve` runs: core routes and resources, the chat API, the operator console at /console,
+    one conversation graph per process."""
     app = create_core_app(settings, in_process_workers=in_process_workers)
     core_lifespan = app.router.lifespan_context
 
@@ -29,8 +30,10 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
                 app.state.conversations = Conversations(
                     build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs
                 )
+                console.STATE.current = console.ConsoleState(res.sessions, app.state.conversations, res.gateway.prompts)
                 yield
 
     app.router.lifespan_context = lifespan
     app.include_router(api.router)
+    console.mount(app, settings)
     return app

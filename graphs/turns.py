@@ -205,11 +205,7 @@ class Conversations:
         state: TurnState = snapshot.values  # type: ignore[assignment]
         awaiting = [PendingAction.model_validate(i.value) for i in snapshot.interrupts]
         engine = "deterministic" if stopped else state.get("engine", "llm")
-        reply = (
-            "Please confirm:\n" + "\n".join(f"- {a.question} {a.args}" for a in awaiting)
-            if awaiting
-            else state["reply"]
-        )
+        reply = "Please confirm:\n" + "\n".join(_describe(a) for a in awaiting) if awaiting else state["reply"]
         calls = state.get("calls", [])
         tool_names = [c["tool"] for c in calls if c["status"] == "ok"]
         prompt_ref = deps.prompt.ref
@@ -270,6 +266,11 @@ class Conversations:
             products=[ProductCard.model_validate(p) for p in state.get("products", [])],
             awaiting=awaiting,
         )
+
+
+def _describe(action: PendingAction) -> str:
+    args = "; ".join(f"{key}: {value}" for key, value in action.args.items())
+    return f"- {action.question}\n  ({args})"
 
 
 def _message(

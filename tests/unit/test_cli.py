@@ -5,47 +5,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.db.migrate import head_revision
-
-
-def hub(
-    *args: str, env: dict[str, str], input: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args], env=env, input=input, capture_output=True, text=True, timeout=timeout
-    )
+from tests.processes import free_port, hub, wait_until_up
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     return {**clean, "HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[str], deadline_s: float = 60) -> httpx.Response:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {deadline_s}s")
 
 
 def test_serve_demo_answers_with_the_demo_shop_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:

@@ -170,11 +170,8 @@ def test_summary_command_reply_has_the_briefing_in_order() -> None:
     issue = f"order A-10300 returned, refund due (since {orders[0].updated_at:%Y-%m-%d})"
     p = profile(orders, open_issues=(issue,))
     result = {**summary_from_profile(p, orders, TODAY).model_dump(mode="json"), "engine": "deterministic"}
-    lines = (
-        OperatorCommands()
-        .compose([ToolOutcome(tool="summarize_customer", args={}, status="ok", result=result)])
-        .splitlines()
-    )
+    reply = OperatorCommands().compose([ToolOutcome(tool="summarize_customer", args={}, status="ok", result=result)])
+    lines = [line for line in reply.splitlines() if line]
     assert lines[0].startswith("Ada Lovelace: 2 orders since ") and "lifetime value $80.00" in lines[0]
     assert lines[1] == "Segment: active"
     assert lines[2] == "Key facts:" and lines[3] == "- 2 orders, lifetime value $80.00"

@@ -1,0 +1,119 @@
+"""The operator console in a real browser: sign in, ask without a model, confirm an action, see costs.
+
+Runs `hub serve --demo` as a process and drives /console with Debian's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import services_required
+from tests.processes import free_port, hub, wait_until_up
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], dict]]:
+    if not CHROMIUM.exists():
+        if services_required():
+            pytest.fail("Debian chromium is missing: apt-get install -y chromium")
+        pytest.skip("needs Debian chromium at /usr/bin/chromium")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, deadline_s=120)
+        creds = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
+        yield f"http://127.0.0.1:{port}", env, creds
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
+def test_an_operator_signs_in_asks_confirms_and_checks_costs(
+    server: tuple[str, dict[str, str], dict], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, env, creds = server
+    other = hub("tenants", "create", "--name", "Other Shop", env=env)
+    assert other.returncode == 0, other.stderr
+    made = hub(
+        "operators",
+        "create",
+        "--tenant",
+        "other-shop",
+        "--email",
+        "o@other.example",
+        "--password",
+        "other-pass-123",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.goto(f"{base}/console")
+        page.fill("#email", creds["operator_email"])
+        page.fill("#password", "wrong password")
+        page.click("button[type=submit]")
+        expect(page.locator("#chat-input")).to_have_count(0)
+
+        page.fill("#password", creds["operator_password"])
+        page.click("button[type=submit]")
+        chat = page.locator("#chat-input")
+        expect(page.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
+
+        chat.fill(f"/summary {creds['sample_order_email']}")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("summarize_customer").first).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Segment:").first).to_be_visible()
+        expect(page.get_by_text("deterministic · no model").first).to_be_visible()
+
+        chat.fill(f"/photos {creds['sample_sku']} white background, 2 photos")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Please confirm").first).to_be_visible(timeout=20_000)
+        page.get_by_role("button", name="Confirm request_photos").click()
+        expect(page.get_by_text("queued").first).to_be_visible(timeout=20_000)
+
+        chat.fill("/cost week")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("AI cost").first).to_be_visible(timeout=20_000)
+        shot = tmp_path / "console.png"
+        page.screenshot(path=str(shot), full_page=True)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copyfile(shot, ARTIFACTS / "console.png")
+
+        stranger = browser.new_page()
+        stranger.goto(f"{base}/console")
+        stranger.fill("#email", "o@other.example")
+        stranger.fill("#password", "other-pass-123")
+        stranger.click("button[type=submit]")
+        box = stranger.locator("#chat-input")
+        expect(stranger.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
+        box.fill(f"/profile {creds['sample_order_email']}")
+        stranger.keyboard.press("Enter")
+        expect(stranger.get_by_text("did not run").first).to_be_visible(timeout=20_000)
+        assert "lifetime value" not in stranger.inner_text("body"), "another shop's customer stays invisible"
+        browser.close()
