@@ -1,1 +1,1 @@
-"""Every surface a chat arrives on: the storefront chat API (and later the console, widget and WhatsApp)."""
+"""Every surface a chat arrives on: the storefront chat API and widget, the operator console, WhatsApp."""

@@ -1,22 +1,268 @@
-"""The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant."""
+"""The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant.
+
+Browsers call it from the shops' own sites, so it also owns who may: CORS limited to the origins the key's
+tenant allows, and a per-key rate limit on the chat endpoints.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.turns import Speaker, TurnResult
+from hub.constants import REDIS_PREFIX
 from hub.db import models as m
-from hub.http.deps import Authenticated, Session, Storefront
+from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
+from hub.http.errors import ApiError, error_body
+from hub.tenancy.config import TenantConfig
 from tools.context import Audience
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 _WORDS_PER_DELTA = 4
+
+CHAT_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit"
+"""`hub:chat-ratelimit:<key prefix>` → sorted set of the key's chat requests in the current window (ms scores)."""
+
+CORS_PATH_PREFIX = "/v1/chat"
+"""Every route under this prefix is called by the widget from a shop's site."""
+_CORS_METHODS = ("GET", "POST")
+_CORS_REQUEST_HEADERS = ("Content-Type", "X-Hub-Key", "X-Request-ID")
+_CORS_EXPOSED_HEADERS = "Retry-After, X-Request-ID"
+_PREFLIGHT_MAX_AGE_S = 600
+_CONFIRMED_ORIGIN = "cors_origin"
+"""Request-state key: the origin the route admitted for the key's tenant."""
+_REFUSED_ORIGIN = "cors_refused"
+"""Request-state key: the route refused the origin for the key's tenant."""
+
+
+# --- origins ------------------------------------------------------------------------------------------
+
+
+def origin_of(url: str) -> str | None:
+    """Return `scheme://host[:port]` as a browser writes it in an `Origin` header, or None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def tenant_origins(settings: Mapping[str, Any] | None) -> frozenset[str]:
+    """Return the browser origins a tenant's settings column allows (`allowed_origins`, normalised)."""
+    found = (origin_of(str(url)) for url in (settings or {}).get("allowed_origins", []))
+    return frozenset(origin for origin in found if origin)
+
+
+class KnownOrigins:
+    """Every origin some active tenant allows, read from the database now and then.
+
+    A preflight cannot name its tenant, so it is checked against this set. An origin not in the set
+    re-reads it (at most every `min_refresh_s`), so a site a shop has just allowed works within seconds;
+    the set is re-read whenever it is older than `max_age_s`, so a removed site stops passing preflights.
+    """
+
+    def __init__(self, *, max_age_s: float = 60.0, min_refresh_s: float = 2.0) -> None:
+        self._max_age_s = max_age_s
+        self._min_refresh_s = min_refresh_s
+        self._origins: frozenset[str] = frozenset()
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def contains(self, origin: str | None, sessions: async_sessionmaker[AsyncSession]) -> bool:
+        if origin is None:
+            return False
+        loaded_at = self._loaded_at
+        age = math.inf if loaded_at is None else time.monotonic() - loaded_at
+        if age >= self._max_age_s or (origin not in self._origins and age >= self._min_refresh_s):
+            await self._refresh(sessions, seen=loaded_at)
+        return origin in self._origins
+
+    async def _refresh(self, sessions: async_sessionmaker[AsyncSession], *, seen: float | None) -> None:
+        async with self._lock:
+            if self._loaded_at != seen:  # another request re-read it while this one waited
+                return
+            async with sessions() as session:
+                rows = await session.execute(select(m.Tenant.settings).where(m.Tenant.active.is_(True)))
+                self._origins = frozenset().union(*(tenant_origins(s) for s in rows.scalars()))
+            self._loaded_at = time.monotonic()
+
+
+class ChatCorsMiddleware:
+    """Answer CORS for the chat API: preflights for any origin some shop allows, requests per key's shop.
+
+    A preflight carries no key, so it is answered for any origin that some active tenant allows; the
+    request that follows is checked against its own key's tenant by `shopper_origin`, which refuses a
+    foreign origin with 403 before any work is done. A response gets `Access-Control-Allow-Origin` when
+    the route admitted the origin, or, for an error raised before the key was known (a 401), when some
+    tenant allows the origin, so the widget can read why it failed; never for a refused origin.
+    """
+
+    def __init__(self, app: ASGIApp, known: KnownOrigins | None = None) -> None:
+        self.app = app
+        self.known = known or KnownOrigins()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path != CORS_PATH_PREFIX and not path.startswith(CORS_PATH_PREFIX + "/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            response = await self._preflight(scope, origin, headers)
+            await response(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out.add_vary_header("Origin")
+                if state.get(_CONFIRMED_ORIGIN) == origin or (
+                    not state.get(_REFUSED_ORIGIN) and await self._known(scope, origin)
+                ):
+                    out["Access-Control-Allow-Origin"] = origin
+                    out["Access-Control-Expose-Headers"] = _CORS_EXPOSED_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _known(self, scope: Scope, origin: str) -> bool:
+        return await self.known.contains(origin_of(origin), scope["app"].state.resources.sessions)
+
+    async def _preflight(self, scope: Scope, origin: str, headers: Headers) -> Response:
+        method = headers["access-control-request-method"].strip().upper()
+        requested = {h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",")}
+        extra = sorted(requested - {h.lower() for h in _CORS_REQUEST_HEADERS} - {""})
+        if not await self._known(scope, origin):
+            problem = f"origin {origin!r} is not allowed by any shop"
+        elif method not in _CORS_METHODS:
+            problem = f"method {method!r} is not allowed; the chat API takes {' and '.join(_CORS_METHODS)}"
+        elif extra:
+            problem = f"request headers {extra} are not allowed; the chat API takes {', '.join(_CORS_REQUEST_HEADERS)}"
+        else:
+            return Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": ", ".join(_CORS_METHODS),
+                    "Access-Control-Allow-Headers": ", ".join(_CORS_REQUEST_HEADERS),
+                    "Access-Control-Max-Age": str(_PREFLIGHT_MAX_AGE_S),
+                    "Vary": "Origin",
+                },
+            )
+        return JSONResponse(error_body("cors_refused", problem), status_code=403, headers={"Vary": "Origin"})
+
+
+async def shopper_origin(request: Request, auth: Storefront, session: Session) -> Authenticated:
+    """Admit a browser request whose origin the key's tenant allows (or the hub's own pages); 403 otherwise."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser's cross-origin call: nothing for CORS to protect
+        return auth
+    normal = origin_of(origin)
+    if normal is None or normal != origin_of(str(request.base_url)):
+        tenant = await session.get(m.Tenant, auth.caller.tenant_id)
+        if normal not in tenant_origins(tenant.settings if tenant else None):
+            setattr(request.state, _REFUSED_ORIGIN, True)
+            raise ApiError(
+                403,
+                "origin_not_allowed",
+                f"origin {origin!r} may not use this key; the shop can add it to its allowed_origins",
+            )
+    setattr(request.state, _CONFIRMED_ORIGIN, origin)
+    return auth
+
+
+ShopperOrigin = Annotated[Authenticated, Depends(shopper_origin)]
+
+
+# --- rate limit ---------------------------------------------------------------------------------------
+
+_SLIDING_WINDOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + window - now}
+"""
+
+
+@dataclass(frozen=True)
+class ChatRateLimit:
+    """At most `requests` chat messages per API key in any `window_s` seconds (a sliding window in Redis).
+
+    A refused request is not counted, so a client that retries early does not push its wait further out.
+    """
+
+    requests: int
+    window_s: float
+
+    async def acquire(self, redis: aioredis.Redis, key_prefix: str) -> int | None:
+        """Count one request for the key; return None when it may go ahead, else the whole seconds to wait."""
+        script = redis.register_script(_SLIDING_WINDOW_LUA)
+        allowed, wait_ms = await script(
+            keys=[f"{CHAT_RATE_LIMIT_KEY}:{key_prefix}"],
+            args=[math.ceil(self.window_s * 1000), self.requests, uuid.uuid4().hex],
+        )
+        return None if int(allowed) else max(1, math.ceil(int(wait_ms) / 1000))
+
+
+CHAT_RATE_LIMIT = ChatRateLimit(requests=120, window_s=60.0)
+"""The default; `chat_ui.widget.install(app, rate_limit=...)` replaces it for one app (stored in app state)."""
+
+
+async def shopper_within_limit(request: Request, auth: ShopperOrigin) -> Authenticated:
+    """Admit the request when its key is under the chat rate limit; 429 with Retry-After otherwise."""
+    limit: ChatRateLimit = getattr(request.app.state, "chat_rate_limit", CHAT_RATE_LIMIT)
+    wait_s = await limit.acquire(request.app.state.resources.redis, auth.caller.key_prefix)
+    if wait_s is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"more than {limit.requests} chat messages in {limit.window_s:g} s with this key; retry in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
+    return auth
+
+
+Shopper = Annotated[Authenticated, Depends(shopper_within_limit)]
+
+
+# --- routes -------------------------------------------------------------------------------------------
 
 
 class ChatIn(BaseModel):
@@ -46,8 +292,12 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
     return result
 
 
-@router.post("/chat")
-async def chat(body: ChatIn, auth: Storefront, session: Session, request: Request) -> ChatOut:
+_RATE_LIMITED = {429: {"description": "Too many chat messages with this key; wait Retry-After seconds."}}
+_FOREIGN_ORIGIN = {403: {"description": "The browser's origin is not one the key's shop allows."}}
+
+
+@router.post("/chat", responses={**_FOREIGN_ORIGIN, **_RATE_LIMITED})
+async def chat(body: ChatIn, auth: Shopper, session: Session, request: Request) -> ChatOut:
     """Answer one shopper message; the conversation is kept per (tenant, session id)."""
     return await _answer(body, auth, session, request)
 
@@ -56,8 +306,12 @@ def _event(name: str, data: object) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
 
 
-@router.post("/chat/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def chat_stream(body: ChatIn, auth: Storefront, session: Session, request: Request) -> StreamingResponse:
+@router.post(
+    "/chat/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_FOREIGN_ORIGIN, **_RATE_LIMITED},
+)
+async def chat_stream(body: ChatIn, auth: Shopper, session: Session, request: Request) -> StreamingResponse:
     """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done`.
 
     The reply is validated whole before its first piece is sent: a shopper never sees model text
@@ -74,3 +328,41 @@ async def chat_stream(body: ChatIn, auth: Storefront, session: Session, request:
         yield _event("done", {"message_id": str(out.message_id)})
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+class WidgetConfig(BaseModel):
+    """What the storefront widget shows of the shop: its name and brand colours."""
+
+    shop_name: str
+    primary_colour: str
+    accent_colour: str
+
+
+@router.get("/chat/config", responses=_FOREIGN_ORIGIN)
+async def widget_config(auth: ShopperOrigin, session: Session) -> WidgetConfig:
+    """Return the key's shop name and brand colours for the chat widget."""
+    tenant = await session.get(m.Tenant, auth.caller.tenant_id)
+    assert tenant is not None  # the key lookup joined on an active tenant
+    brand = TenantConfig.model_validate(tenant.settings or {}).brand
+    return WidgetConfig(shop_name=tenant.name, primary_colour=brand.primary_colour, accent_colour=brand.accent_colour)
+
+
+@router.get(
+    "/chat/products/{sku}/image",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such product, or it has no photo."}},
+)
+async def product_image(
+    auth: ShopperOrigin,
+    res: Annotated[Resources, Depends(resources)],
+    sku: Annotated[str, Path(max_length=64)],
+) -> FileResponse:
+    """Return the photo of one of the key's shop's products, for the product cards in a chat reply."""
+    product = await auth.data.products.by_sku(sku)
+    if product is None or not product.active or not product.image_path:
+        raise ApiError(404, "no_product_image", f"No photo for SKU {sku!r}")
+    tenant_media = (res.settings.media_dir / str(auth.caller.tenant_id)).resolve()
+    path = (res.settings.media_dir / product.image_path).resolve()
+    if not path.is_relative_to(tenant_media) or not path.is_file():
+        raise ApiError(404, "no_product_image", f"No photo for SKU {sku!r}")
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600", "Vary": "Origin, X-Hub-Key"})

@@ -1,0 +1,480 @@
+/*
+ * HUB storefront chat widget: one script tag adds a chat bubble that talks to the shop's assistant.
+ *
+ *   <script src="https://hub.example/widget.js" data-key="STOREFRONT_KEY"></script>
+ *
+ * Plain JavaScript, no dependencies. Everything the model or the catalog writes is shown with
+ * textContent / createTextNode only, never parsed as HTML. The widget lives in a shadow root, so the
+ * page's styles do not leak in and its own do not leak out.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript || document.querySelector('script[src*="/widget.js"][data-key]');
+  if (!script) return;
+  var KEY = (script.getAttribute("data-key") || "").trim();
+  var API = new URL(script.src, window.location.href).origin;
+  var HOST_ID = "hub-chat-widget";
+  var HANDOFF_MESSAGE = "I'd like to talk to a human, please.";
+  var MAX_STORED_MESSAGES = 60;
+  var SESSION_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+  var COLOUR_PATTERN = /^#[0-9A-Fa-f]{6}$/;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  if (!KEY) {
+    console.warn("HUB chat widget: the script tag needs a data-key attribute with the shop's storefront key.");
+    return;
+  }
+  if (document.getElementById(HOST_ID)) return; // the tag was included twice
+
+  // --- storage: one session per shop key, kept across page loads -----------------------------------
+
+  var STORE_KEY = "hub-chat:" + API + ":" + KEY;
+  var memoryStore = null; // when localStorage is unavailable (privacy mode, sandboxed frame)
+
+  function loadState() {
+    var raw = null;
+    try {
+      raw = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
+    } catch (err) {
+      raw = memoryStore;
+    }
+    var state = raw && typeof raw === "object" ? raw : {};
+    return {
+      session: typeof state.session === "string" && SESSION_PATTERN.test(state.session) ? state.session : newSessionId(),
+      open: state.open === true,
+      messages: Array.isArray(state.messages) ? state.messages.filter(isStoredMessage).slice(-MAX_STORED_MESSAGES) : [],
+    };
+  }
+
+  function saveState() {
+    state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
+    memoryStore = state;
+    try {
+      window.localStorage.setItem(STORE_KEY, JSON.stringify(state));
+    } catch (err) {
+      /* quota or privacy mode: the conversation lives as long as the page */
+    }
+  }
+
+  function newSessionId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "w-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function isStoredMessage(msg) {
+    return msg && typeof msg === "object" && typeof msg.text === "string" &&
+      (msg.from === "shopper" || msg.from === "assistant" || msg.from === "notice");
+  }
+
+  var state = loadState();
+
+  // --- DOM helpers: text only ------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function icon(pathData) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", pathData);
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var CSS = [
+    ":host { all: initial; --hub-primary: #1F2937; --hub-accent: #F59E0B; }",
+    "* { box-sizing: border-box; font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }",
+    ".launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%;",
+    "  border: none; background: var(--hub-primary); color: #fff; cursor: pointer; z-index: 2147483000;",
+    "  box-shadow: 0 4px 14px rgba(0,0,0,.25); display: flex; align-items: center; justify-content: center; }",
+    ".launcher:focus-visible, button:focus-visible, input:focus-visible { outline: 3px solid var(--hub-accent); outline-offset: 2px; }",
+    ".panel { position: fixed; right: 20px; bottom: 88px; width: 370px; max-width: calc(100vw - 24px);",
+    "  height: 560px; max-height: calc(100vh - 108px); background: #fff; color: #111827; border-radius: 14px;",
+    "  box-shadow: 0 12px 40px rgba(0,0,0,.25); display: flex; flex-direction: column; overflow: hidden;",
+    "  z-index: 2147483000; font-size: 14px; line-height: 1.45; }",
+    ".panel[hidden] { display: none; }",
+    ".header { background: var(--hub-primary); color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }",
+    ".title { font-weight: 600; font-size: 15px; flex: 1; }",
+    ".close { background: none; border: none; color: #fff; font-size: 22px; line-height: 1; cursor: pointer; padding: 0 4px; }",
+    ".log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #F9FAFB; }",
+    ".msg { max-width: 88%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }",
+    ".msg.shopper { align-self: flex-end; background: var(--hub-primary); color: #fff; border-bottom-right-radius: 4px; }",
+    ".msg.assistant { align-self: flex-start; background: #fff; border: 1px solid #E5E7EB; border-bottom-left-radius: 4px; }",
+    ".msg.notice { align-self: center; background: #FEF3C7; color: #78350F; font-size: 13px; text-align: center; }",
+    ".typing::after { content: '\\2026'; animation: hub-blink 1s infinite; }",
+    "@keyframes hub-blink { 50% { opacity: .3; } }",
+    ".cards { display: flex; flex-direction: column; gap: 8px; margin-top: 8px; white-space: normal; }",
+    ".card { display: flex; gap: 10px; border: 1px solid #E5E7EB; border-radius: 10px; padding: 8px; background: #fff; }",
+    ".card img { width: 64px; height: 64px; object-fit: cover; border-radius: 8px; background: #F3F4F6; flex: none; }",
+    ".card .photo-missing { width: 64px; height: 64px; border-radius: 8px; background: #F3F4F6; flex: none; }",
+    ".card-body { display: flex; flex-direction: column; gap: 2px; min-width: 0; }",
+    ".card-title { font-weight: 600; }",
+    ".card-sku { color: #6B7280; font-size: 12px; }",
+    ".card-price { color: var(--hub-primary); font-weight: 600; }",
+    ".card-stock { font-size: 12px; }",
+    ".card-stock.in_stock { color: #047857; } .card-stock.low { color: #B45309; } .card-stock.out_of_stock { color: #B91C1C; }",
+    ".footer { border-top: 1px solid #E5E7EB; padding: 8px; display: flex; flex-direction: column; gap: 6px; background: #fff; }",
+    ".handoff { align-self: flex-start; background: none; border: 1px solid var(--hub-accent); color: #111827;",
+    "  border-radius: 999px; padding: 3px 10px; font-size: 12px; cursor: pointer; }",
+    "form { display: flex; gap: 6px; margin: 0; }",
+    "input { flex: 1; border: 1px solid #D1D5DB; border-radius: 8px; padding: 8px 10px; font-size: 14px; color: #111827; background: #fff; }",
+    ".send { background: var(--hub-accent); color: #111827; border: none; border-radius: 8px; padding: 0 14px; font-weight: 600; cursor: pointer; }",
+    "button:disabled { opacity: .5; cursor: default; }",
+  ].join("\n");
+
+  // --- the widget's DOM --------------------------------------------------------------------------------
+
+  var host = el("div");
+  host.id = HOST_ID;
+  var root = host.attachShadow({ mode: "open" });
+  var style = el("style", null, CSS);
+
+  var launcher = el("button", "launcher");
+  launcher.type = "button";
+  launcher.setAttribute("aria-label", "Open chat");
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"));
+
+  var panel = el("section", "panel");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", "Chat with the shop");
+  panel.hidden = true;
+
+  var header = el("div", "header");
+  var title = el("div", "title", "Chat with us");
+  var close = el("button", "close", "\u00d7");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close chat");
+  header.appendChild(title);
+  header.appendChild(close);
+
+  var log = el("div", "log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+
+  var footer = el("div", "footer");
+  var handoff = el("button", "handoff", "Talk to a human");
+  handoff.type = "button";
+  var form = el("form");
+  var input = el("input");
+  input.type = "text";
+  input.maxLength = 4000;
+  input.autocomplete = "off";
+  input.placeholder = "Ask about a product or your order";
+  input.setAttribute("aria-label", "Message");
+  var sendButton = el("button", "send", "Send");
+  sendButton.type = "submit";
+  form.appendChild(input);
+  form.appendChild(sendButton);
+  footer.appendChild(handoff);
+  footer.appendChild(form);
+
+  panel.appendChild(header);
+  panel.appendChild(log);
+  panel.appendChild(footer);
+  root.appendChild(style);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  // --- rendering -----------------------------------------------------------------------------------------
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function messageNode(from, text) {
+    var node = el("div", "msg " + from);
+    node.dataset.from = from;
+    var body = el("span", "text");
+    if (text) body.appendChild(document.createTextNode(text));
+    node.appendChild(body);
+    log.appendChild(node);
+    scrollToEnd();
+    return { node: node, body: body };
+  }
+
+  function formatPrice(price, currency) {
+    var amount = Number(price);
+    if (!isFinite(amount)) return String(price);
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency: String(currency || "USD") }).format(amount);
+    } catch (err) {
+      return amount.toFixed(2) + " " + String(currency || "");
+    }
+  }
+
+  function stockText(product) {
+    var stock = Number(product.stock);
+    if (product.stock_level === "out_of_stock" || stock <= 0) return "Out of stock";
+    if (product.stock_level === "low") return "Low stock: only " + stock + " left";
+    return "In stock: " + stock + " available";
+  }
+
+  var imageUrls = {};
+
+  function productImage(sku) {
+    if (!imageUrls[sku]) {
+      imageUrls[sku] = fetch(API + "/v1/chat/products/" + encodeURIComponent(sku) + "/image", {
+        headers: { "X-Hub-Key": KEY },
+      }).then(function (res) {
+        if (!res.ok) throw new Error("no photo");
+        return res.blob();
+      }).then(function (blob) {
+        if (!/^image\//.test(blob.type)) throw new Error("not an image");
+        return URL.createObjectURL(blob);
+      });
+      imageUrls[sku].catch(function () { delete imageUrls[sku]; });
+    }
+    return imageUrls[sku];
+  }
+
+  function productCard(product) {
+    var card = el("div", "card");
+    card.dataset.sku = String(product.sku);
+    if (product.image_path) {
+      var img = el("img");
+      img.alt = String(product.title);
+      img.width = 64;
+      img.height = 64;
+      card.appendChild(img);
+      productImage(String(product.sku)).then(function (url) {
+        img.src = url;
+      }, function () {
+        img.replaceWith(el("div", "photo-missing"));
+      });
+    } else {
+      card.appendChild(el("div", "photo-missing"));
+    }
+    var body = el("div", "card-body");
+    body.appendChild(el("div", "card-title", product.title));
+    body.appendChild(el("div", "card-sku", product.sku));
+    body.appendChild(el("div", "card-price", formatPrice(product.price, product.currency)));
+    var stock = el("div", "card-stock", stockText(product));
+    var level = String(product.stock_level).replace(/[^a-z_]/g, "");
+    if (level) stock.classList.add(level);
+    body.appendChild(stock);
+    card.appendChild(body);
+    return card;
+  }
+
+  function showProducts(node, products) {
+    if (!products.length) return;
+    var cards = el("div", "cards");
+    products.forEach(function (product) {
+      if (product && typeof product === "object" && product.sku !== undefined) cards.appendChild(productCard(product));
+    });
+    node.appendChild(cards);
+    scrollToEnd();
+  }
+
+  function slimProduct(p) {
+    return {
+      sku: String(p.sku), title: String(p.title), price: String(p.price), currency: String(p.currency),
+      stock: Number(p.stock), stock_level: String(p.stock_level), image_path: p.image_path ? String(p.image_path) : null,
+    };
+  }
+
+  function renderStored(msg) {
+    var shown = messageNode(msg.from, msg.text);
+    if (msg.from === "assistant" && Array.isArray(msg.products)) showProducts(shown.node, msg.products);
+    shown.node.dataset.state = "done";
+  }
+
+  function remember(msg) {
+    state.messages.push(msg);
+    saveState();
+  }
+
+  function notice(text) {
+    messageNode("notice", text).node.dataset.state = "done";
+    remember({ from: "notice", text: text });
+  }
+
+  // --- talking to the chat API -------------------------------------------------------------------------
+
+  var busy = false;
+
+  function setBusy(value) {
+    busy = value;
+    sendButton.disabled = value;
+    handoff.disabled = value;
+  }
+
+  async function describeFailure(res) {
+    var detail = "";
+    try {
+      var body = await res.json();
+      if (body && body.error && typeof body.error.message === "string") detail = body.error.message;
+    } catch (err) {
+      /* not JSON */
+    }
+    if (detail) console.warn("HUB chat widget: " + res.status + " " + detail);
+    if (res.status === 429) {
+      var wait = parseInt(res.headers.get("Retry-After") || "", 10);
+      return "You're sending messages faster than we can answer. Please try again " +
+        (wait > 0 ? "in " + wait + " seconds." : "shortly.");
+    }
+    if (res.status === 401 || res.status === 403) return "Sorry, this chat is not available on this site.";
+    return "Sorry, something went wrong on our side. Please try again.";
+  }
+
+  // Server-sent events over fetch: EventSource cannot POST or send the key header.
+  async function readEvents(stream, onEvent) {
+    var reader = stream.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    for (;;) {
+      var chunk = await reader.read();
+      buffer += decoder.decode(chunk.value || new Uint8Array(0), { stream: !chunk.done });
+      buffer = buffer.replace(/\r\n/g, "\n");
+      var end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        dispatchBlock(buffer.slice(0, end), onEvent);
+        buffer = buffer.slice(end + 2);
+      }
+      if (chunk.done) break;
+    }
+    if (buffer.trim()) dispatchBlock(buffer, onEvent);
+  }
+
+  function dispatchBlock(block, onEvent) {
+    var name = "message";
+    var data = [];
+    block.split("\n").forEach(function (line) {
+      if (!line || line.charAt(0) === ":") return;
+      var colon = line.indexOf(":");
+      var field = colon < 0 ? line : line.slice(0, colon);
+      var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+    });
+    if (!data.length) return;
+    var payload;
+    try {
+      payload = JSON.parse(data.join("\n"));
+    } catch (err) {
+      return;
+    }
+    onEvent(name, payload);
+  }
+
+  async function send(text) {
+    text = text.trim();
+    if (busy || !text) return;
+    setBusy(true);
+    messageNode("shopper", text).node.dataset.state = "done";
+    remember({ from: "shopper", text: text });
+
+    var reply = messageNode("assistant", "");
+    reply.node.dataset.state = "waiting";
+    reply.body.classList.add("typing");
+    var replyText = "";
+    var products = [];
+    var done = false;
+    var failure = null;
+    try {
+      var res = await fetch(API + "/v1/chat/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Hub-Key": KEY },
+        body: JSON.stringify({ session_id: state.session, message: text.slice(0, 4000) }),
+      });
+      if (!res.ok || !res.body) {
+        failure = await describeFailure(res);
+      } else {
+        await readEvents(res.body, function (name, data) {
+          if (name === "meta") {
+            reply.node.dataset.state = "streaming";
+            if (typeof data.intent === "string") reply.node.dataset.intent = data.intent;
+            products = Array.isArray(data.products) ? data.products.filter(function (p) { return p && typeof p === "object"; }) : [];
+            showProducts(reply.node, products);
+          } else if (name === "delta" && data && typeof data.text === "string") {
+            reply.body.classList.remove("typing");
+            replyText += data.text;
+            reply.body.appendChild(document.createTextNode(data.text));
+            scrollToEnd();
+          } else if (name === "done") {
+            done = true;
+          }
+        });
+        if (!done) failure = "The answer was cut off. Please try again.";
+      }
+    } catch (err) {
+      failure = "We couldn't reach the shop's assistant. Please check your connection and try again.";
+    }
+    reply.body.classList.remove("typing");
+    if (replyText) {
+      reply.node.dataset.state = done ? "done" : "incomplete";
+      remember({ from: "assistant", text: replyText, products: products.map(slimProduct) });
+    } else {
+      reply.node.remove();
+    }
+    if (failure) notice(failure);
+    setBusy(false);
+    input.focus();
+  }
+
+  // --- behaviour -------------------------------------------------------------------------------------------
+
+  function setOpen(open, focus) {
+    state.open = open;
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", String(open));
+    launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+    saveState();
+    if (open) {
+      scrollToEnd();
+      if (focus) input.focus();
+    }
+  }
+
+  launcher.addEventListener("click", function () { setOpen(panel.hidden, true); });
+  close.addEventListener("click", function () { setOpen(false); launcher.focus(); });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (busy || !text.trim()) return;
+    input.value = "";
+    send(text);
+  });
+  handoff.addEventListener("click", function () { send(HANDOFF_MESSAGE); });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { setOpen(false); launcher.focus(); }
+  });
+
+  function applyConfig(config) {
+    if (!config || typeof config !== "object") return;
+    if (typeof config.shop_name === "string" && config.shop_name) {
+      title.textContent = config.shop_name;
+      panel.setAttribute("aria-label", "Chat with " + config.shop_name);
+    }
+    if (COLOUR_PATTERN.test(config.primary_colour)) host.style.setProperty("--hub-primary", config.primary_colour);
+    if (COLOUR_PATTERN.test(config.accent_colour)) host.style.setProperty("--hub-accent", config.accent_colour);
+  }
+
+  function start() {
+    document.body.appendChild(host);
+    var hello = messageNode("assistant", "Hi! Ask me about our products, your order, delivery or returns.");
+    hello.node.dataset.state = "done";
+    hello.node.dataset.greeting = "true";
+    state.messages.forEach(renderStored);
+    saveState();
+    if (state.open) setOpen(true, false); // reopened on the next page, without taking the page's focus
+    fetch(API + "/v1/chat/config", { headers: { "X-Hub-Key": KEY } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(applyConfig, function () { /* keep the defaults */ });
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();

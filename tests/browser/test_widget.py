@@ -1,0 +1,308 @@
+"""The storefront widget in a real Chromium: one script tag on a shop's page, chatting with the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from sqlalchemy import select
+
+from chat_ui.app import create_app
+from hub.db import models as m
+from hub.db.engine import create_engine, session_factory
+from hub.db.migrate import upgrade
+from hub.redis_conn import EmbeddedRedis
+from hub.seed.demo import DemoCredentials, seed_demo
+from hub.settings import Settings
+from tests.conftest import services_required
+from tests.processes import free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+XSS_SKU = "SKU-9990"
+XSS_TITLE = (
+    'Tee <img src=x onerror="window.__xss=(window.__xss||0)+1">'
+    "<script>window.__xss=(window.__xss||0)+1;alert('xss')</script>"
+)
+"""A product title a compromised catalog feed could carry; it runs if anything parses it as HTML."""
+
+
+@dataclass(frozen=True)
+class Storefront:
+    hub_url: str
+    shop_url: str
+    """The shop's page, on an origin the demo shop allows, with the widget's script tag."""
+    foreign_url: str
+    """The same page on an origin no shop allows."""
+    creds: DemoCredentials
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing; install Debian's chromium (apt-get install -y chromium) to run browser tests"
+        if services_required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+async def seed(settings: Settings, shop_origin: str) -> DemoCredentials:
+    """The demo shop with its photos, the test page's origin allowed, and a product whose title is markup."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            creds = await seed_demo(session, settings)
+            tenant = await session.get(m.Tenant, uuid.UUID(creds.tenant_id))
+            assert tenant is not None
+            tenant.settings = {**tenant.settings, "allowed_origins": [*tenant.settings["allowed_origins"], shop_origin]}
+            sample = (await session.execute(select(m.Product).where(m.Product.sku == creds.sample_sku))).scalar_one()
+            session.add(
+                m.Product(
+                    tenant_id=tenant.id,
+                    sku=XSS_SKU,
+                    title=XSS_TITLE,
+                    category=sample.category,
+                    price=Decimal("19.00"),
+                    stock=7,
+                    image_path=sample.image_path,
+                )
+            )
+            await session.commit()
+            return creds
+    finally:
+        await engine.dispose()
+
+
+def serve_page(port: int, html: str) -> ThreadingHTTPServer:
+    body = html.encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body if found else b"not found")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def storefront(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storefront]:
+    """The real app on one port, a shop's page on another."""
+    data_dir = tmp_path_factory.mktemp("hub") / "data"
+    hub_port, shop_port = free_port(), free_port()
+    hub_url, shop_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{shop_port}"
+    settings = Settings(data_dir=data_dir)
+    with ThreadPoolExecutor(1) as pool:  # sync Playwright may already run an event loop on this thread
+        creds = pool.submit(asyncio.run, seed(settings, shop_url)).result()
+    with EmbeddedRedis(data_dir) as redis_server:
+        app = create_app(settings.model_copy(update={"redis_url": redis_server.url}))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=hub_port, log_config=None, access_log=False, ws="none")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        page = serve_page(
+            shop_port,
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Northwind Threads</title></head>"
+            "<body style='font-family: sans-serif; margin: 40px'><h1>Northwind Threads</h1>"
+            "<p>Everyday clothing, made to last.</p>"
+            f'<script src="{hub_url}/widget.js" data-key="{creds.storefront_key}"></script></body></html>',
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+                time.sleep(0.05)
+            yield Storefront(
+                hub_url=hub_url, shop_url=shop_url, foreign_url=f"http://localhost:{shop_port}/", creds=creds
+            )
+        finally:
+            page.shutdown()
+            page.server_close()
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh shopper: new profile (empty localStorage), US English, and no script errors allowed."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 820})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], "the page raised script errors"
+
+
+def open_widget(page: Page, url: str) -> Locator:
+    page.goto(url)
+    chat = page.locator("#hub-chat-widget")  # Playwright's CSS pierces the widget's open shadow root
+    chat.get_by_role("button", name="Open chat").click()
+    expect(chat.get_by_label("Message")).to_be_focused()
+    return chat
+
+
+def ask(page: Page, chat: Locator, text: str) -> tuple[Locator, list[tuple[str, dict]]]:
+    """Send one message through the widget; return the finished reply and the SSE events it was streamed from."""
+    replies = chat.locator('.msg.assistant[data-state="done"]')
+    before = replies.count()
+    with page.expect_response(lambda r: r.url.endswith("/v1/chat/stream") and r.request.method == "POST") as info:
+        chat.get_by_label("Message").fill(text)
+        chat.get_by_label("Message").press("Enter")
+    expect(replies).to_have_count(before + 1)
+    response = info.value
+    assert response.status == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("\n")[1].removeprefix("data: ")))
+        for block in response.text().strip().split("\n\n")
+    ]
+    reply = replies.nth(before)
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    assert [name for name, _ in events].count("delta") > 1, "the reply should arrive in pieces"
+    expect(reply.locator(".text")).to_have_text(streamed)
+    return reply, events
+
+
+def wait_for_photo(card: Locator) -> None:
+    photo = card.locator("img")
+    expect(photo).to_have_attribute("src", re.compile(r"^blob:"))
+    assert photo.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+
+
+def stored_session(page: Page) -> str:
+    states = page.evaluate(
+        "() => Object.keys(localStorage).filter(k => k.startsWith('hub-chat:')).map(k => localStorage.getItem(k))"
+    )
+    assert len(states) == 1
+    return json.loads(states[0])["session"]
+
+
+def save_screenshot(page: Page, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / name)
+    return shot
+
+
+def test_a_shopper_asks_about_a_product_then_an_order_and_the_session_survives_a_reload(
+    page: Page, storefront: Storefront, tmp_path: Path
+) -> None:
+    creds = storefront.creds
+    chat = open_widget(page, storefront.shop_url)
+    expect(chat.locator(".title")).to_have_text(creds.shop_name)
+
+    reply, events = ask(page, chat, f"Tell me more about {creds.sample_sku}")
+    product = httpx.get(
+        f"{storefront.hub_url}/v1/products/{creds.sample_sku}", headers={"X-Hub-Key": creds.storefront_key}
+    ).json()
+    assert events[0][0] == "meta" and events[0][1]["products"][0]["sku"] == creds.sample_sku
+    expect(reply.locator(".text")).to_contain_text(f"{product['title']} ({creds.sample_sku}) costs ${product['price']}")
+    card = reply.locator(f'.card[data-sku="{creds.sample_sku}"]')
+    expect(card.locator(".card-title")).to_have_text(product["title"])
+    expect(card.locator(".card-price")).to_have_text(f"${Decimal(product['price']):,.2f}")
+    expect(card.locator(".card-stock")).to_contain_text(str(product["stock"]))
+    wait_for_photo(card)
+    save_screenshot(page, tmp_path, "widget.png")
+
+    reply, _ = ask(page, chat, "Where is my order?")
+    expect(reply).to_have_attribute("data-intent", "order_status")
+    expect(reply.locator(".text")).to_contain_text("order number")
+    expect(reply.locator(".text")).to_contain_text("email")
+    reply, _ = ask(page, chat, f"It's {creds.sample_order_id}")
+    expect(reply.locator(".text")).to_contain_text("email or phone")
+
+    session_id = stored_session(page)
+    transcript = chat.locator(".msg").all_inner_texts()
+    page.reload()
+    chat = page.locator("#hub-chat-widget")
+    expect(chat.get_by_role("dialog")).to_be_visible()  # it stays open across pages
+    expect(chat.locator(".msg")).to_have_count(len(transcript))
+    assert chat.locator(".msg").all_inner_texts() == transcript
+    assert stored_session(page) == session_id
+    wait_for_photo(chat.locator(f'.card[data-sku="{creds.sample_sku}"]'))
+
+    reply, _ = ask(page, chat, creds.sample_order_email)  # the server still holds the order number
+    expect(reply.locator(".text")).to_contain_text(f"Order {creds.sample_order_id} is")
+
+    with page.expect_response(lambda r: r.url.endswith("/v1/chat/stream")):
+        chat.get_by_role("button", name="Talk to a human").click()
+    expect(chat.locator(".msg.shopper").last).to_have_text("I'd like to talk to a human, please.")
+    handoff = chat.locator('.msg.assistant[data-state="done"]').last
+    expect(handoff).to_have_attribute("data-intent", "human_handoff")
+    expect(handoff.locator(".text")).to_contain_text("colleague")
+    save_screenshot(page, tmp_path, "widget-session.png")
+
+
+def test_markup_in_a_product_title_is_shown_as_text_and_never_runs(page: Page, storefront: Storefront) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.set_content(f"<p>{XSS_TITLE}</p>")
+    page.wait_for_function("window.__xss >= 2")  # the payload is live: parsed as HTML, both parts run
+    dialogs.clear()
+
+    chat = open_widget(page, storefront.shop_url)
+    reply, events = ask(page, chat, f"Tell me more about {XSS_SKU}")
+    assert XSS_TITLE in "".join(data["text"] for name, data in events if name == "delta")
+
+    def assert_shown_as_text(reply: Locator) -> None:
+        card = reply.locator(f'.card[data-sku="{XSS_SKU}"]')
+        wait_for_photo(card)  # by now an injected <img src=x> would have failed to load and fired onerror
+        expect(reply.locator(".text")).to_contain_text(XSS_TITLE)
+        expect(card.locator(".card-title")).to_have_text(XSS_TITLE)
+        expect(card.locator("img")).to_have_attribute("alt", XSS_TITLE)
+        injected = page.evaluate(
+            "() => document.getElementById('hub-chat-widget').shadowRoot"
+            ".querySelectorAll('script, img:not([src^=\"blob:\"]), [onerror]').length"
+        )
+        assert injected == 0
+        assert page.evaluate("window.__xss") is None and dialogs == []
+
+    assert_shown_as_text(reply)
+    page.reload()  # the transcript restored from localStorage goes through the same text-only rendering
+    assert_shown_as_text(page.locator("#hub-chat-widget").locator('.msg.assistant[data-state="done"]').last)
+
+
+def test_the_widget_on_a_site_the_shop_does_not_allow_cannot_chat(page: Page, storefront: Storefront) -> None:
+    chat = open_widget(page, storefront.foreign_url)
+    chat.get_by_label("Message").fill("hello")
+    chat.get_by_label("Message").press("Enter")
+    expect(chat.locator(".msg.notice")).to_contain_text("couldn't reach")
+    expect(chat.locator(".msg.assistant")).to_have_count(1)  # only the widget's own greeting
+    expect(chat.locator(".title")).to_have_text("Chat with us")  # the shop's name was not readable either
