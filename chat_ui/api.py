@@ -26,7 +26,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.turns import Speaker, TurnResult
-from hub.constants import REDIS_PREFIX
+from hub.constants import CHAT_RATE_LIMIT_KEY
 from hub.db import models as m
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import ApiError, error_body
@@ -36,8 +36,6 @@ from tools.context import Audience
 router = APIRouter(prefix="/v1", tags=["chat"])
 _WORDS_PER_DELTA = 4
 
-CHAT_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit"
-"""`hub:chat-ratelimit:<key prefix>` → sorted set of the key's chat requests in the current window (ms scores)."""
 
 CORS_PATH_PREFIX = "/v1/chat"
 """Every route under this prefix is called by the widget from a shop's site."""

@@ -14,3 +14,5 @@ USAGE_ROLLUP = f"{REDIS_PREFIX}:usage-rollup"
 JOBS = f"{REDIS_PREFIX}:jobs"
 """The background job queue (streaq streams under `hub:jobs`); `hub:jobs:dead` → JSON of jobs that ran out of
 tries; `hub:jobs:events:<tenant>` → pub/sub channel of job progress for that tenant's operators."""
+CHAT_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit"
+"""`hub:chat-ratelimit:<key prefix>` → sorted set of the key's chat requests in the current window (ms scores)."""
