@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,15 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], dict]]:
         proc.communicate(timeout=30)
 
 
+def say(page: Any, text: str, *, expecting: str) -> None:
+    """Send a console message and wait for a reply containing `expecting`."""
+    from playwright.sync_api import expect
+
+    page.locator("#chat-input").fill(text)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(expecting).first).to_be_visible(timeout=20_000)
+
+
 def test_an_operator_signs_in_asks_confirms_and_checks_costs(
     server: tuple[str, dict[str, str], dict], tmp_path: Path
 ) -> None:
@@ -82,24 +92,17 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(
 
         page.fill("#password", creds["operator_password"])
         page.click("button[type=submit]")
-        chat = page.locator("#chat-input")
         expect(page.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
 
-        chat.fill(f"/summary {creds['sample_order_email']}")
-        page.keyboard.press("Enter")
-        expect(page.get_by_text("summarize_customer").first).to_be_visible(timeout=20_000)
+        say(page, f"/summary {creds['sample_order_email']}", expecting="summarize_customer")
         expect(page.get_by_text("Segment:").first).to_be_visible()
         expect(page.get_by_text("deterministic · no model").first).to_be_visible()
 
-        chat.fill(f"/photos {creds['sample_sku']} white background, 2 photos")
-        page.keyboard.press("Enter")
-        expect(page.get_by_text("Please confirm").first).to_be_visible(timeout=20_000)
+        say(page, f"/photos {creds['sample_sku']} white background, 2 photos", expecting="Please confirm")
         page.get_by_role("button", name="Confirm request_photos").click()
         expect(page.get_by_text("queued").first).to_be_visible(timeout=20_000)
 
-        chat.fill("/cost week")
-        page.keyboard.press("Enter")
-        expect(page.get_by_text("AI cost").first).to_be_visible(timeout=20_000)
+        say(page, "/cost week", expecting="AI cost")
         shot = tmp_path / "console.png"
         page.screenshot(path=str(shot), full_page=True)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -110,10 +113,7 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(
         stranger.fill("#email", "o@other.example")
         stranger.fill("#password", "other-pass-123")
         stranger.click("button[type=submit]")
-        box = stranger.locator("#chat-input")
         expect(stranger.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
-        box.fill(f"/profile {creds['sample_order_email']}")
-        stranger.keyboard.press("Enter")
-        expect(stranger.get_by_text("did not run").first).to_be_visible(timeout=20_000)
+        say(stranger, f"/profile {creds['sample_order_email']}", expecting="did not run")
         assert "lifetime value" not in stranger.inner_text("body"), "another shop's customer stays invisible"
         browser.close()
