@@ -42,7 +42,7 @@ PRIORITIES = ["low", "normal", "high"]
 Priority = Literal["low", "normal", "high"]
 DEAD_LETTERS = f"{JOBS}:dead"
 DEAD_LETTERS_KEPT = 1000
-JOB_TASKS: tuple[str, ...] = ("tools.seo:register_jobs",)
+JOB_TASKS: tuple[str, ...] = ("tools.seo:register_jobs", "chat_ui.whatsapp.worker:register_jobs")
 """`module:function` that takes a JobQueue and registers its tasks."""
 
 

@@ -44,7 +44,18 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_format: LogFormat = LogFormat.JSON
-    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_api_base: str = Field(
+        default="https://graph.facebook.com/v21.0", description="WhatsApp Cloud API (Graph API) base URL."
+    )
+    whatsapp_timeout_s: float = Field(default=10.0, gt=0, description="One Graph API request, connect to last byte.")
+    whatsapp_max_attempts: int = Field(default=4, ge=1, le=10, description="Tries per Graph API send on 429/5xx.")
+    whatsapp_backoff_s: float = Field(default=0.5, gt=0, description="Wait before the first retry; doubles per try.")
+    whatsapp_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between two tries; a longer Retry-After defers the send."
+    )
+    whatsapp_lock_s: float = Field(
+        default=300.0, gt=0, description="Longest one worker may hold a WhatsApp conversation (one event at a time)."
+    )
     imaging_model: str | None = None
     prompts_dir: Path | None = Field(default=None, description="Prompt files; unset means the repository's prompts/.")
 

@@ -1,4 +1,4 @@
-"""Declare every table: tenants, keys, operators, catalog, customers, orders, chat, usage, audit, jobs."""
+"""Declare every table: tenants, keys, operators, catalog, customers, orders, chat, deliveries, usage, audit, jobs."""
 
 from __future__ import annotations
 
@@ -92,6 +92,27 @@ class Channel(StrEnum):
     WEB = "web"
     WHATSAPP = "whatsapp"
     CONSOLE = "console"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Planned but not sent yet: the outbox a worker drains, recording the channel's message id."""
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    """The channel refused the send or reported it undeliverable; `error` says why."""
+    NOT_SENT = "not_sent"
+    """Held back on purpose: outside the customer-service window with no template, or the customer opted out."""
+
+
+class DeliveryKind(StrEnum):
+    REPLY = "reply"
+    """Free-form text: only inside the customer-service window, and never after an opt-out."""
+    TEMPLATE = "template"
+    """An approved template: the only message that may go out once the customer-service window has closed."""
+    NOTICE = "notice"
+    """The confirmation of an opt-out or opt-in: free-form, and sent although the customer just opted out."""
 
 
 class ImageJobState(StrEnum):
@@ -274,6 +295,10 @@ class Conversation(TenantOwned, Timestamped, Base):
     )
     status: Mapped[ConversationStatus] = mapped_column(String(16), default=ConversationStatus.BOT)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """When the customer last wrote, by the channel's clock: it opens WhatsApp's 24-hour customer-service window."""
+    opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """When the customer opted out (STOP) on this channel; only the confirmation goes out until they write START."""
 
 
 class Message(TenantOwned, Timestamped, Base):
@@ -291,6 +316,36 @@ class Message(TenantOwned, Timestamped, Base):
     prompt_version: Mapped[str | None] = mapped_column(String(64), default=None)
     trace_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     meta: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class MessageDelivery(TenantOwned, Timestamped, Base):
+    """One send of a stored message to an external channel: a part of a long reply, or the template sent instead.
+
+    Rows are planned as `pending` in the transaction that stores the message (an outbox), so a crash before the
+    send loses nothing; a worker sends them in order and the channel's status webhooks move them forward.
+    """
+
+    __tablename__ = "message_deliveries"
+    __table_args__ = (Index("ix_message_deliveries_conversation_status", "conversation_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    message_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    """1-based part number within the message; parts go out in this order."""
+    kind: Mapped[DeliveryKind] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(Json)
+    """The channel API request body, exactly as it is (or was) sent."""
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    external_id: Mapped[str | None] = mapped_column(String(128), default=None, unique=True)
+    """The channel's id for the sent message (WhatsApp `wamid`): how status webhooks find this row."""
+    error: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    """Why it failed or was held back: `{code, title, details?}`."""
+    history: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    """[{status, at}] for every status it was given, in arrival order (channels may report out of order)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Sends that ended without an answer from the channel (retries exhausted, network errors)."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
 class UsageRecord(Base):

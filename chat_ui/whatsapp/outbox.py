@@ -1,0 +1,274 @@
+"""Plan, send and track WhatsApp deliveries: the 24-hour window, templates, opt-outs, long-text splits, statuses.
+
+A stored message is planned into `message_deliveries` rows (`pending`) in the transaction that stores it; a
+worker holding the conversation's lock sends the pending rows in order and commits each result at once. A
+crash before a send leaves the row pending for the next try; only a crash between the Graph API's answer and
+that commit can send a part twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chat_ui.whatsapp.events import StatusUpdate
+from chat_ui.whatsapp.graph_api import GraphApi, GraphApiError
+from hub.db import models as m
+
+log = structlog.get_logger(__name__)
+
+SERVICE_WINDOW = timedelta(hours=24)
+"""WhatsApp allows free-form messages only this long after the customer's last message."""
+MAX_TEXT = 4096
+"""WhatsApp's limit for one text message body, in characters."""
+TEMPLATE_KEY = "reengagement_template"
+"""Channel account config: the approved template sent when the window has closed (name, or {name, language})."""
+DEFAULT_TEMPLATE_LANGUAGE = "en_US"
+_PROGRESS = {
+    m.DeliveryStatus.PENDING: 0,
+    m.DeliveryStatus.SENT: 1,
+    m.DeliveryStatus.DELIVERED: 2,
+    m.DeliveryStatus.READ: 3,
+}
+_LEVELS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\n[ \t]*\n\s*"), "\n\n"),  # paragraphs
+    (re.compile(r"\n"), "\n"),  # lines
+    (re.compile(r"(?<=[.!?…])\s+"), " "),  # sentences
+    (re.compile(r"\s+"), " "),  # words
+]
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut `text` into messages of at most `limit` characters, at paragraph, then line, sentence, word breaks."""
+    text = text.strip()
+    if not text:
+        return []
+    return [text] if len(text) <= limit else _pack(text, limit, 0)
+
+
+def _pack(text: str, limit: int, level: int) -> list[str]:
+    if level == len(_LEVELS):
+        return [text[i : i + limit] for i in range(0, len(text), limit)]
+    pattern, glue = _LEVELS[level]
+    chunks: list[str] = []
+    current = ""
+    for piece in (p.strip() for p in pattern.split(text)):
+        if not piece:
+            continue
+        if len(piece) > limit:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.extend(_pack(piece, limit, level + 1))
+        elif not current:
+            current = piece
+        elif len(current) + len(glue) + len(piece) <= limit:
+            current = f"{current}{glue}{piece}"
+        else:
+            chunks.append(current)
+            current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def window_open(conversation: m.Conversation, now: datetime) -> bool:
+    """True while free-form messages may go out: within 24 hours of the customer's last message."""
+    last = conversation.last_inbound_at
+    return last is not None and now - last < SERVICE_WINDOW
+
+
+def text_body(to: str, text: str) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": False, "body": text},
+    }
+
+
+def template_body(to: str, template: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(template, dict):
+        name, language = str(template["name"]), str(template.get("language") or DEFAULT_TEMPLATE_LANGUAGE)
+    else:
+        name, language = template, DEFAULT_TEMPLATE_LANGUAGE
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {"name": name, "language": {"code": language}},
+    }
+
+
+def plan(
+    session: AsyncSession,
+    *,
+    conversation: m.Conversation,
+    message: m.Message,
+    account_config: dict[str, Any],
+    kind: m.DeliveryKind = m.DeliveryKind.REPLY,
+    now: datetime,
+) -> list[m.MessageDelivery]:
+    """Add the pending deliveries that carry `message` to the customer; the caller commits with the message.
+
+    Inside the window the text goes out, split as needed. Outside it only the tenant's approved template
+    may go (a reply, never a notice); with none configured the delivery is recorded as not sent.
+    """
+    to = conversation.external_ref
+    rows: list[m.MessageDelivery] = []
+
+    def add(
+        seq: int,
+        row_kind: m.DeliveryKind,
+        body: dict[str, Any],
+        status: m.DeliveryStatus = m.DeliveryStatus.PENDING,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        row = m.MessageDelivery(
+            tenant_id=conversation.tenant_id,
+            message_id=message.id,
+            conversation_id=conversation.id,
+            seq=seq,
+            kind=row_kind,
+            created_at=now,
+            body=body,
+            status=status,
+            error=error,
+            history=[{"status": status, "at": now.isoformat()}],
+            attempts=0,
+        )
+        session.add(row)
+        rows.append(row)
+
+    if window_open(conversation, now):
+        for seq, part in enumerate(split_text(message.content), start=1):
+            add(seq, kind, text_body(to, part))
+    elif kind == m.DeliveryKind.REPLY and (template := account_config.get(TEMPLATE_KEY)):
+        add(1, m.DeliveryKind.TEMPLATE, template_body(to, template))
+    else:
+        add(
+            1,
+            kind,
+            text_body(to, message.content[:MAX_TEXT]),
+            status=m.DeliveryStatus.NOT_SENT,
+            error=_window_closed(kind),
+        )
+    return rows
+
+
+def _window_closed(kind: m.DeliveryKind) -> dict[str, Any]:
+    details = (
+        f"no approved template configured (channel account config `{TEMPLATE_KEY}`)"
+        if kind == m.DeliveryKind.REPLY
+        else "confirmations are free-form text, which the window no longer allows"
+    )
+    return {
+        "code": "outside_service_window",
+        "title": "the customer's last message is more than 24 hours old",
+        "details": details,
+    }
+
+
+def _held_back(row: m.MessageDelivery, conversation: m.Conversation, now: datetime) -> dict[str, Any] | None:
+    """Why a pending row must not go out now, if it must not."""
+    if conversation.opted_out_at is not None and row.kind != m.DeliveryKind.NOTICE:
+        return {"code": "opted_out", "title": "the customer opted out of WhatsApp messages"}
+    if row.kind != m.DeliveryKind.TEMPLATE and not window_open(conversation, now):
+        return _window_closed(row.kind)
+    return None
+
+
+async def deliver_pending(
+    session: AsyncSession,
+    api: GraphApi,
+    *,
+    account: m.ChannelAccount,
+    conversation: m.Conversation,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Send the conversation's pending deliveries in order, committing each outcome; return how many went out.
+
+    Call only while holding the conversation's lock. A send still failing after the client's retries stays
+    pending and its error is raised, so the job is retried later; a refused send is recorded as failed.
+    """
+    rows = (
+        (
+            await session.execute(
+                select(m.MessageDelivery)
+                .where(
+                    m.MessageDelivery.conversation_id == conversation.id,
+                    m.MessageDelivery.status == m.DeliveryStatus.PENDING,
+                )
+                .order_by(m.MessageDelivery.created_at, m.MessageDelivery.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    sent = 0
+    token = str(account.config.get("access_token") or "")
+    for row in rows:
+        now = clock()
+        if (reason := _held_back(row, conversation, now)) is not None:
+            _set(row, m.DeliveryStatus.NOT_SENT, now, error=reason)
+            await session.commit()
+            continue
+        try:
+            wamid = await api.send(phone_number_id=account.external_id, access_token=token, body=row.body)
+        except GraphApiError as exc:
+            if exc.retryable:
+                row.attempts += 1
+                await session.commit()
+                raise
+            log.warning("whatsapp_send_refused", delivery_id=str(row.id), status=exc.status, code=exc.code)
+            _set(row, m.DeliveryStatus.FAILED, clock(), error=exc.as_error())
+            row.attempts += 1
+            await session.commit()
+            continue
+        row.external_id = wamid
+        row.attempts += 1
+        _set(row, m.DeliveryStatus.SENT, clock())
+        await session.commit()
+        sent += 1
+    return sent
+
+
+def apply_status(row: m.MessageDelivery, update: StatusUpdate) -> None:
+    """Move a delivery forward on WhatsApp's report; reports may arrive out of order, so it never moves back.
+
+    `failed` always sticks, with WhatsApp's error code and title.
+    """
+    status = m.DeliveryStatus(update.status)
+    row.history = [*row.history, {"status": status, "at": update.timestamp.isoformat()}]
+    if status == m.DeliveryStatus.FAILED:
+        row.status = status
+        row.error = _status_error(update.errors)
+    elif row.status in _PROGRESS and _PROGRESS[status] > _PROGRESS[m.DeliveryStatus(row.status)]:
+        row.status = status
+
+
+def _status_error(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    if not errors:
+        return {"code": None, "title": "WhatsApp reported the message as failed without a reason"}
+    first = errors[0]
+    error: dict[str, Any] = {"code": first.get("code"), "title": first.get("title") or first.get("message") or ""}
+    if details := (first.get("error_data") or {}).get("details"):
+        error["details"] = details
+    return error
+
+
+def _set(
+    row: m.MessageDelivery, status: m.DeliveryStatus, at: datetime, *, error: dict[str, Any] | None = None
+) -> None:
+    row.status = status
+    row.history = [*row.history, {"status": status, "at": at.isoformat()}]
+    if error is not None:
+        row.error = error
