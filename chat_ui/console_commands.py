@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
@@ -180,13 +180,3 @@ def timeline(message: m.Message, data: dict[str, Any]) -> str:
         step += 1
     lines.append(f"{step}. Answered ({data.get('cost', '0')} USD): {message.content[:300]}")
     return "\n".join(lines)
-
-
-async def count_waiting(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    return (
-        await session.execute(
-            select(func.count())
-            .select_from(m.Conversation)
-            .where(m.Conversation.tenant_id == tenant_id, m.Conversation.status == m.ConversationStatus.HUMAN)
-        )
-    ).scalar_one()

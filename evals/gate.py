@@ -142,7 +142,3 @@ def verdict(
         against = f"{baseline.use_case}@{baseline.prompt_version}" if baseline else "the floors"
         return True, [f"meets or beats {against}" if model_path else "no model: scores describe the engine"]
     return False, reasons
-
-
-def describe(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -105,10 +105,6 @@ def _text(value: BaseModel, *names: str) -> str:
     return "\n".join(map(str, parts))
 
 
-async def _operator_ctx(env: Env, session: AsyncSession) -> ToolContext:
-    return ToolContext(session=session, tenant_id=env.tenant_id, audience=Audience.OPERATOR, channel=m.Channel.CONSOLE)
-
-
 def _model_outcome(env: Env, started: float, value: BaseModel, text: str, checks: list[str]) -> Outcome:
     results = env.gateway.results
     answers = sum(1 for r in results for rung in r.rungs if rung.step in ("answer", "invalid_output"))
@@ -136,7 +132,9 @@ async def _tool_case(
     """Run a model-backed tool on one case; `checks` re-applies its business rules to the final answer."""
     call = CallContext(tenant_id=env.tenant_id, tenant=env.config)
     async with env.sessions() as session:
-        ctx = await _operator_ctx(env, session)
+        ctx = ToolContext(
+            session=session, tenant_id=env.tenant_id, audience=Audience.OPERATOR, channel=m.Channel.CONSOLE
+        )
         if env.sim is not None:
             reference = await run(ctx, env.reference, call)
             env.sim.prime(use_case, Primed(value=output(reference).model_dump(mode="json")))

@@ -144,8 +144,9 @@ def tool_schema(spec: ToolSpec) -> dict[str, Any]:
     }
 
 
-def _outputs(state: TurnState) -> list[dict[str, Any]]:
-    return [c["result"] for c in state.get("calls", []) if c["status"] == "ok" and c.get("result") is not None]
+def _tool_results(state: TurnState) -> list[tuple[str, dict[str, Any]]]:
+    """This turn's successful tool calls, as (tool, result)."""
+    return [(c["tool"], c["result"]) for c in state.get("calls", []) if c["status"] == "ok" and c.get("result")]
 
 
 def _content(message: BaseMessage) -> str:
@@ -285,7 +286,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
     problems = (
         validate_reply(
             draft,
-            tool_outputs=_outputs(state),
+            tool_outputs=[result for _, result in _tool_results(state)],
             channel=deps.tool_ctx.channel,
             customer_email=deps.customer_email,
             customer_phone=deps.customer_phone,
@@ -361,10 +362,6 @@ async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
         handoffs = [result["reference"] for tool, result in _tool_results(state) if tool == "handoff_to_human"]
         update["handoff"] = handoffs[-1] if handoffs else None
     return update
-
-
-def _tool_results(state: TurnState) -> list[tuple[str, dict[str, Any]]]:
-    return [(c["tool"], c["result"]) for c in state.get("calls", []) if c["status"] == "ok" and c.get("result")]
 
 
 def product_cards(results: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:

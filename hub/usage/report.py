@@ -353,9 +353,6 @@ def _chart_svg(report: UsageReport) -> str:
     return inline_svg(lambda: _draw_cost_chart(report), salt=_SALT)
 
 
-_CSS = CSS
-
-
 def _html_table(keys: list[str], items: Iterable[tuple[list[str], Counters]]) -> str:
     head = "".join(f'<th class="key">{escape(k)}</th>' for k in keys) + "".join(
         f"<th>{label}</th>" for _, label in _SHOWN
@@ -393,7 +390,7 @@ def render_html(report: UsageReport) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Model usage: {name}, {report.start} to {report.end}</title>
-<style>{_CSS}</style>
+<style>{CSS}</style>
 </head>
 <body>
 <header>
