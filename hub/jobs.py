@@ -42,6 +42,7 @@ PRIORITIES = ["low", "normal", "high"]
 Priority = Literal["low", "normal", "high"]
 DEAD_LETTERS = f"{JOBS}:dead"
 DEAD_LETTERS_KEPT = 1000
+PRODUCER_CLOSE_TIMEOUT_S = 10.0
 JOB_TASKS: tuple[str, ...] = ("tools.seo:register_jobs", "chat_ui.whatsapp.worker:register_jobs")
 """`module:function` that takes a JobQueue and registers its tasks."""
 
@@ -164,7 +165,12 @@ class JobQueue:
     async def __aexit__(self, *exc: object) -> None:
         self._closing.set()
         if self._holder is not None:
-            await self._holder
+            # Closing streaq's connection has been seen to hang once in CI; shutdown must not wait forever.
+            done, _ = await asyncio.wait({self._holder}, timeout=PRODUCER_CLOSE_TIMEOUT_S)
+            if not done:
+                log.warning("job_queue_close_timed_out", timeout_s=PRODUCER_CLOSE_TIMEOUT_S)
+                self._holder.cancel()
+                await asyncio.gather(self._holder, return_exceptions=True)
         await self._redis.aclose()
 
     # --- running -------------------------------------------------------------------------------------
