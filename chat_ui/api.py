@@ -13,11 +13,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -25,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphs.turns import Speaker, TurnResult
+from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
 from hub.constants import CHAT_RATE_LIMIT_KEY
 from hub.db import models as m
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import ApiError, error_body
+from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience
 
@@ -239,13 +241,14 @@ class ChatRateLimit:
         return None if int(allowed) else max(1, math.ceil(int(wait_ms) / 1000))
 
 
-CHAT_RATE_LIMIT = ChatRateLimit(requests=120, window_s=60.0)
-"""The default; `chat_ui.widget.install(app, rate_limit=...)` replaces it for one app (stored in app state)."""
+def rate_limit(settings: Settings) -> ChatRateLimit:
+    """The chat rate limit `HUB_CHAT_RATE_LIMIT_PER_MINUTE` sets; an app keeps it in `app.state.chat_rate_limit`."""
+    return ChatRateLimit(requests=settings.chat_rate_limit_per_minute, window_s=60.0)
 
 
 async def shopper_within_limit(request: Request, auth: ShopperOrigin) -> Authenticated:
     """Admit the request when its key is under the chat rate limit; 429 with Retry-After otherwise."""
-    limit: ChatRateLimit = getattr(request.app.state, "chat_rate_limit", CHAT_RATE_LIMIT)
+    limit: ChatRateLimit = request.app.state.chat_rate_limit
     wait_s = await limit.acquire(request.app.state.resources.redis, auth.caller.key_prefix)
     if wait_s is not None:
         raise ApiError(
@@ -364,3 +367,57 @@ async def product_image(
     if not path.is_relative_to(tenant_media) or not path.is_file():
         raise ApiError(404, "no_product_image", f"No photo for SKU {sku!r}")
     return FileResponse(path, headers={"Cache-Control": "private, max-age=3600", "Vary": "Origin, X-Hub-Key"})
+
+
+class ChatMessage(BaseModel):
+    id: uuid.UUID
+    role: str
+    """`human` for a person's reply from the console; `assistant` for the bot's."""
+    content: str
+    created_at: datetime
+
+
+class ChatMessages(BaseModel):
+    """What the widget polls for while a person handles the conversation."""
+
+    handled_by: Literal["bot", "human"]
+    messages: list[ChatMessage]
+    """Replies from people, oldest first, after `after`."""
+
+
+MESSAGES_SHOWN = 50
+
+
+@router.get("/chat/messages", responses=_FOREIGN_ORIGIN)
+async def chat_messages(
+    auth: ShopperOrigin,
+    session: Session,
+    session_id: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")],
+    after: Annotated[uuid.UUID | None, Query(description="Only replies stored after this message (its id).")] = None,
+) -> ChatMessages:
+    """Return people's replies in the key's shop's conversation for this widget session, and who handles it."""
+    conversation = (
+        await session.execute(
+            select(m.Conversation).where(
+                m.Conversation.tenant_id == auth.caller.tenant_id,
+                m.Conversation.channel == m.Channel.WEB,
+                m.Conversation.external_ref == session_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if conversation is None:
+        return ChatMessages(handled_by="bot", messages=[])
+    query = select(m.Message).where(
+        m.Message.tenant_id == auth.caller.tenant_id,
+        m.Message.conversation_id == conversation.id,
+        m.Message.role == HUMAN_ROLE,
+    )
+    if after is not None:
+        cursor = await session.get(m.Message, after)
+        if cursor is not None and cursor.conversation_id == conversation.id:
+            query = query.where(m.Message.created_at > cursor.created_at)
+    rows = (await session.execute(query.order_by(m.Message.created_at).limit(MESSAGES_SHOWN))).scalars()
+    return ChatMessages(
+        handled_by="human" if conversation.status == m.ConversationStatus.HUMAN else "bot",
+        messages=[ChatMessage(id=r.id, role=r.role, content=r.content, created_at=r.created_at) for r in rows],
+    )

@@ -30,13 +30,18 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
                 app.state.conversations = Conversations(
                     build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs
                 )
-                console.STATE.current = console.ConsoleState(res.sessions, app.state.conversations, res.gateway.prompts)
-                yield
+                console.STATE.current = console.ConsoleState(
+                    settings, res.sessions, res.redis, res.jobs, app.state.conversations, res.gateway.prompts
+                )
+                try:
+                    yield
+                finally:
+                    await console.close()
 
     app.router.lifespan_context = lifespan
     app.include_router(api.router)
     app.include_router(widget.router)
-    widget.install(app)
+    widget.install(app, settings)
     app.include_router(whatsapp.router)
     console.mount(app, settings)
     return app

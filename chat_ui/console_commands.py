@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,41 @@ HANDOFFS_SHOWN = 20
 class Answer:
     markdown: str
     figure: Figure | None = None
+
+
+@dataclass
+class JobNote:
+    """A background job's news for the operator's console: text, and images to show inline (media paths)."""
+
+    markdown: str
+    images: list[str] = field(default_factory=list)
+
+
+def job_event(event: dict[str, Any]) -> JobNote | None:
+    """What an operator should see of a job event published on the tenant's channel; None for the chatter."""
+    kind = event.get("kind")
+    if kind == "seo_bulk.finished":
+        failed = event.get("failed") or []
+        text = f"**Bulk SEO for {event.get('category')} finished:** {event.get('drafted', 0)} drafts to review"
+        if event.get("deterministic"):
+            text += f" ({event['deterministic']} written without a model)"
+        if failed:
+            text += f"; {len(failed)} failed: {', '.join(str(f) for f in failed[:10])}"
+        return JobNote(text + ".")
+    if kind == "photos.finished":
+        job, state = event.get("job_id"), event.get("state")
+        images = [str(p) for p in event.get("images") or []]
+        if state == "failed":
+            return JobNote(f"**Photo job {job} for {event.get('sku')} failed:** {event.get('error')}")
+        how = "from the studio compositor (no generated shot passed)" if state == "fallback" else "generated"
+        scores = ", ".join(f"{s:.2f}" for s in event.get("scores") or [])
+        return JobNote(
+            f"**Photo job {job} for {event.get('sku')} is ready:** {len(images)} images {how}"
+            + (f", scores {scores}" if scores else "")
+            + f". Approve with `/approve-photo {job} 1` or reject with `/reject-photo {job} 1 reason`.",
+            images,
+        )
+    return None
 
 
 async def cost(session: AsyncSession, tenant_id: uuid.UUID, period: str = "week") -> Answer:
@@ -109,26 +144,6 @@ async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
             f"| {conversation.id} | {conversation.channel} | {conversation.updated_at:%Y-%m-%d %H:%M} | {text} |"
         )
     return Answer("\n".join(lines))
-
-
-async def set_handler(
-    session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID, *, human: bool, operator: str
-) -> m.Conversation:
-    """Take a conversation over (the bot stays quiet) or release it back to the bot; audited."""
-    conversation = await session.get(m.Conversation, conversation_id)
-    if conversation is None or conversation.tenant_id != tenant_id:
-        raise LookupError(f"no conversation {conversation_id} in this shop")
-    conversation.status = m.ConversationStatus.HUMAN if human else m.ConversationStatus.BOT
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id,
-            actor=operator,
-            action="conversation.taken_over" if human else "conversation.released",
-            subject=str(conversation_id),
-            data={},
-        )
-    )
-    return conversation
 
 
 async def explain(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) -> Answer:

@@ -1,6 +1,6 @@
 """Serve the storefront chat widget (`GET /widget.js`) and open the chat API to the shops' sites.
 
-Wiring, in the app factory: `app.include_router(widget.router)` and `widget.install(app)`.
+Wiring, in the app factory: `app.include_router(widget.router)` and `widget.install(app, settings)`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from chat_ui.api import ChatCorsMiddleware
+from chat_ui.api import ChatCorsMiddleware, rate_limit
+from hub.settings import Settings
 
 router = APIRouter(tags=["widget"])
 
@@ -54,6 +55,7 @@ async def widget_js(request: Request) -> Response:
     return Response(script.body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
-def install(app: FastAPI) -> None:
-    """Add CORS for the chat API to `app`; set `app.state.chat_rate_limit` to change its rate limit."""
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add CORS for the chat API to `app` and set its per-key chat rate limit (`app.state.chat_rate_limit`)."""
     app.add_middleware(ChatCorsMiddleware)
+    app.state.chat_rate_limit = rate_limit(settings)

@@ -41,6 +41,10 @@ from tools.seo import SEO_TOOLS
 
 ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
 PROMPTS = {Audience.CUSTOMER: "customer_reply", Audience.OPERATOR: "operator_agent"}
+HUMAN_ROLE = "human"
+"""`messages.role` of a reply a person wrote from the console."""
+HUMAN_HOLD_REPLY = "Thanks, a member of our team has this conversation and will answer you here shortly."
+"""What a shopper hears while an operator handles the conversation: the bot stays out of it."""
 LOOP_REPLY = (
     "Sorry, I went round in circles on that one and stopped. Could you ask it in a different way, "
     "or ask for a colleague?"
@@ -70,6 +74,8 @@ class TurnResult(BaseModel):
     """Product cards from this turn's tool results, for the widget to render."""
     awaiting: list[PendingAction] = []
     """Sensitive actions paused for confirmation; resume the turn with a `Decision` for each, in order."""
+    handled_by: Literal["bot", "human"] = "bot"
+    """`human` while an operator has taken the conversation over: the bot did not answer, a person will."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,14 @@ class Conversations:
         """Answer one message and store it with the answer; the caller commits."""
         conversation = await _conversation(session, tenant.id, speaker)
         session.add(_message(tenant.id, conversation.id, speaker.audience.value, text, {"request_id": request_id}))
+        if speaker.audience is Audience.CUSTOMER and conversation.status == m.ConversationStatus.HUMAN:
+            return await _held_by_human(session, tenant.id, conversation, request_id)
         return await self._run({"text": text}, session, tenant, speaker, conversation, request_id)
+
+    async def awaiting(self, tenant: m.Tenant, speaker: Speaker) -> list[PendingAction]:
+        """The sensitive actions this conversation's paused turn still waits on (none when it is not paused)."""
+        snapshot = await self.graph.aget_state(self._config(tenant, speaker))
+        return [PendingAction.model_validate(i.value) for i in snapshot.interrupts]
 
     async def resume(
         self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, decision: Decision, request_id: str
@@ -265,7 +278,30 @@ class Conversations:
             trace_id=call.trace_id,
             products=[ProductCard.model_validate(p) for p in state.get("products", [])],
             awaiting=awaiting,
+            handled_by="human" if conversation.status == m.ConversationStatus.HUMAN else "bot",
         )
+
+
+async def _held_by_human(
+    session: AsyncSession, tenant_id: uuid.UUID, conversation: m.Conversation, request_id: str
+) -> TurnResult:
+    """Answer for the team while a person handles the conversation; no model, no tools, no graph state."""
+    meta = {"request_id": request_id, "reason": "held_by_human"}
+    message = _message(tenant_id, conversation.id, "assistant", HUMAN_HOLD_REPLY, meta, engine="deterministic")
+    session.add(message)
+    conversation.updated_at = datetime.now(UTC)  # the handoff queue lists the longest-waiting first
+    await session.flush()
+    return TurnResult(
+        message_id=message.id,
+        reply=HUMAN_HOLD_REPLY,
+        intent=Intent.HUMAN_HANDOFF,
+        tools=[],
+        engine="deterministic",
+        prompt_version=None,
+        trace_id=uuid.uuid4().hex,
+        products=[],
+        handled_by="human",
+    )
 
 
 def _describe(action: PendingAction) -> str:

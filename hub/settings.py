@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     whatsapp_lock_s: float = Field(
         default=300.0, gt=0, description="Longest one worker may hold a WhatsApp conversation (one event at a time)."
     )
+    chat_rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="Storefront chat messages per API key per minute; more get 429."
+    )
     imaging_model: str | None = None
     prompts_dir: Path | None = Field(default=None, description="Prompt files; unset means the repository's prompts/.")
 

@@ -3,7 +3,8 @@
 `mount(app, settings)` points Chainlit at a working folder under the data dir (Chainlit writes its config
 and uploads there, never into the source tree), derives its session-signing secret from `HUB_SECRET_KEY`,
 and loads `chainlit_app.py`. Chainlit's callbacks reach the running app's resources through `STATE`,
-which the app's lifespan fills.
+which the app's lifespan fills. Threads are stored in the app's own database through Chainlit's SQLAlchemy
+data layer (tables in `hub.db.models`), so an operator finds them again after a restart.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from graphs.turns import Conversations
+from hub.jobs import JobQueue
 from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
 
@@ -28,7 +31,11 @@ HERE = Path(__file__).resolve().parent
 
 @dataclass
 class ConsoleState:
+    settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+    """Where job progress arrives (`hub.jobs.events_channel`), pushed into the operator's open console."""
+    jobs: JobQueue
     conversations: Conversations
     prompts: PromptRegistry
 
@@ -57,3 +64,12 @@ def mount(app: FastAPI, settings: Settings) -> None:
     secret = settings.secret_key.get_secret_value().encode()
     os.environ["CHAINLIT_AUTH_SECRET"] = hmac.new(secret, b"hub-console-sessions", hashlib.sha256).hexdigest()
     mount_chainlit(app=app, target=str(HERE / "chainlit_app.py"), path=PATH)
+
+
+async def close() -> None:
+    """Release what the console opened (the data layer's engine); the app's lifespan calls this on stop."""
+    from chainlit.data import get_data_layer
+
+    STATE.current = None
+    if (layer := get_data_layer()) is not None:
+        await layer.close()

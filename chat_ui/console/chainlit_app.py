@@ -3,31 +3,46 @@
 Operators sign in with their HUB email and password and see only their tenant. Every message is one turn of
 the conversation graph as that operator (thread = console conversation); tool calls show as steps, and each
 reply says which engine and prompt answered and what the turn cost. Sensitive actions arrive as Confirm /
-Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/takeover`, `/release` and
-`/explain` answer from the database with or without a model.
+Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/takeover`, `/reply`,
+`/release` and `/explain` answer from the database with or without a model. Threads are kept in the app's
+database and can be reopened after a restart; background jobs (bulk SEO, photo shoots) report into every open
+console of their shop as they progress and finish, without the operator asking.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import chainlit as cl
+from chainlit.types import ThreadDict
 from sqlalchemy import select
 
 from chat_ui import console_commands as commands
+from chat_ui import handoff
 from chat_ui.console import state
+from chat_ui.console.data_layer import ConsoleDataLayer
 from graphs.conversation import Decision
-from graphs.turns import Speaker, TurnResult
+from graphs.turns import PendingAction, Speaker, TurnResult
 from hub.db import models as m
+from hub.jobs import events_channel
 from hub.tenancy import admin
 from tools.context import Audience
 
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
-    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/takeover ID`, `/release ID`, `/explain MESSAGE_ID`."
+    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/takeover ID`, `/reply ID text`, `/release ID`, "
+    "`/explain MESSAGE_ID`."
 )
+
+
+@cl.data_layer
+def data_layer() -> ConsoleDataLayer:
+    return ConsoleDataLayer()
 
 
 @cl.password_auth_callback
@@ -36,22 +51,83 @@ async def login(username: str, password: str) -> cl.User | None:
         operator = await admin.authenticate_operator(session, username, password)
     if operator is None:
         return None
+    # The identifier keys the operator's stored threads: the id, because an email is unique only per shop.
     return cl.User(
-        identifier=operator.email,
+        identifier=str(operator.id),
         display_name=operator.name,
-        metadata={"tenant_id": str(operator.tenant_id), "operator_id": str(operator.id)},
+        metadata={"tenant_id": str(operator.tenant_id), "operator_id": str(operator.id), "email": operator.email},
     )
 
 
 def _who() -> tuple[uuid.UUID, uuid.UUID, str]:
     user = cl.user_session.get("user")
     assert user is not None  # login is required
-    return uuid.UUID(user.metadata["tenant_id"]), uuid.UUID(user.metadata["operator_id"]), user.identifier
+    return uuid.UUID(user.metadata["tenant_id"]), uuid.UUID(user.metadata["operator_id"]), user.metadata["email"]
 
 
 @cl.on_chat_start
 async def start() -> None:
     await cl.Message(content=f"Hello! {HELP}").send()
+    _follow_jobs()
+
+
+@cl.on_chat_resume
+async def resume(thread: ThreadDict) -> None:
+    """Reopen a stored thread: the graph's memory of it is keyed by the thread, so the conversation goes on."""
+    tenant_id, operator_id, _ = _who()
+    async with state().sessions() as session:
+        tenant = await session.get(m.Tenant, tenant_id)
+        awaiting = await state().conversations.awaiting(tenant, await _speaker(session, operator_id))
+    if awaiting:
+        actions = _actions(awaiting)
+        await cl.Message(content="Still waiting for your decision:", actions=actions).send()
+        cl.user_session.set("pending_actions", actions)
+    _follow_jobs()
+
+
+@cl.on_chat_end
+async def end() -> None:
+    follower = cl.user_session.get("job_follower")
+    if follower is not None:
+        follower.cancel()
+
+
+def _follow_jobs() -> None:
+    """Push the shop's job progress into this console as it happens (Redis pub/sub, no polling)."""
+    tenant_id, _, _ = _who()
+    cl.user_session.set("job_follower", asyncio.create_task(_relay_job_events(tenant_id)))
+
+
+async def _relay_job_events(tenant_id: uuid.UUID) -> None:
+    pubsub = state().redis.pubsub()
+    await pubsub.subscribe(events_channel(tenant_id))
+    try:
+        async for raw in pubsub.listen():
+            if raw.get("type") != "message":
+                continue
+            with contextlib.suppress(ValueError, TypeError):
+                note = commands.job_event(json.loads(raw["data"]))
+                if note is not None:
+                    await cl.Message(content=note.markdown, elements=_images(note.images), author="jobs").send()
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+
+def _images(paths: list[str]) -> list[cl.Image]:
+    media = state().settings.media_dir
+    return [cl.Image(name=f"image {n}", path=str(media / p), display="inline") for n, p in enumerate(paths, 1)]
+
+
+def _actions(awaiting: list[PendingAction]) -> list[cl.Action]:
+    return [
+        action
+        for pending in awaiting
+        for action in (
+            cl.Action(name="approve", payload={"tool": pending.tool}, label=f"Confirm {pending.tool}"),
+            cl.Action(name="reject", payload={"tool": pending.tool}, label="Reject"),
+        )
+    ]
 
 
 async def _speaker(session: Any, operator_id: uuid.UUID) -> Speaker:
@@ -76,14 +152,7 @@ async def _show(out: TurnResult, session: Any, tenant_id: uuid.UUID) -> None:
             step.output = call.get("result") if call["status"] == "ok" else f"{call['status']}: {call.get('detail')}"
     cost = Decimal(event.get("cost", "0"))
     footer = f"\n\n_{out.engine} · {out.prompt_version or 'no model'} · ${cost:.6f} · message {out.message_id}_"
-    actions = [
-        action
-        for pending in out.awaiting
-        for action in (
-            cl.Action(name="approve", payload={"tool": pending.tool}, label=f"Confirm {pending.tool}"),
-            cl.Action(name="reject", payload={"tool": pending.tool}, label="Reject"),
-        )
-    ]
+    actions = _actions(out.awaiting)
     await cl.Message(content=out.reply + footer, actions=actions).send()
     cl.user_session.set("pending_actions", actions)
 
@@ -99,17 +168,8 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.handoffs(session, tenant_id)
         elif word == "/explain":
             answer = await commands.explain(session, tenant_id, rest)
-        elif word in ("/takeover", "/release"):
-            try:
-                conversation = await commands.set_handler(
-                    session, tenant_id, uuid.UUID(rest.strip()), human=word == "/takeover", operator=f"operator:{actor}"
-                )
-            except (ValueError, LookupError) as exc:
-                answer = commands.Answer(f"Cannot do that: {exc}")
-            else:
-                await session.commit()
-                who = "you now" if word == "/takeover" else "the bot again"
-                answer = commands.Answer(f"Conversation {conversation.id} is handled by {who}.")
+        elif word in ("/takeover", "/release", "/reply"):
+            answer = await _handle(session, word, rest, tenant_id, f"operator:{actor}")
         elif word == "/help":
             answer = commands.Answer(HELP)
         else:
@@ -117,6 +177,33 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
     elements = [cl.Pyplot(name="chart", figure=answer.figure, display="inline")] if answer.figure is not None else []
     await cl.Message(content=answer.markdown, elements=elements).send()
     return True
+
+
+async def _handle(session: Any, word: str, rest: str, tenant_id: uuid.UUID, operator: str) -> commands.Answer:
+    """Take over, reply as a person, or release a shopper's conversation."""
+    ref, _, text = rest.strip().partition(" ")
+    try:
+        conversation_id = uuid.UUID(ref)
+    except ValueError:
+        return commands.Answer(f"`{word}` needs a conversation id from `/handoffs`.")
+    try:
+        if word == "/reply":
+            message = await handoff.reply_as_human(
+                session, state().jobs, tenant_id, conversation_id, text, operator=operator
+            )
+            return commands.Answer(f"Sent to the shopper as you (message {message.id}).")
+        conversation = await handoff.set_handler(
+            session, tenant_id, conversation_id, human=word == "/takeover", operator=operator
+        )
+    except handoff.HandoffError as exc:
+        return commands.Answer(f"Cannot do that: {exc}")
+    await session.commit()
+    if word == "/takeover":
+        return commands.Answer(
+            f"Conversation {conversation.id} is yours: the bot stays quiet. Answer with `/reply {conversation.id} ...`"
+            f" and give it back with `/release {conversation.id}`."
+        )
+    return commands.Answer(f"Conversation {conversation.id} is handled by the bot again.")
 
 
 @cl.on_message

@@ -44,6 +44,7 @@
       session: typeof state.session === "string" && SESSION_PATTERN.test(state.session) ? state.session : newSessionId(),
       open: state.open === true,
       messages: Array.isArray(state.messages) ? state.messages.filter(isStoredMessage).slice(-MAX_STORED_MESSAGES) : [],
+      humanSince: typeof state.humanSince === "string" ? state.humanSince : null,
     };
   }
 
@@ -65,7 +66,7 @@
 
   function isStoredMessage(msg) {
     return msg && typeof msg === "object" && typeof msg.text === "string" &&
-      (msg.from === "shopper" || msg.from === "assistant" || msg.from === "notice");
+      (msg.from === "shopper" || msg.from === "assistant" || msg.from === "human" || msg.from === "notice");
   }
 
   var state = loadState();
@@ -111,6 +112,8 @@
     ".msg { max-width: 88%; padding: 8px 11px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }",
     ".msg.shopper { align-self: flex-end; background: var(--hub-primary); color: #fff; border-bottom-right-radius: 4px; }",
     ".msg.assistant { align-self: flex-start; background: #fff; border: 1px solid #E5E7EB; border-bottom-left-radius: 4px; }",
+    ".msg.human { align-self: flex-start; background: #ECFDF5; border: 1px solid #A7F3D0; border-bottom-left-radius: 4px; }",
+    ".msg.human::before { content: 'Team'; display: block; font-size: 11px; font-weight: 600; color: #047857; }",
     ".msg.notice { align-self: center; background: #FEF3C7; color: #78350F; font-size: 13px; text-align: center; }",
     ".typing::after { content: '\\2026'; animation: hub-blink 1s infinite; }",
     "@keyframes hub-blink { 50% { opacity: .3; } }",
@@ -398,6 +401,7 @@
             if (typeof data.intent === "string") reply.node.dataset.intent = data.intent;
             products = Array.isArray(data.products) ? data.products.filter(function (p) { return p && typeof p === "object"; }) : [];
             showProducts(reply.node, products);
+            if (data.handled_by === "human" && typeof data.message_id === "string") followHuman(data.message_id);
           } else if (name === "delta" && data && typeof data.text === "string") {
             reply.body.classList.remove("typing");
             replyText += data.text;
@@ -422,6 +426,47 @@
     if (failure) notice(failure);
     setBusy(false);
     input.focus();
+  }
+
+  // --- a person from the shop answering ---------------------------------------------------------------------
+
+  var POLL_MS = 4000;
+  var pollTimer = null;
+
+  // While a person handles the conversation their replies are fetched every few seconds; `humanSince` is the
+  // id of the last message shown (the handoff's reply, then each person's reply), so a reload neither repeats
+  // nor misses one.
+  function followHuman(since) {
+    if (!state.humanSince) { state.humanSince = since; saveState(); }
+    if (pollTimer === null) pollTimer = window.setTimeout(pollHuman, POLL_MS);
+  }
+
+  async function pollHuman() {
+    pollTimer = null;
+    var url = API + "/v1/chat/messages?session_id=" + encodeURIComponent(state.session) +
+      (state.humanSince ? "&after=" + encodeURIComponent(state.humanSince) : "");
+    var found = null;
+    try {
+      var res = await fetch(url, { headers: { "X-Hub-Key": KEY } });
+      if (res.ok) found = await res.json();
+    } catch (err) {
+      /* offline for a moment: try again at the next tick */
+    }
+    if (found && Array.isArray(found.messages)) {
+      found.messages.forEach(function (msg) {
+        if (!msg || typeof msg.content !== "string") return;
+        messageNode("human", msg.content).node.dataset.state = "done";
+        remember({ from: "human", text: msg.content });
+        if (typeof msg.id === "string") state.humanSince = msg.id;
+      });
+      saveState();
+    }
+    if (found && found.handled_by === "bot") {
+      state.humanSince = null;
+      saveState();
+      return;
+    }
+    pollTimer = window.setTimeout(pollHuman, POLL_MS);
   }
 
   // --- behaviour -------------------------------------------------------------------------------------------
@@ -470,6 +515,7 @@
     state.messages.forEach(renderStored);
     saveState();
     if (state.open) setOpen(true, false); // reopened on the next page, without taking the page's focus
+    if (state.humanSince) followHuman(state.humanSince);
     fetch(API + "/v1/chat/config", { headers: { "X-Hub-Key": KEY } })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(applyConfig, function () { /* keep the defaults */ });

@@ -4,6 +4,8 @@ from hub.constants import REDIS_PREFIX
 
 EVENTS_TASK = "whatsapp_events"
 """The job that handles one webhook's events for one customer, in order."""
+DELIVER_TASK = "whatsapp_deliver"
+"""The job that sends a conversation's pending deliveries (a person's reply from the console)."""
 WEBHOOK_SOURCE = "whatsapp"
 """`processed_webhook_events.source`; keys are `<message id>` and `<status id>:<status>`."""
 CONVERSATION_LOCK = f"{REDIS_PREFIX}:whatsapp:conversation"

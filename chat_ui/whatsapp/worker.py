@@ -31,7 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
-from chat_ui.whatsapp.constants import CONVERSATION_LOCK, CONVERSATIONS, EVENTS_TASK, GRAPH_API, WEBHOOK_SOURCE
+from chat_ui.whatsapp.constants import (
+    CONVERSATION_LOCK,
+    CONVERSATIONS,
+    DELIVER_TASK,
+    EVENTS_TASK,
+    GRAPH_API,
+    WEBHOOK_SOURCE,
+)
 from chat_ui.whatsapp.events import EventBatch, InboundKind, InboundMessage, StatusUpdate
 from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
 from chat_ui.whatsapp.outbox import apply_status, deliver_pending, plan
@@ -116,11 +123,29 @@ class WhatsAppChannel:
         return counts
 
     def _lock(self, batch: EventBatch) -> Lock:
+        return self.conversation_lock(batch.tenant_id, batch.wa_id)
+
+    def conversation_lock(self, tenant_id: uuid.UUID, wa_id: str) -> Lock:
         return self.redis.lock(
-            f"{CONVERSATION_LOCK}:{batch.tenant_id}:{batch.wa_id}",
+            f"{CONVERSATION_LOCK}:{tenant_id}:{wa_id}",
             timeout=self.settings.whatsapp_lock_s,
             blocking_timeout=self.settings.whatsapp_lock_s,
         )
+
+    async def deliver(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+        """Send a conversation's pending deliveries (a person's reply), under the conversation's lock."""
+        async with self.sessions() as session:
+            conversation = await session.get(m.Conversation, conversation_id)
+            if conversation is None or conversation.tenant_id != tenant_id:
+                return 0
+            account = await whatsapp_account(session, tenant_id)
+            if account is None:
+                log.warning("whatsapp_deliver_skipped", tenant_id=str(tenant_id), reason="no WhatsApp account")
+                return 0
+            async with self.conversation_lock(tenant_id, conversation.external_ref):
+                return await deliver_pending(
+                    session, self.api, account=account, conversation=conversation, clock=self.clock
+                )
 
     async def _message(self, batch: EventBatch, event: InboundMessage) -> tuple[Outcome, int]:
         async with self.sessions() as session:
@@ -267,6 +292,17 @@ async def _target(session: AsyncSession, batch: EventBatch) -> tuple[m.Tenant, m
         log.warning("whatsapp_events_skipped", tenant_id=str(batch.tenant_id), reason="no active tenant or account")
         return None
     return row[0], row[1]
+
+
+async def whatsapp_account(session: AsyncSession, tenant_id: uuid.UUID) -> m.ChannelAccount | None:
+    """The tenant's WhatsApp number that sends replies not prompted by a webhook (the first one connected)."""
+    found = await session.execute(
+        select(m.ChannelAccount)
+        .where(m.ChannelAccount.tenant_id == tenant_id, m.ChannelAccount.channel == m.Channel.WHATSAPP)
+        .order_by(m.ChannelAccount.created_at)
+        .limit(1)
+    )
+    return found.scalar_one_or_none()
 
 
 async def _customer(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str) -> m.Customer | None:
@@ -421,14 +457,20 @@ def register_jobs(queue: JobQueue) -> None:
     queue.provide(CONVERSATIONS, partial(provide_conversations, jobs=queue))
     queue.provide(GRAPH_API, lambda resources: _closing(open_graph_api(resources.settings)))
 
-    @queue.task(EVENTS_TASK, timeout_s=EVENTS_TIMEOUT_S)
-    async def whatsapp_events(payload: dict[str, Any]) -> dict[str, int]:
+    async def channel() -> WhatsAppChannel:
         res = queue.resources
-        channel = WhatsAppChannel(
+        return WhatsAppChannel(
             sessions=res.sessions,
             redis=res.redis,
             conversations=await res.extra[CONVERSATIONS].get(),
             api=res.extra[GRAPH_API],
             settings=res.settings,
         )
-        return await channel.handle(EventBatch.model_validate(payload))
+
+    @queue.task(EVENTS_TASK, timeout_s=EVENTS_TIMEOUT_S)
+    async def whatsapp_events(payload: dict[str, Any]) -> dict[str, int]:
+        return await (await channel()).handle(EventBatch.model_validate(payload))
+
+    @queue.task(DELIVER_TASK, timeout_s=EVENTS_TIMEOUT_S)
+    async def whatsapp_deliver(tenant_id: str, conversation_id: str) -> int:
+        return await (await channel()).deliver(uuid.UUID(tenant_id), uuid.UUID(conversation_id))

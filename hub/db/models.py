@@ -1,4 +1,5 @@
-"""Declare every table: tenants, keys, operators, catalog, customers, orders, chat, deliveries, usage, audit, jobs."""
+"""Declare every table: tenants, keys, operators, catalog, customers, orders, chat, deliveries, usage, audit, jobs,
+and the console's threads."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -20,11 +22,13 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -541,3 +545,97 @@ class EvalRun(Base):
     verdict: Mapped[list[str]] = mapped_column(Json, default=list)
     """Why it passed or failed the gate against its baseline."""
     report_dir: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+# --- the operator console's thread store ---------------------------------------------------------------
+# Chainlit's SQLAlchemy data layer issues its own SQL against these names and camelCase columns, so they are
+# plain tables (no ORM classes) on the same metadata: one migration history, one database, and `hub` can
+# still purge or export them. A Chainlit user is one operator: its identifier is the operator's id, which
+# is unique across tenants where an email is not.
+
+_ConsoleJson = JSON().with_variant(JSONB(), "postgresql")
+_ConsoleTags = JSON().with_variant(ARRAY(Text()), "postgresql")
+
+
+def _thread_fk() -> ForeignKey:
+    return ForeignKey("threads.id", ondelete="CASCADE")
+
+
+console_users = Table(
+    "users",
+    Base.metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("identifier", Text, nullable=False, unique=True),
+    Column("metadata", _ConsoleJson, nullable=False),
+    Column("createdAt", Text),
+)
+
+console_threads = Table(
+    "threads",
+    Base.metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("createdAt", Text),
+    Column("name", Text),
+    Column("userId", Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    Column("userIdentifier", Text),
+    Column("tags", _ConsoleTags),
+    Column("metadata", _ConsoleJson),
+)
+
+console_steps = Table(
+    "steps",
+    Base.metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("threadId", Uuid, _thread_fk(), nullable=False, index=True),
+    Column("parentId", Uuid),
+    Column("streaming", Boolean, nullable=False),
+    Column("waitForAnswer", Boolean),
+    Column("isError", Boolean),
+    Column("metadata", _ConsoleJson),
+    Column("tags", _ConsoleTags),
+    Column("input", Text),
+    Column("output", Text),
+    Column("createdAt", Text),
+    Column("command", Text),
+    Column("start", Text),
+    Column("end", Text),
+    Column("generation", _ConsoleJson),
+    Column("showInput", Text),
+    Column("language", Text),
+    Column("indent", Integer),
+    Column("defaultOpen", Boolean),
+    Column("autoCollapse", Boolean),
+)
+
+console_elements = Table(
+    "elements",
+    Base.metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("threadId", Uuid, _thread_fk(), index=True),
+    Column("type", Text),
+    Column("url", Text),
+    Column("chainlitKey", Text),
+    Column("name", Text, nullable=False),
+    Column("display", Text),
+    Column("objectKey", Text),
+    Column("size", Text),
+    Column("page", Integer),
+    Column("language", Text),
+    Column("forId", Uuid),
+    Column("mime", Text),
+    Column("props", _ConsoleJson),
+)
+
+console_feedbacks = Table(
+    "feedbacks",
+    Base.metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("forId", Uuid, nullable=False),
+    Column("threadId", Uuid, _thread_fk(), nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("comment", Text),
+)
+
+CONSOLE_TABLES = (console_users, console_threads, console_steps, console_elements, console_feedbacks)

@@ -1,4 +1,5 @@
-"""The operator console in a real browser: sign in, ask without a model, confirm an action, see costs.
+"""The operator console in a real browser: sign in, ask without a model, confirm an action, see costs, get a
+background job's result pushed, and find the thread again after the server restarts.
 
 Runs `hub serve --demo` as a process and drives /console with Debian's Chromium through Playwright.
 """
@@ -26,29 +27,50 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 
+class Server:
+    """`hub serve --demo` on one data dir and port; `restart` stops it and starts it again on the same data."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        self.env |= {"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_until_up(f"{self.base}/healthz", self.proc, deadline_s=120)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.communicate(timeout=30)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], dict]]:
+def server(tmp_path: Path) -> Iterator[tuple[Server, dict]]:
     if not CHROMIUM.exists():
         if services_required():
             pytest.fail("Debian chromium is missing: apt-get install -y chromium")
         pytest.skip("needs Debian chromium at /usr/bin/chromium")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env |= {"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = Server(tmp_path)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, deadline_s=120)
-        creds = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
-        yield f"http://127.0.0.1:{port}", env, creds
+        running.start()
+        creds = json.loads(hub("seed", "demo", "--json", env=running.env).stdout.strip().splitlines()[-1])
+        yield running, creds
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        running.stop()
 
 
 def say(page: Any, text: str, *, expecting: str) -> None:
@@ -60,12 +82,21 @@ def say(page: Any, text: str, *, expecting: str) -> None:
     expect(page.get_by_text(expecting).first).to_be_visible(timeout=20_000)
 
 
-def test_an_operator_signs_in_asks_confirms_and_checks_costs(
-    server: tuple[str, dict[str, str], dict], tmp_path: Path
-) -> None:
+def sign_in(page: Any, base: str, email: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/console")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    expect(page.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
+
+
+def test_an_operator_signs_in_asks_confirms_and_checks_costs(server: tuple[Server, dict], tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    base, env, creds = server
+    running, creds = server
+    base, env = running.base, running.env
     other = hub("tenants", "create", "--name", "Other Shop", env=env)
     assert other.returncode == 0, other.stderr
     made = hub(
@@ -102,6 +133,9 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(
         page.get_by_role("button", name="Confirm request_photos").click()
         expect(page.get_by_text("queued").first).to_be_visible(timeout=20_000)
 
+        say(page, "/seo-bulk Bags", expecting="queued")
+        expect(page.get_by_text("Bulk SEO for Bags finished").first).to_be_visible(timeout=60_000)
+
         say(page, "/cost week", expecting="AI cost")
         shot = tmp_path / "console.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -109,11 +143,20 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(
         shutil.copyfile(shot, ARTIFACTS / "console.png")
 
         stranger = browser.new_page()
-        stranger.goto(f"{base}/console")
-        stranger.fill("#email", "o@other.example")
-        stranger.fill("#password", "other-pass-123")
-        stranger.click("button[type=submit]")
-        expect(stranger.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
+        sign_in(stranger, base, "o@other.example", "other-pass-123")
+        assert creds["sample_order_email"] not in stranger.inner_text("body"), "threads are per operator"
         say(stranger, f"/profile {creds['sample_order_email']}", expecting="did not run")
         assert "lifetime value" not in stranger.inner_text("body"), "another shop's customer stays invisible"
+        browser.close()
+
+        running.restart()
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        sign_in(page, base, creds["operator_email"], creds["operator_password"])
+        page.get_by_text(f"/summary {creds['sample_order_email']}").first.click()
+        expect(page.get_by_text("Segment:").first).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "console-reopened.png"), full_page=True)
+        say(page, "/prompts", expecting="customer_reply")
+        expect(page.get_by_text("Segment:").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "console-resumed.png"), full_page=True)
         browser.close()

@@ -22,6 +22,7 @@ import uvicorn
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import select
 
+from chat_ui import handoff
 from chat_ui.app import create_app
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
@@ -53,6 +54,7 @@ class Storefront:
     foreign_url: str
     """The same page on an origin no shop allows."""
     creds: DemoCredentials
+    settings: Settings
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +93,30 @@ async def seed(settings: Settings, shop_origin: str) -> DemoCredentials:
             return creds
     finally:
         await engine.dispose()
+
+
+async def _answer_as_person(settings: Settings, tenant_id: str, session_id: str, text: str) -> None:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with session_factory(engine)() as session:
+            conversation = (
+                await session.execute(
+                    select(m.Conversation).where(
+                        m.Conversation.channel == m.Channel.WEB, m.Conversation.external_ref == session_id
+                    )
+                )
+            ).scalar_one()
+            await handoff.set_handler(session, uuid.UUID(tenant_id), conversation.id, human=True, operator="o")
+            await handoff.reply_as_human(session, None, uuid.UUID(tenant_id), conversation.id, text, operator="o")
+    finally:
+        await engine.dispose()
+
+
+def answer_as_person(storefront: Storefront, session_id: str, text: str) -> None:
+    """What an operator does from the console: take the widget's conversation over and reply as a person."""
+    with ThreadPoolExecutor(1) as pool:
+        args = (storefront.settings, storefront.creds.tenant_id, session_id, text)
+        pool.submit(asyncio.run, _answer_as_person(*args)).result()
 
 
 def serve_page(port: int, html: str) -> ThreadingHTTPServer:
@@ -141,7 +167,11 @@ def storefront(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
                 time.sleep(0.05)
             yield Storefront(
-                hub_url=hub_url, shop_url=shop_url, foreign_url=f"http://localhost:{shop_port}/", creds=creds
+                hub_url=hub_url,
+                shop_url=shop_url,
+                foreign_url=f"http://localhost:{shop_port}/",
+                creds=creds,
+                settings=settings,
             )
         finally:
             page.shutdown()
@@ -267,7 +297,17 @@ def test_a_shopper_asks_about_a_product_then_an_order_and_the_session_survives_a
     handoff = chat.locator('.msg.assistant[data-state="done"]').last
     expect(handoff).to_have_attribute("data-intent", "human_handoff")
     expect(handoff.locator(".text")).to_contain_text("colleague")
+
+    answer_as_person(storefront, session_id, "Hi, Sam from the shop here <b>now</b>. How can I help?")
+    person = chat.locator(".msg.human")
+    expect(person).to_have_count(1, timeout=15_000)  # the widget polls while a person handles the conversation
+    expect(person.locator(".text")).to_have_text("Hi, Sam from the shop here <b>now</b>. How can I help?")
     save_screenshot(page, tmp_path, "widget-session.png")
+    page.reload()
+    chat = page.locator("#hub-chat-widget")
+    expect(chat.locator(".msg.human")).to_have_count(1)
+    page.wait_for_timeout(5000)  # a poll after the reload must not show the reply twice
+    expect(chat.locator(".msg.human")).to_have_count(1)
 
 
 def test_markup_in_a_product_title_is_shown_as_text_and_never_runs(page: Page, storefront: Storefront) -> None:

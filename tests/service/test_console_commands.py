@@ -53,25 +53,6 @@ async def test_explain_shows_every_rung_of_a_reply_that_fell_back(
     assert bad.markdown.startswith("Say `/cost day`")
 
 
-async def test_handoffs_list_waiting_conversations_and_take_over_then_release(
-    app_settings: Settings, engine: AsyncEngine, demo: DemoCredentials
-) -> None:
-    async with running(app_settings) as app:
-        await shopper_chat(app, engine, demo, "web-h1").say("i want to talk to a real person please")
-        await shopper_chat(app, engine, demo, "web-h2").say("hi")
-    tenant_id = uuid.UUID(demo.tenant_id)
-    async with session_factory(engine)() as session:
-        listed = await cc.handoffs(session, tenant_id)
-        assert "i want to talk to a real person please" in listed.markdown and "| web |" in listed.markdown
-        waiting_id = uuid.UUID(listed.markdown.splitlines()[2].split("|")[1].strip())
-        released = await cc.set_handler(session, tenant_id, waiting_id, human=False, operator="operator:o@x")
-        await session.commit()
-        assert released.status == m.ConversationStatus.BOT
-        assert (await cc.handoffs(session, tenant_id)).markdown == "No conversation is waiting for a person."
-        with pytest.raises(LookupError):
-            await cc.set_handler(session, uuid.uuid4(), waiting_id, human=True, operator="operator:o@x")
-
-
 async def test_prompts_lists_the_version_in_use_per_use_case(engine: AsyncEngine, demo: DemoCredentials) -> None:
     registry = PromptRegistry.load(default_prompts_dir())
     async with session_factory(engine)() as session:

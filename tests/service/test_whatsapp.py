@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from chat_ui import handoff
 from chat_ui.app import create_app
 from chat_ui.whatsapp.graph_api import open_graph_api
 from chat_ui.whatsapp.outbox import MAX_TEXT, deliver_pending, plan, split_text
@@ -418,6 +419,27 @@ async def test_a_handed_off_conversation_is_recorded_but_not_answered_by_the_bot
     assert len(channel.graph.sends) == sends_before
     last = (await channel.messages())[-1]
     assert (last.role, last.content) == ("customer", "hello? is anyone there?") and last.external_id
+
+
+async def test_a_person_answers_a_handed_off_customer_on_whatsapp_from_the_console(channel: Channel) -> None:
+    await channel.say("can I talk to a human please")
+    conversation = await channel.conversation()
+    sends_before = len(channel.graph.sends)
+    async with channel.sessions() as session:
+        message = await handoff.reply_as_human(
+            session,
+            channel.app.state.resources.jobs,
+            uuid.UUID(channel.demo.tenant_id),
+            conversation.id,
+            "Hi, this is Sam from the shop. How can I help?",
+            operator="operator:sam@shop",
+        )
+    await channel.settled()
+    sent = channel.graph.sends[sends_before:]
+    assert [(s.to, s.text) for s in sent] == [(SHOPPER, "Hi, this is Sam from the shop. How can I help?")]
+    delivery = [d for d in await channel.deliveries() if d.message_id == message.id]
+    assert [d.status for d in delivery] == [m.DeliveryStatus.SENT] and delivery[0].external_id
+    assert (await channel.messages())[-1].role == "human"
 
 
 # --- statuses ------------------------------------------------------------------------------------------

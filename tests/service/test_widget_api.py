@@ -179,6 +179,17 @@ async def test_a_key_over_its_rate_limit_gets_429_with_retry_after_and_recovers(
     assert r.status_code == 200
 
 
+async def test_the_operator_sets_the_chat_rate_limit_in_settings(app_settings: Settings, demo: DemoCredentials) -> None:
+    async for client in client_for(app_settings.model_copy(update={"chat_rate_limit_per_minute": 2})):
+        assert [(await chat(client, demo.storefront_key, session_id=f"s-{n}")).status_code for n in range(3)] == [
+            200,
+            200,
+            429,
+        ]
+        limited = await chat(client, demo.storefront_key)
+        assert "more than 2 chat messages in 60 s" in limited.json()["error"]["message"]
+
+
 async def test_card_photos_are_served_to_the_shops_widget_and_never_outside_its_media(
     hub: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession, app_settings: Settings
 ) -> None:
