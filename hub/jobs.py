@@ -5,9 +5,11 @@ A job is acknowledged only when its task returns; a worker that dies mid-job sto
 A task that raises is retried with exponential backoff up to `jobs_max_tries`; the last failure lands in the
 dead-letter list with its reason. Tasks publish progress on a per-tenant channel the console listens to.
 
-Packages above `hub` register their tasks by import path (`JOB_TASKS`), the way workers find consumers, so
-`hub` never imports them. Producers (`hub serve`) open a `JobQueue` to enqueue; `hub worker channels`
-(in-process in the embedded default) runs `jobs_consumer`.
+Two queues, so each kind of worker takes only its own work: `GENERAL` (bulk SEO, WhatsApp events; run by
+`hub worker channels`) and `IMAGING` (photo shoots; run by `hub worker imaging` on GPU hosts). Packages above
+`hub` register their tasks by import path (`QueueSpec.tasks`), the way workers find consumers, so `hub` never
+imports them. Producers (`hub serve`) open the general `JobQueue`, which also opens a producer for every
+linked queue (`jobs.on(IMAGING)`); enqueueing there needs no task code, only its name.
 """
 
 from __future__ import annotations
@@ -36,15 +38,33 @@ from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-QUEUE = "hub-jobs"
 PRIORITIES = ["low", "normal", "high"]
 """Lowest first, as streaq orders them."""
 Priority = Literal["low", "normal", "high"]
 DEAD_LETTERS = f"{JOBS}:dead"
 DEAD_LETTERS_KEPT = 1000
 PRODUCER_CLOSE_TIMEOUT_S = 10.0
-JOB_TASKS: tuple[str, ...] = ("tools.seo:register_jobs", "chat_ui.whatsapp.worker:register_jobs")
-"""`module:function` that takes a JobQueue and registers its tasks."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One Redis queue: its name, who registers its tasks, and which setting sizes a worker's concurrency."""
+
+    name: str
+    tasks: tuple[str, ...]
+    """`module:function` that takes a JobQueue and registers its tasks."""
+    concurrency_setting: str
+    idle_timeout_setting: str = "jobs_idle_timeout_s"
+
+
+GENERAL = QueueSpec(
+    "hub-jobs", ("tools.seo:register_jobs", "chat_ui.whatsapp.worker:register_jobs"), "jobs_concurrency"
+)
+IMAGING = QueueSpec(
+    "hub-imaging", ("imaging_service.worker:register_jobs",), "imaging_concurrency", "imaging_idle_timeout_s"
+)
+LINKED = (IMAGING,)
+"""Queues the general producer can also enqueue on (`JobQueue.on`)."""
 
 
 def events_channel(tenant_id: object) -> str:
@@ -83,27 +103,43 @@ Provider = Callable[[JobResources], AbstractAsyncContextManager[Any]]
 class JobQueue:
     """One queue, used both to enqueue (inside `async with`) and to run a worker (`run`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        spec: QueueSpec = GENERAL,
+        *,
+        register: bool = True,
+        linked: tuple[QueueSpec, ...] = LINKED,
+    ) -> None:
+        """`register=False` makes a producer only (tasks are enqueued by name; their code is never imported)."""
         if not settings.redis_url:
             raise ValueError("the job queue needs settings.redis_url")
         self.settings = settings
+        self.spec = spec
         self.worker: Worker[JobResources] = _Worker(
             redis_url=settings.redis_url,
-            queue_name=QUEUE,
+            queue_name=spec.name,
             priorities=PRIORITIES,
-            concurrency=settings.jobs_concurrency,
-            idle_timeout=settings.jobs_idle_timeout_s,
+            concurrency=getattr(settings, spec.concurrency_setting),
+            idle_timeout=getattr(settings, spec.idle_timeout_setting),
             handle_signals=False,
             lifespan=self._lifespan,
         )
+        self._linked = {
+            other.name: JobQueue(settings, other, register=False, linked=()) for other in linked if other != spec
+        }
         self._redis = create_redis(settings.redis_url)
         self._providers: dict[str, Provider] = {}
         self._holder: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._middleware = self.worker.middleware(self._retry_then_dead_letter)
-        for path in JOB_TASKS:
+        for path in spec.tasks if register else ():
             module, _, attr = path.partition(":")
             getattr(importlib.import_module(module), attr)(self)
+
+    def on(self, spec: QueueSpec) -> JobQueue:
+        """The producer for a linked queue (open while this one is)."""
+        return self if spec == self.spec else self._linked[spec.name]
 
     # --- defining and enqueueing ---------------------------------------------------------------------
 
@@ -119,10 +155,17 @@ class JobQueue:
         """Open `provider(resources)` for the worker's lifetime; tasks find it in `resources.extra[name]`."""
         self._providers[name] = provider
 
-    async def enqueue(self, name: str, *args: Any, priority: Priority = "normal") -> str:
-        """Queue a registered task and return its id; call inside `async with queue`."""
-        task = await self.worker.registry[name].enqueue(*args).start(priority=priority)
-        return task.id
+    async def enqueue(self, name: str, *args: Any, priority: Priority = "normal", delay_s: float | None = None) -> str:
+        """Queue a task by name and return its id; call inside `async with queue` (or from a running task)."""
+        registered = self.worker.registry.get(name)
+        task = registered.enqueue(*args) if registered is not None else self.worker.enqueue_unsafe(name, *args)
+        started = await task.start(priority=priority, delay=timedelta(seconds=delay_s) if delay_s else None)
+        return started.id
+
+    @property
+    def last_try(self) -> bool:
+        """Inside a task: whether a failure now is final (the job goes to the dead-letter list)."""
+        return self._middleware.context.tries >= self.settings.jobs_max_tries
 
     async def status(self, task_id: str) -> str:
         return str(await self.worker.status_by_id(task_id))
@@ -154,15 +197,19 @@ class JobQueue:
                 ready.set()
                 await self._closing.wait()
 
-        self._holder = asyncio.create_task(hold(), name="job-queue-producer")
+        self._holder = asyncio.create_task(hold(), name=f"job-queue-producer:{self.spec.name}")
         opened = asyncio.create_task(ready.wait())
         await asyncio.wait({self._holder, opened}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.is_set():
             opened.cancel()
             await self._holder  # raises the connection error
+        for other in self._linked.values():
+            await other.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for other in self._linked.values():
+            await other.__aexit__(*exc)
         self._closing.set()
         if self._holder is not None:
             # Closing streaq's connection has been seen to hang once in CI; shutdown must not wait forever.
@@ -179,11 +226,11 @@ class JobQueue:
         """Consume jobs until `stop` is set; jobs still running then are left to be reclaimed."""
         async with anyio.create_task_group() as tg:
             await tg.start(self.worker.run_async)
-            log.info("jobs_worker_started", queue=QUEUE, worker_id=self.worker.id)
+            log.info("jobs_worker_started", queue=self.spec.name, worker_id=self.worker.id)
             await stop.wait()
             tg.cancel_scope.cancel()
         await self._redis.aclose()
-        log.info("jobs_worker_stopped", queue=QUEUE, worker_id=self.worker.id)
+        log.info("jobs_worker_stopped", queue=self.spec.name, worker_id=self.worker.id)
 
     @asynccontextmanager
     async def _lifespan(self) -> AsyncIterator[JobResources]:
@@ -214,6 +261,7 @@ class JobQueue:
                     log.warning("job_retry", task=ctx.fn_name, task_id=ctx.task_id, tries=ctx.tries, error=repr(exc))
                     raise StreaqRetry(str(exc), delay=timedelta(seconds=2**ctx.tries)) from exc
                 entry = {
+                    "queue": self.spec.name,
                     "task_id": ctx.task_id,
                     "task": ctx.fn_name,
                     "tries": ctx.tries,
@@ -230,4 +278,4 @@ class JobQueue:
 
 async def jobs_consumer(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
     """Run one job worker inside a worker process until stop."""
-    await JobQueue(settings).run(stop)
+    await JobQueue(settings, linked=()).run(stop)

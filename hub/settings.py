@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,7 +61,34 @@ class Settings(BaseSettings):
     chat_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Storefront chat messages per API key per minute; more get 429."
     )
-    imaging_model: str | None = None
+    imaging_model: str | None = Field(
+        default=None,
+        description="diffusers pipeline (local folder or hub id) for generated shots; unset → studio compositor only.",
+    )
+    imaging_mode: Literal["inpaint", "img2img"] = Field(
+        default="inpaint", description="Paint the scene around the product (inpaint) or restyle the whole shot."
+    )
+    imaging_controlnet: str | None = Field(default=None, description="ControlNet on the product's edges, or unset.")
+    imaging_ip_adapter: str | None = Field(default=None, description="IP-Adapter folder (h94 layout), or unset.")
+    imaging_steps: int = Field(default=30, ge=1, le=200, description="Denoising steps per generated shot.")
+    imaging_device: Literal["auto", "cuda", "cpu"] = "auto"
+    imaging_dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
+    imaging_compile: bool = Field(default=False, description="torch.compile the UNet (slow first batch).")
+    imaging_long_side: int = Field(default=1024, ge=64, le=4096, description="Output size: the longer side, pixels.")
+    imaging_min_side: int = Field(default=512, ge=16, description="Shorter side below which a shot fails quality.")
+    imaging_threshold: float = Field(default=0.7, ge=0, le=1, description="Score a shot needs to reach operators.")
+    imaging_max_attempts: int = Field(default=3, ge=1, le=10, description="Generation rounds before the fallback.")
+    imaging_max_count: int = Field(default=8, ge=1, le=8, description="Most shots one job may ask for.")
+    imaging_batch_size: int = Field(default=8, ge=1, le=64, description="Most images in one GPU batch.")
+    imaging_batch_wait_ms: float = Field(default=50.0, ge=0, description="How long a batch waits for company.")
+    imaging_concurrency: int = Field(default=8, ge=1, le=256, description="Photo jobs one imaging worker holds.")
+    imaging_idle_timeout_s: float = Field(
+        default=60.0, ge=0.5, description="A photo job whose worker stops heartbeating this long is handed over."
+    )
+    imaging_max_queued_per_tenant: int = Field(default=20, ge=1, description="Unfinished photo jobs per shop.")
+    imaging_max_running_per_tenant: int = Field(default=2, ge=1, description="Photo jobs of one shop run at once.")
+    imaging_gpu_second_usd: Decimal = Field(default=Decimal("0.0009"), ge=0, description="Billed per GPU second.")
+    imaging_cpu_second_usd: Decimal = Field(default=Decimal("0.00003"), ge=0, description="Billed per CPU second.")
     prompts_dir: Path | None = Field(default=None, description="Prompt files; unset means the repository's prompts/.")
 
     llm_base_url: str | None = Field(

@@ -36,7 +36,7 @@ Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
 
 CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
     WorkerKind.CHANNELS: ("hub.usage.schedule:daily_rollup_consumer", "hub.jobs:jobs_consumer"),
-    WorkerKind.IMAGING: (),
+    WorkerKind.IMAGING: ("imaging_service.worker:imaging_consumer",),
 }
 """What each kind of worker runs, by import path, so packages above `hub` can plug in without `hub` importing them."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Channel
 from hub.jobs import JobQueue
+from hub.settings import Settings
 from hub.tenancy.repository import TenantData
 
 
@@ -39,6 +40,8 @@ class ToolContext:
     operator_id: uuid.UUID | None = None
     jobs: JobQueue | None = None
     """The background job queue, for tools that start long work (bulk SEO copy); None where none runs."""
+    settings: Settings | None = None
+    """The service's settings, for tools that touch files or limits (photo requests); None in bare contexts."""
 
     @property
     def data(self) -> TenantData:

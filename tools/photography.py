@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -15,22 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
+from hub.imaging import ImagingRefused, StudioBrief, decide, dispatch, submit
 from hub.prompting.outputs import AspectRatio, PhotoBrief
 from tools.context import Audience, ToolContext, ToolError
-from tools.deps import actor, check_call, record
+from tools.deps import actor, check_call
 from tools.registry import ToolSpec
 
 OPERATOR_ONLY = frozenset({Audience.OPERATOR})
 SKU_FIELD = "The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
 DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
-FINISHED_WITH_IMAGES = frozenset({m.ImageJobState.SUCCEEDED, m.ImageJobState.FALLBACK})
-"""States in which a job carries images an operator can judge."""
-
-
-class StudioBrief(PhotoBrief):
-    """What the imaging service renders for one job: `image_jobs.brief`, read back with `model_validate`."""
-
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="Fixed seed, or None for a fresh one.")
 
 
 class PhotoDecision(StrEnum):
@@ -411,9 +404,9 @@ class RequestPhotosInput(BaseModel):
 
 async def request_photos(ctx: ToolContext, args: RequestPhotosInput) -> PhotoJobResult:
     """Queue a studio shoot of one product for the imaging service; the job waits there until a worker takes it."""
-    product = await _product(ctx, args.sku)
-    if not product.image_path:
-        raise ToolError(f"SKU {product.sku!r} has no reference photo: upload one before asking for studio shots")
+    settings = ctx.settings or (ctx.jobs.settings if ctx.jobs else None)
+    if settings is None:
+        raise ToolError("photo requests need the imaging service, which this process is not connected to")
     brief = StudioBrief(
         scene=args.scene,
         background=args.background,
@@ -423,18 +416,13 @@ async def request_photos(ctx: ToolContext, args: RequestPhotosInput) -> PhotoJob
         style_notes=args.style_notes,
         seed=args.seed,
     )
-    by = await actor(ctx)
-    now = datetime.now(UTC)
-    job = ctx.data.image_jobs.add(
-        sku=product.sku,
-        brief=brief.model_dump(mode="json"),
-        state=m.ImageJobState.QUEUED,
-        history=[{"state": m.ImageJobState.QUEUED.value, "at": now.isoformat(), "by": by}],
-        result={},
-    )
-    await ctx.session.flush()
+    try:
+        job = await submit(ctx.session, settings, ctx.tenant_id, args.sku, brief, by=await actor(ctx))
+    except ImagingRefused as exc:
+        raise ToolError(exc.message) from None
     await ctx.session.refresh(job)  # created_at and updated_at are set by the database
-    await record(ctx, "photos.requested", product.sku, {"job_id": str(job.id), "brief": job.brief}, by=by)
+    if ctx.jobs is not None:
+        await dispatch(ctx.jobs, job)  # the worker waits for this turn's commit before it starts
     return _job_result(job)
 
 
@@ -461,25 +449,18 @@ class DecidePhotoInput(PhotoJobRef):
 
 async def decide_photo(ctx: ToolContext, args: DecidePhotoInput) -> PhotoJobResult:
     """Approve or reject one image of a finished photo job."""
-    job = await _job(ctx, args.job_id, lock=True)
-    raw_images = list((job.result or {}).get("images") or [])
-    if job.state not in FINISHED_WITH_IMAGES or not raw_images:
-        raise ToolError(f"photo job {job.id} has no results yet: it is {job.state}")
-    if args.image > len(raw_images):
-        raise ToolError(f"photo job {job.id} has {len(raw_images)} images; there is no image {args.image}")
-    by = await actor(ctx)
-    verdict = {
-        "decision": args.decision.value,
-        "decided_by": by,
-        "decided_at": datetime.now(UTC).isoformat(),
-        "reason": args.reason,
-    }
-    raw_images[args.image - 1] = {**raw_images[args.image - 1], **verdict}
-    job.result = {**job.result, "images": raw_images}  # a new dict: JSON changes are not tracked in place
-    action = "photos.approved" if args.decision is PhotoDecision.APPROVE else "photos.rejected"
-    await record(ctx, action, job.sku, {"job_id": str(job.id), "image": args.image}, by=by)
-    await ctx.session.flush()
-    await ctx.session.refresh(job)  # updated_at is set by the database
+    try:
+        job = await decide(
+            ctx.session,
+            ctx.tenant_id,
+            args.job_id,
+            args.image,
+            approve=args.decision is PhotoDecision.APPROVE,
+            by=await actor(ctx),
+            reason=args.reason,
+        )
+    except ImagingRefused as exc:
+        raise ToolError(exc.message) from None
     return _job_result(job)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+_HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
 class BrandKit(BaseModel):
@@ -16,6 +19,19 @@ class BrandKit(BaseModel):
     """Logo image, relative to the media directory."""
     tone: str = Field(default="friendly and concise", description="How the brand writes, for prompts.")
     voice_examples: list[str] = Field(default_factory=list)
+    photo_palette: list[str] = Field(
+        default_factory=lambda: ["#FFFFFF", "#F4F4F5"],
+        description="Background colours product photos may use; the first is the studio default.",
+    )
+    photo_lora: str | None = None
+    """A LoRA for on-brand generated photos (a folder relative to the media directory), or None."""
+
+    @field_validator("photo_palette")
+    @classmethod
+    def _hex_colours(cls, value: list[str]) -> list[str]:
+        if not value or any(not _HEX.match(colour) for colour in value):
+            raise ValueError("photo_palette needs at least one colour, each as #RRGGBB")
+        return [colour.upper() for colour in value]
 
 
 class Budgets(BaseModel):

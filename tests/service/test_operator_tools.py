@@ -72,6 +72,8 @@ class Template:
     backend: str
     url: str
     creds: DemoCredentials
+    data_dir: Path
+    """Where the seed wrote the shop's media (reference photos)."""
 
 
 def _in_thread(coro_fn: Callable[[], Any]) -> Any:
@@ -102,7 +104,7 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     root = tmp_path_factory.mktemp(f"demo-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{root / 'template.db'}"
-        yield Template("sqlite", url, _in_thread(lambda: _seed(url, root / "data")))
+        yield Template("sqlite", url, _in_thread(lambda: _seed(url, root / "data")), root / "data")
         return
     name = f"hub_tpl_{uuid.uuid4().hex[:12]}"
     try:
@@ -112,7 +114,7 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         pytest.skip(f"PostgreSQL is unreachable ({exc})")
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        yield Template("postgres", url, _in_thread(lambda: _seed(url, root / "data")))
+        yield Template("postgres", url, _in_thread(lambda: _seed(url, root / "data")), root / "data")
     finally:
         with psycopg.connect(_pg_admin(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -181,10 +183,15 @@ async def db(demo_engine: AsyncEngine, no_model: Harness) -> AsyncIterator[Async
 
 
 @pytest.fixture
-async def operator_ctx(db: AsyncSession, tenant_id: uuid.UUID) -> ToolContext:
+async def operator_ctx(db: AsyncSession, tenant_id: uuid.UUID, template: Template) -> ToolContext:
     operator = (await db.execute(select(m.Operator).where(m.Operator.tenant_id == tenant_id))).scalar_one()
     return ToolContext(
-        session=db, tenant_id=tenant_id, audience=Audience.OPERATOR, channel=m.Channel.CONSOLE, operator_id=operator.id
+        session=db,
+        tenant_id=tenant_id,
+        audience=Audience.OPERATOR,
+        channel=m.Channel.CONSOLE,
+        operator_id=operator.id,
+        settings=Settings(data_dir=template.data_dir),
     )
 
 

@@ -1,0 +1,225 @@
+"""Photo jobs over HTTP for the shop's operators: ask for shots, follow them, fetch the files, judge them, cancel.
+
+Every route takes an operator (or admin) key in `X-Hub-Key`; a storefront key gets 403, another shop's job 404.
+Result files are served only through `/v1/images/jobs/{id}/files/{name}`, so they never leave the shop's keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from hub.db import models as m
+from hub.http.deps import OperatorKey, Resources, Session, resources
+from hub.http.errors import ApiError
+from hub.imaging import ImagingRefused, StudioBrief, cancel, decide, dispatch, submit
+from hub.jobs import Priority
+from hub.prompting.outputs import AspectRatio
+
+router = APIRouter(prefix="/v1/images", tags=["images"])
+
+DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
+_FILE_NAME = r"^[A-Za-z0-9_-]{1,64}\.png$"
+
+
+class BriefIn(BaseModel):
+    scene: str = Field(min_length=3, max_length=300, examples=["on a weathered oak table"])
+    background: str = Field(min_length=3, max_length=200, examples=["seamless pure white"])
+    aspect: AspectRatio = AspectRatio.SQUARE
+    count: int = Field(default=4, ge=1, le=64)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    negative_prompt: str = Field(default=DEFAULT_NEGATIVE_PROMPT, max_length=400)
+    style_notes: str = Field(default="", max_length=400)
+
+
+class JobIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    brief: BriefIn
+    priority: Priority = "normal"
+
+
+class ImageOut(BaseModel):
+    number: int | None = None
+    """1-based, for approve/reject; candidates that did not reach the operator have none."""
+    url: str
+    seed: int | None
+    round: int | None
+    renderer: str | None
+    score: float | None
+    passed: bool | None
+    scores: dict[str, float]
+    reasons: list[str]
+    decision: str | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    sku: str
+    state: m.ImageJobState
+    priority: int
+    attempts: int
+    brief: dict[str, Any]
+    history: list[dict[str, Any]]
+    images: list[ImageOut]
+    """What passed scoring and reached the operator, best first."""
+    candidates: list[ImageOut]
+    """Every image scored, passing or not, with why it failed."""
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DecisionIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _image(job: m.ImageJob, raw: dict[str, Any], number: int | None) -> ImageOut:
+    name = str(raw.get("path", "")).rsplit("/", 1)[-1]
+    return ImageOut(
+        number=number,
+        url=f"/v1/images/jobs/{job.id}/files/{name}",
+        seed=raw.get("seed"),
+        round=raw.get("round"),
+        renderer=raw.get("renderer"),
+        score=raw.get("score"),
+        passed=raw.get("passed"),
+        scores=raw.get("scores") or {},
+        reasons=raw.get("reasons") or [],
+        decision=raw.get("decision"),
+        decided_by=raw.get("decided_by"),
+        reason=raw.get("reason"),
+    )
+
+
+def job_out(job: m.ImageJob) -> JobOut:
+    result = job.result or {}
+    return JobOut(
+        id=job.id,
+        sku=job.sku,
+        state=job.state,
+        priority=job.priority,
+        attempts=job.attempts,
+        brief=job.brief,
+        history=job.history,
+        images=[_image(job, raw, n) for n, raw in enumerate(result.get("images") or [], start=1)],
+        candidates=[_image(job, raw, None) for raw in result.get("candidates") or []],
+        error=job.error,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+
+
+def _refused(exc: ImagingRefused) -> ApiError:
+    codes = {404: "not_found", 409: "conflict", 422: "invalid_brief", 429: "too_many_jobs"}
+    return ApiError(exc.status, codes.get(exc.status, "refused"), str(exc))
+
+
+async def _job(auth: OperatorKey, session: Session, job_id: uuid.UUID) -> m.ImageJob:
+    job = await session.get(m.ImageJob, job_id)
+    if job is None or job.tenant_id != auth.caller.tenant_id:
+        raise ApiError(404, "not_found", f"job_id: no photo job {job_id} in this shop")
+    return job
+
+
+def _by(auth: OperatorKey) -> str:
+    return f"key:{auth.caller.key_prefix}"
+
+
+@router.post("/jobs", status_code=202)
+async def create_job(
+    body: JobIn, auth: OperatorKey, session: Session, res: Annotated[Resources, Depends(resources)]
+) -> JobOut:
+    """Queue a shoot of one product; 404 for an unknown SKU, 422 for a bad brief, 429 past the shop's cap."""
+    if body.brief.count > res.settings.imaging_max_count:
+        raise ApiError(
+            422,
+            "invalid_brief",
+            f"brief.count: {body.brief.count} images asked for; at most {res.settings.imaging_max_count} per job",
+        )
+    brief = StudioBrief(**body.brief.model_dump())
+    try:
+        job = await submit(
+            session, res.settings, auth.caller.tenant_id, body.sku, brief, by=_by(auth), priority=body.priority
+        )
+    except ImagingRefused as exc:
+        raise _refused(exc) from None
+    await session.commit()
+    await session.refresh(job)
+    await dispatch(res.jobs, job)
+    return job_out(job)
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: uuid.UUID, auth: OperatorKey, session: Session) -> JobOut:
+    """A job's state, every transition, its images and every scored candidate."""
+    return job_out(await _job(auth, session, job_id))
+
+
+@router.get("/jobs/{job_id}/files/{name}", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+async def job_file(
+    job_id: uuid.UUID,
+    name: Annotated[str, Path(pattern=_FILE_NAME)],
+    auth: OperatorKey,
+    session: Session,
+    res: Annotated[Resources, Depends(resources)],
+) -> FileResponse:
+    """One of the job's images; only for this shop's operator keys."""
+    job = await _job(auth, session, job_id)
+    path = res.settings.media_dir / str(job.tenant_id) / "photos" / str(job.id) / name
+    if not path.is_file():
+        raise ApiError(404, "not_found", f"name: photo job {job_id} has no file {name}")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_job(job_id: uuid.UUID, auth: OperatorKey, session: Session) -> JobOut:
+    """Stop a job that has not finished; its worker drops it before the next batch."""
+    try:
+        job = await cancel(session, auth.caller.tenant_id, job_id, by=_by(auth))
+    except ImagingRefused as exc:
+        raise _refused(exc) from None
+    await session.commit()
+    await session.refresh(job)
+    return job_out(job)
+
+
+async def _decide(
+    job_id: uuid.UUID, number: int, approve: bool, body: DecisionIn | None, auth: OperatorKey, session: Session
+) -> JobOut:
+    try:
+        job = await decide(
+            session,
+            auth.caller.tenant_id,
+            job_id,
+            number,
+            approve=approve,
+            by=_by(auth),
+            reason=body.reason if body else None,
+        )
+    except ImagingRefused as exc:
+        raise _refused(exc) from None
+    await session.commit()
+    return job_out(job)
+
+
+@router.post("/jobs/{job_id}/images/{number}/approve")
+async def approve_image(
+    job_id: uuid.UUID, number: int, auth: OperatorKey, session: Session, body: DecisionIn | None = None
+) -> JobOut:
+    """Approve one image of a finished job (numbered from 1, as `images` lists them)."""
+    return await _decide(job_id, number, True, body, auth, session)
+
+
+@router.post("/jobs/{job_id}/images/{number}/reject")
+async def reject_image(
+    job_id: uuid.UUID, number: int, auth: OperatorKey, session: Session, body: DecisionIn | None = None
+) -> JobOut:
+    """Reject one image of a finished job, optionally saying why."""
+    return await _decide(job_id, number, False, body, auth, session)
