@@ -57,7 +57,7 @@ def job_event(event: dict[str, Any]) -> JobNote | None:
         images = [str(p) for p in event.get("images") or []]
         if state == "failed":
             return JobNote(f"**Photo job {job} for {event.get('sku')} failed:** {event.get('error')}")
-        how = "from the studio compositor (no generated shot passed)" if state == "fallback" else "generated"
+        how = "from the studio compositor" if state == "fallback" else "generated"
         scores = ", ".join(f"{s:.2f}" for s in event.get("scores") or [])
         return JobNote(
             f"**Photo job {job} for {event.get('sku')} is ready:** {len(images)} images {how}"

@@ -132,6 +132,12 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(server: tuple[Serve
         say(page, f"/photos {creds['sample_sku']} white background, 2 photos", expecting="Please confirm")
         page.get_by_role("button", name="Confirm request_photos").click()
         expect(page.get_by_text("queued").first).to_be_visible(timeout=20_000)
+        # The imaging worker (the studio compositor here: no GPU model) pushes the result in when it is ready.
+        expect(page.get_by_text("is ready").first).to_be_visible(timeout=90_000)
+        expect(page.locator("img[alt^='image']").first).to_be_visible(timeout=20_000)
+        page.get_by_text("is ready").first.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-photos.png"))
 
         say(page, "/seo-bulk Bags", expecting="queued")
         expect(page.get_by_text("Bulk SEO for Bags finished").first).to_be_visible(timeout=60_000)
