@@ -55,14 +55,16 @@ def state() -> ConsoleState:
 
 def mount(app: FastAPI, settings: Settings) -> None:
     """Mount Chainlit at /console; call once per app, before it starts."""
-    from chainlit.utils import mount_chainlit
-
     root = settings.data_dir / "console"
     (root / ".chainlit").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(HERE / "config.toml", root / ".chainlit" / "config.toml")
+    # Chainlit reads its app root (where it keeps config, uploads and the files of shown images) when it is
+    # first imported: set it before that, or those files land in the working directory.
     os.environ["CHAINLIT_APP_ROOT"] = str(root)
     secret = settings.secret_key.get_secret_value().encode()
     os.environ["CHAINLIT_AUTH_SECRET"] = hmac.new(secret, b"hub-console-sessions", hashlib.sha256).hexdigest()
+    from chainlit.utils import mount_chainlit
+
     mount_chainlit(app=app, target=str(HERE / "chainlit_app.py"), path=PATH)
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat_ui import console_commands as cc
 from evals.llm_server import ScriptedLLMServer, reply, tool_call
-from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.prompting.registry import PromptRegistry, default_prompts_dir
 from hub.seed.demo import DemoCredentials
@@ -49,7 +48,11 @@ async def test_explain_shows_every_rung_of_a_reply_that_fell_back(
         await session.commit()
         spend = await cc.cost(session, tenant_id, "week")
         bad = await cc.cost(session, tenant_id, "year")
-    assert "customer_reply" in spend.markdown and "1 requests, 4 model attempts" in spend.markdown and spend.figure is not None
+    assert (
+        "customer_reply" in spend.markdown
+        and "1 requests, 4 model attempts" in spend.markdown
+        and spend.figure is not None
+    )
     assert bad.markdown.startswith("Say `/cost day`")
 
 

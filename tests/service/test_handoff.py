@@ -79,7 +79,7 @@ async def test_a_web_shopper_is_handed_to_a_person_who_answers_through_the_widge
             async with sessions() as session:
                 await handoff.set_handler(session, tenant_id, conversation_id, human=False, operator="operator:o@x")
                 await session.commit()
-                with pytest.raises(handoff.HandoffError, match="take conversation .* over first"):
+                with pytest.raises(handoff.HandoffError, match=r"take conversation .* over first"):
                     await handoff.reply_as_human(session, None, tenant_id, conversation_id, "late", operator="o")
             assert (await polled(str(sent.id)))["handled_by"] == "bot"
             back = await say("do you have wool socks?")

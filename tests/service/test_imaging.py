@@ -319,19 +319,18 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("tiny-sd") / "model")
 
 
+def with_tiny_model(settings: Settings, model: Path, **more: Any) -> Settings:
+    """Generate with the tiny pipeline at 64 px (scored against a 32 px floor)."""
+    update = {"imaging_model": str(model), "imaging_steps": 2, "imaging_long_side": 64, "imaging_min_side": 32}
+    return settings.model_copy(update={**update, **more})
+
+
 async def test_concurrent_jobs_share_one_gpu_batch_and_random_weights_end_in_the_fallback(
     imaging_settings: Settings, engine: AsyncEngine, demo: DemoCredentials, session: AsyncSession, tiny_model: Path
 ) -> None:
     await give_reference(session, imaging_settings, demo, demo.sample_sku)
-    settings = imaging_settings.model_copy(
-        update={
-            "imaging_model": str(tiny_model),
-            "imaging_steps": 2,
-            "imaging_long_side": 64,
-            "imaging_min_side": 32,
-            "imaging_batch_wait_ms": 500.0,
-            "imaging_max_running_per_tenant": 2,
-        }
+    settings = with_tiny_model(
+        imaging_settings, tiny_model, imaging_batch_wait_ms=500.0, imaging_max_running_per_tenant=2
     )
     async with imaging_app(settings, demo) as hub:
         jobs = [(await hub.post(demo.sample_sku, seed=seed)).json() for seed in (1, 100)]
@@ -353,15 +352,12 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_the_job_finishes_exactl
     imaging_settings: Settings, engine: AsyncEngine, demo: DemoCredentials, session: AsyncSession, tiny_model: Path
 ) -> None:
     await give_reference(session, imaging_settings, demo, demo.sample_sku)
-    settings = imaging_settings.model_copy(
-        update={
-            "imaging_model": str(tiny_model),
-            "imaging_steps": 200,  # long enough to be killed in the middle of a round
-            "log_level": "WARNING",  # the worker's stderr is a pipe read only if it dies
-            "imaging_long_side": 64,
-            "imaging_min_side": 32,
-            "imaging_idle_timeout_s": 2.0,
-        }
+    settings = with_tiny_model(
+        imaging_settings,
+        tiny_model,
+        imaging_steps=200,  # long enough to be killed in the middle of a round
+        imaging_idle_timeout_s=2.0,
+        log_level="WARNING",  # the worker's stderr is a pipe, read only if it dies
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env |= {f"HUB_{k.upper()}": str(v) for k, v in settings.model_dump(mode="json").items() if _plain(v)}
