@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -23,6 +24,7 @@ from hub.db.migrate import upgrade
 from hub.http.app import create_app
 from hub.redis_conn import EmbeddedRedis
 from hub.seed import demo as demo_seed
+from hub.seed.catalog import DemoShop
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
 from hub.tenancy import admin
@@ -183,8 +185,15 @@ async def api(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[http
 
 @pytest.fixture
 async def demo(session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoCredentials:
-    """The seeded demo shop; tools read rows, never photos, so the 240 reference images are not rendered."""
-    monkeypatch.setattr(demo_seed, "write_images", lambda *args, **kwargs: 0)
+    """The seeded demo shop with one reference photo, the sample SKU's (photo requests check it is on disk);
+    rendering all 240 would cost every test seconds."""
+    write_images = demo_seed.write_images
+
+    def sample_photo_only(shop: DemoShop, media_dir: Path, **kwargs: Any) -> int:
+        sample = next(p for p in shop.products if p["stock"] > 0)  # how the seed picks `sample_sku`
+        return write_images(replace(shop, products=[sample]), media_dir, **kwargs)
+
+    monkeypatch.setattr(demo_seed, "write_images", sample_photo_only)
     creds = await seed_demo(session, Settings(data_dir=tmp_path / "data"))
     await session.commit()
     return creds
