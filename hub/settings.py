@@ -56,7 +56,10 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Longest wait between two tries; a longer Retry-After defers the send."
     )
     whatsapp_lock_s: float = Field(
-        default=300.0, gt=0, description="Longest one worker may hold a WhatsApp conversation (one event at a time)."
+        default=300.0, gt=0, description="Longest an event waits for its WhatsApp conversation (one event at a time)."
+    )
+    whatsapp_lock_lease_s: float = Field(
+        default=15.0, gt=0, description="Lease on a conversation, renewed while a worker lives; a dead one's lapses."
     )
     chat_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Storefront chat messages per API key per minute; more get 429."

@@ -12,6 +12,7 @@ not: a crash between the commit and the send leaves the reply pending, and the n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,7 @@ import anyio
 import psycopg.errors
 import redis.asyncio as aioredis
 import structlog
-from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -122,15 +123,37 @@ class WhatsAppChannel:
         log.info("whatsapp_events_handled", tenant_id=str(batch.tenant_id), **counts)
         return counts
 
-    def _lock(self, batch: EventBatch) -> Lock:
+    def _lock(self, batch: EventBatch) -> AbstractAsyncContextManager[None]:
         return self.conversation_lock(batch.tenant_id, batch.wa_id)
 
-    def conversation_lock(self, tenant_id: uuid.UUID, wa_id: str) -> Lock:
-        return self.redis.lock(
-            f"{CONVERSATION_LOCK}:{tenant_id}:{wa_id}",
-            timeout=self.settings.whatsapp_lock_s,
-            blocking_timeout=self.settings.whatsapp_lock_s,
+    @asynccontextmanager
+    async def conversation_lock(self, tenant_id: uuid.UUID, wa_id: str) -> AsyncIterator[None]:
+        """Hold the customer's conversation: a short lease, renewed while we work.
+
+        A worker that dies (SIGKILL, OOM) stops renewing, so its lease lapses within
+        `whatsapp_lock_lease_s` and the next event for that customer goes ahead; waiting for a live
+        holder is bounded by `whatsapp_lock_s` (LockError, and the job is retried).
+        """
+        lease = self.settings.whatsapp_lock_lease_s
+        lock = self.redis.lock(
+            f"{CONVERSATION_LOCK}:{tenant_id}:{wa_id}", timeout=lease, blocking_timeout=self.settings.whatsapp_lock_s
         )
+        if not await lock.acquire():
+            raise LockError(f"conversation {tenant_id}:{wa_id} stayed locked for {self.settings.whatsapp_lock_s:g} s")
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease / 3)
+                await lock.reacquire()
+
+        renewing = asyncio.create_task(renew(), name=f"whatsapp-lock:{wa_id}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+            with contextlib.suppress(LockError):
+                await lock.release()
 
     async def deliver(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
         """Send a conversation's pending deliveries (a person's reply), under the conversation's lock."""

@@ -622,3 +622,35 @@ async def test_stop_is_honoured_until_the_customer_writes_start(channel: Channel
         "start",
         "hello",
     ]
+
+
+async def test_a_conversation_lock_is_a_short_lease_renewed_while_its_worker_lives(
+    wa_settings: Settings, engine: AsyncEngine
+) -> None:
+    """A worker killed mid-event leaves at most one lease behind, not the whole `whatsapp_lock_s` wait."""
+    from redis.asyncio import Redis
+
+    from chat_ui.whatsapp.constants import CONVERSATION_LOCK
+    from chat_ui.whatsapp.worker import WhatsAppChannel
+
+    settings = wa_settings.model_copy(update={"whatsapp_lock_lease_s": 0.6, "whatsapp_lock_s": 5.0})
+    redis = Redis.from_url(settings.redis_url or "", decode_responses=True)
+    channel = WhatsAppChannel(session_factory(engine), redis, None, None, settings)  # type: ignore[arg-type]
+    tenant, key = uuid.uuid4(), f"{CONVERSATION_LOCK}"
+    try:
+        async with channel.conversation_lock(tenant, SHOPPER):
+            await asyncio.sleep(1.5)  # longer than the lease: it is renewed, not lost
+            ttl_ms = await redis.pttl(f"{key}:{tenant}:{SHOPPER}")
+            assert 0 < ttl_ms <= 600, "what a dead holder would leave behind lapses within one lease"
+            waiting = asyncio.create_task(_take(channel, tenant))
+            await asyncio.sleep(0.3)
+            assert not waiting.done(), "a second worker waits while the holder lives"
+        await asyncio.wait_for(waiting, timeout=5)
+        assert await redis.exists(f"{key}:{tenant}:{SHOPPER}") == 0
+    finally:
+        await redis.aclose()
+
+
+async def _take(channel: Any, tenant: uuid.UUID) -> None:
+    async with channel.conversation_lock(tenant, SHOPPER):
+        pass
