@@ -224,12 +224,15 @@ class JobQueue:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume jobs until `stop` is set; jobs still running then are left to be reclaimed."""
-        async with anyio.create_task_group() as tg:
-            await tg.start(self.worker.run_async)
-            log.info("jobs_worker_started", queue=self.spec.name, worker_id=self.worker.id)
-            await stop.wait()
-            tg.cancel_scope.cancel()
-        await self._redis.aclose()
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self.worker.run_async)
+                log.info("jobs_worker_started", queue=self.spec.name, worker_id=self.worker.id)
+                await stop.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._redis.aclose()
         log.info("jobs_worker_stopped", queue=self.spec.name, worker_id=self.worker.id)
 
     @asynccontextmanager
@@ -245,9 +248,11 @@ class JobQueue:
                     resources.extra[name] = await stack.enter_async_context(provider(resources))
                 yield resources
         finally:
-            await gateway.aclose()
-            await redis.aclose()
-            await engine.dispose()
+            # A worker stops by cancelling its lifespan: shielded, the cleanup still closes what it opened.
+            with anyio.CancelScope(shield=True):
+                await gateway.aclose()
+                await redis.aclose()
+                await engine.dispose()
 
     def _retry_then_dead_letter(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -196,6 +196,7 @@ async def test_card_photos_are_served_to_the_shops_widget_and_never_outside_its_
     headers = {"X-Hub-Key": demo.storefront_key, "Origin": SHOP_SITE}
     product = (await session.execute(select(m.Product).where(m.Product.sku == demo.sample_sku))).scalar_one()
     url = f"/v1/chat/products/{demo.sample_sku}/image"
+    (app_settings.media_dir / product.image_path).unlink(missing_ok=True)  # the demo fixture draws this one
     missing = await hub.get(url, headers=headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_product_image"
 
