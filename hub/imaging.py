@@ -24,6 +24,8 @@ from hub.jobs import IMAGING, JobQueue, Priority
 from hub.prompting.outputs import PhotoBrief
 from hub.settings import Settings
 
+DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
+"""What a brief avoids when its author names nothing."""
 RENDER_TASK = "imaging_render"
 """The task on the `IMAGING` queue; its one argument is the job id."""
 UNFINISHED = frozenset(

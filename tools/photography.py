@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
-from hub.imaging import ImagingRefused, StudioBrief, decide, dispatch, submit
+from hub.imaging import DEFAULT_NEGATIVE_PROMPT, ImagingRefused, StudioBrief, decide, dispatch, submit
 from hub.prompting.outputs import AspectRatio, PhotoBrief
 from tools.context import Audience, ToolContext, ToolError
 from tools.deps import actor, check_call
@@ -23,7 +23,6 @@ from tools.registry import ToolSpec
 
 OPERATOR_ONLY = frozenset({Audience.OPERATOR})
 SKU_FIELD = "The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
-DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
 
 
 class PhotoDecision(StrEnum):
@@ -95,12 +94,10 @@ async def _product(ctx: ToolContext, sku: str) -> m.Product:
     return product
 
 
-async def _job(ctx: ToolContext, job_id: uuid.UUID, *, lock: bool = False) -> m.ImageJob:
+async def _job(ctx: ToolContext, job_id: uuid.UUID) -> m.ImageJob:
     job = await ctx.data.image_jobs.get(job_id)
     if job is None:
         raise ToolError(f"Unknown photo job {job_id}")
-    if lock:
-        await ctx.session.refresh(job, with_for_update=True)
     return job
 
 

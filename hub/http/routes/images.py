@@ -17,13 +17,12 @@ from pydantic import BaseModel, Field
 from hub.db import models as m
 from hub.http.deps import OperatorKey, Resources, Session, resources
 from hub.http.errors import ApiError
-from hub.imaging import ImagingRefused, StudioBrief, cancel, decide, dispatch, submit
+from hub.imaging import DEFAULT_NEGATIVE_PROMPT, ImagingRefused, StudioBrief, cancel, decide, dispatch, submit
 from hub.jobs import Priority
 from hub.prompting.outputs import AspectRatio
 
 router = APIRouter(prefix="/v1/images", tags=["images"])
 
-DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
 _FILE_NAME = r"^[A-Za-z0-9_-]{1,64}\.png$"
 
 
