@@ -1,0 +1,1 @@
+"""The audit trail: turn traces, PII redaction, explanations, retention and regulator exports."""

@@ -1,0 +1,27 @@
+"""Store a finished trace in the caller's transaction, redacted per tenant, and copy it to OTLP when configured."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.audit.otlp import OtlpExport
+from hub.audit.trace import Trace
+from hub.db import models as m
+
+
+class TraceStore:
+    """One per process; `close` sends whatever the OTLP exporter still holds."""
+
+    def __init__(self, otlp_endpoint: str | None = None) -> None:
+        self.otlp = OtlpExport(otlp_endpoint) if otlp_endpoint else None
+
+    def store(self, session: AsyncSession, trace: Trace, *, redact_pii: bool) -> list[m.TraceSpan]:
+        rows = trace.rows(redact_pii=redact_pii)
+        session.add_all(rows)
+        if self.otlp is not None:
+            self.otlp.emit(rows)
+        return rows
+
+    def close(self) -> None:
+        if self.otlp is not None:
+            self.otlp.shutdown()
