@@ -18,7 +18,8 @@ turn's call context) come in as the run's context and are never checkpointed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -43,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, Pending, ShopVoice
+from hub.audit.trace import Span, SpanKind, Trace
 from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
 from hub.gateway.gateway import reask_text
 from hub.gateway.transport import StreamBroken
@@ -124,10 +126,51 @@ class TurnDeps:
     customer_email: str | None = None
     customer_phone: str | None = None
     model_calls: list[GatewayChatModel] = field(default_factory=list)
+    trace: Trace | None = None
+    """The turn's trace: nodes add tool, validation and fallback spans; the gateway adds its calls."""
+    recorded: RecordedTools | None = None
+    """Set by a replay: tool calls are answered from the original turn's recorded outputs, never run."""
 
     @property
     def audience(self) -> Audience:
         return self.tool_ctx.audience
+
+
+class RecordedTools:
+    """A turn's tool outcomes, handed back for a replay: same call first, else the next unused one of that tool."""
+
+    def __init__(self, outcomes: Sequence[ToolOutcome]) -> None:
+        self._unused = list(outcomes)
+
+    def outcome(self, name: str, args: dict[str, Any]) -> ToolOutcome:
+        key = json.dumps(args, sort_keys=True, default=str)
+        same = [o for o in self._unused if o.tool == name and json.dumps(o.args, sort_keys=True, default=str) == key]
+        found = same or [o for o in self._unused if o.tool == name]
+        if not found:
+            detail = f"{name} was not called in the original turn; a replay never runs tools"
+            return ToolOutcome(tool=name, args=args, status="error", detail=detail)
+        self._unused.remove(found[0])
+        return found[0].model_copy(update={"args": args})
+
+
+@contextmanager
+def traced(deps: TurnDeps, name: str, kind: SpanKind, **attributes: Any) -> Iterator[Span | None]:
+    """A span in the turn's trace for the block (nothing when the turn is not traced)."""
+    if deps.trace is None:
+        yield None
+        return
+    with deps.trace.span(name, kind, **attributes) as span:
+        yield span
+
+
+def _trace_outcome(span: Span | None, outcome: ToolOutcome) -> None:
+    if span is not None:
+        span.finish(
+            "ok" if outcome.status == "ok" else "error",
+            status_detail=outcome.detail,
+            outcome=outcome.status,
+            result=outcome.result,
+        )
 
 
 @lru_cache(maxsize=128)
@@ -246,7 +289,9 @@ async def tools(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     calls = list(state.get("calls", []))
     replies: list[ToolMessage] = []
     for call in last.tool_calls:
-        outcome = await _run_call(deps, call["name"], call["args"], state["decisions"].get(str(call["id"])))
+        with traced(deps, f"tool {call['name']}", "tool", tool=call["name"], args=call["args"]) as span:
+            outcome = await _run_call(deps, call["name"], call["args"], state["decisions"].get(str(call["id"])))
+            _trace_outcome(span, outcome)
         calls.append(outcome.model_dump(mode="json"))
         body = (
             json.dumps(outcome.result, ensure_ascii=False)
@@ -268,6 +313,8 @@ async def _run_call(deps: TurnDeps, name: str, args: dict[str, Any], decision: d
         why = f": {decision['note']}" if decision and decision.get("note") else ""
         by = decision["by"] if decision else "operator"
         return ToolOutcome(tool=name, args=args, status="rejected", detail=f"{by} rejected this action{why}")
+    if deps.recorded is not None:
+        return deps.recorded.outcome(name, args)
     try:
         result = await run_tool(spec, deps.tool_ctx, args)
     except ToolError as exc:
@@ -294,11 +341,23 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
         if draft
         else ["the reply is empty"]
     )
+    tries = state.get("tries", 0)
+    verdict = "accepted" if not problems else ("re-ask" if tries < MAX_REASKS else "fallback")
+    if deps.trace is not None:
+        deps.trace.record(
+            "validate reply",
+            "validate",
+            status="ok" if not problems else "error",
+            draft=draft,
+            problems=problems or None,
+            verdict=verdict,
+            reask=tries + 1 if verdict == "re-ask" else None,
+        )
     if not problems:
         return {"reply": draft, "problems": []}
-    if state.get("tries", 0) < MAX_REASKS:
+    if verdict == "re-ask":
         reask = HumanMessage(reask_text(problems, "Write the reply again, fixing every problem above."))
-        return {"work": [*state["work"], reask], "tries": state.get("tries", 0) + 1, "problems": problems}
+        return {"work": [*state["work"], reask], "tries": tries + 1, "problems": problems}
     return {"problems": problems, "fallback_reason": f"validation: {'; '.join(problems)}"}
 
 
@@ -311,6 +370,15 @@ def after_validate(state: TurnState) -> str:
 async def fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     """Answer with no model: the engine for shoppers; for operators, a tool plan read from the command."""
     deps = runtime.context
+    with traced(deps, "fallback", "fallback", reason=state.get("fallback_reason")) as span:
+        update = await _fall_back(state, deps)
+        if span is not None:
+            planned = update["work"][-1].tool_calls if update.get("work") else []
+            span.set(reply=update.get("reply"), planned_tools=[c["name"] for c in planned] or None)
+        return update
+
+
+async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
     fresh = {"engine": "deterministic", "calls": [], "abandoned": state.get("calls", [])}
     if deps.audience == Audience.OPERATOR:
         plan = deps.commands.plan(state["text"])
@@ -321,10 +389,15 @@ async def fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
     turn = await deps.engine.answer(
         deps.tool_ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
     )
-    calls = [
-        ToolOutcome(tool=name, args=args, status="ok", result=out.model_dump(mode="json")).model_dump(mode="json")
+    outcomes = [
+        ToolOutcome(tool=name, args=args, status="ok", result=out.model_dump(mode="json"))
         for name, args, out in zip(turn.tools, turn.args, turn.outputs, strict=True)
     ]
+    for outcome in outcomes:
+        if deps.trace is not None:
+            span = deps.trace.record(f"tool {outcome.tool}", "tool", tool=outcome.tool, args=outcome.args, engine=True)
+            _trace_outcome(span, outcome)
+    calls = [outcome.model_dump(mode="json") for outcome in outcomes]
     return {
         **fresh,
         "reply": turn.reply,

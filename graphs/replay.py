@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
 from graphs.conversation import PROMPT_HISTORY_MESSAGES, STEP_LIMIT, RecordedTools, ToolOutcome, build_graph
-from graphs.turns import PROMPTS, Conversations, Speaker
+from graphs.turns import PROMPTS, Conversations, Speaker, agent_prompt
 from hub.audit.explain import ExplainError, trace_spans
 from hub.audit.trace import Trace
 from hub.db import models as m
@@ -201,8 +201,9 @@ async def replay_message(
             rec = await _recording(session, message_id, tenant_id)
         except ExplainError as exc:
             raise ReplayError(str(exc)) from None
+        answer_id, tenant_pk = rec.message.id, rec.tenant.id  # the rollback below expires the rows
         use_case = PROMPTS[rec.speaker.audience]
-        conversations.gateway.prompts.get(use_case, prompt_version)  # an unknown version fails before any call
+        agent_prompt(conversations.gateway.prompts, use_case, prompt_version)  # fails before any model call
         trace = Trace(rec.tenant.id)
         root = trace.start(
             "chat.replay",
@@ -268,7 +269,7 @@ async def replay_message(
         )
     )
     result = ReplayResult(
-        message_id=rec.message.id,
+        message_id=answer_id,
         trace_id=trace.trace_id,
         original=rec.original,
         replay=replay,
@@ -279,10 +280,10 @@ async def replay_message(
         conversations.traces.store(session, trace, redact_pii=config.redact_pii)
         session.add(
             m.AuditEvent(
-                tenant_id=rec.tenant.id,
+                tenant_id=tenant_pk,
                 actor=actor,
                 action="chat.replayed",
-                subject=str(rec.message.id),
+                subject=str(answer_id),
                 trace_id=trace.trace_id,
                 data={"prompt": replay.prompt, "model": model, "changed": result.changed, "cost": str(cost)},
             )

@@ -6,6 +6,7 @@ the console resumes a paused turn with `Conversations.resume`. The caller owns t
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +25,17 @@ from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
 from graphs.checkpoint import thread_id
 from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState
+from hub.audit.redact import redact
+from hub.audit.store import TraceStore
+from hub.audit.trace import Span, Trace
 from hub.db import models as m
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.jobs import JobQueue
+from hub.metrics import observe_turn
 from hub.prompting.outputs import Intent
+from hub.prompting.registry import Prompt, PromptError, PromptRegistry
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience, ToolContext
 from tools.crm import CRM_TOOLS
@@ -108,16 +114,28 @@ class Conversations:
     jobs: JobQueue | None = None
     """Where tools start background work; the app passes its open queue."""
     commands: OperatorCommands = field(default_factory=OperatorCommands)
+    traces: TraceStore = field(default_factory=TraceStore)
+    """Where each turn's trace goes: the turn's transaction, and OTLP when configured."""
 
     async def turn(
         self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, text: str, request_id: str
     ) -> TurnResult:
         """Answer one message and store it with the answer; the caller commits."""
         conversation = await _conversation(session, tenant.id, speaker)
-        session.add(_message(tenant.id, conversation.id, speaker.audience.value, text, {"request_id": request_id}))
+        trace = Trace(tenant.id)
+        meta = {"request_id": request_id}
+        inbound = _message(tenant.id, conversation.id, speaker.audience.value, text, meta, trace_id=trace.trace_id)
+        session.add(inbound)
+        root = _root_span(trace, "chat.turn", "turn", tenant, speaker, conversation, request_id, text, inbound)
         if speaker.audience is Audience.CUSTOMER and conversation.status == m.ConversationStatus.HUMAN:
-            return await _held_by_human(session, tenant.id, conversation, request_id)
-        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id)
+            result = await _held_by_human(session, tenant.id, conversation, request_id, trace.trace_id)
+            root.finish(reply=result.reply, engine="none", held_by_human=True, message_id=str(result.message_id))
+            self._store(session, tenant, trace)
+            return result
+        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id, trace)
+
+    def _store(self, session: AsyncSession, tenant: m.Tenant, trace: Trace) -> None:
+        self.traces.store(session, trace, redact_pii=TenantConfig.model_validate(tenant.settings).redact_pii)
 
     async def awaiting(self, tenant: m.Tenant, speaker: Speaker) -> list[PendingAction]:
         """The sensitive actions this conversation's paused turn still waits on (none when it is not paused)."""
@@ -132,8 +150,14 @@ class Conversations:
         state = await self.graph.aget_state(self._config(tenant, speaker))
         if not state.interrupts:
             raise LookupError("this conversation has no action waiting for a decision")
+        trace = Trace(tenant.id)
+        text = f"{'approved' if decision.approved else 'rejected'} by {decision.by}" + (
+            f": {decision.note}" if decision.note else ""
+        )
+        root = _root_span(trace, "chat.resume", "turn", tenant, speaker, conversation, request_id, text, None)
+        root.set(decision=decision.model_dump())
         return await self._run(
-            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id
+            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id, trace
         )
 
     def _config(self, tenant: m.Tenant, speaker: Speaker) -> dict[str, Any]:
@@ -142,7 +166,17 @@ class Conversations:
             "recursion_limit": STEP_LIMIT,
         }
 
-    def _deps(self, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, call: CallContext) -> TurnDeps:
+    def turn_deps(
+        self,
+        session: AsyncSession,
+        tenant: m.Tenant,
+        speaker: Speaker,
+        call: CallContext,
+        *,
+        prompt_version: str | None = None,
+        models: list[str] | None = None,
+    ) -> TurnDeps:
+        """The turn's resources; a replay passes the prompt version and models it tries instead of the pinned ones."""
         config = call.tenant
         ctx = ToolContext(
             session=session,
@@ -154,7 +188,11 @@ class Conversations:
             jobs=self.jobs,
         )
         use_case = PROMPTS[speaker.audience]
-        prompt = self.gateway.prompts.resolve(use_case, config.prompt_pins)
+        prompt = (
+            agent_prompt(self.gateway.prompts, use_case, prompt_version)
+            if prompt_version
+            else self.gateway.prompts.resolve(use_case, config.prompt_pins)
+        )
         variables: dict[str, Any] = {
             "shop_name": tenant.name,
             "brand_tone": config.brand.tone,
@@ -169,7 +207,9 @@ class Conversations:
             feature=use_case,
             prompt_id=prompt.use_case,
             prompt_version=prompt.version,
+            prompt_sha256=prompt.sha256,
             model_hint=prompt.model,
+            models=models,
         )
         return TurnDeps(
             tool_ctx=ctx,
@@ -183,6 +223,7 @@ class Conversations:
             model=model,
             customer_email=speaker.customer_email,
             customer_phone=speaker.customer_phone,
+            trace=call.trace,
         )
 
     async def _run(
@@ -193,15 +234,22 @@ class Conversations:
         speaker: Speaker,
         conversation: m.Conversation,
         request_id: str,
+        trace: Trace,
     ) -> TurnResult:
+        started = time.monotonic()
+        config_ = TenantConfig.model_validate(tenant.settings)
         call = CallContext(
-            tenant_id=tenant.id, tenant=TenantConfig.model_validate(tenant.settings), request_id=request_id
+            tenant_id=tenant.id, tenant=config_, request_id=request_id, trace_id=trace.trace_id, trace=trace
         )
-        deps = self._deps(session, tenant, speaker, call)
+        deps = self.turn_deps(session, tenant, speaker, call)
+        root = trace.root
+        assert root is not None
+        root.set(prompt=deps.prompt.ref, prompt_sha256=deps.prompt.sha256)
         config = self._config(tenant, speaker)
         stopped = False
         try:
-            await self.graph.ainvoke(graph_input, config, context=deps, durability="exit")
+            with trace.activate(root):
+                await self.graph.ainvoke(graph_input, config, context=deps, durability="exit")
         except GraphRecursionError:
             stopped = True
             text = (await self.graph.aget_state(config)).values.get("text", "")
@@ -243,6 +291,42 @@ class Conversations:
             conversation.status = m.ConversationStatus.HUMAN
         await session.flush()
         rungs = state.get("rungs", [])
+        data = {
+            "intent": state.get("intent"),
+            "audience": speaker.audience.value,
+            "tools": calls,
+            "abandoned_tools": state.get("abandoned", []),
+            "decisions": state.get("decisions", {}),
+            "engine": engine,
+            "prompt": prompt_ref,
+            "models": sorted({r["model"] for r in rungs if r["step"] == "answer" and r["model"]}),
+            "fallback_reason": state.get("fallback_reason"),
+            "validation": state.get("problems", []),
+            "rungs": rungs,
+            "cost": str(Decimal(state.get("cost", "0"))),
+            "awaiting": [a.model_dump() for a in awaiting],
+            "request_id": request_id,
+        }
+        root.finish(
+            "error" if stopped else "ok",
+            message_id=str(message.id),
+            reply=reply,
+            intent=state.get("intent"),
+            engine=engine,
+            tools=tool_names,
+            decisions=state.get("decisions") or None,
+            fallback_reason=state.get("fallback_reason"),
+            loop_stopped=stopped or None,
+            awaiting=[a.model_dump() for a in awaiting] or None,
+            cost=data["cost"],
+        )
+        self.traces.store(session, trace, redact_pii=config_.redact_pii)
+        observe_turn(
+            channel=speaker.channel.value,
+            audience=speaker.audience.value,
+            engine=engine,
+            seconds=time.monotonic() - started,
+        )
         session.add(
             m.AuditEvent(
                 tenant_id=tenant.id,
@@ -250,22 +334,7 @@ class Conversations:
                 action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
                 subject=str(message.id),
                 trace_id=call.trace_id,
-                data={
-                    "intent": state.get("intent"),
-                    "audience": speaker.audience.value,
-                    "tools": calls,
-                    "abandoned_tools": state.get("abandoned", []),
-                    "decisions": state.get("decisions", {}),
-                    "engine": engine,
-                    "prompt": prompt_ref,
-                    "models": sorted({r["model"] for r in rungs if r["step"] == "answer" and r["model"]}),
-                    "fallback_reason": state.get("fallback_reason"),
-                    "validation": state.get("problems", []),
-                    "rungs": rungs,
-                    "cost": str(Decimal(state.get("cost", "0"))),
-                    "awaiting": [a.model_dump() for a in awaiting],
-                    "request_id": request_id,
-                },
+                data=redact(data) if config_.redact_pii else data,
             )
         )
         return TurnResult(
@@ -282,12 +351,54 @@ class Conversations:
         )
 
 
+def agent_prompt(prompts: PromptRegistry, use_case: str, version: str) -> Prompt:
+    """A version to try (a replay): drafts allowed, so a change can be tried on real turns before release."""
+    prompt = prompts.get(use_case, version, allow_drafts=True)
+    if prompt.kind != "agent":
+        raise PromptError(
+            f"prompt {prompt.ref} is a structured prompt (output: {prompt.output}); the conversation graph runs "
+            "agent prompts only (output: null)"
+        )
+    return prompt
+
+
+def _root_span(
+    trace: Trace,
+    name: str,
+    kind: str,
+    tenant: m.Tenant,
+    speaker: Speaker,
+    conversation: m.Conversation,
+    request_id: str,
+    text: str,
+    inbound: m.Message | None,
+) -> Span:
+    """Open a turn's root span with who wrote what, where."""
+    return trace.start(
+        name,
+        kind,  # type: ignore[arg-type]
+        tenant_id=str(tenant.id),
+        tenant=tenant.slug,
+        channel=speaker.channel.value,
+        audience=speaker.audience.value,
+        external_ref=speaker.external_ref,
+        conversation_id=str(conversation.id),
+        customer_id=str(speaker.customer_id) if speaker.customer_id else None,
+        operator=speaker.operator.email if speaker.operator else None,
+        inbound_message_id=str(inbound.id) if inbound is not None else None,
+        input=text,
+        request_id=request_id,
+    )
+
+
 async def _held_by_human(
-    session: AsyncSession, tenant_id: uuid.UUID, conversation: m.Conversation, request_id: str
+    session: AsyncSession, tenant_id: uuid.UUID, conversation: m.Conversation, request_id: str, trace_id: str
 ) -> TurnResult:
     """Answer for the team while a person handles the conversation; no model, no tools, no graph state."""
     meta = {"request_id": request_id, "reason": "held_by_human"}
-    message = _message(tenant_id, conversation.id, "assistant", HUMAN_HOLD_REPLY, meta, engine="deterministic")
+    message = _message(
+        tenant_id, conversation.id, "assistant", HUMAN_HOLD_REPLY, meta, engine="deterministic", trace_id=trace_id
+    )
     session.add(message)
     conversation.updated_at = datetime.now(UTC)  # the handoff queue lists the longest-waiting first
     await session.flush()
@@ -298,7 +409,7 @@ async def _held_by_human(
         tools=[],
         engine="deterministic",
         prompt_version=None,
-        trace_id=uuid.uuid4().hex,
+        trace_id=trace_id,
         products=[],
         handled_by="human",
     )
@@ -312,6 +423,7 @@ def _describe(action: PendingAction) -> str:
 def _message(
     tenant_id: uuid.UUID, conversation_id: uuid.UUID, role: str, content: str, meta: dict[str, Any], **extra: Any
 ) -> m.Message:
+    extra.setdefault("id", uuid.uuid4())
     return m.Message(
         tenant_id=tenant_id,
         conversation_id=conversation_id,
