@@ -48,6 +48,7 @@ from hub.audit.trace import Span, SpanKind, Trace
 from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
 from hub.gateway.gateway import reask_text
 from hub.gateway.transport import StreamBroken
+from hub.metrics import observe_reply_rejected
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt
 from tools.context import Audience, ToolContext, ToolError
@@ -355,6 +356,9 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
         )
     if not problems:
         return {"reply": draft, "problems": []}
+    run = deps.model_calls[-1].last_run if deps.model_calls else None
+    drafted_by = next((r.model for r in reversed(run.rungs) if r.step == "answer" and r.model), None) if run else None
+    observe_reply_rejected(feature=deps.model.feature, model=drafted_by or "unknown", gave_up=verdict == "fallback")
     if verdict == "re-ask":
         reask = HumanMessage(reask_text(problems, "Write the reply again, fixing every problem above."))
         return {"work": [*state["work"], reask], "tries": tries + 1, "problems": problems}

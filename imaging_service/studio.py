@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
 from hub.imaging import FINISHED, StudioBrief, finished_event, reference_path, transition
+from hub.metrics import observe_usage
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from imaging_service import compose
@@ -317,23 +318,23 @@ class Studio:
         outcome = (
             m.UsageOutcome.FALLBACK if fallback else (m.UsageOutcome.OK if passed else m.UsageOutcome.INVALID_OUTPUT)
         )
+        row = {
+            "tenant_id": job.tenant_id,
+            "feature": FEATURE,
+            "provider": "compositor" if fallback else "diffusers",
+            "model": batcher.renderer.name[:128],
+            "latency_ms": round(rendered.seconds * 1000),
+            "cost": cost,
+            "request_id": str(job.id),
+            "attempt": max(round_no, 1),
+            "outcome": outcome,
+            "price_version": PRICE_VERSION,
+            "error": None if passed else "no candidate passed scoring",
+        }
         async with self.sessions() as session:
-            session.add(
-                m.UsageRecord(
-                    tenant_id=job.tenant_id,
-                    feature=FEATURE,
-                    provider="compositor" if fallback else "diffusers",
-                    model=batcher.renderer.name[:128],
-                    latency_ms=round(rendered.seconds * 1000),
-                    cost=cost,
-                    request_id=str(job.id),
-                    attempt=max(round_no, 1),
-                    outcome=outcome,
-                    price_version=PRICE_VERSION,
-                    error=None if passed else "no candidate passed scoring",
-                )
-            )
+            session.add(m.UsageRecord(**row))
             await session.commit()
+        observe_usage(row)
 
     async def _finish(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import UsageRecord
 from hub.gateway.guards import spend_keys
+from hub.metrics import observe_usage
 
 log = structlog.get_logger(__name__)
 _SPEND_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
@@ -61,7 +62,8 @@ class UsageLedger:
             self._task = asyncio.create_task(self._run(), name="usage-ledger")
 
     def record(self, row: dict[str, Any]) -> None:
-        """Queue one usage row (a UsageRecord's columns); returns at once."""
+        """Queue one usage row (a UsageRecord's columns) and count it in the metrics; returns at once."""
+        observe_usage(row)
         self._buffer.append(row)
         if len(self._buffer) >= self._batch:
             self._wake.set()

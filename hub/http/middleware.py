@@ -7,13 +7,12 @@ import time
 import uuid
 
 import structlog
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("hub.http")
 
-REQUESTS = Counter("hub_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("hub_http_request_duration_seconds", "HTTP request latency", ["method", "route"])
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -49,8 +48,8 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
             tenant_id = state.get("tenant_id")
             log.info(
                 "request",

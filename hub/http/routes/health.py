@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from hub.http.deps import Resources, resources
+from hub.metrics import refresh_queue_gauges
 
 router = APIRouter(tags=["health"])
 
@@ -47,6 +48,7 @@ async def readyz(res: Annotated[Resources, Depends(resources)]) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Expose this process's Prometheus metrics."""
+async def metrics(res: Annotated[Resources, Depends(resources)]) -> Response:
+    """Expose this process's Prometheus metrics, with the job queues' depths read from Redis now."""
+    await refresh_queue_gauges(res.jobs)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,138 @@
+"""Define every Prometheus metric of the project, once, and the calls that update them.
+
+All metrics live in prometheus_client's default registry, created when this module is first imported, so
+building many apps in one process never registers a metric twice. The API serves them at `GET /metrics`; a
+separate worker process serves its own on `HUB_METRICS_PORT` (`serve_metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter as Tally
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from hub.db.models import UsageOutcome
+
+if TYPE_CHECKING:
+    from hub.jobs import JobQueue
+
+log = structlog.get_logger(__name__)
+
+QUEUE_READ_TIMEOUT_S = 2.0
+"""Longest `/metrics` waits for Redis before it answers with the queue gauges it had."""
+_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
+"""Turns and model calls run from tens of milliseconds to the gateway's deadline (60 s by default)."""
+
+HTTP_REQUESTS = Counter("hub_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("hub_http_request_duration_seconds", "HTTP request latency", ["method", "route"])
+
+TURNS = Counter("hub_turns_total", "Conversation turns answered", ["channel", "audience", "engine"])
+TURN_SECONDS = Histogram(
+    "hub_turn_seconds", "Time to answer one turn", ["channel", "audience", "engine"], buckets=_SECONDS_BUCKETS
+)
+
+MODEL_CALLS = Counter(
+    "hub_model_calls_total",
+    "Usage-ledger rows: model attempts, image rounds and deterministic fallbacks, by outcome",
+    ["feature", "model", "outcome"],
+)
+MODEL_RETRIES = Counter(
+    "hub_model_retries_total",
+    "Model attempts after the first of a call: transport retries, re-asks and switches to the next model",
+    ["feature", "model"],
+)
+FALLBACKS = Counter(
+    "hub_fallbacks_total", "Calls answered by the deterministic fallback instead of a model", ["feature"]
+)
+VALIDATION_FAILURES = Counter(
+    "hub_validation_failures_total",
+    "Model answers rejected by parsing, the schema or a validator",
+    ["feature", "model"],
+)
+COST = Counter("hub_cost_usd_total", "USD billed to a tenant, by feature", ["tenant", "feature"])
+MODEL_LATENCY = Histogram(
+    "hub_model_latency_seconds",
+    "Time of one model attempt or image round",
+    ["feature", "model"],
+    buckets=_SECONDS_BUCKETS,
+)
+
+WEBHOOK_DEDUPES = Counter(
+    "hub_webhook_dedupes_total", "Redelivered webhook events dropped by the idempotency ledger", ["source"]
+)
+
+QUEUE_DEPTH = Gauge("hub_queue_depth", "Jobs waiting, delayed or running on a queue, read at scrape time", ["queue"])
+QUEUE_DEAD = Gauge("hub_queue_dead", "Dead-lettered jobs still kept (newest first, capped), by queue", ["queue"])
+
+
+def observe_turn(*, channel: str, audience: str, engine: str, seconds: float) -> None:
+    """Count one answered turn and how long it took."""
+    TURNS.labels(channel, audience, engine).inc()
+    TURN_SECONDS.labels(channel, audience, engine).observe(seconds)
+
+
+def observe_usage(row: Mapping[str, Any]) -> None:
+    """Count one usage-ledger row (a `UsageRecord`'s columns): its call, retry, fallback, rejection, cost, latency."""
+    feature, model, outcome = row["feature"], row["model"], str(row["outcome"])
+    MODEL_CALLS.labels(feature, model, outcome).inc()
+    if outcome == UsageOutcome.FALLBACK:
+        FALLBACKS.labels(feature).inc()
+    else:
+        MODEL_LATENCY.labels(feature, model).observe(row["latency_ms"] / 1000)
+        if row["attempt"] > 1:
+            MODEL_RETRIES.labels(feature, model).inc()
+    if outcome == UsageOutcome.INVALID_OUTPUT:
+        VALIDATION_FAILURES.labels(feature, model).inc()
+    if row["cost"]:
+        COST.labels(str(row["tenant_id"]), feature).inc(float(row["cost"]))
+
+
+def observe_reply_rejected(*, feature: str, model: str, gave_up: bool) -> None:
+    """Count a drafted reply the reply validator rejected (a valid call, an ungrounded answer), and the
+    deterministic fallback that answers when the re-asks are used up: neither writes a ledger row of its own."""
+    VALIDATION_FAILURES.labels(feature, model).inc()
+    if gave_up:
+        FALLBACKS.labels(feature).inc()
+
+
+def observe_webhook_dedupe(source: str) -> None:
+    """Count a webhook event dropped because an earlier delivery of it was already processed."""
+    WEBHOOK_DEDUPES.labels(source).inc()
+
+
+async def refresh_queue_gauges(jobs: JobQueue) -> None:
+    """Read the depth and dead letters of `jobs` and its linked queues from Redis into the queue gauges.
+
+    A scrape must not fail because Redis is slow or down: the gauges then keep their last values.
+    """
+    try:
+        async with asyncio.timeout(QUEUE_READ_TIMEOUT_S):
+            depths = await jobs.depths()
+            dead = Tally(entry.get("queue") for entry in await jobs.dead_letters())
+    except Exception as exc:  # whatever the Redis client raises, the scrape still answers
+        log.warning("queue_metrics_unavailable", error=repr(exc))
+        return
+    for queue, depth in depths.items():
+        QUEUE_DEPTH.labels(queue).set(depth)
+        QUEUE_DEAD.labels(queue).set(dead[queue])
+
+
+@contextmanager
+def serve_metrics(port: int, *, host: str = "0.0.0.0") -> Iterator[int]:
+    """Serve this process's metrics at `http://host:port/metrics` in a thread until the block ends; yield the port.
+
+    For worker processes, which have no HTTP app; port 0 picks a free one.
+    """
+    server, thread = start_http_server(port, addr=host)
+    log.info("metrics_serving", host=host, port=server.server_port)
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
