@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from hub.audit.explain import Explanation, ExplainError, explain
+from hub.audit.explain import ExplainError, Explanation, explain
 from hub.http.deps import OperatorKey, Session
 from hub.http.errors import ApiError
 
