@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -37,3 +38,23 @@ async def open_checkpointer(database_url: str, data_dir: Path) -> AsyncIterator[
     async with AsyncSqliteSaver.from_conn_string(str(data_dir / CHECKPOINT_FILE)) as saver:
         await saver.setup()
         yield saver
+
+
+async def forget_threads(saver: BaseCheckpointSaver, thread_ids: Sequence[str]) -> int:
+    """Delete every checkpoint and pending write of these threads; return how many threads were asked for."""
+    for tid in thread_ids:
+        await saver.adelete_thread(tid)
+    return len(thread_ids)
+
+
+async def forget_conversations(
+    database_url: str, data_dir: Path, conversations: Sequence[tuple[uuid.UUID, Channel, str]]
+) -> int:
+    """Delete the graph memory of these (tenant, channel, external ref) conversations, e.g. after a retention purge.
+
+    `hub.audit.retention` calls this by import path with the service's database URL and data directory.
+    """
+    if not conversations:
+        return 0
+    async with open_checkpointer(database_url, data_dir) as saver:
+        return await forget_threads(saver, [thread_id(*key) for key in conversations])

@@ -70,14 +70,8 @@ class PurgeResult:
 
     @property
     def total(self) -> int:
-        return sum(self.deleted.values())
-
-    def summary(self) -> str:
-        verb = "would delete" if self.dry_run else "deleted"
-        counts = ", ".join(f"{table} {n:,}" for table, n in self.deleted.items())
-        return (
-            f"{self.slug}: {verb} rows before {self.cutoff:%Y-%m-%d %H:%M} UTC ({self.retention_days} days): {counts}"
-        )
+        """Database rows, not counting the checkpoint threads forgotten."""
+        return sum(n for table, n in self.deleted.items() if table != "checkpoints")
 
 
 def retention_days(tenant: m.Tenant) -> int | None:
@@ -104,10 +98,14 @@ async def purge_all(
     batch_size: int = BATCH_SIZE,
 ) -> list[PurgeResult]:
     """Purge every tenant that has a retention period; tenants without one are not touched."""
-    return [
-        await purge_tenant(session, t, now, forget=forget, dry_run=dry_run, actor=actor, batch_size=batch_size)
-        for t in await tenants_with_retention(session)
-    ]
+    results = []
+    for tenant in await tenants_with_retention(session):
+        result = await purge_tenant(
+            session, tenant, now, forget=forget, dry_run=dry_run, actor=actor, batch_size=batch_size
+        )
+        if result is not None:
+            results.append(result)
+    return results
 
 
 async def purge_tenant(
@@ -167,13 +165,7 @@ class _TenantPurge:
         spans = m.TraceSpan
         deleted["trace_spans"] = await self._delete(spans.id, spans.tenant_id == tid, spans.start_ts < cutoff)
 
-        old_message = (m.Message.tenant_id == tid, m.Message.created_at < cutoff)
-        old_message_ids = select(m.Message.id).where(*old_message)
-        deliveries = m.MessageDelivery
-        deleted["message_deliveries"] = await self._delete(
-            deliveries.id, deliveries.tenant_id == tid, deliveries.message_id.in_(old_message_ids)
-        )
-        deleted["messages"] = await self._delete(m.Message.id, *old_message)
+        deleted["message_deliveries"], deleted["messages"] = await self._messages()
         deleted["conversations"], deleted["checkpoints"] = await self._conversations(forget)
 
         events = m.AuditEvent
@@ -181,6 +173,29 @@ class _TenantPurge:
             events.id, events.tenant_id == tid, events.action.startswith(TURN_ACTIONS), events.ts < cutoff
         )
         deleted.update(await self._console())
+
+    async def _messages(self) -> tuple[int, int]:
+        """Messages older than the cutoff with their deliveries, a batch of messages per transaction."""
+        old = (m.Message.tenant_id == self.tenant_id, m.Message.created_at < self.cutoff)
+        d = m.MessageDelivery
+        if self.dry_run:
+            planned = await self._count(
+                d.id, d.tenant_id == self.tenant_id, d.message_id.in_(select(m.Message.id).where(*old))
+            )
+            return planned, await self._count(m.Message.id, *old)
+        deliveries = messages = 0
+        while True:
+            batch = list(await self.session.scalars(select(m.Message.id).where(*old).limit(self.batch_size)))
+            if not batch:
+                return deliveries, messages
+            # Deliveries would go by cascade; deleting them first counts them.
+            stmt = delete(d).where(d.message_id.in_(batch))
+            deliveries += (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            stmt = delete(m.Message).where(m.Message.id.in_(batch))
+            messages += (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            await self.session.commit()
+            if len(batch) < self.batch_size:
+                return deliveries, messages
 
     def _idle_conversation(self) -> tuple[ColumnElement[bool], ...]:
         """Conversations untouched since the cutoff with no message left after it (their old ones go first)."""
@@ -207,6 +222,8 @@ class _TenantPurge:
                 return conversations, forgotten
             if forget is not None:
                 # Memory first: should the delete below fail, the rows are still there for the next run to find.
+                # No transaction stays open meanwhile: the checkpointer's own setup may wait for open ones.
+                await self.session.commit()
                 await forget([(row.tenant_id, row.channel, row.external_ref) for row in batch])
                 forgotten += len(batch)
             # The idle test is repeated: a customer who wrote since the batch was read keeps the conversation.

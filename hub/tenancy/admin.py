@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from pydantic import ValidationError
 from slugify import slugify
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +55,30 @@ async def create_tenant(
     await session.flush()
     await audit(session, actor=actor, action="tenant.created", tenant_id=tenant.id, subject=slug)
     return tenant
+
+
+async def update_tenant_settings(
+    session: AsyncSession, tenant: m.Tenant, changes: dict[str, Any], *, actor: str = "cli"
+) -> dict[str, tuple[Any, Any]]:
+    """Change top-level settings of a tenant, validated as a whole; audited; return {setting: (before, after)}."""
+    before = {**TenantConfig().to_column(), **(tenant.settings or {})}
+    try:
+        after = TenantConfig.model_validate({**before, **changes}).to_column()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise TenancyError(f"invalid settings for tenant {tenant.slug!r}: {problems}") from None
+    changed = {key: (before.get(key), after.get(key)) for key in changes if before.get(key) != after.get(key)}
+    if changed:
+        tenant.settings = after
+        await audit(
+            session,
+            actor=actor,
+            action="tenant.settings_changed",
+            tenant_id=tenant.id,
+            subject=tenant.slug,
+            data={"sections": sorted(changed), "changes": {k: {"from": b, "to": a} for k, (b, a) in changed.items()}},
+        )
+    return changed
 
 
 async def tenant_by_slug(session: AsyncSession, slug: str) -> m.Tenant | None:
