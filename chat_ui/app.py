@@ -12,6 +12,7 @@ from chat_ui import api, console, whatsapp, widget
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
 from graphs.turns import Conversations
+from hub.audit.store import TraceStore
 from hub.http.app import create_app as create_core_app
 from hub.settings import Settings
 
@@ -26,9 +27,10 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with core_lifespan(app):
             res = app.state.resources
+            traces = TraceStore(settings.otlp_endpoint)
             async with open_checkpointer(settings.resolved_database_url, settings.data_dir) as saver:
                 app.state.conversations = Conversations(
-                    build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs
+                    build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs, traces=traces
                 )
                 console.STATE.current = console.ConsoleState(
                     settings, res.sessions, res.redis, res.jobs, app.state.conversations, res.gateway.prompts
@@ -37,6 +39,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
                     yield
                 finally:
                     await console.close()
+                    traces.close()
 
     app.router.lifespan_context = lifespan
     app.include_router(api.router)

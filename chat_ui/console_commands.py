@@ -1,4 +1,5 @@
-"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /explain.
+"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /explain,
+/status and /switch (the shop's own kill switches).
 
 Each returns an `Answer` (markdown, and a chart for /cost) computed from the tenant's own rows; the Chainlit
 console renders it, and anything else (a CLI, a test) can too.
@@ -6,7 +7,6 @@ console renders it, and anything else (a CLI, a test) can too.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,13 +15,21 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import desc, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit.explain import ExplainError
+from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
+from hub.gateway.switches import SwitchError, announce, check_feature, switch_off, switch_on, switchable_features
 from hub.prompting.registry import PromptRegistry
+from hub.settings import Settings
+from hub.status import PlatformStatus, platform_status
 from hub.tenancy.config import TenantConfig
 from hub.usage.report import build_report, cost_chart, format_cost
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
     from matplotlib.figure import Figure
+
+    from hub.jobs import JobQueue
 
 PERIODS = {"day": 1, "week": 7, "month": 30}
 HANDOFFS_SHOWN = 20
@@ -147,51 +155,113 @@ async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
 
 
 async def explain(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) -> Answer:
-    """What the audit knows about one answer: prompt, engine, models, tools and results, validation, rungs, cost."""
+    """Why one answer was given, from its stored trace: prompt, models, attempts, tools, validation, fallback."""
     try:
         wanted = uuid.UUID(message_id.strip())
     except ValueError:
         return Answer(f"`/explain` needs a message id, like `/explain {uuid.uuid4()}`.")
-    message = await session.get(m.Message, wanted)
-    if message is None or message.tenant_id != tenant_id:
-        return Answer(f"No message {wanted} in this shop.")
-    event = (
-        await session.execute(
-            select(m.AuditEvent).where(
-                m.AuditEvent.tenant_id == tenant_id,
-                m.AuditEvent.subject == str(wanted),
-                m.AuditEvent.action.in_(("chat.turn", "chat.awaiting", "chat.loop_stopped")),
-            )
-        )
-    ).scalar_one_or_none()
-    if event is None:
-        return Answer(f"Message {wanted} has no recorded turn (it may be a customer's message).")
-    return Answer(timeline(message, event.data))
+    try:
+        explanation = await audit_explain(session, wanted, tenant_id=tenant_id)
+    except ExplainError as exc:
+        return Answer(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+    return Answer(explanation.markdown())
 
 
-def _short(value: Any, limit: int = 160) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+async def status(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    redis: aioredis.Redis,
+    settings: Settings,
+    prompts: PromptRegistry,
+    jobs: JobQueue | None = None,
+) -> Answer:
+    """This shop's kill switches and budgets against spend, the model circuits and the job queues; no other shop."""
+    return Answer(
+        status_markdown(await platform_status(session, redis, settings, tenant_id, prompts=prompts, jobs=jobs))
+    )
 
 
-def timeline(message: m.Message, data: dict[str, Any]) -> str:
-    """Render a turn's audit data as steps an operator can follow."""
-    lines = [f"**Why this answer** (message {message.id}, trace {message.trace_id})", ""]
-    lines.append(f"1. Intent: `{data.get('intent')}`; prompt `{data.get('prompt')}`; engine **{data.get('engine')}**.")
-    step = 2
-    for rung in data.get("rungs", []):
-        detail = f": {rung['detail']}" if rung.get("detail") else ""
-        lines.append(f"{step}. Gateway {rung['step']}{' (' + rung['model'] + ')' if rung.get('model') else ''}{detail}")
-        step += 1
-    for call in [*data.get("abandoned_tools", []), *data.get("tools", [])]:
-        outcome = _short(call.get("result")) if call["status"] == "ok" else call.get("detail")
-        lines.append(f"{step}. Tool `{call['tool']}` {_short(call.get('args', {}), 80)} → {call['status']}: {outcome}")
-        step += 1
-    for problem in data.get("validation", []):
-        lines.append(f"{step}. Validator rejected the model's draft: {problem}")
-        step += 1
-    if data.get("fallback_reason"):
-        lines.append(f"{step}. Fell back to the deterministic answer: {data['fallback_reason']}")
-        step += 1
-    lines.append(f"{step}. Answered ({data.get('cost', '0')} USD): {message.content[:300]}")
+def status_markdown(st: PlatformStatus) -> str:
+    lines = [f"**Status at {st.at:%Y-%m-%d %H:%M} UTC**", ""]
+    shop = st.tenants[0] if st.tenants else None
+    if shop is not None:
+        if shop.switches:
+            lines.append("**Switched off for this shop:**")
+            lines += [
+                f"- `{s.feature}` since {s.set_at:%Y-%m-%d %H:%M} UTC by {s.set_by}: {s.reason} "
+                f"(`/switch on {s.feature}`)"
+                for s in shop.switches
+            ]
+        else:
+            lines.append("**AI switches:** every feature is on (`/switch off FEATURE reason` stops one).")
+        if shop.ai_disabled:
+            lines.append(f"Kept off AI by the shop's settings: {', '.join(shop.ai_disabled)}.")
+        lines += [
+            "",
+            f"**Budget** ({shop.budget.replace('_', ' ')}): today ${shop.spent_today:.4f}"
+            f" (soft {_usd(shop.daily_soft)}, hard {_usd(shop.daily_hard)}); this month ${shop.spent_month:.4f}"
+            f" (soft {_usd(shop.monthly_soft)}, hard {_usd(shop.monthly_hard)}).",
+        ]
+    lines.append("")
+    if st.models:
+        lines += ["| model | circuit | failures | reopens at | switch |", "|---|---|---:|---|---|"]
+        for model in st.models:
+            off = f"off for every shop: {model.switch.reason}" if model.switch else "on"
+            reopens = f"{model.reopens_at:%H:%M:%S} UTC" if model.reopens_at else "–"
+            failures = "–" if model.failures is None else str(model.failures)
+            lines.append(f"| {model.model} | {model.circuit} | {failures} | {reopens} | {off} |")
+    else:
+        lines.append("No model is configured: the deterministic engine answers.")
+    if st.queues is not None:
+        lines += ["", "**Job queues:** " + ", ".join(f"{q.name} {q.unfinished} unfinished" for q in st.queues) + "."]
+    if st.redis != "ok":
+        lines += ["", "_Redis is unreachable: circuits and queues are unknown._"]
     return "\n".join(lines)
+
+
+def _usd(value: object) -> str:
+    return "–" if value is None else f"${value}"
+
+
+async def switch(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    args: str,
+    *,
+    redis: aioredis.Redis,
+    prompts: PromptRegistry,
+    by: str,
+) -> Answer:
+    """`/switch off FEATURE reason…` or `/switch on FEATURE`: flip this shop's kill switch, audited, and commit."""
+    verb, _, rest = args.strip().partition(" ")
+    feature, _, reason = rest.strip().partition(" ")
+    known = switchable_features(prompts.use_cases())
+    usage = (
+        "Say `/switch off FEATURE reason…` or `/switch on FEATURE`; FEATURE is one of "
+        + ", ".join(f"`{f}`" for f in known)
+        + "."
+    )
+    if verb not in ("off", "on") or not feature:
+        return Answer(usage)
+    try:
+        check_feature(feature, known)
+        if verb == "off":
+            flipped = await switch_off(session, tenant_id=tenant_id, feature=feature, reason=reason, by=by)
+        else:
+            flipped = await switch_on(session, tenant_id=tenant_id, feature=feature, reason=reason, by=by)
+    except SwitchError as exc:
+        await session.rollback()
+        return Answer(f"Cannot do that: {exc}. {usage}")
+    if flipped is None:
+        return Answer(f"`{feature}` was not switched off; nothing changed.")
+    await session.commit()
+    await announce(redis)
+    if verb == "off":
+        return Answer(
+            f"Switched off {flipped.scope} for this shop: the deterministic engine answers instead, in every process "
+            f"within seconds. Turn it back on with `/switch on {feature}`."
+        )
+    return Answer(
+        f"Switched {flipped.scope} back on for this shop (it was off since {flipped.set_at:%Y-%m-%d %H:%M} UTC)."
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -293,7 +292,7 @@ async def replay_message(
 
 
 async def replay_from_cli(
-    settings: Settings, message_id: uuid.UUID, *, prompt_version: str, model: str | None
+    settings: Settings, message_id: uuid.UUID, *, prompt_version: str, model: str | None, actor: str
 ) -> ReplayResult:
     """`hub replay`: open the service's database, Redis and gateway for one replay, and close them (usage flushed)."""
     engine = create_engine(settings.resolved_database_url)
@@ -311,7 +310,7 @@ async def replay_from_cli(
                     message_id,
                     prompt_version=prompt_version,
                     model=model,
-                    actor=f"cli:{os.environ.get('USER', 'unknown')}",
+                    actor=actor,
                 )
             finally:
                 await gateway.aclose()

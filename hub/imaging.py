@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.gateway.switches import PHOTOGRAPHY, tenant_switch
 from hub.jobs import IMAGING, JobQueue, Priority
 from hub.prompting.outputs import PhotoBrief
 from hub.settings import Settings
@@ -108,7 +109,12 @@ async def submit(
     by: str,
     priority: Priority = "normal",
 ) -> m.ImageJob:
-    """Check and store a new queued job (the caller commits, then `dispatch`es it); refuse past the shop's cap."""
+    """Check and store a new queued job (the caller commits, then `dispatch`es it); refuse past the shop's cap or
+    while the shop's `photography` kill switch (or its `*`) is off."""
+    if (switch := await tenant_switch(session, tenant_id, PHOTOGRAPHY)) is not None:
+        raise ImagingRefused(
+            503, "tenant", f"photo shoots are paused for this shop: {switch.describe()}; try again once it is back on"
+        )
     product = await check_inputs(session, settings, tenant_id, sku, brief)
     waiting = await unfinished_jobs(session, tenant_id)
     if waiting >= settings.imaging_max_queued_per_tenant:

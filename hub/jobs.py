@@ -183,6 +183,14 @@ class JobQueue:
         """Tell the tenant's operators about a job's progress (the console subscribes to this channel)."""
         await self._redis.publish(events_channel(tenant_id), json.dumps(event, default=str))
 
+    async def depths(self) -> dict[str, int]:
+        """Jobs waiting, delayed or running, by queue name: this queue and each linked one (inside `async with`).
+
+        streaq keeps a job in its priority stream until the job finishes, and a delayed or retrying one in a
+        sorted set, so this counts every unfinished job.
+        """
+        return {q.spec.name: await q.worker.queue_size() for q in (self, *self._linked.values())}
+
     async def dead_letters(self) -> list[dict[str, Any]]:
         """Jobs that ran out of tries, newest first, with the reason."""
         return [json.loads(raw) for raw in await self._redis.lrange(DEAD_LETTERS, 0, -1)]

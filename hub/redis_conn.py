@@ -32,9 +32,14 @@ class EmbeddedRedis:
         self._dir = data_dir / "redis"
         self._server: ValkeyServer | None = None
 
+    @staticmethod
+    def socket_path(data_dir: Path) -> Path:
+        """Where the embedded server of `data_dir` listens (while a `hub serve` on that data dir runs)."""
+        return data_dir / "redis" / "valkey.sock"
+
     @property
     def _socket(self) -> Path:
-        return self._dir / "valkey.sock"
+        return self.socket_path(self._dir.parent)
 
     @property
     def url(self) -> str:
@@ -80,3 +85,12 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def running_redis_url(redis_url: str | None, data_dir: Path) -> str | None:
+    """For a command run beside the service: HUB_REDIS_URL, else the socket of the embedded server that a
+    `hub serve` on the same data dir is running, else None (no Redis is running)."""
+    if redis_url:
+        return redis_url
+    socket = EmbeddedRedis.socket_path(data_dir)
+    return f"unix://{socket}" if socket.exists() else None

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Where a `hub worker` process serves its Prometheus metrics (all interfaces); unset → none. "
+        "`hub serve` has `GET /metrics` instead.",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     log_format: LogFormat = LogFormat.JSON
     whatsapp_api_base: str = Field(
@@ -94,6 +101,10 @@ class Settings(BaseSettings):
     imaging_cpu_second_usd: Decimal = Field(default=Decimal("0.00003"), ge=0, description="Billed per CPU second.")
     prompts_dir: Path | None = Field(default=None, description="Prompt files; unset means the repository's prompts/.")
 
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): stored turn traces are also exported.",
+    )
     llm_base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint; unset with no key → no model."
     )
@@ -111,6 +122,11 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a circuit.")
     llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe call.")
     llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
+    switch_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Safety net: how often each process re-reads the kill switches it was not told of.",
+    )
     usage_flush_interval_s: float = Field(default=0.5, gt=0)
     usage_flush_batch: int = Field(default=200, ge=1)
     jobs_concurrency: int = Field(default=4, ge=1, le=256, description="Background jobs one worker runs at once.")

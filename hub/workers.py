@@ -10,6 +10,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from hub.constants import WORKER_HEARTBEAT
+from hub.metrics import serve_metrics
 from hub.redis_conn import create_redis
 from hub.settings import Settings
 
@@ -35,7 +37,11 @@ Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
 """A queue consumer or scheduled job: runs until the stop event is set."""
 
 CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
-    WorkerKind.CHANNELS: ("hub.usage.schedule:daily_rollup_consumer", "hub.jobs:jobs_consumer"),
+    WorkerKind.CHANNELS: (
+        "hub.usage.schedule:daily_rollup_consumer",
+        "hub.audit.schedule:retention_purge_consumer",
+        "hub.jobs:jobs_consumer",
+    ),
     WorkerKind.IMAGING: ("imaging_service.worker:imaging_consumer",),
 }
 """What each kind of worker runs, by import path, so packages above `hub` can plug in without `hub` importing them."""
@@ -67,12 +73,26 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
     consumers: list[Consumer] | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM/SIGINT.
 
     Inside `hub serve` (embedded default) the server owns the signals: pass `handle_signals=False`
-    and set `stop` on shutdown.
+    and set `stop` on shutdown; its `/metrics` already covers the worker. A worker process serves its
+    own metrics on `metrics_port` while it runs.
     """
+    with serve_metrics(metrics_port) if metrics_port is not None else nullcontext():
+        await _run_worker(kind, settings, stop=stop, handle_signals=handle_signals, consumers=consumers)
+
+
+async def _run_worker(
+    kind: WorkerKind,
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None,
+    handle_signals: bool,
+    consumers: list[Consumer] | None,
+) -> None:
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()

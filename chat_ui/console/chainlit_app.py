@@ -4,9 +4,9 @@ Operators sign in with their HUB email and password and see only their tenant. E
 the conversation graph as that operator (thread = console conversation); tool calls show as steps, and each
 reply says which engine and prompt answered and what the turn cost. Sensitive actions arrive as Confirm /
 Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/takeover`, `/reply`,
-`/release` and `/explain` answer from the database with or without a model. Threads are kept in the app's
-database and can be reopened after a restart; background jobs (bulk SEO, photo shoots) report into every open
-console of their shop as they progress and finish, without the operator asking.
+`/release`, `/explain`, `/status` and `/switch` (the shop's kill switches) answer with or without a model.
+Threads are kept in the app's database and can be reopened after a restart; background jobs (bulk SEO, photo
+shoots) report into every open console of their shop as they progress and finish, without the operator asking.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tools.context import Audience
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
     "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/takeover ID`, `/reply ID text`, `/release ID`, "
-    "`/explain MESSAGE_ID`."
+    "`/explain MESSAGE_ID`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`."
 )
 
 
@@ -170,6 +170,15 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.explain(session, tenant_id, rest)
         elif word in ("/takeover", "/release", "/reply"):
             answer = await _handle(session, word, rest, tenant_id, f"operator:{actor}")
+        elif word == "/status":
+            s = state()
+            answer = await commands.status(
+                session, tenant_id, redis=s.redis, settings=s.settings, prompts=s.prompts, jobs=s.jobs
+            )
+        elif word == "/switch":
+            answer = await commands.switch(
+                session, tenant_id, rest, redis=state().redis, prompts=state().prompts, by=f"operator:{actor}"
+            )
         elif word == "/help":
             answer = commands.Answer(HELP)
         else:

@@ -46,8 +46,10 @@ from chat_ui.whatsapp.outbox import apply_status, deliver_pending, plan
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
 from graphs.turns import Conversations, Speaker
+from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
+from hub.metrics import observe_webhook_dedupe
 from hub.settings import Settings
 from tools.context import Audience
 
@@ -290,12 +292,13 @@ class WhatsAppChannel:
 
 
 async def _claim(session: AsyncSession, tenant_id: uuid.UUID, key: str) -> bool:
-    """Claim an event in this transaction; False when another try already committed it."""
+    """Claim an event in this transaction; False (and counted as a dedupe) when another try already committed it."""
     session.add(m.ProcessedWebhookEvent(tenant_id=tenant_id, source=WEBHOOK_SOURCE, event_key=key))
     try:
         await session.flush()
     except IntegrityError:
         await session.rollback()
+        observe_webhook_dedupe(WEBHOOK_SOURCE)
         return False
     return True
 
@@ -446,7 +449,11 @@ class LazyConversations:
                     raise
                 log.info("checkpointer_setup_raced", attempt=attempt)
                 await asyncio.sleep(0.2 * attempt)
-        return Conversations(build_graph(saver), self.resources.gateway, DeterministicEngine(), jobs=self.jobs)
+        traces = TraceStore(settings.otlp_endpoint)
+        self._stack.callback(traces.close)
+        return Conversations(
+            build_graph(saver), self.resources.gateway, DeterministicEngine(), jobs=self.jobs, traces=traces
+        )
 
     async def aclose(self) -> None:
         await self._stack.aclose()

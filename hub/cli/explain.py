@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit.explain import ExplainError, Explanation, explain
-from hub.cli.common import fail, load_settings, migrate_database, with_session
+from hub.cli.common import cli_actor, fail, load_settings, migrate_database, with_session
 
 REPLAY = "graphs.replay:replay_from_cli"
 """Replay runs the conversation graph, which builds on every other package: named by path, imported on use."""
@@ -60,7 +60,7 @@ def replay_command(
     errors = (LookupError, ValueError)  # ReplayError, an unknown prompt version (PromptError)
     typer.echo(f"replaying {wanted} with prompt version {prompt_version}…", err=True)
     try:
-        result = asyncio.run(replay(settings, wanted, prompt_version=prompt_version, model=model))
+        result = asyncio.run(replay(settings, wanted, prompt_version=prompt_version, model=model, actor=cli_actor()))
     except errors as exc:
         raise fail(str(exc)) from None
     typer.echo(result.model_dump_json(indent=2) if as_json else result.render())

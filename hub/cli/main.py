@@ -13,7 +13,10 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.cli.audit import audit_app
 from hub.cli.common import fail, load_settings, migrate_database, with_session
+from hub.cli.explain import explain_command, replay_command
+from hub.cli.ops import status_command, switch_app
 from hub.cli.prompts import prompts_app
 from hub.cli.usage import usage_app
 from hub.db import models as m
@@ -36,6 +39,11 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(operators_app, name="operators")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(usage_app, name="usage")
+app.add_typer(audit_app, name="audit")
+app.command("explain")(explain_command)
+app.command("replay")(replay_command)
+app.add_typer(switch_app, name="switch")
+app.command("status")(status_command)
 
 EVAL_APP = "evals.cli:eval_app"
 """`hub eval` lives with the evals (which build on every other package), named by path like the app factory,
@@ -118,7 +126,7 @@ def worker(kind: Annotated[WorkerKind, typer.Argument(help="Which queues this wo
         raise fail(
             "HUB_REDIS_URL must be set for a separate worker process (the embedded Redis lives inside `hub serve`)"
         )
-    asyncio.run(run_worker(kind, settings))
+    asyncio.run(run_worker(kind, settings, metrics_port=settings.metrics_port))
 
 
 @db_app.command("upgrade")
@@ -196,6 +204,47 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     for r in rows:
         typer.echo(f"{r['slug']:<24} {r['id']}  {r['name']}{'' if r['active'] else '  (inactive)'}")
+
+
+@tenants_app.command("set")
+def tenants_set(
+    tenant: Annotated[str, typer.Argument(help="Tenant slug or id.")],
+    retention_days: Annotated[
+        int | None, typer.Option(help="Keep traces and messages this many days (the daily purge deletes older).")
+    ] = None,
+    no_retention: Annotated[bool, typer.Option("--no-retention", help="Keep traces and messages forever.")] = False,
+    redact_pii: Annotated[
+        bool | None, typer.Option("--redact-pii/--no-redact-pii", help="Mask PII in stored traces.")
+    ] = None,
+) -> None:
+    """Change a tenant's retention and trace redaction; audited."""
+    if retention_days is not None and no_retention:
+        raise fail("give --retention-days or --no-retention, not both")
+    changes: dict[str, Any] = {}
+    if retention_days is not None or no_retention:
+        changes["retention_days"] = retention_days
+    if redact_pii is not None:
+        changes["redact_pii"] = redact_pii
+    if not changes:
+        raise fail("nothing to change: give --retention-days, --no-retention or --redact-pii/--no-redact-pii")
+
+    async def work(session: AsyncSession) -> tuple[str, dict[str, tuple[Any, Any]]]:
+        t = await admin.resolve_tenant(session, tenant)
+        return t.slug, await admin.update_tenant_settings(session, t, changes)
+
+    slug, changed = with_session(load_settings(), work)
+    if not changed:
+        typer.echo(f"{slug}: unchanged")
+    for key, (before, after) in changed.items():
+        typer.echo(f"{slug}: {key} {_setting(before)} → {_setting(after)}")
+
+
+def _setting(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 @keys_app.command("create")

@@ -380,6 +380,8 @@ class UsageRecord(Base):
     """Which price table priced this row."""
     error: Mapped[str | None] = mapped_column(String(500), default=None)
     """Why the attempt failed: HTTP status, exception type or the validation errors, shortened."""
+    replay_of: Mapped[str | None] = mapped_column(String(36), default=None)
+    """The message id a `hub replay` re-ran; null for live traffic. Replays are billed like any call."""
 
 
 class UsageDaily(Base):
@@ -429,6 +431,62 @@ class AuditEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(200), default=None)
     trace_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class TraceSpan(Base):
+    """One span of a turn's trace, shaped like an OpenTelemetry span and stored with the turn's transaction.
+
+    A trace is the tree of spans sharing `trace_id`: the turn at the root, then gateway calls, their
+    attempts, tool calls, validation and fallback. `attributes` hold what explains the answer (prompt
+    id@version and sha256, rendered messages, raw output, validation errors, tool inputs and outputs),
+    redacted when the tenant asks for it.
+    """
+
+    __tablename__ = "trace_spans"
+    __table_args__ = (
+        Index("ix_trace_spans_tenant_start", "tenant_id", "start_ts"),
+        UniqueConstraint("trace_id", "span_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
+    trace_id: Mapped[str] = mapped_column(String(32), index=True)
+    span_id: Mapped[str] = mapped_column(String(16))
+    parent_span_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    name: Mapped[str] = mapped_column(String(128))
+    """e.g. `chat.turn`, `gateway.call customer_reply`, `model.attempt`, `tool order_status`."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """turn, replay, gateway, attempt, tool, validate, fallback."""
+    start_ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="ok")
+    """ok or error (OpenTelemetry's status codes)."""
+    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    events: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    """[{name, ts, attributes}]: the gateway's rungs (retry, re-ask, next model, fallback) in order."""
+
+
+class KillSwitch(Base):
+    """An emergency stop, present while it is on: one tenant's feature (or all of them), or one model for everyone.
+
+    The database row is the truth; each flip is published on Redis so every process reloads within a second,
+    and each process also polls, so a missed message costs seconds, not correctness.
+    """
+
+    __tablename__ = "kill_switches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    """`tenant:<id>:<feature or *>` or `model:<name>`: one row per switch."""
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), default=None
+    )
+    feature: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A gateway feature (`customer_reply`, `seo_copy`, `photography`, …) or `*` for every feature."""
+    model: Mapped[str | None] = mapped_column(String(128), default=None)
+    reason: Mapped[str] = mapped_column(String(500))
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ImageJob(TenantOwned, Timestamped, Base):

@@ -44,6 +44,14 @@ def _message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     return out
 
 
+def _traced_params(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's parameters as the trace keeps them: tool schemas shortened to their names."""
+    params = {k: v for k, v in kwargs.items() if k != "tools"}
+    if kwargs.get("tools"):
+        params["tools"] = [t.get("function", {}).get("name") for t in kwargs["tools"]]
+    return params
+
+
 def _has_payload(chunk: ChatGenerationChunk) -> bool:
     msg = chunk.message
     return bool(
@@ -70,8 +78,11 @@ class GatewayChatModel(BaseChatModel):
     feature: str = "agent"
     prompt_id: str | None = None
     prompt_version: str | None = None
+    prompt_sha256: str | None = None
     model_hint: str | None = None
     """The prompt's `model:` hint; it leads the feature's fallback chain like it does for structured calls."""
+    models: list[str] | None = None
+    """Use exactly these models instead of the feature's chain (a replay against another model)."""
     validators: list[MessageValidator] = Field(default_factory=list)
     _clients: dict[str, ChatOpenAI] = PrivateAttr(default_factory=dict)
     last_run: CallRun | None = None
@@ -111,12 +122,15 @@ class GatewayChatModel(BaseChatModel):
     def _new_run(self) -> CallRun:
         run = self.gateway.new_run(self.ctx, self.feature, None)
         run.prompt_id, run.prompt_version = self.prompt_id, self.prompt_version
+        run.prompt_sha256 = self.prompt_sha256
         self.last_run = run
         return run
 
     async def _preflight(self, run: CallRun) -> tuple[list[str], Preflight]:
         cfg = self.gateway.config
-        models = cfg.chain(self.feature, self.model_hint)
+        models = (
+            (list(self.models) if cfg.configured else []) if self.models else cfg.chain(self.feature, self.model_hint)
+        )
         check = await self.gateway.guard.preflight(
             tenant_id=self.ctx.tenant_id,
             tenant=self.ctx.tenant,
@@ -149,6 +163,11 @@ class GatewayChatModel(BaseChatModel):
             usage=(usage["input_tokens"], usage["output_tokens"]) if usage else None,
             text=message.content if isinstance(message.content, str) else str(message.content),
             billing_messages=_message_dicts(convo),
+            raw={
+                "content": message.content,
+                "tool_calls": [{"name": c["name"], "args": c["args"], "id": c.get("id")} for c in message.tool_calls],
+                "invalid_tool_calls": [dict(c) for c in message.invalid_tool_calls],
+            },
         )
 
     def _generate(
@@ -168,6 +187,7 @@ class GatewayChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         run = self._new_run()
+        run.params = _traced_params(kwargs)
         models, check = await self._preflight(run)
 
         async def call(model: str, convo: list[BaseMessage]) -> ChatResult:
@@ -201,9 +221,13 @@ class GatewayChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         gw, cfg = self.gateway, self.gateway.config
         run = self._new_run()
+        run.params = _traced_params(kwargs)
         models, check = await self._preflight(run)
         deadline_at = time.monotonic() + cfg.deadline_s
         for model in models:
+            if (switch := gw.model_switch(model)) is not None:
+                run.rung("switched_off", model, f"{switch.describe()}; skipping to the next model")
+                continue
             snapshot = check.breakers[model]
             if not await gw.breaker.admit(cfg.provider, model, snapshot):
                 run.rung("circuit_open", model, "circuit open; skipping to the next model")
@@ -271,6 +295,7 @@ class GatewayChatModel(BaseChatModel):
                 messages=verdict.billing_messages,
                 output_text=verdict.text,
                 errors=verdict.errors,
+                raw_output=verdict.raw,
             )
             return
         self._give_up(run, Refusal.MODELS_FAILED, "no model could stream an answer")

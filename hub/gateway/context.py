@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from hub.audit.trace import Trace
 from hub.tenancy.config import TenantConfig
 
 
@@ -18,3 +19,7 @@ class CallContext:
     tenant: TenantConfig
     request_id: str = field(default_factory=_hex_id)
     trace_id: str = field(default_factory=_hex_id)
+    trace: Trace | None = field(default=None, compare=False)
+    """Collects spans for this request's calls when the caller stores a trace (chat turns and replays do)."""
+    replay_of: str | None = None
+    """The message id a replay re-runs: usage rows carry it, so replays are billed and told apart."""

@@ -10,6 +10,7 @@ from hub.db import models as m
 from hub.gateway.config import GatewayConfig
 from hub.gateway.gateway import Gateway
 from hub.gateway.ledger import UsageLedger
+from hub.gateway.switches import SwitchBoard
 from hub.prompting.registry import PromptError, PromptRegistry, default_prompts_dir
 from hub.settings import Settings
 
@@ -25,7 +26,8 @@ def build_gateway(
     *,
     prompts: PromptRegistry | None = None,
 ) -> Gateway:
-    """Return a gateway whose ledger is already flushing in the background (call inside the event loop)."""
+    """Return a gateway whose ledger is already flushing and whose kill switches are already loading in the
+    background (call inside the event loop)."""
     ledger = UsageLedger(
         sessions,
         redis,
@@ -34,8 +36,14 @@ def build_gateway(
         spill_dir=settings.data_dir / "spill",
     )
     ledger.start()
+    switches = SwitchBoard(sessions, redis, poll_s=settings.switch_poll_s)
+    switches.start()
     return Gateway(
-        GatewayConfig.from_settings(settings), redis=redis, ledger=ledger, prompts=prompts or load_prompts(settings)
+        GatewayConfig.from_settings(settings),
+        redis=redis,
+        ledger=ledger,
+        prompts=prompts or load_prompts(settings),
+        switches=switches,
     )
 
 

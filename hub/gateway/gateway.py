@@ -21,6 +21,7 @@ from hub.gateway.guards import Guard, Preflight, Refusal
 from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
+from hub.gateway.switches import Switch, SwitchBoard
 from hub.gateway.transport import call_with_retries, make_client, make_http_client
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry, schema_text
 
@@ -49,6 +50,8 @@ class Verdict(Generic[V]):
     """(input, output) tokens from the provider; None means count them locally."""
     text: str
     billing_messages: list[Any]
+    raw: Any = None
+    """The answer as the trace should keep it (e.g. text plus tool calls); None keeps `text`."""
 
 
 def parse_output(
@@ -96,14 +99,17 @@ class Gateway:
         ledger: UsageLedger,
         prompts: PromptRegistry,
         prices: PriceTable | None = None,
+        switches: SwitchBoard | None = None,
     ) -> None:
         self.config = config
+        self.switches = switches
+        """The kill switches this process follows; None means none are ever off (bare test gateways)."""
         self.redis = redis
         self.ledger = ledger
         self.prompts = prompts
         self.prices = prices or PriceTable.load()
         self.breaker = CircuitBreaker(redis, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s)
-        self.guard = Guard(redis, self.breaker)
+        self.guard = Guard(redis, self.breaker, switches=switches)
         ledger.on_spend = self.guard.add_spend
         self.http_client = make_http_client(config) if config.configured else None
         self.client: openai.AsyncOpenAI | None = (
@@ -111,11 +117,17 @@ class Gateway:
         )
 
     async def aclose(self) -> None:
-        """Write every pending usage row and call count, then close the HTTP pool."""
+        """Stop following kill switches, write every pending usage row and call count, then close the HTTP pool."""
+        if self.switches is not None:
+            await self.switches.aclose()
         await self.ledger.aclose()
         await self.guard.aclose()
         if self.http_client is not None:
             await self.http_client.aclose()
+
+    def model_switch(self, model: str) -> Switch | None:
+        """The kill switch that takes `model` out of every chain, or None (a dictionary lookup, no round trip)."""
+        return self.switches.model_off(model) if self.switches is not None else None
 
     def new_run(self, ctx: CallContext, feature: str, prompt: Prompt | None) -> CallRun:
         return CallRun(
@@ -126,6 +138,7 @@ class Gateway:
             provider=self.config.provider,
             prompt_id=prompt.use_case if prompt else None,
             prompt_version=prompt.version if prompt else None,
+            prompt_sha256=prompt.sha256 if prompt else None,
         )
 
     async def generate(
@@ -163,6 +176,7 @@ class Gateway:
 
         messages = prompt.render({**variables, "output_schema": schema_text(model_cls)})
         params = {k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None}
+        run.params = params
 
         async def call(model: str, convo: list[dict[str, Any]]) -> Any:
             return await self.client.chat.completions.create(model=model, messages=convo, **params)
@@ -207,7 +221,7 @@ class Gateway:
         judge: Callable[[A, list[C]], Verdict[V]],
         reask: Callable[[list[C], Verdict[V]], list[C]],
     ) -> tuple[V, str] | Refusal:
-        """Walk the model chain: skip open circuits, retry transport failures, re-ask invalid answers.
+        """Walk the model chain: skip switched-off models and open circuits, retry failures, re-ask invalid answers.
 
         Return the first valid value with the model that gave it, or why none did. Every attempt is
         billed and every step recorded on `run`, whatever the message format (`C`) and answer (`A`).
@@ -216,6 +230,10 @@ class Gateway:
         provider = self.config.provider
         last = Refusal.CIRCUITS_OPEN
         for model in models:
+            if (switch := self.model_switch(model)) is not None:
+                run.rung("switched_off", model, f"{switch.describe()}; skipping to the next model")
+                last = Refusal.SWITCHED_OFF
+                continue
             snapshot = check.breakers[model]
             if not await self.breaker.admit(provider, model, snapshot):
                 run.rung("circuit_open", model, "circuit open; skipping to the next model")
@@ -255,6 +273,7 @@ class Gateway:
                     messages=verdict.billing_messages,
                     output_text=verdict.text,
                     errors=verdict.errors,
+                    raw_output=verdict.raw,
                 )
                 if not verdict.errors:
                     return verdict.value, model  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""Check before any model call: the tenant's AI switch, its budget, its rate limit, the circuits."""
+"""Check before any model call: the kill switches, the tenant's AI switch, its budget, its rate limit, the circuits."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from redis.commands.core import AsyncScript
 
 from hub.constants import RATE_LIMIT, SPEND
 from hub.gateway.breaker import BreakerSnapshot, CircuitBreaker
+from hub.gateway.switches import SwitchBoard
 from hub.tenancy.config import TenantConfig
 
 log = structlog.get_logger(__name__)
@@ -28,6 +29,8 @@ class Refusal(StrEnum):
     """Why no model was asked; each sends the caller to its deterministic fallback."""
 
     NO_MODEL = "no_model"
+    SWITCHED_OFF = "switched_off"
+    """A kill switch is off: the tenant's feature (or all of them), or every model of the chain."""
     AI_OFF = "ai_off"
     BUDGET_EXHAUSTED = "budget_exhausted"
     RATE_LIMITED = "rate_limited"
@@ -89,9 +92,17 @@ class Guard:
     the breaker) update the view at once.
     """
 
-    def __init__(self, redis: aioredis.Redis, breaker: CircuitBreaker, *, sync_interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        breaker: CircuitBreaker,
+        *,
+        sync_interval_s: float = 0.1,
+        switches: SwitchBoard | None = None,
+    ) -> None:
         self._script: AsyncScript = redis.register_script(_SYNC_LUA)
         self._breaker = breaker
+        self._switches = switches
         self._interval = sync_interval_s
         self._unsynced: dict[str, int] = defaultdict(int)
         """rate key → calls this process made that Redis does not know yet."""
@@ -179,6 +190,14 @@ class Guard:
         rate_limit_per_minute: int,
     ) -> Preflight:
         """Decide whether this call may reach a model, and which circuits are open, without a round trip."""
+        if self._switches is not None:
+            await self._switches.ready()
+            if (switch := self._switches.tenant_off(tenant_id, feature)) is not None:
+                return Preflight(Refusal.SWITCHED_OFF, switch.describe())
+            off = [switch for model in models if (switch := self._switches.model_off(model)) is not None]
+            if off and len(off) == len(models):
+                described = "; ".join(switch.describe() for switch in off)
+                return Preflight(Refusal.SWITCHED_OFF, f"every model for {feature!r} is off: {described}")
         if not models:
             return Preflight(Refusal.NO_MODEL, "no model is configured")
         if tenant.ai_enabled.get(feature, True) is False:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
+from hub.audit.trace import Span
 from hub.db.models import UsageOutcome
 from hub.gateway import tokens
 from hub.gateway.context import CallContext
@@ -18,7 +19,17 @@ from hub.gateway.pricing import PriceTable
 from hub.gateway.transport import Failure
 
 T = TypeVar("T")
-Step = Literal["guard", "circuit_open", "attempt_failed", "invalid_output", "reask", "next_model", "answer", "fallback"]
+Step = Literal[
+    "guard",
+    "switched_off",
+    "circuit_open",
+    "attempt_failed",
+    "invalid_output",
+    "reask",
+    "next_model",
+    "answer",
+    "fallback",
+]
 FALLBACK_PROVIDER = "none"
 FALLBACK_MODEL = "deterministic"
 
@@ -59,13 +70,59 @@ class CallRun:
     provider: str
     prompt_id: str | None
     prompt_version: str | None
+    prompt_sha256: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    """What the model was asked with (temperature, max_tokens, tool names …), for the trace."""
     started: float = field(default_factory=time.monotonic)
     attempt: int = 0
     cost: Decimal = Decimal(0)
     rungs: list[Rung] = field(default_factory=list)
+    _span: Span | None = None
+
+    @property
+    def span(self) -> Span | None:
+        """This call's `gateway` span in the request's trace (opened on first use), or None when untraced."""
+        trace = self.ctx.trace
+        if trace is None:
+            return None
+        if self._span is None:
+            prompt = f"{self.prompt_id}@{self.prompt_version}" if self.prompt_id else None
+            self._span = trace.start(
+                f"gateway.call {self.feature}",
+                "gateway",
+                feature=self.feature,
+                provider=self.provider,
+                prompt=prompt,
+                prompt_sha256=self.prompt_sha256,
+                replay_of=self.ctx.replay_of,
+            )
+            self._span.start -= timedelta(seconds=time.monotonic() - self.started)  # opened lazily, began with the run
+        return self._span
 
     def rung(self, step: Step, model: str | None = None, detail: str = "", *, attempt: int | None = None) -> None:
         self.rungs.append(Rung(step, model, attempt, detail))
+        if (span := self.span) is not None:
+            span.event(step, model=model, attempt=attempt, detail=detail or None)
+
+    def _trace_attempt(self, model: str, latency_s: float, outcome: UsageOutcome, **attributes: Any) -> None:
+        span = self.span
+        if span is None or self.ctx.trace is None:
+            return
+        self.ctx.trace.record(
+            "model.attempt",
+            "attempt",
+            parent=span,
+            seconds=latency_s,
+            status="ok" if outcome == UsageOutcome.OK else "error",
+            model=model,
+            attempt=self.attempt,
+            outcome=str(outcome),
+            params=self.params or None,
+            **attributes,
+        )
+        span.finish(
+            "ok" if outcome == UsageOutcome.OK else None, model=model, attempts=self.attempt, cost=str(self.cost)
+        )
 
     def _row(
         self, *, model: str, provider: str, outcome: UsageOutcome, latency_s: float, **extra: Any
@@ -89,6 +146,7 @@ class CallRun:
             "outcome": outcome,
             "price_version": None,
             "error": None,
+            "replay_of": self.ctx.replay_of,
         }
         row.update(extra)
         return row
@@ -113,6 +171,7 @@ class CallRun:
             )
         )
         self.rung("attempt_failed", model, failure.summary(), attempt=self.attempt)
+        self._trace_attempt(model, latency_s, outcome, error=failure.summary())
 
     def answered_attempt(
         self,
@@ -123,8 +182,9 @@ class CallRun:
         messages: list[dict[str, Any]],
         output_text: str,
         errors: list[str],
+        raw_output: Any = None,
     ) -> None:
-        """Bill an attempt that came back with an answer, valid or not."""
+        """Bill an attempt that came back with an answer, valid or not; `raw_output` is what the trace keeps."""
         self.attempt += 1
         if usage is None:
             input_tokens = tokens.count_messages(model, messages)
@@ -153,6 +213,19 @@ class CallRun:
             self.rung("invalid_output", model, "; ".join(errors), attempt=self.attempt)
         else:
             self.rung("answer", model, attempt=self.attempt)
+        self._trace_attempt(
+            model,
+            latency_s,
+            outcome,
+            messages=messages,
+            output=output_text if raw_output is None else raw_output,
+            validation_errors=errors or None,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            tokens_estimated=usage is None,
+            cost=str(cost),
+            price_version=price.version,
+        )
 
     def fell_back(self, reason: Refusal, detail: str) -> None:
         self.attempt += 1
@@ -166,3 +239,5 @@ class CallRun:
             )
         )
         self.rung("fallback", None, f"{reason}: {detail}", attempt=self.attempt)
+        if (span := self.span) is not None:
+            span.finish("error", outcome="fallback", fallback_reason=f"{reason}: {detail}", cost=str(self.cost))

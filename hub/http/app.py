@@ -14,7 +14,7 @@ from hub.gateway.factory import build_gateway
 from hub.http.deps import Resources
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import RequestContextMiddleware
-from hub.http.routes import catalog, health, images, tenant
+from hub.http.routes import audit, catalog, health, images, tenant
 from hub.jobs import JobQueue
 from hub.redis_conn import create_redis
 from hub.settings import Settings
@@ -69,4 +69,5 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     app.include_router(catalog.router)
     app.include_router(tenant.router)
     app.include_router(images.router)
+    app.include_router(audit.router)
     return app

@@ -68,6 +68,10 @@ class TenantConfig(BaseModel):
     price_overrides: dict[str, ModelPrice] = Field(default_factory=dict)
     """model → negotiated or self-hosted price, replacing the list price for this tenant."""
     retention_days: int | None = Field(default=None, ge=1)
+    """Days traces and conversation messages are kept; the scheduled purge deletes older ones (usage rows stay).
+    None keeps them forever."""
+    redact_pii: bool = False
+    """Mask emails, phone numbers and street addresses in stored traces (the messages themselves are kept)."""
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"
 

@@ -1,0 +1,246 @@
+"""Gather what an operator needs in an incident: circuits, kill switches, budgets against spend, queues, workers.
+
+One function, `platform_status`, serves `hub status` (the whole platform) and the console's `/status` (one shop,
+with nothing of any other shop in it). Circuits, queues and workers come from Redis and are left out, not
+guessed, when it is unreachable; switches, budgets and spend come from the database, which is the truth for them.
+"""
+
+from __future__ import annotations
+
+import time as clock
+import uuid
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from typing import Literal
+
+import redis.asyncio as aioredis
+import structlog
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import models as m
+from hub.gateway.breaker import BreakerSnapshot, BreakerState, CircuitBreaker
+from hub.gateway.config import GatewayConfig
+from hub.gateway.switches import Switch, list_switches
+from hub.jobs import DEAD_LETTERS, JobQueue
+from hub.prompting.registry import PromptError, PromptRegistry
+from hub.settings import Settings
+from hub.tenancy.config import TenantConfig
+from hub.usage.rollup import COST_SCALE
+from hub.workers import live_workers
+
+log = structlog.get_logger(__name__)
+
+BudgetState = Literal["ok", "soft_limit", "exhausted"]
+
+
+class ModelStatus(BaseModel):
+    """One model of the configured chains (or one that is switched off): its circuit and its kill switch."""
+
+    model: str
+    provider: str
+    features: list[str]
+    """Features whose chain includes the model, in the default prompt pins."""
+    circuit: BreakerState | Literal["unknown"]
+    """`unknown` when Redis, where circuits live, is unreachable."""
+    failures: int | None = None
+    reopens_at: datetime | None = None
+    """When an open circuit lets one probe call through (half-open)."""
+    switch: Switch | None = None
+    """The kill switch that takes this model out of every chain, if it is off."""
+
+
+class TenantStatus(BaseModel):
+    """One shop: its budgets against what it spent (UTC day and month, as the guard counts), and its switches."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    name: str
+    daily_soft: Decimal | None
+    daily_hard: Decimal | None
+    monthly_soft: Decimal | None
+    monthly_hard: Decimal | None
+    spent_today: Decimal
+    """USD, from the usage table."""
+    spent_month: Decimal
+    budget: BudgetState
+    ai_disabled: list[str]
+    """Features the shop's own configuration keeps off AI (`TenantConfig.ai_enabled`)."""
+    switches: list[Switch]
+    """The shop's kill switches that are off."""
+
+
+class QueueStatus(BaseModel):
+    name: str
+    unfinished: int
+    """Jobs waiting, delayed or running."""
+
+
+class WorkerStatus(BaseModel):
+    id: str
+    kind: str
+    host: str
+    pid: int
+    started_at: datetime
+
+
+class PlatformStatus(BaseModel):
+    at: datetime
+    tenant_id: uuid.UUID | None
+    """The one shop this status is about, or None for the whole platform."""
+    provider: str
+    redis: Literal["ok", "unreachable"]
+    models: list[ModelStatus]
+    tenants: list[TenantStatus]
+    queues: list[QueueStatus] | None = None
+    """None when Redis is unreachable or no job queue was given."""
+    dead_letters: int | None = None
+    """Platform view only."""
+    workers: list[WorkerStatus] | None = None
+    """Workers whose heartbeat is live; platform view only."""
+
+
+def budget_state(config: TenantConfig, spent_today: Decimal, spent_month: Decimal) -> BudgetState:
+    """Say whether the shop's spend is past a hard budget (calls fall back), a soft one (warned), or neither."""
+    b = config.budgets
+    pairs = ((spent_today, b.daily_soft, b.daily_hard), (spent_month, b.monthly_soft, b.monthly_hard))
+    if any(hard is not None and spent >= hard for spent, _, hard in pairs):
+        return "exhausted"
+    if any(soft is not None and spent >= soft for spent, soft, _ in pairs):
+        return "soft_limit"
+    return "ok"
+
+
+def _chains(config: GatewayConfig, prompts: PromptRegistry | None) -> dict[str, list[str]]:
+    """Model → the features whose chain names it, in chain order of first appearance."""
+    features = set(config.feature_models) | set(prompts.use_cases() if prompts else ())
+    used: dict[str, list[str]] = {}
+    for feature in sorted(features):
+        hint = None
+        if prompts is not None and feature in prompts.use_cases():
+            try:
+                hint = prompts.resolve(feature, {}).model
+            except PromptError:
+                hint = None
+        for model in config.chain(feature, hint):
+            used.setdefault(model, []).append(feature)
+    return used
+
+
+async def _spend(
+    session: AsyncSession, tenant_id: uuid.UUID | None, now: datetime
+) -> dict[uuid.UUID, tuple[Decimal, Decimal]]:
+    """Tenant → (spent today, spent this month) in USD, summed exactly in integer units like the rollup."""
+    u = m.UsageRecord
+    day_start = datetime.combine(now.date(), time.min, tzinfo=UTC)
+    month_start = day_start.replace(day=1)
+    units = cast(func.round(u.cost * 10**COST_SCALE), BigInteger)
+    stmt = select(u.tenant_id, func.sum(case((u.ts >= day_start, units), else_=0)), func.sum(units)).where(
+        u.ts >= month_start
+    )
+    if tenant_id is not None:
+        stmt = stmt.where(u.tenant_id == tenant_id)
+    rows = await session.execute(stmt.group_by(u.tenant_id))
+    scale = 10**COST_SCALE
+    return {shop: (Decimal(int(day or 0)) / scale, Decimal(int(month or 0)) / scale) for shop, day, month in rows}
+
+
+async def _circuits(
+    redis: aioredis.Redis | None, provider: str, models: list[str]
+) -> dict[str, BreakerSnapshot] | None:
+    if redis is None:
+        return None
+    try:
+        return {
+            model: BreakerSnapshot.parse(await redis.hgetall(CircuitBreaker.key(provider, model))) for model in models
+        }
+    except (RedisError, OSError) as exc:
+        log.warning("status_redis_unreachable", error=repr(exc))
+        return None
+
+
+async def platform_status(
+    session: AsyncSession,
+    redis: aioredis.Redis | None,
+    settings: Settings,
+    tenant_id: uuid.UUID | None = None,
+    *,
+    prompts: PromptRegistry | None = None,
+    jobs: JobQueue | None = None,
+) -> PlatformStatus:
+    """Return the platform's status, or with `tenant_id` one shop's (no other shop's rows, no workers).
+
+    `redis` None means it is unreachable; `prompts` adds the chains that follow prompts' model hints; `jobs`, an
+    open queue, adds queue depths.
+    """
+    now = datetime.now(UTC)
+    config = GatewayConfig.from_settings(settings)
+    switches = await list_switches(session)
+    model_switches = {s.model: s for s in switches if s.model is not None}
+    chains = _chains(config, prompts)
+    names = list(dict.fromkeys([*chains, *model_switches]))
+    circuits = await _circuits(redis, config.provider, names)
+    models = []
+    for name in names:
+        snapshot = circuits.get(name) if circuits is not None else None
+        state = snapshot.state(clock.time()) if snapshot is not None else "unknown"
+        models.append(
+            ModelStatus(
+                model=name,
+                provider=config.provider,
+                features=chains.get(name, []),
+                circuit=state,
+                failures=snapshot.failures if snapshot is not None else None,
+                reopens_at=datetime.fromtimestamp(snapshot.open_until, UTC)
+                if snapshot is not None and state == "open"
+                else None,
+                switch=model_switches.get(name),
+            )
+        )
+
+    stmt = select(m.Tenant).order_by(m.Tenant.slug)
+    if tenant_id is not None:
+        stmt = stmt.where(m.Tenant.id == tenant_id)
+    shops = list((await session.execute(stmt)).scalars())
+    spend = await _spend(session, tenant_id, now)
+    tenants = []
+    for shop in shops:
+        cfg = TenantConfig.model_validate(shop.settings or {})
+        today, month = spend.get(shop.id, (Decimal(0), Decimal(0)))
+        tenants.append(
+            TenantStatus(
+                tenant_id=shop.id,
+                slug=shop.slug,
+                name=shop.name,
+                **cfg.budgets.model_dump(),
+                spent_today=today,
+                spent_month=month,
+                budget=budget_state(cfg, today, month),
+                ai_disabled=sorted(f for f, on in cfg.ai_enabled.items() if not on),
+                switches=[s for s in switches if s.tenant_id == shop.id],
+            )
+        )
+
+    status = PlatformStatus(
+        at=now,
+        tenant_id=tenant_id,
+        provider=config.provider,
+        redis="ok" if circuits is not None else "unreachable",
+        models=models,
+        tenants=tenants,
+    )
+    if circuits is None or redis is None:
+        return status
+    try:
+        if jobs is not None:
+            status.queues = [QueueStatus(name=n, unfinished=d) for n, d in (await jobs.depths()).items()]
+        if tenant_id is None:
+            status.dead_letters = await redis.llen(DEAD_LETTERS)
+            status.workers = sorted(
+                (WorkerStatus.model_validate(w) for w in await live_workers(redis)), key=lambda w: (w.kind, w.host)
+            )
+    except (RedisError, OSError) as exc:
+        log.warning("status_redis_unreachable", error=repr(exc))
+    return status
