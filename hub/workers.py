@@ -36,6 +36,21 @@ class WorkerKind(StrEnum):
 Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
 """A queue consumer or scheduled job: runs until the stop event is set."""
 
+
+async def every(interval_s: float, stop: asyncio.Event, check: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run `check` now and then every `interval_s` until `stop` is set; a failed check is logged and retried next
+    time (a scheduled consumer must outlive a Redis or database outage)."""
+    while not stop.is_set():
+        try:
+            await check()
+        except Exception:
+            log.exception(f"{name}_check_failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        except TimeoutError:
+            pass
+
+
 CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
     WorkerKind.CHANNELS: (
         "hub.usage.schedule:daily_rollup_consumer",

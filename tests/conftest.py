@@ -26,7 +26,7 @@ from hub.redis_conn import EmbeddedRedis
 from hub.seed import demo as demo_seed
 from hub.seed.catalog import DemoShop
 from hub.seed.demo import DemoCredentials, seed_demo
-from hub.settings import Settings
+from hub.settings import Settings, get_settings
 from hub.tenancy import admin
 
 PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -161,6 +161,18 @@ async def make_shop(session: AsyncSession, slug: str, *, sku: str = "SKU-1", pri
 async def shops(session: AsyncSession) -> tuple[Shop, Shop]:
     """Two tenants whose product SKU and order number collide on purpose."""
     return await make_shop(session, "alpha", price="10.00"), await make_shop(session, "bravo", price="99.00")
+
+
+@pytest.fixture
+def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The settings an in-process `hub` command (typer's CliRunner) reads from the environment: the test database."""
+    for name in ("HUB_REDIS_URL", "HUB_LLM_BASE_URL", "HUB_LLM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

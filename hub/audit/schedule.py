@@ -20,6 +20,7 @@ from hub.audit.retention import (
 from hub.constants import RETENTION_PURGE
 from hub.db.engine import create_engine, session_factory
 from hub.settings import Settings
+from hub.workers import every
 
 log = structlog.get_logger(__name__)
 
@@ -89,14 +90,11 @@ async def retention_purge_consumer(settings: Settings, redis: aioredis.Redis, st
     engine = create_engine(settings.resolved_database_url)
     forget = checkpoint_forgetter(settings.resolved_database_url, settings.data_dir)
     try:
-        while not stop.is_set():
-            try:
-                await run_due_purge(engine, redis, datetime.now(UTC), forget=forget, stop=stop)
-            except Exception:
-                log.exception("retention_purge_check_failed")  # Redis unreachable: try again at the next check
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=CHECK_EVERY.total_seconds())
-            except TimeoutError:
-                pass
+        await every(
+            CHECK_EVERY.total_seconds(),
+            stop,
+            lambda: run_due_purge(engine, redis, datetime.now(UTC), forget=forget, stop=stop),
+            "retention_purge",
+        )
     finally:
         await engine.dispose()

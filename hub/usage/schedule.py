@@ -15,6 +15,7 @@ from hub.constants import USAGE_ROLLUP
 from hub.db.engine import create_engine, session_factory
 from hub.settings import Settings
 from hub.usage.rollup import RollupResult, rollup_day
+from hub.workers import every
 
 log = structlog.get_logger(__name__)
 
@@ -89,14 +90,8 @@ async def daily_rollup_consumer(settings: Settings, redis: aioredis.Redis, stop:
     """Roll up closed days and the open day as they fall due, until `stop` is set (a `hub.workers.Consumer`)."""
     engine = create_engine(settings.resolved_database_url)
     try:
-        while not stop.is_set():
-            try:
-                await run_due_rollups(engine, redis, datetime.now(UTC))
-            except Exception:
-                log.exception("usage_rollup_check_failed")  # Redis unreachable: try again at the next check
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=CHECK_EVERY.total_seconds())
-            except TimeoutError:
-                pass
+        await every(
+            CHECK_EVERY.total_seconds(), stop, lambda: run_due_rollups(engine, redis, datetime.now(UTC)), "usage_rollup"
+        )
     finally:
         await engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from hub.audit.export import MANIFEST, ExportRange, export_tenant, verify_export
 from hub.cli.common import with_session
 from hub.cli.main import app
 from hub.db import models as m
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from tests.conftest import Shop, make_shop
 from tests.service.test_retention import OLD, RECENT, seed_history
 
@@ -140,17 +139,6 @@ async def test_verify_names_the_file_that_changed(
     assert len(problems) == 1 and problems[0].startswith("messages.jsonl: sha256 ")
     (directory / "notes.txt").write_text("added later")
     assert verify_export(directory).problems[1:] == ["notes.txt: not in the manifest"]
-
-
-@pytest.fixture
-def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    for name in ("HUB_REDIS_URL", "HUB_LLM_BASE_URL", "HUB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 def test_cli_exports_verifies_and_refuses_bad_input_without_writing(

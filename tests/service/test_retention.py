@@ -6,7 +6,7 @@ import asyncio
 import json
 import operator
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,7 @@ from hub.cli.common import with_session
 from hub.cli.main import app
 from hub.db import models as m
 from hub.redis_conn import create_redis
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from hub.tenancy import admin
 from hub.workers import CONSUMERS, WorkerKind
 from tests.conftest import Shop, make_shop
@@ -380,17 +380,6 @@ async def test_workers_run_the_daily_purge_once(
             await redis.aclose()
     purged = await session.scalar(select(func.count()).where(m.AuditEvent.action == "retention.purged"))
     assert purged == 2
-
-
-@pytest.fixture
-def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    for name in ("HUB_REDIS_URL", "HUB_LLM_BASE_URL", "HUB_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 def test_cli_sets_retention_through_validation_and_the_audit_trail_and_purges(cli_settings: Settings) -> None:
