@@ -17,10 +17,13 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from langchain.agents import create_agent
 from langchain_core.tools import StructuredTool
 from langchain_openai import ChatOpenAI
@@ -88,12 +91,15 @@ def _scripted_model(messages: list[dict[str, Any]]) -> Step:
     return reply(f"The {card['title']} ({card['sku']}) is ${card['price']}.")
 
 
-async def full_vs_bare(turns: int) -> tuple[float, float]:
-    """Return p50 milliseconds of (HUB's full turn, a bare react agent), measured alternately in one run."""
+@asynccontextmanager
+async def scripted_app(database_url: str | None = None) -> AsyncIterator[tuple[FastAPI, ScriptedLLMServer]]:
+    """The full app on a fresh database (a temporary SQLite file by default), an embedded Redis and the
+    scripted model (search once, then answer), started and torn down around the block."""
     with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(default=respond(_scripted_model)) as llm:
         with EmbeddedRedis(Path(tmp) / "redis") as redis_server:
             settings = Settings(
                 data_dir=Path(tmp) / "data",
+                database_url=database_url,
                 redis_url=redis_server.url,
                 llm_base_url=llm.base_url,
                 llm_api_key=SecretStr("k"),
@@ -104,32 +110,38 @@ async def full_vs_bare(turns: int) -> tuple[float, float]:
             await db.dispose()
             app = create_app(settings)
             async with app.router.lifespan_context(app):
-                sessions = app.state.resources.sessions
-                async with sessions() as session:
-                    tenant_id = await shop(session, 240)
-                bare = create_agent(
-                    ChatOpenAI(model="scripted", base_url=llm.base_url, api_key=SecretStr("k"), max_retries=0),
-                    [_bare_tool(sessions, tenant_id)],
+                yield app, llm
+
+
+async def full_vs_bare(turns: int) -> tuple[float, float]:
+    """Return p50 milliseconds of (HUB's full turn, a bare react agent), measured alternately in one run."""
+    async with scripted_app() as (app, llm):
+        sessions = app.state.resources.sessions
+        async with sessions() as session:
+            tenant_id = await shop(session, 240)
+        bare = create_agent(
+            ChatOpenAI(model="scripted", base_url=llm.base_url, api_key=SecretStr("k"), max_retries=0),
+            [_bare_tool(sessions, tenant_id)],
+        )
+        full_ms: list[float] = []
+        bare_ms: list[float] = []
+        for i in range(turns + 2):  # the first two warm caches and connections
+            async with sessions() as session:
+                tenant = await session.get(m.Tenant, tenant_id)
+                speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"b{i}")
+                started = time.perf_counter()
+                await app.state.conversations.turn(
+                    session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
                 )
-                full_ms: list[float] = []
-                bare_ms: list[float] = []
-                for i in range(turns + 2):  # the first two warm caches and connections
-                    async with sessions() as session:
-                        tenant = await session.get(m.Tenant, tenant_id)
-                        speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"b{i}")
-                        started = time.perf_counter()
-                        await app.state.conversations.turn(
-                            session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
-                        )
-                        await session.commit()
-                        elapsed = (time.perf_counter() - started) * 1000
-                    started = time.perf_counter()
-                    await bare.ainvoke({"messages": [("user", "hoodies under $80?")]})
-                    if i >= 2:
-                        full_ms.append(elapsed)
-                        bare_ms.append((time.perf_counter() - started) * 1000)
-                    if (i + 1) % 10 == 0:
-                        print(f"  turn {i + 1}/{turns + 2}", flush=True)
+                await session.commit()
+                elapsed = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            await bare.ainvoke({"messages": [("user", "hoodies under $80?")]})
+            if i >= 2:
+                full_ms.append(elapsed)
+                bare_ms.append((time.perf_counter() - started) * 1000)
+            if (i + 1) % 10 == 0:
+                print(f"  turn {i + 1}/{turns + 2}", flush=True)
     return statistics.median(full_ms), statistics.median(bare_ms)
 
 

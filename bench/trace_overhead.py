@@ -14,25 +14,16 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.agent_turn import _scripted_model, shop
-from chat_ui.app import create_app
-from evals.llm_server import ScriptedLLMServer, respond
+from bench.agent_turn import scripted_app, shop
 from graphs.turns import Speaker
 from hub.audit.store import TraceStore
 from hub.audit.trace import Trace
 from hub.db import models as m
-from hub.db.engine import create_engine
-from hub.db.migrate import upgrade
-from hub.redis_conn import EmbeddedRedis
-from hub.settings import Settings
 from hub.usage.rollup import nearest_rank
 from tools.context import Audience
 
@@ -45,52 +36,34 @@ class DroppingStore(TraceStore):
 
 
 async def run(turns: int, database_url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(default=respond(_scripted_model)) as llm:
-        with EmbeddedRedis(Path(tmp) / "redis") as redis_server:
-            settings = Settings(
-                data_dir=Path(tmp) / "data",
-                database_url=database_url,
-                redis_url=redis_server.url,
-                llm_base_url=llm.base_url,
-                llm_api_key=SecretStr("k"),
-                llm_model="scripted",
+    async with scripted_app(database_url) as (app, _):
+        sessions = app.state.resources.sessions
+        conversations = app.state.conversations
+        async with sessions() as session:
+            tenant_id = await shop(session, 240)
+        stores = {"stored": conversations.traces, "dropped": DroppingStore()}
+        timings: dict[str, list[float]] = {name: [] for name in stores}
+        for i in range(turns + 2):  # the first two warm caches and connections
+            for name, store in stores.items():
+                conversations.traces = store
+                async with sessions() as session:
+                    tenant = await session.get(m.Tenant, tenant_id)
+                    speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"{name}-{i}")
+                    started = time.perf_counter()
+                    await conversations.turn(
+                        session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
+                    )
+                    await session.commit()
+                    if i >= 2:
+                        timings[name].append((time.perf_counter() - started) * 1000)
+            if (i + 1) % 10 == 0:
+                print(f"  turn {i + 1}/{turns + 2}", flush=True)
+        conversations.traces = stores["stored"]
+        async with sessions() as session:
+            spans = (
+                (await session.execute(select(m.TraceSpan).where(m.TraceSpan.tenant_id == tenant_id))).scalars().all()
             )
-            db = create_engine(settings.resolved_database_url)
-            await upgrade(db)
-            await db.dispose()
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                sessions = app.state.resources.sessions
-                conversations = app.state.conversations
-                async with sessions() as session:
-                    tenant_id = await shop(session, 240)
-                stores = {"stored": conversations.traces, "dropped": DroppingStore()}
-                timings: dict[str, list[float]] = {name: [] for name in stores}
-                for i in range(turns + 2):  # the first two warm caches and connections
-                    for name, store in stores.items():
-                        conversations.traces = store
-                        async with sessions() as session:
-                            tenant = await session.get(m.Tenant, tenant_id)
-                            speaker = Speaker(
-                                audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"{name}-{i}"
-                            )
-                            started = time.perf_counter()
-                            await conversations.turn(
-                                session=session,
-                                tenant=tenant,
-                                speaker=speaker,
-                                text="hoodies under $80?",
-                                request_id="b",
-                            )
-                            await session.commit()
-                            if i >= 2:
-                                timings[name].append((time.perf_counter() - started) * 1000)
-                    if (i + 1) % 10 == 0:
-                        print(f"  turn {i + 1}/{turns + 2}", flush=True)
-                conversations.traces = stores["stored"]
-                async with sessions() as session:
-                    spans = (await session.execute(select(m.TraceSpan))).scalars().all()
-                    traces = (await session.execute(select(func.count(func.distinct(m.TraceSpan.trace_id))))).scalar()
+            traces = len({s.trace_id for s in spans})
     size = sum(len(json.dumps(s.attributes)) + len(json.dumps(s.events)) for s in spans)
     backend = "Postgres" if database_url else "SQLite"
     print(f"turn latency with traces stored vs dropped, {turns} turns each, alternated, {backend}")
