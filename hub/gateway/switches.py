@@ -36,6 +36,8 @@ PHOTOGRAPHY = "photography"
 """The photo pipeline's feature: no model call, `hub.imaging.submit` checks it before queueing GPU work."""
 _REASON_MAX = 500
 _READ_S = 1.0
+_READY_S = 10.0
+"""Longest a model call waits for the switch board's first load."""
 """Longest single wait for an announcement."""
 _BY_MAX = 200
 
@@ -235,10 +237,14 @@ class SwitchBoard:
             self._task = asyncio.create_task(self._follow(), name="gateway-switch-board")
 
     async def ready(self) -> None:
-        """Wait for the first load, so no call slips through before the switches are known."""
+        """Wait for the first load, so no call slips through before the switches are known; a load that takes
+        longer than `_READY_S` (a stuck database) is not waited for: calls go on, and the next load applies."""
         if not self._loaded.is_set():
             self.start()
-            await self._loaded.wait()
+            try:
+                await asyncio.wait_for(self._loaded.wait(), _READY_S)
+            except TimeoutError:
+                log.warning("switch_board_not_ready", waited_s=_READY_S)
 
     async def reload(self) -> None:
         """Read every switch from the database now and replace this process's view."""
@@ -305,7 +311,9 @@ class SwitchBoard:
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a cancellation swallowed inside redis-py's connect must not hang the process's shutdown.
+            done, _ = await asyncio.wait({self._task}, timeout=_READ_S * 5)
+            if not done:
+                log.warning("switch_board_stop_timed_out")
             self._task = None
         self._loaded.set()  # nobody waits for a first load that will not come
