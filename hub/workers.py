@@ -17,6 +17,7 @@ from enum import StrEnum
 import redis.asyncio as aioredis
 import structlog
 
+from hub.aio import wait_event
 from hub.constants import WORKER_HEARTBEAT
 from hub.metrics import serve_metrics
 from hub.redis_conn import create_redis
@@ -45,10 +46,7 @@ async def every(interval_s: float, stop: asyncio.Event, check: Callable[[], Awai
             await check()
         except Exception:
             log.exception(f"{name}_check_failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            pass
+        await wait_event(stop, interval_s)
 
 
 CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
@@ -131,10 +129,7 @@ async def _run_worker(
     try:
         while not stop.is_set():
             await redis.set(key, info, ex=HEARTBEAT_TTL)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)
-            except TimeoutError:
-                pass
+            await wait_event(stop, HEARTBEAT_SECONDS)
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:

@@ -32,6 +32,8 @@ from hub.tenancy import admin
 PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
+pytest_plugins = ["tests.watchdog"]
+
 
 def services_required() -> bool:
     """In CI a missing Postgres or Redis fails the run instead of skipping tests."""

@@ -60,7 +60,8 @@ async def _reachable_redis(settings: Settings) -> AsyncIterator[aioredis.Redis |
     client = create_redis(url) if url else None
     if client is not None:
         try:
-            await asyncio.wait_for(client.ping(), REDIS_PING_TIMEOUT_S)
+            async with asyncio.timeout(REDIS_PING_TIMEOUT_S):
+                await client.ping()
         except (RedisError, OSError, TimeoutError):
             await client.aclose()
             client = None

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.aio import wait_event
 from hub.db.models import UsageRecord
 from hub.gateway.guards import spend_keys
 from hub.metrics import observe_usage
@@ -74,8 +75,7 @@ class UsageLedger:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            await wait_event(self._wake, self._interval)
             self._wake.clear()
             # Shielded: cancelling the loop at shutdown must not abandon a batch mid-insert.
             await asyncio.shield(self.flush())

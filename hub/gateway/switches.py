@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.aio import wait_event
 from hub.constants import SWITCHES
 from hub.db import models as m
 from hub.tenancy.admin import audit
@@ -241,9 +242,7 @@ class SwitchBoard:
         longer than `_READY_S` (a stuck database) is not waited for: calls go on, and the next load applies."""
         if not self._loaded.is_set():
             self.start()
-            try:
-                await asyncio.wait_for(self._loaded.wait(), _READY_S)
-            except TimeoutError:
+            if not await wait_event(self._loaded, _READY_S):
                 log.warning("switch_board_not_ready", waited_s=_READY_S)
 
     async def reload(self) -> None:

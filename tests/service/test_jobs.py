@@ -62,9 +62,11 @@ async def test_bulk_seo_copy_runs_as_a_background_job_with_progress(
         chat = await operator_chat(app, engine, demo)
         out = await chat.say("/seo-bulk t-shirts")
         assert out.tools == ["seo_bulk"] and f"{len(skus)} product(s) in T-shirts" in out.reply
-        seen.append(await asyncio.wait_for(first, 60))
+        async with asyncio.timeout(60):
+            seen.append(await first)
         while seen[-1]["kind"] != "seo_bulk.finished":
-            seen.append(await asyncio.wait_for(anext(stream), 60))
+            async with asyncio.timeout(60):
+                seen.append(await anext(stream))
     await stream.aclose()
     await client.aclose()
     progress = [e for e in seen if e["kind"] == "seo_bulk.progress"]

@@ -291,7 +291,8 @@ async def test_a_worker_with_a_metrics_port_serves_metrics_while_it_runs(
         families = {family.name for family in text_string_to_metric_families(response.text)}
         assert {"hub_model_calls", "hub_cost_usd", "hub_webhook_dedupes", "hub_model_latency_seconds"} <= families
         stop.set()
-        await asyncio.wait_for(worker, 20)
+        async with asyncio.timeout(20):
+            await worker
         with pytest.raises(httpx.ConnectError):
             await client.get(url)
 

@@ -445,7 +445,8 @@ async def test_the_channel_workers_purge_consumer_runs_todays_purge_and_stops_wh
             while await redis.get(purge_key(datetime.now(UTC))) != "done":  # noqa: ASYNC110 — polling Redis, not a local event
                 await asyncio.sleep(0.05)
         stop.set()
-        await asyncio.wait_for(consumer, 10)
+        async with asyncio.timeout(10):
+            await consumer
     finally:
         stop.set()
         await redis.aclose()

@@ -415,7 +415,8 @@ async def test_rollup_consumer_rolls_up_yesterday_and_stops_when_asked(
             while await redis.get(closed.key) != "done":  # noqa: ASYNC110 — polling Redis, not a local event
                 await asyncio.sleep(0.05)
         stop.set()
-        await asyncio.wait_for(consumer, 10)
+        async with asyncio.timeout(10):
+            await consumer
     finally:
         consumer.cancel()
         await redis.aclose()

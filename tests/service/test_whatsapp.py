@@ -645,7 +645,8 @@ async def test_a_conversation_lock_is_a_short_lease_renewed_while_its_worker_liv
             waiting = asyncio.create_task(_take(channel, tenant))
             await asyncio.sleep(0.3)
             assert not waiting.done(), "a second worker waits while the holder lives"
-        await asyncio.wait_for(waiting, timeout=5)
+        async with asyncio.timeout(5):
+            await waiting
         assert await redis.exists(f"{key}:{tenant}:{SHOPPER}") == 0
     finally:
         await redis.aclose()

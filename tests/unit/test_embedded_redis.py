@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 import psutil
@@ -22,6 +24,32 @@ async def test_embedded_redis_serves_the_async_client_and_pubsub(embedded_redis:
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
     assert message is not None and message["data"] == "hello"
     await pubsub.aclose()
+    await client.aclose()
+
+
+async def test_a_task_cancelled_mid_command_always_stops(embedded_redis: EmbeddedRedis) -> None:
+    """A background loop (the guard's sync, the usage ledger) must stop when shutdown cancels it, wherever
+    in a Redis round trip the cancel lands; one swallowed cancel hangs the process's shutdown for good."""
+    client = create_redis(embedded_redis.url)
+    rng = random.Random(7)
+
+    async def sync_loop() -> None:
+        while True:
+            await client.incr("hub:test:count")
+            await asyncio.sleep(0)
+
+    survivors = 0
+    for _ in range(300):
+        task = asyncio.create_task(sync_loop())
+        await asyncio.sleep(rng.random() * 0.004)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        if not done:
+            survivors += 1
+            break
+        assert task.cancelled(), task.exception()
+    assert survivors == 0, "a cancelled task kept running"
+    assert int(await client.get("hub:test:count")) > 300  # the cancels landed mid-traffic
     await client.aclose()
 
 

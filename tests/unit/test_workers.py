@@ -23,6 +23,7 @@ async def test_worker_is_listed_while_running_and_gone_after_stop(
             await asyncio.sleep(0.05)
     assert await live_workers(redis, WorkerKind.CHANNELS) == []
     stop.set()
-    await asyncio.wait_for(task, 10)
+    async with asyncio.timeout(10):
+        await task
     assert await live_workers(redis) == []
     await redis.aclose()
