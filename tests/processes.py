@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -13,9 +15,32 @@ import httpx
 def hub(
     *args: str, env: dict[str, str], input: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args], env=env, input=input, capture_output=True, text=True, timeout=timeout
-    )
+    """Run `hub ARGS`; one that outlives `timeout` is aborted so faulthandler prints where its threads were."""
+    command = [sys.executable, "-m", "hub", *args]
+    with subprocess.Popen(
+        command,
+        env={**env, "PYTHONFAULTHANDLER": "1"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate()
+            raise AssertionError(f"`hub {' '.join(args)}` ran over {timeout}s; its stderr:\n{err[-6000:]}") from None
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+async def ahub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`hub` from an async test that has an app running in its own event loop: the loop keeps going meanwhile.
+
+    Blocking the loop would freeze the app's background writers mid-transaction (the usage ledger between
+    its INSERT and COMMIT), and on SQLite the command would then wait on a lock nobody can release.
+    """
+    return await asyncio.to_thread(hub, *args, env=env)
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ from hub.prompting.registry import PromptRegistry, default_prompts_dir
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from tests.conftest import make_shop
-from tests.processes import hub
+from tests.processes import ahub
 
 LIE = "The Heavyweight Oversized Hoodie is only $9.99 today!"
 
@@ -164,14 +164,14 @@ async def test_explain_shows_every_rung_of_a_turn_that_retried_was_rejected_reas
 
     # the platform owner's CLI tells the same story
     env = hub_env(database_url, tmp_path)
-    printed = hub("explain", out["message_id"], "--json", env=env)
+    printed = await ahub("explain", out["message_id"], "--json", env=env)
     assert printed.returncode == 0, printed.stderr
     assert [s["kind"] for s in json.loads(printed.stdout)["steps"]] == expected
-    text = hub("explain", out["message_id"], env=env)
+    text = await ahub("explain", out["message_id"], env=env)
     assert "re-asked 2 times" in text.stdout and "[fallback] fell back to the deterministic engine" in text.stdout
-    unknown = hub("explain", str(uuid.uuid4()), env=env)
+    unknown = await ahub("explain", str(uuid.uuid4()), env=env)
     assert unknown.returncode == 1 and "no message" in unknown.stderr
-    assert hub("explain", "yesterday", env=env).returncode == 1
+    assert (await ahub("explain", "yesterday", env=env)).returncode == 1
 
 
 async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_recorded_tool_outputs(
@@ -280,11 +280,11 @@ async def test_replay_from_the_cli_prints_the_diff(
         HUB_LLM_MODEL="model-a",
         HUB_PROMPTS_DIR=str(prompts_dir),
     )
-    printed = hub("replay", out["message_id"], "--prompt-version", "2.1.0", "--json", env=env)
+    printed = await ahub("replay", out["message_id"], "--prompt-version", "2.1.0", "--json", env=env)
     assert printed.returncode == 0, printed.stderr
     result = json.loads(printed.stdout)
     assert result["original"]["reply"] == out["reply"] and result["replay"]["reply"] == "Hi, from the old prompt."
-    bad = hub("replay", out["message_id"], "--prompt-version", "7.7.7", env=env)
+    bad = await ahub("replay", out["message_id"], "--prompt-version", "7.7.7", env=env)
     assert bad.returncode == 1 and "7.7.7" in bad.stderr
 
 
