@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -49,19 +50,29 @@ def _unavailable(what: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty Postgres database for one test, dropped afterwards."""
-    name = f"hub_t_{uuid.uuid4().hex[:12]}"
-    admin_dsn = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
+ADMIN_DSN = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_database(prefix: str, *, template: str | None = None) -> Iterator[str]:
+    """Create a Postgres database (empty, or a copy of the `template` database), yield its URL, drop it after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
     except psycopg.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty Postgres database for one test, dropped afterwards."""
+    with postgres_database("hub_t") as url:
+        yield url
 
 
 @pytest.fixture
@@ -111,17 +122,9 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def migrated_postgres() -> Iterator[str]:
     """A Postgres database migrated to head once per run, the template each test's database is created from."""
-    name = f"hub_tpl_{uuid.uuid4().hex[:12]}"
-    admin_dsn = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        _unavailable("PostgreSQL", exc)
-    asyncio.run(_migrate(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)))
-    yield name
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("hub_tpl") as url:
+        asyncio.run(_migrate(url))
+        yield make_url(url).database or ""
 
 
 @pytest.fixture
@@ -135,7 +138,7 @@ def migrated_url(database_url: str, request: pytest.FixtureRequest) -> str:
             shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
     else:
         template = request.getfixturevalue("migrated_postgres")
-        with psycopg.connect(make_url(PG_ADMIN_URL).render_as_string(hide_password=False), autocommit=True) as conn:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{url.database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
     return database_url

@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
@@ -48,7 +47,7 @@ from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.repository import LIFETIME_VALUE_EXCLUDES, TenantData
-from tests.conftest import PG_ADMIN_URL, Shop, make_shop
+from tests.conftest import Shop, make_shop, postgres_database
 from tests.gateway_harness import PRICES, Harness, fast_config
 from tools.context import Audience, PermissionDenied, ToolContext, ToolError
 from tools.crm import CRM_TOOLS, SegmentRule
@@ -94,10 +93,6 @@ async def _seed(url: str, data_dir: Path) -> DemoCredentials:
         await engine.dispose()
 
 
-def _pg_admin() -> str:
-    return make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.service)])
 def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     """The demo shop seeded once per backend; tests get copies, so the 5-second seed runs twice per module."""
@@ -106,18 +101,8 @@ def template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = f"sqlite+aiosqlite:///{root / 'template.db'}"
         yield Template("sqlite", url, _in_thread(lambda: _seed(url, root / "data")), root / "data")
         return
-    name = f"hub_tpl_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(_pg_admin(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is unreachable ({exc})")
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with postgres_database("hub_tpl") as url:
         yield Template("postgres", url, _in_thread(lambda: _seed(url, root / "data")), root / "data")
-    finally:
-        with psycopg.connect(_pg_admin(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -127,13 +112,8 @@ def demo_url(template: Template, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(source, tmp_path / "demo.db")
         yield f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
         return
-    name = f"hub_t_{uuid.uuid4().hex[:12]}"
-    template_name = make_url(template.url).database
-    with psycopg.connect(_pg_admin(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(_pg_admin(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("hub_t", template=make_url(template.url).database) as url:
+        yield url
 
 
 @pytest.fixture
