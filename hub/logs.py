@@ -18,9 +18,6 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     stand-in afterwards; a handler holding the stand-in would then fail on every later record.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property  # type: ignore[override]
     def stream(self) -> Any:
         return sys.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
@@ -21,6 +20,7 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from hub.cli.common import migrate_database
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
@@ -105,17 +105,11 @@ def embedded_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
         yield server
 
 
-async def _migrate(url: str) -> None:
-    eng = create_engine(url)
-    await upgrade(eng)
-    await eng.dispose()
-
-
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once per run; each test's database starts as a copy of it."""
     path = tmp_path_factory.mktemp("template") / "hub.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    migrate_database(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -123,7 +117,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def migrated_postgres() -> Iterator[str]:
     """A Postgres database migrated to head once per run, the template each test's database is created from."""
     with postgres_database("hub_tpl") as url:
-        asyncio.run(_migrate(url))
+        migrate_database(Settings(database_url=url))
         yield make_url(url).database or ""
 
 

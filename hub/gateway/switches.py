@@ -37,9 +37,9 @@ PHOTOGRAPHY = "photography"
 """The photo pipeline's feature: no model call, `hub.imaging.submit` checks it before queueing GPU work."""
 _REASON_MAX = 500
 _READ_S = 1.0
+"""Longest single wait for an announcement."""
 _READY_S = 10.0
 """Longest a model call waits for the switch board's first load."""
-"""Longest single wait for an announcement."""
 _BY_MAX = 200
 
 
@@ -310,9 +310,7 @@ class SwitchBoard:
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
-            # Bounded: a cancellation swallowed inside redis-py's connect must not hang the process's shutdown.
-            done, _ = await asyncio.wait({self._task}, timeout=_READ_S * 5)
-            if not done:
-                log.warning("switch_board_stop_timed_out")
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
             self._task = None
         self._loaded.set()  # nobody waits for a first load that will not come
