@@ -6,10 +6,12 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SECRET_KEY = "hub-development-secret-change-me"
 
@@ -51,8 +53,14 @@ class Settings(BaseSettings):
         description="Where a `hub worker` process serves its Prometheus metrics (all interfaces); unset → none. "
         "`hub serve` has `GET /metrics` instead.",
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
-    log_format: LogFormat = LogFormat.JSON
+    log_level: str | None = Field(
+        default=None,
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="Unset: INFO for `hub serve` and `hub worker`, WARNING for other commands (`hub -v`: INFO).",
+    )
+    log_format: LogFormat | None = Field(
+        default=None, description="Unset: readable lines when stderr is a terminal, JSON otherwise."
+    )
     whatsapp_api_base: str = Field(
         default="https://graph.facebook.com/v21.0", description="WhatsApp Cloud API (Graph API) base URL."
     )
@@ -69,8 +77,25 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Lease on a conversation, renewed while a worker lives; a dead one's lapses."
     )
     chat_rate_limit_per_minute: int = Field(
-        default=120, ge=1, description="Storefront chat messages per API key per minute; more get 429."
+        default=600, ge=1, description="Storefront chat messages per API key per minute: a ceiling over its shoppers."
     )
+    chat_rate_limit_per_session_per_minute: int = Field(
+        default=20, ge=1, description="Chat messages per shopper session (the widget's session id) per minute."
+    )
+    chat_rate_limit_per_client_per_minute: int = Field(
+        default=60, ge=1, description="Chat messages per client address per minute, per shop (IPv6: per /64)."
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated IPs or CIDR networks of the reverse proxies in front of `hub serve`: only "
+        "their X-Forwarded-For names a chat client's address; unset → the peer's address, the header ignored.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
     imaging_model: str | None = Field(
         default=None,
         description="diffusers pipeline (local folder or hub id) for generated shots; unset → studio compositor only.",
@@ -137,6 +162,40 @@ class Settings(BaseSettings):
     )
     jobs_max_tries: int = Field(default=3, ge=1, le=20, description="Tries per background job before it is dead.")
 
+    @field_validator("data_dir", "prompts_dir", mode="after")
+    @classmethod
+    def _absolute_dir(cls, value: Path | None) -> Path | None:
+        """Resolve a relative directory once, against the working directory `hub` was started in.
+
+        Child processes (the embedded Valkey runs inside the data dir) and later `chdir`s must not change
+        what a path means: `.hub/redis/valkey.sock` seen from `.hub/redis/` is another file.
+        """
+        return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("imaging_model", "imaging_controlnet", "imaging_ip_adapter", mode="after")
+    @classmethod
+    def _absolute_local_model(cls, value: str | None) -> str | None:
+        """A model named by a relative folder that exists is made absolute; a hub id (`org/name`) stays as written."""
+        if value and not Path(value).is_absolute() and Path(value).expanduser().exists():
+            return str(Path(value).expanduser().resolve())
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _absolute_sqlite_file(cls, value: str | None) -> str | None:
+        """`sqlite+aiosqlite:///hub.db` names a file relative to the working directory: make it absolute."""
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a SQLAlchemy database URL (e.g. postgresql://user:pass@host/db)") from None
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            path = Path(url.database).expanduser()
+            if not path.is_absolute():
+                return url.set(database=str(path.resolve())).render_as_string(hide_password=False)
+        return value
+
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url or self.llm_api_key)
@@ -164,7 +223,7 @@ class Settings(BaseSettings):
         """Return the configured database URL, or the embedded SQLite file under data_dir."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'hub.db'}"
 
     @property
     def media_dir(self) -> Path:

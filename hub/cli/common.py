@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -14,20 +15,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.logs import configure_logging
-from hub.settings import Settings, describe_validation_error, get_settings
+from hub.settings import LogFormat, Settings, describe_validation_error, get_settings
 from hub.tenancy import admin
 
 T = TypeVar("T")
 
 
-def load_settings() -> Settings:
-    """Read settings once; a bad variable stops the command with one line naming it."""
+class _Verbosity:
+    verbose = False
+    """`hub -v …`: commands log at INFO instead of WARNING (set by the root command's callback)."""
+
+
+VERBOSITY = _Verbosity()
+
+
+def load_settings(*, service: bool = False) -> Settings:
+    """Read settings once and configure logs; a bad variable stops the command with one line naming it.
+
+    A long-running `service` (serve, worker) logs at INFO; any other command logs only warnings, so its
+    tables and JSON on stdout read cleanly (`hub -v` or HUB_LOG_LEVEL for more). Logs are readable lines
+    on a terminal and JSON otherwise, unless HUB_LOG_FORMAT says which.
+    """
     try:
         settings = get_settings()
     except ValidationError as exc:
         typer.echo(f"error: {describe_validation_error(exc)}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level or ("INFO" if service or VERBOSITY.verbose else "WARNING")
+    fmt = settings.log_format or (LogFormat.CONSOLE if sys.stderr.isatty() else LogFormat.JSON)
+    configure_logging(level, fmt)
     return settings
 
 

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.audit import audit_app
-from hub.cli.common import fail, load_settings, migrate_database, with_session
+from hub.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
 from hub.cli.explain import explain_command, replay_command
 from hub.cli.ops import status_command, switch_app
 from hub.cli.prompts import prompts_app
@@ -32,6 +32,15 @@ seed_app = typer.Typer(no_args_is_help=True, help="Example data.")
 tenants_app = typer.Typer(no_args_is_help=True, help="Tenants (shops).")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 operators_app = typer.Typer(no_args_is_help=True, help="Console operators.")
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO (commands other than serve and worker log only warnings).")] = False,
+) -> None:
+    VERBOSITY.verbose = verbose
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(tenants_app, name="tenants")
@@ -71,28 +80,39 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: HUB_PORT or 8000].")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo shop first and print its keys.")] = False,
 ) -> None:
-    """Migrate the database, start the embedded Redis if HUB_REDIS_URL is unset, and serve HTTP."""
-    import uvicorn
+    """Migrate the database, start the embedded Redis if HUB_REDIS_URL is unset, and serve HTTP.
 
-    from hub.redis_conn import EmbeddedRedis
+    SIGTERM, SIGINT (Ctrl-C) and SIGHUP shut down gracefully: requests finish, workers stop, then the
+    embedded Redis saves its snapshot and stops, before the process exits.
+    """
+    from hub.http.serving import ServerStartFailed, serve_app, stop_on_signals
+    from hub.redis_conn import EmbeddedRedis, EmbeddedRedisError
 
-    settings = load_settings()
-    migrate_database(settings)
-    _verify_prompts(settings)
-    if demo:
-        _print_demo(settings, as_json=False)
-    embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
-    with embedded or nullcontext():
-        if embedded is not None:
-            settings = settings.model_copy(update={"redis_url": embedded.url})
-        uvicorn.run(
-            # Embedded default: one process also runs the channel and imaging workers.
-            load_app_factory()(settings, in_process_workers=embedded is not None),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            access_log=False,
-        )
+    settings = load_settings(service=True)
+    host = host or settings.host
+    port = port or settings.port
+    with stop_on_signals():
+        migrate_database(settings)
+        _verify_prompts(settings)
+        if demo:
+            _print_demo(settings, as_json=False, base_url=_base_url(host, port))
+        embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
+        try:
+            with embedded or nullcontext():
+                if embedded is not None:
+                    settings = settings.model_copy(update={"redis_url": embedded.url})
+                # Embedded default: one process also runs the channel and imaging workers.
+                serve_app(load_app_factory()(settings, in_process_workers=embedded is not None), host=host, port=port)
+        except (EmbeddedRedisError, ServerStartFailed) as exc:
+            raise fail(str(exc)) from None
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server bound to `host:port`."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 APP_FACTORY = "chat_ui.app:create_app"
@@ -121,12 +141,45 @@ def worker(kind: Annotated[WorkerKind, typer.Argument(help="Which queues this wo
     """Run a worker process for one kind of background work until SIGTERM or Ctrl-C."""
     from hub.workers import run_worker
 
-    settings = load_settings()
+    settings = load_settings(service=True)
     if not settings.redis_url:
         raise fail(
             "HUB_REDIS_URL must be set for a separate worker process (the embedded Redis lives inside `hub serve`)"
         )
     asyncio.run(run_worker(kind, settings, metrics_port=settings.metrics_port))
+
+
+health_app = typer.Typer(no_args_is_help=True, help="Health checks a container orchestrator runs.")
+app.add_typer(health_app, name="health")
+
+
+@health_app.command("worker")
+def health_worker(kind: Annotated[WorkerKind, typer.Argument(help="Which kind of worker to look for.")]) -> None:
+    """Exit 0 when a worker of KIND on this host has a live heartbeat in Redis, 1 otherwise (one line either way)."""
+    from redis.exceptions import RedisError
+
+    from hub.redis_conn import create_redis
+    from hub.workers import worker_health
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise fail("HUB_REDIS_URL must be set: worker heartbeats live in Redis")
+    redis_url = settings.redis_url
+
+    async def check() -> tuple[bool, str]:
+        redis = create_redis(redis_url)
+        try:
+            return await worker_health(redis, kind)
+        finally:
+            await redis.aclose()
+
+    try:
+        alive, line = asyncio.run(check())
+    except (RedisError, OSError) as exc:
+        raise fail(f"cannot read {kind} worker heartbeats from Redis: {exc}") from None
+    if not alive:
+        raise fail(line)
+    typer.echo(line)
 
 
 @db_app.command("upgrade")
@@ -153,7 +206,7 @@ def db_current() -> None:
     typer.echo(f"current: {current or 'none'}; head: {head_revision()}")
 
 
-def _print_demo(settings: Settings, *, as_json: bool) -> None:
+def _print_demo(settings: Settings, *, as_json: bool, base_url: str | None = None) -> None:
     from hub.seed.demo import seed_demo
 
     def progress(done: int, total: int) -> None:
@@ -165,9 +218,17 @@ def _print_demo(settings: Settings, *, as_json: bool) -> None:
         typer.echo(json.dumps(creds.as_dict()))
         return
     typer.echo(f"demo shop {creds.shop_name!r} ({creds.tenant_id}): {creds.summary}")
-    typer.echo(f"  storefront key:    {creds.storefront_key}")
-    typer.echo(f"  operator key:      {creds.operator_key}")
+    if base_url is not None:
+        typer.echo(f"  start here:        {base_url}/   (links to everything below)")
+        typer.echo(f"  demo storefront:   {base_url}/demo   (the shop's page with the chat widget)")
+        typer.echo(f"  operator console:  {base_url}/console")
     typer.echo(f"  operator login:    {creds.operator_email} / {creds.operator_password}")
+    if base_url is not None:
+        typer.echo(f"  API docs:          {base_url}/docs   (send keys in the X-Hub-Key header)")
+        typer.echo(f"  metrics:           {base_url}/metrics")
+    typer.echo(f"  storefront key:    {creds.storefront_key}   (public: the widget and the catalog)")
+    typer.echo(f"  operator key:      {creds.operator_key}   (orders, photos, explain)")
+    typer.echo(f"  admin key:         {creds.admin_key}   (the shop's settings: PATCH /v1/tenant)")
     typer.echo(f"  sample SKU:        {creds.sample_sku}")
     typer.echo(f"  sample order:      {creds.sample_order_id} ({creds.sample_order_email})")
 

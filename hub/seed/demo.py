@@ -20,6 +20,8 @@ from hub.tenancy import secrets as sec
 from hub.tenancy.config import BrandKit, TenantConfig
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+"""Sites besides HUB's own that the demo shop allows. HUB's own pages (`/demo`) need no entry on any host or
+port: the chat API admits a request whose origin is the address it was sent to."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class DemoCredentials:
     tenant_id: str
     storefront_key: str
     operator_key: str
+    admin_key: str
     operator_email: str
     operator_password: str
     whatsapp_phone_number_id: str
@@ -37,6 +40,10 @@ class DemoCredentials:
     sample_sku: str
     sample_order_id: str
     sample_order_email: str
+    delivered_order_id: str
+    delivered_order_email: str
+    unfulfilled_order_id: str
+    unfulfilled_order_email: str
     shop_name: str
     summary: str
 
@@ -63,13 +70,40 @@ async def _insert_missing(
     return len(fresh)
 
 
+def _key_seed(master: str, slug: str, role: m.ApiKeyRole) -> bytes:
+    return sec.derive_secret(master, f"demo:{slug}:key:{role}", 64).encode()
+
+
 async def _ensure_key(session: AsyncSession, tenant: m.Tenant, role: m.ApiKeyRole, master: str) -> str:
-    seed = sec.derive_secret(master, f"demo:{tenant.slug}:key:{role}", 64).encode()
+    seed = _key_seed(master, tenant.slug, role)
     minted = sec.mint_key(role, seed=seed)
     found = await session.execute(select(m.ApiKey).where(m.ApiKey.prefix == minted.prefix))
     if found.scalar_one_or_none() is None:
         await admin.issue_key(session, tenant_id=tenant.id, role=role, name=f"demo {role}", seed=seed, actor="seed")
     return minted.plaintext
+
+
+@dataclass(frozen=True)
+class DemoStorefront:
+    """The seeded demo shop as its storefront page shows it."""
+
+    tenant: m.Tenant
+    storefront_key: str | None
+    """None when the demo's storefront key was revoked: the page shows the catalog without the widget."""
+
+
+async def demo_storefront(session: AsyncSession, master: str) -> DemoStorefront | None:
+    """Return the active demo shop and its working storefront key, or None when the demo is not seeded.
+
+    Keys are stored only hashed; the demo's is derived again from the instance secret, the way the seed
+    minted it, and checked against the database like any caller's key.
+    """
+    tenant = await admin.tenant_by_slug(session, SHOP_SLUG)
+    if tenant is None or not tenant.active:
+        return None
+    key = sec.mint_key(m.ApiKeyRole.STOREFRONT, seed=_key_seed(master, SHOP_SLUG, m.ApiKeyRole.STOREFRONT)).plaintext
+    caller = await admin.authenticate_key(session, key)
+    return DemoStorefront(tenant=tenant, storefront_key=key if caller and caller.tenant_id == tenant.id else None)
 
 
 async def seed_demo(
@@ -101,6 +135,7 @@ async def seed_demo(
 
     storefront_key = await _ensure_key(session, tenant, m.ApiKeyRole.STOREFRONT, master)
     operator_key = await _ensure_key(session, tenant, m.ApiKeyRole.OPERATOR, master)
+    admin_key = await _ensure_key(session, tenant, m.ApiKeyRole.ADMIN, master)
     operator_email = f"operator@{tenant.slug}.example.com"
     operator_password = secret("operator-password", 20)
     if await admin.authenticate_operator(session, operator_email, operator_password) is None:
@@ -136,11 +171,14 @@ async def seed_demo(
     written = write_images(shop, settings.media_dir / str(tenant.id), progress=progress) if images else 0
     sample_sku = next(p["sku"] for p in shop.products if p["stock"] > 0)
     sample_order = next(o for o in shop.orders if o["status"] == m.OrderStatus.SHIPPED)
+    delivered = next(o for o in shop.orders if o["status"] == m.OrderStatus.DELIVERED)
+    unfulfilled = next(o for o in shop.orders if o["status"] in (m.OrderStatus.PAID, m.OrderStatus.PROCESSING))
     summary = ", ".join(f"{n} new {what}" for what, n in counts.items()) + f", {written} images written"
     return DemoCredentials(
         tenant_id=str(tenant.id),
         storefront_key=storefront_key,
         operator_key=operator_key,
+        admin_key=admin_key,
         operator_email=operator_email,
         operator_password=operator_password,
         whatsapp_phone_number_id=phone_number_id,
@@ -149,6 +187,10 @@ async def seed_demo(
         sample_sku=sample_sku,
         sample_order_id=sample_order["number"],
         sample_order_email=sample_order["customer_email"],
+        delivered_order_id=delivered["number"],
+        delivered_order_email=delivered["customer_email"],
+        unfulfilled_order_id=unfulfilled["number"],
+        unfulfilled_order_email=unfulfilled["customer_email"],
         shop_name=tenant.name,
         summary=summary,
     )
