@@ -94,8 +94,8 @@ async def cost(session: AsyncSession, tenant_id: uuid.UUID, period: str = "week"
         lines += [f"| {f.feature} | {f.calls} | {format_cost(f.cost)} |" for f in report.features]
     else:
         lines.append("No model calls in this period.")
-    if report.computed_at is None:
-        lines.append("_Figures come from the daily rollup; today's calls appear after the next rollup._")
+    if live := [str(d) for d in report.live_days]:
+        lines.append(f"_Not rolled up yet, computed live from the ledger: {', '.join(live)}._")
     return Answer("\n".join(lines), cost_chart(report) if report.features else None)
 
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, with_session
+from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.tenancy import admin
@@ -41,8 +42,12 @@ MAX_REPORT_DAYS = 731
 DAY = "YYYY-MM-DD"
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
 def _yesterday() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
+    return _today() - timedelta(days=1)
 
 
 def _parse_day(option: str, value: str | None) -> date | None:
@@ -121,6 +126,19 @@ def rollup(
         )
 
 
+async def _report_tenant(session: AsyncSession, ref: str | None) -> m.Tenant:
+    """The tenant named by --tenant; without it, the only tenant there is."""
+    if ref is not None:
+        return await admin.resolve_tenant(session, ref)
+    tenants = await admin.list_tenants(session)
+    if len(tenants) == 1:
+        return tenants[0]
+    if not tenants:
+        raise admin.TenancyError("no tenant yet: create one with `hub tenants create` or `hub seed demo`")
+    slugs = ", ".join(sorted(t.slug for t in tenants))
+    raise admin.TenancyError(f"{len(tenants)} tenants, say which with --tenant: {slugs}")
+
+
 def _print_whole(renderable: RenderableType, console: Console) -> None:
     """Print at the renderable's full width: a narrow terminal wraps lines rather than rich cutting numbers."""
     natural = console.measure(renderable, options=console.options.update_width(10_000)).maximum
@@ -130,12 +148,14 @@ def _print_whole(renderable: RenderableType, console: Console) -> None:
 
 @usage_app.command("report")
 def report(
-    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant slug or id (default: the only tenant, when there is just one).")
+    ] = None,
     from_: Annotated[
         str | None,
         typer.Option("--from", metavar=DAY, help=f"First day (default: {DEFAULT_REPORT_DAYS - 1} days before --to)."),
     ] = None,
-    to: Annotated[str | None, typer.Option("--to", metavar=DAY, help="Last day (default: yesterday, UTC).")] = None,
+    to: Annotated[str | None, typer.Option("--to", metavar=DAY, help="Last day (default: today, UTC).")] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.TABLE,
     output: Annotated[
         Path | None,
@@ -146,8 +166,12 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """Report a tenant's model usage and cost per day, feature and model, from the daily rollup."""
-    last = _parse_day("--to", to) or _yesterday()
+    """Report a tenant's model usage and cost per day, feature and model.
+
+    Rolled-up days come from the daily rollup; today and days not rolled up yet are computed live from
+    the ledger and marked as such.
+    """
+    last = _parse_day("--to", to) or _today()
     first = _parse_day("--from", from_) or last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
     if first > last:
         raise fail(f"--from {first} is after --to {last}")
@@ -155,7 +179,7 @@ def report(
         raise fail(f"{first} to {last} is more than {MAX_REPORT_DAYS} days: report a shorter period")
 
     async def work(session: AsyncSession) -> UsageReport:
-        t = await admin.resolve_tenant(session, tenant)
+        t = await _report_tenant(session, tenant)
         return await build_report(session, t.id, first, last)
 
     usage = with_session(load_settings(), work)

@@ -1,4 +1,5 @@
-"""Build a tenant's model cost report from usage_daily and render it as a table, CSV, JSON or HTML."""
+"""Build a tenant's model cost report (usage_daily, the ledger for days not rolled up) and render it as table, CSV,
+JSON or HTML."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from html import escape
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db import models as m
 from hub.reporting import CHART_STYLE, CSS, inline_svg
 from hub.tenancy.admin import TenancyError
+from hub.usage.rollup import aggregate_days
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 CURRENCY = "USD"
 """What the price table bills in."""
+LIVE_MARK = "*"
+LIVE_NOTE = f"{LIVE_MARK} not rolled up yet: computed live from the ledger."
 
 
 class ReportFormat(StrEnum):
@@ -73,6 +77,8 @@ class UsageRow(Counters):
     feature: str
     provider: str
     model: str
+    live: bool = False
+    """Summed from the ledger as the report was made, because the day is not rolled up yet (or is today)."""
 
 
 class FeatureTotals(Counters):
@@ -91,6 +97,8 @@ class DayCost(BaseModel):
     cost: Decimal = Decimal(0)
     by_feature: dict[str, Decimal] = {}
     """Cost per feature; features unused that day are left out."""
+    live: bool = False
+    """Not final: today (or later), or a past day with usage that is not rolled up yet, computed from the ledger."""
 
 
 class UsageReport(BaseModel):
@@ -104,7 +112,7 @@ class UsageReport(BaseModel):
     start: date
     end: date
     computed_at: datetime | None
-    """When the newest row in the report was rolled up; None when the period has no usage."""
+    """When the newest rolled-up row in the report was rolled up; None when no day of it comes from the rollup."""
     totals: Counters
     features: list[FeatureTotals]
     """Most expensive first."""
@@ -113,11 +121,15 @@ class UsageReport(BaseModel):
     days: list[DayCost]
     """Every day of the period, days without usage included."""
     rows: list[UsageRow]
-    """The usage_daily rows, by day, feature, provider and model."""
+    """The usage_daily rows, and the live ones of days not rolled up, by day, feature, provider and model."""
+
+    @property
+    def live_days(self) -> list[date]:
+        return [d.day for d in self.days if d.live]
 
 
 COUNTER_FIELDS = list(Counters.model_fields)
-CSV_FIELDS = ["day", "feature", "provider", "model", *COUNTER_FIELDS]
+CSV_FIELDS = ["day", "feature", "provider", "model", *COUNTER_FIELDS, "live"]
 _SUMMED = [f for f in COUNTER_FIELDS if not f.startswith("latency_")]
 
 
@@ -131,20 +143,32 @@ def _combine(rows: Iterable[Counters]) -> dict[str, Any]:
     return totals
 
 
-async def build_report(session: AsyncSession, tenant_id: uuid.UUID, start: date, end: date) -> UsageReport:
-    """Report one tenant's usage from the daily rollup, for the days start..end, both included."""
+async def build_report(
+    session: AsyncSession, tenant_id: uuid.UUID, start: date, end: date, *, today: date | None = None
+) -> UsageReport:
+    """Report one tenant's usage for the days start..end, both included.
+
+    Past days come from the daily rollup. A day the rollup has not reached (no usage_daily row for any
+    tenant: the rollup writes every tenant's rows of a day at once) and today (`today`, default the
+    current UTC day), which is never final, are summed from the ledger with the rollup's own
+    aggregation and marked live.
+    """
     if start > end:
         raise ValueError(f"report start {start} is after its end {end}")
     tenant = await session.get(m.Tenant, tenant_id)
     if tenant is None:
         raise TenancyError(f"unknown tenant {str(tenant_id)!r}")
+    today = today or datetime.now(UTC).date()
+    period = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    closed_end = min(end, today - timedelta(days=1))
     d = m.UsageDaily
-    stmt = (
-        select(d)
-        .where(d.tenant_id == tenant_id, d.day >= start, d.day <= end)
-        .order_by(d.day, d.feature, d.provider, d.model)
-    )
-    records = (await session.execute(stmt)).scalars().all()
+    rolled: set[date] = set()
+    records: list[m.UsageDaily] = []
+    if start <= closed_end:
+        in_closed = (d.day >= start, d.day <= closed_end)
+        rolled = set((await session.execute(select(d.day).where(*in_closed).distinct())).scalars())
+        stmt = select(d).where(d.tenant_id == tenant_id, *in_closed)
+        records = list((await session.execute(stmt)).scalars())
     rows = [
         UsageRow(
             day=r.day,
@@ -155,6 +179,13 @@ async def build_report(session: AsyncSession, tenant_id: uuid.UUID, start: date,
         )
         for r in records
     ]
+    unrolled = [day for day in period if day not in rolled and day <= today]
+    live = [
+        UsageRow(live=True, **{f: getattr(a, f) for f in ("day", "feature", "provider", "model", *COUNTER_FIELDS)})
+        for a in await aggregate_days(session, unrolled, tenant_id=tenant_id)
+    ]
+    live_days = {r.day for r in live} | {day for day in period if day >= today}
+    rows = sorted([*rows, *live], key=lambda r: (r.day, r.feature, r.provider, r.model))
 
     by_feature: dict[str, list[UsageRow]] = defaultdict(list)
     by_model: dict[tuple[str, str], list[UsageRow]] = defaultdict(list)
@@ -165,12 +196,12 @@ async def build_report(session: AsyncSession, tenant_id: uuid.UUID, start: date,
         by_day[row.day].append(row)
 
     days = []
-    for offset in range((end - start).days + 1):
-        day = start + timedelta(days=offset)
+    for day in period:
         cost_by_feature: dict[str, Decimal] = defaultdict(Decimal)
         for row in by_day.get(day, []):
             cost_by_feature[row.feature] += row.cost
-        days.append(DayCost(day=day, cost=sum(cost_by_feature.values(), Decimal(0)), by_feature=cost_by_feature))
+        cost = sum(cost_by_feature.values(), Decimal(0))
+        days.append(DayCost(day=day, cost=cost, by_feature=cost_by_feature, live=day in live_days))
     return UsageReport(
         tenant_id=tenant.id,
         tenant_slug=tenant.slug,
@@ -228,7 +259,14 @@ def _notes(report: UsageReport) -> list[str]:
     ]
     if report.totals.estimated_rows:
         notes.append(f"Token counts of {report.totals.estimated_rows:,} attempts were estimated locally.")
+    if report.live_days:
+        notes.append(LIVE_NOTE)
     return notes
+
+
+def day_label(day: DayCost) -> str:
+    """The day as the tables show it: marked when its figures are live rather than rolled up."""
+    return f"{day.day}{LIVE_MARK}" if day.live else str(day.day)
 
 
 def render_table(report: UsageReport) -> RenderableType:
@@ -264,18 +302,18 @@ def render_table(report: UsageReport) -> RenderableType:
     peak = max((d.cost for d in report.days), default=Decimal(0))
     for day in report.days:
         bar = "█" * round(30 * day.cost / peak) if peak else ""
-        daily.add_row(str(day.day), format_cost(day.cost), Text(bar, style="cyan"))
+        daily.add_row(day_label(day), format_cost(day.cost), Text(bar, style="cyan"))
     notes = Text("\n".join(_notes(report)), style="dim")
     return Group(heading, totals, features, models, daily, notes)
 
 
 def render_csv(report: UsageReport) -> str:
-    """Write the report's usage_daily rows as CSV, one line per day × feature × provider × model."""
+    """Write the report's rows as CSV, one line per day × feature × provider × model; `live` is true or false."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in report.rows:
-        writer.writerow(row.model_dump(mode="json"))
+        writer.writerow(row.model_dump(mode="json") | {"live": "true" if row.live else "false"})
     return out.getvalue()
 
 
@@ -381,7 +419,9 @@ def render_html(report: UsageReport) -> str:
         ("Tokens out", f"{t.output_tokens:,}"),
     ]
     computed = f" · rolled up {report.computed_at:%Y-%m-%d %H:%M} UTC" if report.computed_at else ""
-    daily_rows = "".join(f'<tr><td class="key">{d.day}</td><td>{format_cost(d.cost)}</td></tr>' for d in report.days)
+    daily_rows = "".join(
+        f'<tr><td class="key">{day_label(d)}</td><td>{format_cost(d.cost)}</td></tr>' for d in report.days
+    )
     name = escape(report.tenant_name)
     return f"""<!doctype html>
 <html lang="en">

@@ -423,3 +423,43 @@ async def test_rollup_consumer_rolls_up_yesterday_and_stops_when_asked(
     async with session_factory(engine)() as s:
         rows = await daily_rows(s, closed.day, shops)
     assert rows == {("bravo", "chat", "openai", "gpt-4o-mini"): (1, 1, 1, 0, 0, 0, 0, 0, 0, Decimal("0.25"), 70, 70)}
+
+
+async def test_days_not_rolled_up_are_reported_live_with_the_same_numbers_the_rollup_writes(
+    session: AsyncSession, ledgered: tuple[Shop, Shop]
+) -> None:
+    alpha, bravo = ledgered
+    later = DAY_2 + timedelta(days=7)
+
+    live = await build_report(session, alpha.tenant_id, DAY_1, DAY_2, today=later)
+    await roll(session, DAY_1)
+    await roll(session, DAY_2)
+    rolled = await build_report(session, alpha.tenant_id, DAY_1, DAY_2, today=later)
+
+    assert [(d.day, d.live) for d in live.days] == [(DAY_1, True), (DAY_2, True)]
+    assert [d.live for d in rolled.days] == [False, False] and not any(r.live for r in rolled.rows)
+    assert all(r.live for r in live.rows) and live.computed_at is None and rolled.computed_at is not None
+    assert [r.model_copy(update={"live": False}) for r in live.rows] == rolled.rows
+    assert live.totals == rolled.totals and live.features == rolled.features and live.models == rolled.models
+    assert rolled.totals.cost == Decimal("0.01201107")
+    # bravo had nothing on day 2, which the rollup has reached: that day is final, not live
+    quiet = await build_report(session, bravo.tenant_id, DAY_1, DAY_2, today=later)
+    assert [(d.live, d.cost) for d in quiet.days] == [(False, Decimal("0.0000246")), (False, Decimal(0))]
+
+
+async def test_today_is_computed_live_even_after_an_open_day_rollup(
+    session: AsyncSession, ledgered: tuple[Shop, Shop]
+) -> None:
+    alpha, _ = ledgered
+    await roll(session, DAY_1)
+    await roll(session, DAY_2)  # the open day's rollup, before this late attempt reached the ledger
+    late = usage_row(alpha.tenant_id, at(DAY_2, 23), request_id="late", latency_ms=10, cost="0.5")
+    await session.execute(insert(m.UsageRecord), [late])
+    await session.commit()
+
+    report = await build_report(session, alpha.tenant_id, DAY_1, DAY_2, today=DAY_2)
+
+    assert [(d.day, d.live, d.cost) for d in report.days] == [
+        (DAY_1, False, Decimal("0.01191957")),
+        (DAY_2, True, Decimal("0.5000915")),
+    ]

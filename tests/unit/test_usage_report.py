@@ -212,6 +212,40 @@ def test_terminal_table_shows_tenant_text_literally(report: UsageReport) -> None
     assert "seo_copy" in text and "0.0651" in text
 
 
+async def test_today_shows_up_live_in_every_format_before_any_rollup(
+    report: UsageReport, sqlite_session: AsyncSession
+) -> None:
+    today = END + timedelta(days=1)
+    ledger = [
+        {"ts": datetime(today.year, today.month, today.day, h, tzinfo=UTC), "tenant_id": report.tenant_id,
+         "feature": "chat", "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 5,
+         "latency_ms": 100 * h, "cost": Decimal("0.001"), "request_id": f"today-{h}", "attempt": 1,
+         "outcome": m.UsageOutcome.OK}
+        for h in (8, 9)
+    ]  # fmt: skip
+    await sqlite_session.execute(insert(m.UsageRecord), ledger)
+    await sqlite_session.commit()
+
+    live = await build_report(sqlite_session, report.tenant_id, START, today, today=today)
+
+    assert [(d.day, d.live) for d in live.days][-2:] == [(END, False), (today, True)]
+    assert live.days[-1].cost == Decimal("0.002") and live.totals.cost == report.totals.cost + Decimal("0.002")
+    assert [(r.day, r.calls, r.latency_p95_ms, r.live) for r in live.rows if r.day == today] == [(today, 2, 900, True)]
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(render_table(live))
+    table = console.file.getvalue()
+    assert f"{today}*" in table and f"{END}*" not in table
+    assert "* not rolled up yet: computed live from the ledger" in table
+    days = json.loads(render_json(live))["days"]
+    assert [(d["day"], d["live"]) for d in days][-2:] == [(str(END), False), (str(today), True)]
+    rows = list(csv.DictReader(io.StringIO(render_csv(live))))
+    assert {(r["day"], r["live"]) for r in rows} == {(str(START), "false"), (str(START + timedelta(days=2)), "false"),
+                                                     (str(END), "false"), (str(today), "true")}  # fmt: skip
+    page = render_html(live)
+    assert f"{today}*</td>" in page and "not rolled up yet: computed live from the ledger" in page
+    assert "not rolled up yet" not in render_html(report)
+
+
 def hub(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
@@ -271,6 +305,47 @@ async def test_cli_rolls_up_the_ledger_and_writes_an_html_report(tmp_path: Path,
     ]
 
 
+async def test_cli_report_without_tenant_reports_the_only_tenant_up_to_today(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    created = hub("tenants", "create", "--name", "Solo", "--slug", "solo", env=env, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'hub.db'}")
+    async with session_factory(engine)() as s:
+        tenant = await admin.resolve_tenant(s, "solo")
+        row = {"ts": datetime.now(UTC), "tenant_id": tenant.id, "feature": "chat", "provider": "openai",
+               "model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 5, "latency_ms": 120,
+               "cost": Decimal("0.00042"), "request_id": "now-1", "attempt": 1, "outcome": m.UsageOutcome.OK}  # fmt: skip
+        await s.execute(insert(m.UsageRecord), [row])
+        await s.commit()
+    await engine.dispose()
+    before = datetime.now(UTC).date()
+
+    made = hub("usage", "report", "--format", "json", env=env, cwd=tmp_path)
+
+    assert made.returncode == 0, made.stderr
+    report = UsageReport.model_validate_json(made.stdout)
+    assert report.tenant_slug == "solo" and report.end in {before, datetime.now(UTC).date()}
+    assert report.start == report.end - timedelta(days=29) and report.days[-1].live
+    assert report.totals.cost == Decimal("0.00042") and [r.live for r in report.rows] == [True]
+    table = hub("usage", "report", env=env, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert f"{report.end}*" in table.stdout and "not rolled up yet: computed live from the ledger" in table.stdout
+
+
+def test_cli_report_without_tenant_names_the_tenants_when_there_are_several(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    for slug in ("bravo", "alpha"):
+        created = hub("tenants", "create", "--name", slug.title(), "--slug", slug, env=env, cwd=tmp_path)
+        assert created.returncode == 0, created.stderr
+
+    result = hub("usage", "report", env=env, cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: 2 tenants, say which with --tenant: alpha, bravo"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -278,6 +353,7 @@ async def test_cli_rolls_up_the_ledger_and_writes_an_html_report(tmp_path: Path,
         (["rollup", "--from", "2025-03-12", "--to", "2025-03-10"], "error: --from 2025-03-12 is after --to 2025-03-10"),
         (["report", "--tenant", "acme", "--to", "yesterday"], "error: --to 'yesterday' is not a date: use YYYY-MM-DD"),
         (["report", "--tenant", "nobody", "--format", "json"], "error: unknown tenant 'nobody'"),
+        (["report"], "error: no tenant yet: create one with `hub tenants create` or `hub seed demo`"),
     ],
 )
 def test_cli_refuses_bad_periods_with_one_line(
