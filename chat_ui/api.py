@@ -1,7 +1,7 @@
 """The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant.
 
 Browsers call it from the shops' own sites, so it also owns who may: CORS limited to the origins the key's
-tenant allows, and a per-key rate limit on the chat endpoints.
+tenant allows, and rate limits on the chat endpoints per shopper session, per client address and per key.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -27,7 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
-from hub.constants import CHAT_RATE_LIMIT_KEY
+from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_SESSION_RATE_LIMIT_KEY
 from hub.db import models as m
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import ApiError, error_body
@@ -203,67 +205,7 @@ async def shopper_origin(request: Request, auth: Storefront, session: Session) -
 ShopperOrigin = Annotated[Authenticated, Depends(shopper_origin)]
 
 
-# --- rate limit ---------------------------------------------------------------------------------------
-
-_SLIDING_WINDOW_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now}
-"""
-
-
-@dataclass(frozen=True)
-class ChatRateLimit:
-    """At most `requests` chat messages per API key in any `window_s` seconds (a sliding window in Redis).
-
-    A refused request is not counted, so a client that retries early does not push its wait further out.
-    """
-
-    requests: int
-    window_s: float
-
-    async def acquire(self, redis: aioredis.Redis, key_prefix: str) -> int | None:
-        """Count one request for the key; return None when it may go ahead, else the whole seconds to wait."""
-        script = redis.register_script(_SLIDING_WINDOW_LUA)
-        allowed, wait_ms = await script(
-            keys=[f"{CHAT_RATE_LIMIT_KEY}:{key_prefix}"],
-            args=[math.ceil(self.window_s * 1000), self.requests, uuid.uuid4().hex],
-        )
-        return None if int(allowed) else max(1, math.ceil(int(wait_ms) / 1000))
-
-
-def rate_limit(settings: Settings) -> ChatRateLimit:
-    """The chat rate limit `HUB_CHAT_RATE_LIMIT_PER_MINUTE` sets; an app keeps it in `app.state.chat_rate_limit`."""
-    return ChatRateLimit(requests=settings.chat_rate_limit_per_minute, window_s=60.0)
-
-
-async def shopper_within_limit(request: Request, auth: ShopperOrigin) -> Authenticated:
-    """Admit the request when its key is under the chat rate limit; 429 with Retry-After otherwise."""
-    limit: ChatRateLimit = request.app.state.chat_rate_limit
-    wait_s = await limit.acquire(request.app.state.resources.redis, auth.caller.key_prefix)
-    if wait_s is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"more than {limit.requests} chat messages in {limit.window_s:g} s with this key; retry in {wait_s} s",
-            headers={"Retry-After": str(wait_s)},
-        )
-    return auth
-
-
-Shopper = Annotated[Authenticated, Depends(shopper_within_limit)]
-
-
-# --- routes -------------------------------------------------------------------------------------------
+# --- rate limits --------------------------------------------------------------------------------------
 
 
 class ChatIn(BaseModel):
@@ -274,6 +216,192 @@ class ChatIn(BaseModel):
         description="The widget's session id; one conversation per session.",
     )
     message: str = Field(min_length=1, max_length=4000, description="What the shopper wrote.")
+
+
+_SLIDING_WINDOWS_LUA = """
+-- KEYS: one sorted set per limit. ARGV: window (ms), this request's member, then each key's limit.
+-- Counts the request in every window only when every window has room, so a refused request counts in none.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local hit, wait = 0, 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[i + 2]) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local this_wait = tonumber(oldest[2]) + window - now
+    if hit == 0 or this_wait > wait then
+      hit, wait = i, this_wait
+    end
+  end
+end
+if hit > 0 then
+  return {hit, wait}
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, window)
+end
+return {0, 0}
+"""
+
+ProxyNetwork = IPv4Network | IPv6Network
+
+
+class LimitScope(StrEnum):
+    """What one chat rate limit counts messages of, most specific first."""
+
+    SESSION = "session"
+    CLIENT = "client"
+    KEY = "key"
+
+
+_SCOPE_PHRASES = {
+    LimitScope.SESSION: "messages {per} in this chat session",
+    LimitScope.CLIENT: "messages {per} from this address",
+    LimitScope.KEY: "chat messages {per} with this shop's key",
+}
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """A refused chat message: `scope` is the full limit that holds it back longest, `requests` what it allows."""
+
+    scope: LimitScope
+    requests: int
+    window_s: float
+    retry_after_s: int
+    """Whole seconds until every full window has room again."""
+
+    @property
+    def message(self) -> str:
+        per = "a minute" if self.window_s == 60 else f"in {self.window_s:g} s"
+        what = _SCOPE_PHRASES[self.scope].format(per=per)
+        return f"more than {self.requests} {what}; retry in {self.retry_after_s} s"
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[ProxyNetwork]) -> str:
+    """Return the address a chat client is limited by, honouring `X-Forwarded-For` from trusted proxies only.
+
+    From an untrusted peer the header is ignored: the peer is the client. From a trusted proxy the client is
+    the right-most hop that is not itself a trusted proxy; hops to its left were written by the client and
+    prove nothing. An IPv6 client is its /64,
+    the block one subscriber is given, so walking through its addresses does not escape its limit.
+    """
+    if peer is None:
+        return "unknown"
+    address = _ip(peer)
+    if address is None:  # not an IP socket (a unix socket, a test transport): its name is all there is
+        return peer
+    if _is_trusted(address, trusted):
+        hops = [hop for header in forwarded_for for hop in header.split(",")]
+        for hop in reversed(hops):
+            forwarded = _ip(hop)
+            if forwarded is None:  # a proxy's garbled hop: fall back to the proxy, which limits more, never less
+                break
+            if not _is_trusted(forwarded, trusted):
+                address = forwarded
+                break
+    if isinstance(address, IPv6Address):
+        return str(IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+    return address
+
+
+def _is_trusted(address: IPv4Address | IPv6Address, trusted: Sequence[ProxyNetwork]) -> bool:
+    return any(address in network for network in trusted)
+
+
+@dataclass(frozen=True)
+class ChatRateLimit:
+    """Sliding-window limits on chat messages, in Redis: per shopper session, per client address, and per API key.
+
+    The storefront key is public (every page of the shop carries it), so the per-key limit is only a ceiling
+    over all of a shop's shoppers; the session and address limits keep one noisy visitor from spending it.
+    Sessions and addresses are counted per shop. All windows are checked and counted in one Redis call, and a
+    request refused by any limit counts in none, so a client that retries early does not push its wait out.
+    """
+
+    per_session: int
+    per_client: int
+    per_key: int
+    window_s: float = 60.0
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()
+    """Peers whose `X-Forwarded-For` names the client; any other peer is the client."""
+
+    def client_of(self, request: Request) -> str:
+        """Return the address `request` is limited by (see `client_address`)."""
+        peer = request.client.host if request.client else None
+        return client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted_proxies)
+
+    async def acquire(
+        self, redis: aioredis.Redis, *, tenant_id: uuid.UUID, session_id: str, client: str, key_prefix: str
+    ) -> RateLimited | None:
+        """Count one message in every window; return None when it may go ahead, else the limit that refused it."""
+        windows = {
+            LimitScope.SESSION: (f"{CHAT_SESSION_RATE_LIMIT_KEY}:{tenant_id}:{session_id}", self.per_session),
+            LimitScope.CLIENT: (f"{CHAT_CLIENT_RATE_LIMIT_KEY}:{tenant_id}:{client}", self.per_client),
+            LimitScope.KEY: (f"{CHAT_RATE_LIMIT_KEY}:{key_prefix}", self.per_key),
+        }
+        script = redis.register_script(_SLIDING_WINDOWS_LUA)
+        hit, wait_ms = await script(
+            keys=[key for key, _ in windows.values()],
+            args=[math.ceil(self.window_s * 1000), uuid.uuid4().hex, *(limit for _, limit in windows.values())],
+        )
+        if not int(hit):
+            return None
+        scope = list(windows)[int(hit) - 1]
+        return RateLimited(
+            scope=scope,
+            requests=windows[scope][1],
+            window_s=self.window_s,
+            retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)),
+        )
+
+
+def rate_limit(settings: Settings) -> ChatRateLimit:
+    """Return the chat limits `HUB_CHAT_RATE_LIMIT_*` and `HUB_TRUSTED_PROXIES` set (`app.state.chat_rate_limit`)."""
+    return ChatRateLimit(
+        per_session=settings.chat_rate_limit_per_session_per_minute,
+        per_client=settings.chat_rate_limit_per_client_per_minute,
+        per_key=settings.chat_rate_limit_per_minute,
+        window_s=60.0,
+        trusted_proxies=tuple(settings.trusted_proxies),
+    )
+
+
+async def shopper_within_limits(request: Request, body: ChatIn, auth: ShopperOrigin) -> Authenticated:
+    """Admit a chat message under its session's, client's and key's rate limits; 429 with Retry-After otherwise.
+
+    It takes the parsed body, the same one the route gets, because the session limit needs its `session_id`;
+    a body that does not validate is refused with 422 before anything is counted.
+    """
+    limit: ChatRateLimit = request.app.state.chat_rate_limit
+    refused = await limit.acquire(
+        request.app.state.resources.redis,
+        tenant_id=auth.caller.tenant_id,
+        session_id=body.session_id,
+        client=limit.client_of(request),
+        key_prefix=auth.caller.key_prefix,
+    )
+    if refused is not None:
+        raise ApiError(429, "rate_limited", refused.message, headers={"Retry-After": str(refused.retry_after_s)})
+    return auth
+
+
+Shopper = Annotated[Authenticated, Depends(shopper_within_limits)]
+
+
+# --- routes -------------------------------------------------------------------------------------------
 
 
 ChatOut = TurnResult
@@ -293,7 +421,9 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
     return result
 
 
-_RATE_LIMITED = {429: {"description": "Too many chat messages with this key; wait Retry-After seconds."}}
+_RATE_LIMITED = {
+    429: {"description": "Too many messages in this session, from this address or with this key; wait Retry-After s."}
+}
 _FOREIGN_ORIGIN = {403: {"description": "The browser's origin is not one the key's shop allows."}}
 
 

@@ -56,6 +56,6 @@ async def widget_js(request: Request) -> Response:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add CORS for the chat API to `app` and set its per-key chat rate limit (`app.state.chat_rate_limit`)."""
+    """Add CORS for the chat API to `app` and set its chat rate limits (`app.state.chat_rate_limit`)."""
     app.add_middleware(ChatCorsMiddleware)
     app.state.chat_rate_limit = rate_limit(settings)

@@ -25,7 +25,7 @@ from hub.tenancy import admin
 SHOP_SITE = "http://localhost:8000"
 """One of the demo shop's allowed origins."""
 EVIL_SITE = "https://evil.example"
-TEST_LIMIT = ChatRateLimit(requests=3, window_s=2.0)
+TEST_LIMIT = ChatRateLimit(per_session=10, per_client=10, per_key=3, window_s=2.0)
 
 
 async def client_for(
@@ -157,7 +157,7 @@ async def test_a_site_a_shop_adds_passes_preflight_within_seconds(
 async def test_a_key_over_its_rate_limit_gets_429_with_retry_after_and_recovers(
     hub: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
 ) -> None:
-    for n in range(TEST_LIMIT.requests):
+    for n in range(TEST_LIMIT.per_key):
         assert (await chat(hub, demo.storefront_key, origin=SHOP_SITE, session_id=f"w-{n}")).status_code == 200
     limited = await chat(hub, demo.storefront_key, origin=SHOP_SITE, path="/v1/chat/stream")
     assert limited.status_code == 429
@@ -187,7 +187,7 @@ async def test_the_operator_sets_the_chat_rate_limit_in_settings(app_settings: S
             429,
         ]
         limited = await chat(client, demo.storefront_key)
-        assert "more than 2 chat messages in 60 s" in limited.json()["error"]["message"]
+        assert "more than 2 chat messages a minute with this shop's key" in limited.json()["error"]["message"]
 
 
 async def test_card_photos_are_served_to_the_shops_widget_and_never_outside_its_media(
