@@ -6,7 +6,10 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 HUB_DATA_DIR=/var/lib/hub HUB_PROMPTS_DIR=/app/prompts
 WORKDIR /app
 
-RUN useradd --system --create-home --home-dir /var/lib/hub hub
+# The media folder exists, owned by hub, before any volume is mounted on it: Docker copies a folder's
+# ownership into an empty named volume, so compose's `media` volume starts writable by the hub user.
+RUN useradd --system --create-home --home-dir "$HUB_DATA_DIR" hub \
+  && install -d -o hub -g hub "$HUB_DATA_DIR/media"
 
 ARG EXTRAS=""
 COPY pyproject.toml constraints.txt README.md alembic.ini ./

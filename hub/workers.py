@@ -79,6 +79,20 @@ async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) ->
     return found
 
 
+async def worker_health(redis: aioredis.Redis, kind: WorkerKind, host: str | None = None) -> tuple[bool, str]:
+    """Say whether a worker of `kind` on `host` (default: this machine) has a live heartbeat, and why, in one line.
+
+    A container healthcheck runs this inside the worker's container, where the hostname is the container id: a
+    heartbeat from another replica must not make this one look healthy.
+    """
+    host = host or socket.gethostname()
+    mine = [w for w in await live_workers(redis, kind) if w.get("host") == host]
+    if not mine:
+        return False, f"no live {kind} worker on {host}: no heartbeat in the last {HEARTBEAT_TTL} s"
+    described = ", ".join(f"{w['id']} (pid {w['pid']})" for w in mine)
+    return True, f"{kind} worker alive on {host}: {described}"
+
+
 async def run_worker(
     kind: WorkerKind,
     settings: Settings,
