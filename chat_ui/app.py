@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agents.engine import DeterministicEngine
-from chat_ui import api, console, whatsapp, widget
+from chat_ui import api, console, pages, whatsapp, widget
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
 from graphs.turns import Conversations
@@ -46,5 +46,6 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     app.include_router(widget.router)
     widget.install(app, settings)
     app.include_router(whatsapp.router)
+    app.include_router(pages.router)
     console.mount(app, settings)
     return app
