@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from hub.db.migrate import head_revision
@@ -125,6 +126,11 @@ def test_seed_demo_json_prints_the_contract_object(env: dict[str, str]) -> None:
         "sample_sku",
         "sample_order_id",
         "sample_order_email",
+        "admin_key",
+        "delivered_order_id",
+        "delivered_order_email",
+        "unfulfilled_order_id",
+        "unfulfilled_order_email",
     }
     again = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
     assert again == creds
@@ -144,3 +150,60 @@ def test_serve_refuses_to_start_when_a_tenant_pins_an_unknown_prompt(env: dict[s
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: tenant 'acme':") and "7.0.0" in last
+
+
+def _valkeys_of(data_dir: Path) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["cmdline", "status"])
+        if p.info["status"] != psutil.STATUS_ZOMBIE and str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+def test_a_serve_killed_with_sigkill_leaves_nothing_that_stops_the_next_start(env: dict[str, str]) -> None:
+    data_dir = Path(env["HUB_DATA_DIR"])
+    port = free_port()
+    killed = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env, text=True)
+    wait_until_up(f"http://127.0.0.1:{port}/readyz", killed)
+    killed.kill()  # no chance to stop its embedded Redis, which now runs on without its owner
+    killed.wait()
+    assert _valkeys_of(data_dir), "the embedded Redis runs in a session of its own"
+
+    restarted = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = wait_until_up(f"http://127.0.0.1:{port}/readyz", restarted).json()
+        assert ready["checks"] == {"database": "ok", "redis": "ok"}
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        _, stderr = restarted.communicate(timeout=60)
+    assert restarted.returncode == 0, stderr
+    assert "embedded_redis_orphan_stopped" in stderr
+    assert not _valkeys_of(data_dir), "SIGTERM stopped the embedded Redis with the server"
+
+
+def test_a_second_serve_on_the_same_data_dir_names_the_running_one(env: dict[str, str]) -> None:
+    port = free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/readyz", first)
+        second = hub("serve", "--port", str(free_port()), env=env, timeout=60)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["checks"]["redis"] == "ok"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+    assert second.returncode == 1
+    lines = [line for line in second.stderr.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and lines[0].startswith("error: the embedded Redis of "), second.stderr
+    assert f"(pid {first.pid})" in lines[0]
