@@ -10,6 +10,7 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -65,8 +66,10 @@ def processes_of(clone: Path) -> list[psutil.Process]:
     return found
 
 
-def start(clone: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    """Run README's first command in the clone (plus the documented --port) until it answers; return its banner."""
+@contextmanager
+def serving(clone: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+    """Run README's first command in the clone (plus the documented --port) until it answers; a test that fails
+    midway still stops it the way an operator would, so no Redis is left behind."""
     run = readme_commands()[0]
     assert run == "bin/hub serve --demo"
     assert "--port" in (REPO / "README.md").read_text(), "README documents the flag this test adds"
@@ -78,8 +81,17 @@ def start(clone: Path, port: int) -> tuple[subprocess.Popen[str], str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, deadline_s=120).json() == {"status": "ok"}
-    return proc, ""
+    try:
+        assert wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, deadline_s=120).json() == {"status": "ok"}
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def stop(proc: subprocess.Popen[str], how: signal.Signals) -> tuple[str, str]:
@@ -99,15 +111,11 @@ def test_readme_first_command_answers_a_shopper_from_a_fresh_clone_and_stops_on_
     clone: Path,
 ) -> None:
     port = free_port()
-    proc, _ = start(clone, port)
-    try:
-        # The banner is printed before the server listens; it is all on stdout by now, read it after stopping.
+    with serving(clone, port) as proc:
         landing = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert landing.status_code == 200
-    except BaseException:
-        proc.kill()
-        raise
-    out, err = stop(proc, signal.SIGTERM)
+        assert all(f'href="{path}"' in landing.text for path in ("/docs", "/console", "/demo", "/metrics"))
+        out, err = stop(proc, signal.SIGTERM)
     storefront_key = printed(out, "storefront key")
     for label in ("operator key", "admin key", "operator console", "demo storefront", "operator login"):
         printed(out, label)
@@ -116,8 +124,7 @@ def test_readme_first_command_answers_a_shopper_from_a_fresh_clone_and_stops_on_
     assert not (clone / ".hub" / "redis" / ".hub").exists(), "a relative path was resolved twice"
     assert "Created default translation" not in err
 
-    proc, _ = start(clone, port)
-    try:
+    with serving(clone, port) as proc:
         reply = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat",
             headers={"X-Hub-Key": storefront_key},
@@ -126,21 +133,15 @@ def test_readme_first_command_answers_a_shopper_from_a_fresh_clone_and_stops_on_
         )
         assert reply.status_code == 200, reply.text
         assert reply.json()["reply"] and reply.json()["intent"] == "product_search"
-    except BaseException:
-        proc.kill()
-        raise
-    stop(proc, signal.SIGINT)
+        stop(proc, signal.SIGINT)
     assert not processes_of(clone), "SIGINT left a process of the clone running"
 
 
 def test_status_beside_the_running_service_finds_its_embedded_redis(clone: Path) -> None:
-    port = free_port()
-    proc, _ = start(clone, port)
-    try:
+    with serving(clone, free_port()) as proc:
         status = subprocess.run(
             ["bin/hub", "status", "--json"], cwd=clone, env=newcomer_env(clone), capture_output=True, text=True
         )
-    finally:
         stop(proc, signal.SIGHUP)
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
