@@ -47,6 +47,8 @@ from tools.seo import SEO_TOOLS
 
 ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
 PROMPTS = {Audience.CUSTOMER: "customer_reply", Audience.OPERATOR: "operator_agent"}
+MODEL_ATTEMPTS = frozenset({"attempt_failed", "invalid_output", "answer"})
+"""Gateway rungs of an attempt a model was sent: refusals, skipped models and fallbacks sent it nothing."""
 HUMAN_ROLE = "human"
 """`messages.role` of a reply a person wrote from the console."""
 HUMAN_HOLD_REPLY = "Thanks, a member of our team has this conversation and will answer you here shortly."
@@ -75,6 +77,8 @@ class TurnResult(BaseModel):
     tools: list[str]
     engine: Literal["llm", "deterministic"]
     prompt_version: str | None
+    """The prompt (`use_case@version`) this turn sent to a model, even if its answer then fell back; None when
+    no model was called (none configured, the gateway refused). `hub explain` names the same one."""
     trace_id: str
     products: list[ProductCard]
     """Product cards from this turn's tool results, for the widget to render."""
@@ -244,7 +248,6 @@ class Conversations:
         deps = self.turn_deps(session, tenant, speaker, call)
         root = trace.root
         assert root is not None
-        root.set(prompt=deps.prompt.ref, prompt_sha256=deps.prompt.sha256)
         config = self._config(tenant, speaker)
         stopped = False
         try:
@@ -269,7 +272,8 @@ class Conversations:
         reply = "Please confirm:\n" + "\n".join(_describe(a) for a in awaiting) if awaiting else state["reply"]
         calls = state.get("calls", [])
         tool_names = [c["tool"] for c in calls if c["status"] == "ok"]
-        prompt_ref = deps.prompt.ref
+        sent = any(r["step"] in MODEL_ATTEMPTS for r in state.get("rungs", []))
+        prompt_ref = deps.prompt.ref if sent else None
         message = _message(
             tenant.id,
             conversation.id,
@@ -283,7 +287,7 @@ class Conversations:
             },
             intent=state.get("intent"),
             engine=engine,
-            prompt_version=prompt_ref if engine == "llm" else None,
+            prompt_version=prompt_ref,
             trace_id=call.trace_id,
         )
         session.add(message)
@@ -313,6 +317,8 @@ class Conversations:
             reply=reply,
             intent=state.get("intent"),
             engine=engine,
+            prompt=prompt_ref,
+            prompt_sha256=deps.prompt.sha256 if sent else None,
             tools=tool_names,
             decisions=state.get("decisions") or None,
             fallback_reason=state.get("fallback_reason"),
@@ -343,7 +349,7 @@ class Conversations:
             intent=Intent(state.get("intent") or Intent.OUT_OF_SCOPE),
             tools=tool_names,
             engine=engine,
-            prompt_version=prompt_ref if engine == "llm" else None,
+            prompt_version=prompt_ref,
             trace_id=call.trace_id,
             products=[ProductCard.model_validate(p) for p in state.get("products", [])],
             awaiting=awaiting,

@@ -174,6 +174,31 @@ async def test_explain_shows_every_rung_of_a_turn_that_retried_was_rejected_reas
     assert (await ahub("explain", "yesterday", env=env)).returncode == 1
 
 
+async def explained_prompt(service: Service, operator_key: str, message_id: str) -> str | None:
+    r = await service.client.get(f"/v1/messages/{message_id}/explain", headers={"X-Hub-Key": operator_key})
+    assert r.status_code == 200, r.text
+    return r.json()["prompt"]
+
+
+async def test_the_chat_response_names_the_prompt_explain_names_for_the_same_message(
+    service: Service, demo: DemoCredentials, llm: ScriptedLLMServer, app_settings: Settings
+) -> None:
+    llm.enqueue(reply("Hello! How can I help you today?"))
+    answered = await service.say(demo.storefront_key, "web-prompt-llm", "hi there")
+    llm.default = reply(LIE)
+    fell_back = await service.say(demo.storefront_key, "web-prompt-fallback", "any hoodies under $80?")
+
+    assert answered["engine"] == "llm" and fell_back["engine"] == "deterministic"
+    for out in (answered, fell_back):  # the model was sent customer_reply@2.0.0 both times
+        assert out["prompt_version"] == "customer_reply@2.0.0"
+        assert await explained_prompt(service, demo.operator_key, out["message_id"]) == out["prompt_version"]
+
+    async for no_model in serve(app_settings):  # no model configured: no prompt reached one
+        out = await no_model.say(demo.storefront_key, "web-prompt-none", "any hoodies under $80?")
+        assert out["engine"] == "deterministic" and out["prompt_version"] is None
+        assert await explained_prompt(no_model, demo.operator_key, out["message_id"]) is None
+
+
 async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_recorded_tool_outputs(
     service: Service, demo: DemoCredentials, llm: ScriptedLLMServer, engine: AsyncEngine, prompts_dir: Path
 ) -> None:
