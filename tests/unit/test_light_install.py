@@ -1,4 +1,4 @@
-"""Serving needs none of the extras: the demo shop answers and shoots photos with the compositor, no torch."""
+"""Serving needs only the core install: the demo shop answers and shoots photos with the compositor, no torch."""
 
 from __future__ import annotations
 
