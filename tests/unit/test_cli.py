@@ -207,3 +207,38 @@ def test_a_second_serve_on_the_same_data_dir_names_the_running_one(env: dict[str
     lines = [line for line in second.stderr.splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and lines[0].startswith("error: the embedded Redis of "), second.stderr
     assert f"(pid {first.pid})" in lines[0]
+
+
+def test_commands_log_only_warnings_unless_verbose_and_readable_lines_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env = {**clean, "HUB_DATA_DIR": str(tmp_path / "data")}
+    quiet = hub("db", "upgrade", env=env)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr  # migrated, but an INFO line is not news
+
+    piped = hub("-v", "db", "upgrade", env={**env, "HUB_DATA_DIR": str(tmp_path / "piped")})
+    assert json.loads(piped.stderr.splitlines()[0])["event"] == "database_migrated"
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "hub", "-v", "db", "upgrade"],
+        env={**env, "HUB_DATA_DIR": str(tmp_path / "terminal")},
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    ) as proc:
+        os.close(follower)
+        seen = b""
+        while chunk := _read_pty(leader):
+            seen += chunk
+        proc.wait(timeout=60)
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert "database_migrated" in text and not text.lstrip().startswith("{"), text
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the other end closed
+        return b""

@@ -46,3 +46,31 @@ def test_production_refuses_embedded_storage() -> None:
         Settings(env="production", secret_key="x" * 40, redis_url="redis://r")
     ok = Settings(env="production", secret_key="x" * 40, database_url="postgresql://db/hub", redis_url="redis://r")
     assert ok.env is Environment.PRODUCTION
+
+
+def test_relative_paths_are_made_absolute_once_against_the_starting_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "models" / "sd15").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for name in ("HUB_DATABASE_URL", "HUB_DATA_DIR", "HUB_PROMPTS_DIR", "HUB_IMAGING_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUB_PROMPTS_DIR", "prompts")
+    monkeypatch.setenv("HUB_IMAGING_MODEL", "models/sd15")
+    s = Settings()
+    monkeypatch.chdir("/")  # what a child process with another working directory sees
+    assert s.data_dir == tmp_path / ".hub" and s.media_dir == tmp_path / ".hub" / "media"
+    assert s.prompts_dir == tmp_path / "prompts"
+    assert s.imaging_model == str(tmp_path / "models" / "sd15")
+    assert s.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / '.hub' / 'hub.db'}"
+    assert Settings(imaging_model="runwayml/stable-diffusion-v1-5").imaging_model == "runwayml/stable-diffusion-v1-5"
+
+
+def test_a_relative_sqlite_url_names_a_file_in_the_starting_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings(database_url="sqlite+aiosqlite:///shop.db").database_url == f"sqlite+aiosqlite:///{tmp_path}/shop.db"
+    assert Settings(database_url="postgresql://u:p@db/hub").database_url == "postgresql://u:p@db/hub"
+    with pytest.raises(ValidationError, match="not a SQLAlchemy database URL"):
+        Settings(database_url="::nonsense::")
