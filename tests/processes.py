@@ -58,3 +58,21 @@ def wait_until_up(url: str, proc: subprocess.Popen[str], deadline_s: float = 60)
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {deadline_s}s")
+
+
+def start_serve(*args: str, env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """Start `hub serve --port PORT ARGS` with its output piped and wait until it is ready (database and Redis)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/readyz", proc)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc

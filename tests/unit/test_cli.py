@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from hub.db.migrate import head_revision
-from tests.processes import free_port, hub, wait_until_up
+from tests.processes import free_port, hub, start_serve, wait_until_up
 
 
 @pytest.fixture
@@ -163,21 +163,14 @@ def _valkeys_of(data_dir: Path) -> list[psutil.Process]:
 def test_a_serve_killed_with_sigkill_leaves_nothing_that_stops_the_next_start(env: dict[str, str]) -> None:
     data_dir = Path(env["HUB_DATA_DIR"])
     port = free_port()
-    killed = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env, text=True)
-    wait_until_up(f"http://127.0.0.1:{port}/readyz", killed)
+    killed = start_serve(env=env, port=port)
     killed.kill()  # no chance to stop its embedded Redis, which now runs on without its owner
-    killed.wait()
+    killed.communicate()
     assert _valkeys_of(data_dir), "the embedded Redis runs in a session of its own"
 
-    restarted = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    restarted = start_serve(env=env, port=port)
     try:
-        ready = wait_until_up(f"http://127.0.0.1:{port}/readyz", restarted).json()
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
         assert ready["checks"] == {"database": "ok", "redis": "ok"}
     finally:
         restarted.send_signal(signal.SIGTERM)
@@ -189,20 +182,13 @@ def test_a_serve_killed_with_sigkill_leaves_nothing_that_stops_the_next_start(en
 
 def test_a_second_serve_on_the_same_data_dir_names_the_running_one(env: dict[str, str]) -> None:
     port = free_port()
-    first = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    first = start_serve(env=env, port=port)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/readyz", first)
         second = hub("serve", "--port", str(free_port()), env=env, timeout=60)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["checks"]["redis"] == "ok"
     finally:
         first.send_signal(signal.SIGTERM)
-        first.wait(timeout=60)
+        first.communicate(timeout=60)
     assert second.returncode == 1
     lines = [line for line in second.stderr.splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and lines[0].startswith("error: the embedded Redis of "), second.stderr

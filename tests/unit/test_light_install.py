@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, hub, wait_until_up
+from tests.processes import free_port, hub, start_serve
 
 REPO = Path(__file__).resolve().parents[2]
 WITHOUT_EXTRAS = REPO / "tests" / "without_extras"
@@ -41,15 +41,8 @@ def test_serve_without_torch_answers_shoppers_and_shoots_photos_with_the_composi
     creds = json.loads(hub("seed", "demo", "--json", env=env).stdout.strip().splitlines()[-1])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_serve(env=env, port=port)
     try:
-        wait_until_up(f"{base}/readyz", proc)
         turn = httpx.post(
             f"{base}/v1/chat",
             headers={"X-Hub-Key": creds["storefront_key"]},
