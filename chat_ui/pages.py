@@ -62,6 +62,17 @@ def _render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     )
 
 
+MARK = Path(__file__).with_name("static") / "hub.svg"
+"""HUB's mark: the icon of its pages, its API docs and its console."""
+
+
+@router.get("/favicon.ico", response_class=FileResponse)
+@router.get("/favicon.svg", response_class=FileResponse)
+async def favicon() -> FileResponse:
+    """Return HUB's mark as the browser's tab icon."""
+    return FileResponse(MARK, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 @router.get("/", response_class=HTMLResponse)
 async def landing(session: Session) -> HTMLResponse:
     """Say what HUB is and link every surface a newcomer can open."""

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from hub.db.engine import create_engine, session_factory
 from hub.gateway.factory import build_gateway
@@ -62,7 +63,9 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
             await redis.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="HUB", version="0.1.0", lifespan=lifespan)
+    # The API docs' Swagger UI and ReDoc files are served by HUB itself (fastapi-offline), not fetched from a CDN:
+    # /docs works on a machine with no internet.
+    app = FastAPIOffline(title="HUB", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)

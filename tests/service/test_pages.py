@@ -150,3 +150,14 @@ async def test_markup_in_a_product_title_is_shown_as_text_on_the_demo_storefront
     tags = Tags(page.text)
     assert [s.get("src") for s in tags.all("script")] == ["/widget.js"]
     assert not [img for img in tags.all("img") if "onerror" in img or img.get("src") == "x"]
+
+
+async def test_the_api_docs_and_the_tab_icon_come_from_hub_itself(api: httpx.AsyncClient) -> None:
+    docs = await api.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs.text)
+    assert assets and all(url.startswith("/") and not url.startswith("//") for url in assets), assets
+    for url in assets:
+        assert (await api.get(url)).status_code == 200, url
+    icon = await api.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
