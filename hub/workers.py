@@ -102,7 +102,7 @@ async def run_worker(
     consumers: list[Consumer] | None = None,
     metrics_port: int | None = None,
 ) -> None:
-    """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM/SIGINT.
+    """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM, SIGINT or SIGHUP.
 
     Inside `hub serve` (embedded default) the server owns the signals: pass `handle_signals=False`
     and set `stop` on shutdown; its `/metrics` already covers the worker. A worker process serves its
@@ -123,7 +123,7 @@ async def _run_worker(
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
     worker_id = uuid.uuid4().hex[:12]
     key = f"{WORKER_HEARTBEAT}:{kind}:{worker_id}"
