@@ -1,17 +1,21 @@
 """The operator console: Chainlit mounted at `/console` inside the one FastAPI app.
 
 `mount(app, settings)` points Chainlit at a working folder under the data dir (Chainlit writes its config
-and uploads there, never into the source tree), derives its session-signing secret from `HUB_SECRET_KEY`,
-and loads `chainlit_app.py`. Chainlit's callbacks reach the running app's resources through `STATE`,
-which the app's lifespan fills. Threads are stored in the app's own database through Chainlit's SQLAlchemy
-data layer (tables in `hub.db.models`), so an operator finds them again after a restart.
+and uploads there, never into the source tree), dresses it as HUB's (`config.toml`, `public/`, `translations/`),
+serves Chainlit's frontend without its links to font and maths CDNs so the page needs nothing but HUB's own
+origin, derives its session-signing secret from `HUB_SECRET_KEY`, and loads `chainlit_app.py`. Chainlit's
+callbacks reach the running app's resources through `STATE`, which the app's lifespan fills. Threads are stored
+in the app's own database through Chainlit's SQLAlchemy data layer (tables in `hub.db.models`), so an operator
+finds them again after a restart.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,14 +62,53 @@ def mount(app: FastAPI, settings: Settings) -> None:
     root = settings.data_dir / "console"
     (root / ".chainlit").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(HERE / "config.toml", root / ".chainlit" / "config.toml")
+    # Chainlit copies its translations into the app root on first import, logging a line per language, unless
+    # they are there: the console brings its own (Chainlit's, with HUB's sign-in text).
+    shutil.copytree(HERE / "translations", root / ".chainlit" / "translations", dirs_exist_ok=True)
+    # HUB's logo, favicon, sign-in picture and stylesheet (Chainlit serves `public/` and prefers its logos).
+    shutil.copytree(HERE / "public", root / "public", dirs_exist_ok=True)
     # Chainlit reads its app root (where it keeps config, uploads and the files of shown images) when it is
     # first imported: set it before that, or those files land in the working directory.
     os.environ["CHAINLIT_APP_ROOT"] = str(root)
     secret = settings.secret_key.get_secret_value().encode()
     os.environ["CHAINLIT_AUTH_SECRET"] = hmac.new(secret, b"hub-console-sessions", hashlib.sha256).hexdigest()
+    logging.getLogger("chainlit").addFilter(_not_about_a_missing_readme)
+    import chainlit.config
+
+    # The server picks its frontend (config's `custom_build`) when it is imported, by mount_chainlit below.
+    _write_offline_frontend(Path(chainlit.config.BACKEND_ROOT) / "frontend" / "dist", root / "build")
     from chainlit.utils import mount_chainlit
 
     mount_chainlit(app=app, target=str(HERE / "chainlit_app.py"), path=PATH)
+
+
+def _not_about_a_missing_readme(record: logging.LogRecord) -> bool:
+    """Drop Chainlit's warning that the console has no readme in the operator's language.
+
+    The console shows no readme (Chainlit's `chainlit.md`) in any language; Chainlit would say so on every page
+    load after sign-in.
+    """
+    return not record.getMessage().startswith("Translated markdown file for ")
+
+
+# Chainlit's index.html links Google Fonts (and preconnects to it) and KaTeX's stylesheet on a CDN; the console
+# must work offline and send no operator's browser elsewhere, it draws no maths (`latex = false`) and
+# `public/hub.css` sets a system font.
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>\s*")
+
+
+def _write_offline_frontend(dist: Path, build: Path) -> None:
+    """Write Chainlit's frontend into `build` without the links to other origins in its page."""
+    build.mkdir(exist_ok=True)
+    page = (dist / "index.html").read_text(encoding="utf-8")
+    (build / "index.html").write_text(_EXTERNAL_LINK.sub("", page), encoding="utf-8")
+    # The scripts and styles are Chainlit's as installed (tens of MB): linked, not copied. A link made aside and
+    # renamed over the old one replaces it in one step, also when another process serving this data dir is
+    # starting at the same time, and follows an upgraded or moved Chainlit.
+    aside = build / f".assets-{os.getpid()}"
+    aside.unlink(missing_ok=True)
+    aside.symlink_to(dist / "assets", target_is_directory=True)
+    os.replace(aside, build / "assets")
 
 
 async def close() -> None:

@@ -67,7 +67,11 @@ def _who() -> tuple[uuid.UUID, uuid.UUID, str]:
 
 @cl.on_chat_start
 async def start() -> None:
-    await cl.Message(content=f"Hello! {HELP}").send()
+    tenant_id, _, _ = _who()
+    async with state().sessions() as session:
+        tenant = await session.get(m.Tenant, tenant_id)
+    # The page cannot know the shop before sign-in; the first message says whose console this is.
+    await cl.Message(content=f"**{tenant.name}** · HUB console\n\nHello! {HELP}").send()
     _follow_jobs()
 
 

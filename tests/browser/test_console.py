@@ -1,5 +1,6 @@
-"""The operator console in a real browser: sign in, ask without a model, confirm an action, see costs, get a
-background job's result pushed, and find the thread again after the server restarts.
+"""The operator console in a real browser: HUB's own page that loads nothing from elsewhere; sign in, ask without a
+model, confirm an action, see costs, get a background job's result pushed, and find the thread again after the
+server restarts; and a first start that sets the console up without a word.
 
 Runs `hub serve --demo` as a process and drives /console with Debian's Chromium through Playwright.
 """
@@ -15,9 +16,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from hub.seed.catalog import SHOP_NAME
 from tests.conftest import services_required
 from tests.processes import free_port, hub, wait_until_up
 
@@ -35,17 +39,23 @@ class Server:
         self.env |= {"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_LOG_FORMAT": "json"}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # A file, not a pipe nobody reads while the server runs: a full pipe would stall the server's logging.
+        self.log = tmp_path / "serve.log"
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_until_up(f"{self.base}/healthz", self.proc, deadline_s=120)
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub", "serve", "--demo", "--port", str(self.port)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                text=True,
+            )
+        try:
+            wait_until_up(f"{self.base}/healthz", self.proc, deadline_s=120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its log:\n{self.log.read_text()[-6000:]}") from None
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -90,6 +100,60 @@ def sign_in(page: Any, base: str, email: str, password: str) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     expect(page.get_by_text("Hello! Ask in plain words").first).to_be_visible(timeout=20_000)
+
+
+def test_a_fresh_data_dir_starts_the_console_without_chainlit_setup_lines(tmp_path: Path) -> None:
+    running = Server(tmp_path)
+    try:
+        running.start()
+        assert "<title>HUB console</title>" in httpx.get(f"{running.base}/console/").text
+    finally:
+        running.stop()
+    log = running.log.read_text()
+    assert "Created default" not in log
+    assert '"logger": "chainlit"' not in log, "Chainlit has nothing to say on a first start"
+
+
+def test_the_console_is_hubs_and_loads_nothing_from_elsewhere(server: tuple[Server, dict]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    running, creds = server
+    own = urlsplit(running.base).netloc
+    visited: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        context = browser.new_context()
+        # Every request of every page and worker, and the socket the chat runs on.
+        context.on("request", lambda request: visited.append(request.url))
+        page = context.new_page()
+        page.on("websocket", lambda socket: visited.append(socket.url))
+
+        page.goto(f"{running.base}/console")
+        expect(page).to_have_title("HUB console")
+        expect(page.get_by_text("Sign in to the HUB console")).to_be_visible(timeout=20_000)
+        expect(page.locator("img[alt=logo]").first).to_be_visible()
+        logo = page.request.get(page.locator("img[alt=logo]").first.get_attribute("src") or "")
+        assert 'aria-label="HUB"' in logo.text(), "the logo is HUB's"
+        assert "chainlit" not in page.inner_text("body").lower()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-login.png"))
+
+        page.fill("#email", creds["operator_email"])
+        page.fill("#password", creds["operator_password"])
+        page.click("button[type=submit]")
+        expect(page.get_by_text(f"{SHOP_NAME} · HUB console").first).to_be_visible(timeout=20_000)
+        say(page, "/status", expecting="Status at")
+        expect(page).to_have_title("HUB console")
+        assert "chainlit" not in page.inner_text("body").lower()
+        page.screenshot(path=str(ARTIFACTS / "console-branded.png"))
+        browser.close()
+
+    assert any("/console/ws/socket.io" in url for url in visited), "the chat's socket was recorded too"
+    # data: and blob: URLs are made inside the page and never touch the network.
+    elsewhere = [u for u in visited if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != own]
+    assert elsewhere == [], "the console reaches only HUB's own origin"
+    chainlit_lines = [line for line in running.log.read_text().splitlines() if '"logger": "chainlit"' in line]
+    assert chainlit_lines == [], "signing in and working leaves no noise from Chainlit in the server's log"
 
 
 def test_an_operator_signs_in_asks_confirms_and_checks_costs(server: tuple[Server, dict], tmp_path: Path) -> None:
@@ -150,6 +214,7 @@ def test_an_operator_signs_in_asks_confirms_and_checks_costs(server: tuple[Serve
 
         stranger = browser.new_page()
         sign_in(stranger, base, "o@other.example", "other-pass-123")
+        expect(stranger.get_by_text("Other Shop · HUB console").first).to_be_visible()
         assert creds["sample_order_email"] not in stranger.inner_text("body"), "threads are per operator"
         say(stranger, f"/profile {creds['sample_order_email']}", expecting="did not run")
         assert "lifetime value" not in stranger.inner_text("body"), "another shop's customer stays invisible"
