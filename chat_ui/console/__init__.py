@@ -67,6 +67,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     shutil.copytree(HERE / "translations", root / ".chainlit" / "translations", dirs_exist_ok=True)
     # HUB's logo, favicon, sign-in picture and stylesheet (Chainlit serves `public/` and prefers its logos).
     shutil.copytree(HERE / "public", root / "public", dirs_exist_ok=True)
+    shutil.copyfile(HERE.parent / "static" / "hub.svg", root / "public" / "favicon.svg")  # the mark HUB's pages use
     # Chainlit reads its app root (where it keeps config, uploads and the files of shown images) when it is
     # first imported: set it before that, or those files land in the working directory.
     os.environ["CHAINLIT_APP_ROOT"] = str(root)
