@@ -94,13 +94,13 @@ def serve(
     with stop_on_signals():
         migrate_database(settings)
         _verify_prompts(settings)
-        if demo:
-            _print_demo(settings, as_json=False, base_url=_base_url(host, port))
         embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
         try:
             with embedded or nullcontext():
                 if embedded is not None:
                     settings = settings.model_copy(update={"redis_url": embedded.url})
+                if demo:  # once this data dir is known to be free: a refused start prints its one line only
+                    _print_demo(settings, as_json=False, base_url=_base_url(host, port))
                 # Embedded default: one process also runs the channel and imaging workers.
                 serve_app(load_app_factory()(settings, in_process_workers=embedded is not None), host=host, port=port)
         except (EmbeddedRedisError, ServerStartFailed) as exc:

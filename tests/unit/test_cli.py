@@ -184,12 +184,12 @@ def test_a_second_serve_on_the_same_data_dir_names_the_running_one(env: dict[str
     port = free_port()
     first = start_serve(env=env, port=port)
     try:
-        second = hub("serve", "--port", str(free_port()), env=env, timeout=60)
+        second = hub("serve", "--demo", "--port", str(free_port()), env=env, timeout=60)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["checks"]["redis"] == "ok"
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
-    assert second.returncode == 1
+    assert second.returncode == 1 and second.stdout == "", "a refused start prints no banner of keys"
     lines = [line for line in second.stderr.splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and lines[0].startswith("error: the embedded Redis of "), second.stderr
     assert f"(pid {first.pid})" in lines[0]
