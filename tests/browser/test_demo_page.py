@@ -182,7 +182,9 @@ def test_every_link_on_the_landing_page_opens(visit: Visit, hub: Hub) -> None:
     expect(page.locator("#demo-status")).to_contain_text(hub.creds.shop_name)
     hrefs = page.locator("ul.surfaces a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert set(hrefs) >= {"/demo", "/console", "/docs", "/metrics", "/healthz"}
-    for href in hrefs:
+    # Chainlit's app is one per process: served here, no later test could mount it into another app. The README
+    # test opens /console on a `hub serve` of its own.
+    for href in set(hrefs) - {"/console"}:
         opened = httpx.get(f"{origin}{href}", follow_redirects=True, timeout=30)
         assert opened.status_code == 200, href
     page.get_by_role("link", name="Demo storefront").click()

@@ -114,7 +114,10 @@ def test_readme_first_command_answers_a_shopper_from_a_fresh_clone_and_stops_on_
     with serving(clone, port) as proc:
         landing = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert landing.status_code == 200
-        assert all(f'href="{path}"' in landing.text for path in ("/docs", "/console", "/demo", "/metrics"))
+        surfaces = ("/docs", "/console", "/demo", "/metrics")
+        assert all(f'href="{path}"' in landing.text for path in surfaces)
+        for path in surfaces:
+            assert httpx.get(f"http://127.0.0.1:{port}{path}", follow_redirects=True, timeout=30).status_code == 200
         out, err = stop(proc, signal.SIGTERM)
     storefront_key = printed(out, "storefront key")
     for label in ("operator key", "admin key", "operator console", "demo storefront", "operator login"):
