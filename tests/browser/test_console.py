@@ -22,10 +22,9 @@ import httpx
 import pytest
 
 from hub.seed.catalog import SHOP_NAME
-from tests.conftest import services_required
+from tests.browser.conftest import CHROMIUM
 from tests.processes import free_port, hub, wait_until_up
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = pytest.mark.browser
@@ -69,11 +68,7 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Server, dict]]:
-    if not CHROMIUM.exists():
-        if services_required():
-            pytest.fail("Debian chromium is missing: apt-get install -y chromium")
-        pytest.skip("needs Debian chromium at /usr/bin/chromium")
+def server(chromium: Path, tmp_path: Path) -> Iterator[tuple[Server, dict]]:
     running = Server(tmp_path)
     try:
         running.start()

@@ -26,12 +26,10 @@ from hub.db.migrate import upgrade
 from hub.redis_conn import EmbeddedRedis
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
-from tests.conftest import services_required
 from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -42,16 +40,6 @@ class Hub:
     creds: DemoCredentials
     products: int
     """How many active products the demo shop has."""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing; install Debian's chromium (apt-get install -y chromium) to run browser tests"
-        if services_required():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 async def seed(settings: Settings) -> tuple[DemoCredentials, int]:
