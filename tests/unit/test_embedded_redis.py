@@ -69,3 +69,20 @@ def test_stop_ends_the_server_and_a_restart_keeps_the_data(tmp_path: Path) -> No
     assert restarted.lrange("hub:queue", 0, -1) == [b"job-1"]
     restarted.close()
     server.stop()
+
+
+def test_a_socket_file_left_by_a_dead_server_is_removed_and_the_server_starts(tmp_path: Path) -> None:
+    import socket as sockets
+
+    path = EmbeddedRedis.socket_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as dead:
+        dead.bind(str(path))  # the file stays when the listener is gone, as after a crash
+    assert path.exists()
+    server = EmbeddedRedis(tmp_path)
+    client = redis.Redis.from_url(server.start())
+    try:
+        assert client.ping()
+    finally:
+        client.close()
+        server.stop()
