@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,17 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
-from hub.redis_conn import EmbeddedRedis
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
+from tests.browser.conftest import serving
 from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
@@ -67,30 +63,8 @@ def hub(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hu
     settings = Settings(data_dir=data_dir)
     with ThreadPoolExecutor(1) as pool:  # sync Playwright may already run an event loop on this thread
         creds, products = pool.submit(asyncio.run, seed(settings)).result()
-    with EmbeddedRedis(data_dir) as redis_server:
-        app = create_app(settings.model_copy(update={"redis_url": redis_server.url}))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws="none")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while not server.started:
-                assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.05)
-            yield Hub(port=port, creds=creds, products=products)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium))
-        yield browser
-        browser.close()
+    with serving(settings, port):
+        yield Hub(port=port, creds=creds, products=products)
 
 
 @dataclass

@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,18 +17,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
 from chat_ui import handoff
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
-from hub.redis_conn import EmbeddedRedis
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
+from tests.browser.conftest import serving
 from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
@@ -135,13 +132,7 @@ def storefront(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     settings = Settings(data_dir=data_dir)
     with ThreadPoolExecutor(1) as pool:  # sync Playwright may already run an event loop on this thread
         creds = pool.submit(asyncio.run, seed(settings, shop_url)).result()
-    with EmbeddedRedis(data_dir) as redis_server:
-        app = create_app(settings.model_copy(update={"redis_url": redis_server.url}))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=hub_port, log_config=None, access_log=False, ws="none")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+    with serving(settings, hub_port):
         page = serve_page(
             shop_port,
             "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Northwind Threads</title></head>"
@@ -150,10 +141,6 @@ def storefront(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             f'<script src="{hub_url}/widget.js" data-key="{creds.storefront_key}"></script></body></html>',
         )
         try:
-            deadline = time.monotonic() + 60
-            while not server.started:
-                assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.05)
             yield Storefront(
                 hub_url=hub_url,
                 shop_url=shop_url,
@@ -164,16 +151,6 @@ def storefront(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         finally:
             page.shutdown()
             page.server_close()
-            server.should_exit = True
-            thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium))
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
