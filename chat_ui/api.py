@@ -410,6 +410,7 @@ ChatOut = TurnResult
 async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, request: Request) -> ChatOut:
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None  # the key lookup joined on an active tenant
+    await session.commit()  # end the key and tenant reads: the turn may wait on a model, holding nothing
     result = await request.app.state.conversations.turn(
         session=session,
         tenant=tenant,

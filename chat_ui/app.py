@@ -11,7 +11,7 @@ from agents.engine import DeterministicEngine
 from chat_ui import api, console, pages, whatsapp, widget
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
-from graphs.turns import Conversations
+from graphs.turns import Conversations, TurnDeadlines
 from hub.audit.store import TraceStore
 from hub.http.app import create_app as create_core_app
 from hub.settings import Settings
@@ -30,7 +30,13 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
             traces = TraceStore(settings.otlp_endpoint)
             async with open_checkpointer(settings.resolved_database_url, settings.data_dir) as saver:
                 app.state.conversations = Conversations(
-                    build_graph(saver), res.gateway, DeterministicEngine(), jobs=res.jobs, traces=traces
+                    build_graph(saver),
+                    res.gateway,
+                    DeterministicEngine(),
+                    res.sessions,
+                    jobs=res.jobs,
+                    traces=traces,
+                    deadlines=TurnDeadlines.from_settings(settings),
                 )
                 console.STATE.current = console.ConsoleState(
                     settings, res.sessions, res.redis, res.jobs, app.state.conversations, res.gateway.prompts

@@ -165,7 +165,7 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             config=config_under_test,
             gateway=gateway,
             reference=reference,
-            conversations=Conversations(build_graph(saver), gateway, engine),
+            conversations=Conversations(build_graph(saver), gateway, engine, sessions),
             engine=engine,
             sim=sim,
             judge=config.configured and not spec.sim,

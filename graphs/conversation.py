@@ -11,13 +11,20 @@ The agent node asks the gateway's chat model; when the gateway says no model may
 circuit open, budget spent, AI switched off) it routes to the fallback node instead of failing. `confirm`
 pauses the graph with a LangGraph interrupt for every sensitive tool call, and `tools` runs only what the
 operator approved, with the audience checked again where the tool executes. The graph state is checkpointed
-per thread (tenant, channel, customer); the per-turn resources (database session, tools bound to this
-turn's call context) come in as the run's context and are never checkpointed.
+per thread (tenant, channel, customer); the per-turn resources (where steps get a database session, tools bound
+to this turn's call context, the turn's deadline) come in as the run's context and are never checkpointed.
+
+No step holds the database while the turn waits on a model: the steps that read or write (routing, tools, the
+fallback) each open a short session through `ToolScope` and commit it when they end, and the agent node runs
+with none. The agent node also keeps the turn's deadline: a model that hangs or trickles past it is cut off and
+the deterministic fallback answers, with `deadline` as the reason in the audit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +58,7 @@ from hub.gateway.transport import StreamBroken
 from hub.metrics import observe_reply_rejected
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt
-from tools.context import Audience, ToolContext, ToolError
+from tools.context import Audience, ToolError, ToolScope
 from tools.registry import ToolSpec, run_tool
 from tools.validators import validate_reply
 
@@ -63,6 +70,9 @@ PROMPT_HISTORY_MESSAGES = 12
 """Earlier messages shown to the model: the last six exchanges."""
 STEP_LIMIT = 24
 """LangGraph's recursion limit for one turn: about six rounds of tool calls."""
+ANSWER_RESERVE_S = 1.0
+"""Of a turn's deadline, what is kept back for the deterministic fallback and storing the turn after a model
+that did not answer in time."""
 
 Engine = Literal["llm", "deterministic"]
 
@@ -113,7 +123,8 @@ class TurnState(TypedDict, total=False):
 class TurnDeps:
     """What one turn runs with; built per turn by the runner, passed as the graph's context, never stored."""
 
-    tool_ctx: ToolContext
+    scope: ToolScope
+    """Who the tools run for, and the short database session each step opens."""
     tools: dict[str, ToolSpec]
     """Every tool, bound to this turn's call context; `allowed` says which this conversation may use."""
     allowed: frozenset[str]
@@ -131,10 +142,20 @@ class TurnDeps:
     """The turn's trace: nodes add tool, validation and fallback spans; the gateway adds its calls."""
     recorded: RecordedTools | None = None
     """Set by a replay: tool calls are answered from the original turn's recorded outputs, never run."""
+    deadline_at: float | None = None
+    """`time.monotonic()` by which the reply must be ready; None: no turn deadline (the gateway's own applies)."""
+    deadline_s: float | None = None
+    """The turn's deadline as configured, for the audit's wording."""
 
     @property
     def audience(self) -> Audience:
-        return self.tool_ctx.audience
+        return self.scope.audience
+
+    def model_budget(self) -> float | None:
+        """Seconds the next model call may take, keeping `ANSWER_RESERVE_S` for the fallback; None: unlimited."""
+        if self.deadline_at is None:
+            return None
+        return self.deadline_at - ANSWER_RESERVE_S - time.monotonic()
 
 
 class RecordedTools:
@@ -206,7 +227,8 @@ async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
     intent = Intent.OUT_OF_SCOPE
     if deps.audience == Audience.CUSTOMER:
         pending = Pending.model_validate(state.get("pending") or {})
-        intent, _ = await deps.engine.understand(deps.tool_ctx, state["text"], pending)
+        async with deps.scope.open() as ctx:
+            intent, _ = await deps.engine.understand(ctx, state["text"], pending)
     return {
         "intent": str(intent),
         "work": [],
@@ -235,8 +257,17 @@ async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     params = {k: v for k, v in deps.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
     model = deps.model.model_copy()  # one run record per call
     deps.model_calls.append(model)
+    budget = deps.model_budget()
+    if budget is not None and budget <= 0:
+        return {"fallback_reason": f"deadline: no time left of the turn's {deps.deadline_s:g} s for a model call"}
     try:
-        message = await model.bind_tools(tools).ainvoke(conversation, **params)
+        async with asyncio.timeout(budget) as limit:
+            message = await model.bind_tools(tools).ainvoke(conversation, **params)
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        detail = f"deadline: the model did not answer within the turn's {deps.deadline_s:g} s"
+        return {"fallback_reason": detail, **_spent(state, model)}
     except ModelUnavailable as exc:
         return {"fallback_reason": f"{exc.reason}: {exc.detail}", **_spent(state, model)}
     except StreamBroken as exc:
@@ -317,7 +348,8 @@ async def _run_call(deps: TurnDeps, name: str, args: dict[str, Any], decision: d
     if deps.recorded is not None:
         return deps.recorded.outcome(name, args)
     try:
-        result = await run_tool(spec, deps.tool_ctx, args)
+        async with deps.scope.open() as ctx:
+            result = await run_tool(spec, ctx, args)
     except ToolError as exc:
         return ToolOutcome(tool=name, args=args, status="error", detail=str(exc))
     return ToolOutcome(tool=name, args=args, status="ok", result=result.model_dump(mode="json"))
@@ -335,7 +367,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
         validate_reply(
             draft,
             tool_outputs=[result for _, result in _tool_results(state)],
-            channel=deps.tool_ctx.channel,
+            channel=deps.scope.channel,
             customer_email=deps.customer_email,
             customer_phone=deps.customer_phone,
         )
@@ -390,9 +422,10 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
             return {**fresh, "reply": plan.reply}
         calls = [{"name": c.tool, "args": c.args, "id": f"cmd-{i}"} for i, c in enumerate(plan.calls)]
         return {**fresh, "decisions": {}, "work": [AIMessage("", tool_calls=calls)]}
-    turn = await deps.engine.answer(
-        deps.tool_ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
-    )
+    async with deps.scope.open() as ctx:
+        turn = await deps.engine.answer(
+            ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
+        )
     outcomes = [
         ToolOutcome(tool=name, args=args, status="ok", result=out.model_dump(mode="json"))
         for name, args, out in zip(turn.tools, turn.args, turn.outputs, strict=True)

@@ -13,7 +13,7 @@ import difflib
 import json
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from hub.gateway.factory import build_gateway
 from hub.redis_conn import EmbeddedRedis, create_redis, running_redis_url
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
-from tools.context import Audience
+from tools.context import Audience, shared_session
 
 MAX_RESUMES = 8
 """Confirmations a replayed operator turn may pass through before the replay stops."""
@@ -224,8 +224,9 @@ async def replay_message(
             trace=trace,
             replay_of=str(rec.message.id),
         )
+        scope = replace(conversations.tool_scope(rec.tenant, rec.speaker), opener=shared_session(session), commit=False)
         deps = conversations.turn_deps(
-            session, rec.tenant, rec.speaker, call, prompt_version=prompt_version, models=[model] if model else None
+            scope, rec.tenant, rec.speaker, call, prompt_version=prompt_version, models=[model] if model else None
         )
         deps.recorded = RecordedTools(rec.outcomes)
         root.set(prompt=deps.prompt.ref, prompt_sha256=deps.prompt.sha256)
@@ -276,7 +277,7 @@ async def replay_message(
         cost=cost,
     )
     async with sessions() as session:
-        conversations.traces.store(session, trace, redact_pii=config.redact_pii)
+        await conversations.traces.store(session, trace, redact_pii=config.redact_pii)
         session.add(
             m.AuditEvent(
                 tenant_id=tenant_pk,
@@ -303,7 +304,9 @@ async def replay_from_cli(
         try:
             gateway = build_gateway(settings, session_factory(engine), redis)
             try:
-                conversations = Conversations(build_graph(None), gateway, DeterministicEngine())
+                conversations = Conversations(
+                    build_graph(None), gateway, DeterministicEngine(), session_factory(engine)
+                )
                 return await replay_message(
                     conversations,
                     session_factory(engine),

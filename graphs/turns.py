@@ -1,7 +1,13 @@
 """Run conversation turns through the graph: build the turn's resources, store both messages, audit the turn.
 
 Every surface (storefront API, WhatsApp worker, operator console) answers through `Conversations.turn`, and
-the console resumes a paused turn with `Conversations.resume`. The caller owns the transaction and commits.
+the console resumes a paused turn with `Conversations.resume`.
+
+A turn waits on models, so it never holds the database meanwhile: it finds (or creates) the conversation in a
+short transaction of its own, its graph steps read and write through short sessions (`ToolScope`), and only when
+the reply is ready does it add its rows (both messages, the audit event, the trace) to the caller's `session`, in
+one batch, for the caller to commit, together with whatever else the caller stores with the turn. So the caller
+must hand over a session that holds no transaction (commit or close what it read first), and commit after.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
@@ -36,8 +43,9 @@ from hub.jobs import JobQueue
 from hub.metrics import observe_turn
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry
+from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
-from tools.context import Audience, ToolContext
+from tools.context import Audience, ToolScope
 from tools.crm import CRM_TOOLS
 from tools.deps import bind_model
 from tools.engagement import ENGAGEMENT_TOOLS, ProductCard
@@ -108,6 +116,23 @@ class Speaker:
         return f"customer:{self.channel}:{self.external_ref}"
 
 
+@dataclass(frozen=True)
+class TurnDeadlines:
+    """How long a turn may take, by audience, before the deterministic engine answers instead of the model."""
+
+    customer_s: float = 8.0
+    """A shopper waits on a chat widget or WhatsApp: `HUB_CHAT_TURN_DEADLINE_S`."""
+    operator_s: float = 120.0
+    """An operator's request may run long tools (copy for a whole category): `HUB_OPERATOR_TURN_DEADLINE_S`."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TurnDeadlines:
+        return cls(customer_s=settings.chat_turn_deadline_s, operator_s=settings.operator_turn_deadline_s)
+
+    def of(self, audience: Audience) -> float:
+        return self.customer_s if audience is Audience.CUSTOMER else self.operator_s
+
+
 @dataclass
 class Conversations:
     """One per process: the compiled graph plus the engine and gateway every turn shares."""
@@ -115,31 +140,62 @@ class Conversations:
     graph: CompiledStateGraph
     gateway: Gateway
     engine: DeterministicEngine
+    sessions: async_sessionmaker[AsyncSession]
+    """Where the turn's own short transactions come from (the conversation, each graph step)."""
     jobs: JobQueue | None = None
     """Where tools start background work; the app passes its open queue."""
     commands: OperatorCommands = field(default_factory=OperatorCommands)
     traces: TraceStore = field(default_factory=TraceStore)
     """Where each turn's trace goes: the turn's transaction, and OTLP when configured."""
+    deadlines: TurnDeadlines = field(default_factory=TurnDeadlines)
 
     async def turn(
-        self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, text: str, request_id: str
+        self,
+        *,
+        session: AsyncSession,
+        tenant: m.Tenant,
+        speaker: Speaker,
+        text: str,
+        request_id: str,
+        inbound_meta: dict[str, Any] | None = None,
+        inbound_external_id: str | None = None,
     ) -> TurnResult:
-        """Answer one message and store it with the answer; the caller commits."""
-        conversation = await _conversation(session, tenant.id, speaker)
+        """Answer one message; add it and the answer to `session` (which must hold no transaction); the caller commits.
+
+        `inbound_meta` and `inbound_external_id` are stored on the shopper's message (e.g. the channel's id for it).
+        """
+        conversation = await self.conversation(tenant.id, speaker)
         trace = Trace(tenant.id)
-        meta = {"request_id": request_id}
-        inbound = _message(tenant.id, conversation.id, speaker.audience.value, text, meta, trace_id=trace.trace_id)
-        session.add(inbound)
+        meta = {**(inbound_meta or {}), "request_id": request_id}
+        inbound = _message(
+            tenant.id,
+            conversation.id,
+            speaker.audience.value,
+            text,
+            meta,
+            trace_id=trace.trace_id,
+            external_id=inbound_external_id,
+        )
         root = _root_span(trace, "chat.turn", "turn", tenant, speaker, conversation, request_id, text, inbound)
         if speaker.audience is Audience.CUSTOMER and conversation.status == m.ConversationStatus.HUMAN:
-            result = await _held_by_human(session, tenant.id, conversation, request_id, trace.trace_id)
-            root.finish(reply=result.reply, engine="none", held_by_human=True, message_id=str(result.message_id))
-            self._store(session, tenant, trace)
-            return result
-        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id, trace)
+            reply = _message(
+                tenant.id,
+                conversation.id,
+                "assistant",
+                HUMAN_HOLD_REPLY,
+                {"request_id": request_id, "reason": "held_by_human"},
+                engine="deterministic",
+                trace_id=trace.trace_id,
+            )
+            root.finish(reply=reply.content, engine="none", held_by_human=True, message_id=str(reply.id))
+            # the handoff queue lists the longest-waiting first
+            await self._write(session, tenant, trace, [inbound, reply], {"updated_at": datetime.now(UTC)}, None)
+            return _held_by_human(reply)
+        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id, trace, inbound)
 
-    def _store(self, session: AsyncSession, tenant: m.Tenant, trace: Trace) -> None:
-        self.traces.store(session, trace, redact_pii=TenantConfig.model_validate(tenant.settings).redact_pii)
+    async def conversation(self, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
+        """The speaker's conversation, created (and committed) on their first message; detached from any session."""
+        return await find_or_create_conversation(self.sessions, tenant_id, speaker)
 
     async def awaiting(self, tenant: m.Tenant, speaker: Speaker) -> list[PendingAction]:
         """The sensitive actions this conversation's paused turn still waits on (none when it is not paused)."""
@@ -150,7 +206,7 @@ class Conversations:
         self, *, session: AsyncSession, tenant: m.Tenant, speaker: Speaker, decision: Decision, request_id: str
     ) -> TurnResult:
         """Continue a turn paused on a sensitive tool with the operator's decision; the caller commits."""
-        conversation = await _conversation(session, tenant.id, speaker)
+        conversation = await self.conversation(tenant.id, speaker)
         state = await self.graph.aget_state(self._config(tenant, speaker))
         if not state.interrupts:
             raise LookupError("this conversation has no action waiting for a decision")
@@ -161,7 +217,7 @@ class Conversations:
         root = _root_span(trace, "chat.resume", "turn", tenant, speaker, conversation, request_id, text, None)
         root.set(decision=decision.model_dump())
         return await self._run(
-            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id, trace
+            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id, trace, None
         )
 
     def _config(self, tenant: m.Tenant, speaker: Speaker) -> dict[str, Any]:
@@ -170,20 +226,10 @@ class Conversations:
             "recursion_limit": STEP_LIMIT,
         }
 
-    def turn_deps(
-        self,
-        session: AsyncSession,
-        tenant: m.Tenant,
-        speaker: Speaker,
-        call: CallContext,
-        *,
-        prompt_version: str | None = None,
-        models: list[str] | None = None,
-    ) -> TurnDeps:
-        """The turn's resources; a replay passes the prompt version and models it tries instead of the pinned ones."""
-        config = call.tenant
-        ctx = ToolContext(
-            session=session,
+    def tool_scope(self, tenant: m.Tenant, speaker: Speaker) -> ToolScope:
+        """Who this turn's tools run for; each graph step opens its own short session from `sessions`."""
+        return ToolScope(
+            opener=self.sessions,
             tenant_id=tenant.id,
             audience=speaker.audience,
             channel=speaker.channel,
@@ -191,6 +237,20 @@ class Conversations:
             operator_id=speaker.operator.id if speaker.operator else None,
             jobs=self.jobs,
         )
+
+    def turn_deps(
+        self,
+        scope: ToolScope,
+        tenant: m.Tenant,
+        speaker: Speaker,
+        call: CallContext,
+        *,
+        prompt_version: str | None = None,
+        models: list[str] | None = None,
+        deadline_s: float | None = None,
+    ) -> TurnDeps:
+        """The turn's resources; a replay passes the prompt version and models it tries instead of the pinned ones."""
+        config = call.tenant
         use_case = PROMPTS[speaker.audience]
         prompt = (
             agent_prompt(self.gateway.prompts, use_case, prompt_version)
@@ -216,7 +276,7 @@ class Conversations:
             models=models,
         )
         return TurnDeps(
-            tool_ctx=ctx,
+            scope=scope,
             tools={s.name: s for s in bind_model(ALL_TOOLS, gateway=self.gateway, call=call)},
             allowed=frozenset(s.name for s in tools_for(ALL_TOOLS, speaker.audience)),
             prompt=prompt,
@@ -228,6 +288,8 @@ class Conversations:
             customer_email=speaker.customer_email,
             customer_phone=speaker.customer_phone,
             trace=call.trace,
+            deadline_at=None if deadline_s is None else time.monotonic() + deadline_s,
+            deadline_s=deadline_s,
         )
 
     async def _run(
@@ -239,13 +301,20 @@ class Conversations:
         conversation: m.Conversation,
         request_id: str,
         trace: Trace,
+        inbound: m.Message | None,
     ) -> TurnResult:
         started = time.monotonic()
         config_ = TenantConfig.model_validate(tenant.settings)
+        scope = self.tool_scope(tenant, speaker)
         call = CallContext(
-            tenant_id=tenant.id, tenant=config_, request_id=request_id, trace_id=trace.trace_id, trace=trace
+            tenant_id=tenant.id,
+            tenant=config_,
+            request_id=request_id,
+            trace_id=trace.trace_id,
+            trace=trace,
+            release=scope.release,
         )
-        deps = self.turn_deps(session, tenant, speaker, call)
+        deps = self.turn_deps(scope, tenant, speaker, call, deadline_s=self.deadlines.of(speaker.audience))
         root = trace.root
         assert root is not None
         config = self._config(tenant, speaker)
@@ -290,10 +359,7 @@ class Conversations:
             prompt_version=prompt_ref,
             trace_id=call.trace_id,
         )
-        session.add(message)
-        if state.get("handoff") and not awaiting:
-            conversation.status = m.ConversationStatus.HUMAN
-        await session.flush()
+        handed_over = bool(state.get("handoff")) and not awaiting
         rungs = state.get("rungs", [])
         data = {
             "intent": state.get("intent"),
@@ -326,22 +392,22 @@ class Conversations:
             awaiting=[a.model_dump() for a in awaiting] or None,
             cost=data["cost"],
         )
-        self.traces.store(session, trace, redact_pii=config_.redact_pii)
+        audit = m.AuditEvent(
+            tenant_id=tenant.id,
+            actor=speaker.actor,
+            action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
+            subject=str(message.id),
+            trace_id=call.trace_id,
+            data=redact(data) if config_.redact_pii else data,
+        )
+        changes = {"status": m.ConversationStatus.HUMAN} if handed_over else {}
+        stored = [inbound, message] if inbound is not None else [message]
+        await self._write(session, tenant, trace, stored, changes, audit, conversation_id=conversation.id)
         observe_turn(
             channel=speaker.channel.value,
             audience=speaker.audience.value,
             engine=engine,
             seconds=time.monotonic() - started,
-        )
-        session.add(
-            m.AuditEvent(
-                tenant_id=tenant.id,
-                actor=speaker.actor,
-                action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
-                subject=str(message.id),
-                trace_id=call.trace_id,
-                data=redact(data) if config_.redact_pii else data,
-            )
         )
         return TurnResult(
             message_id=message.id,
@@ -353,8 +419,31 @@ class Conversations:
             trace_id=call.trace_id,
             products=[ProductCard.model_validate(p) for p in state.get("products", [])],
             awaiting=awaiting,
-            handled_by="human" if conversation.status == m.ConversationStatus.HUMAN else "bot",
+            handled_by="human" if handed_over or conversation.status == m.ConversationStatus.HUMAN else "bot",
         )
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        tenant: m.Tenant,
+        trace: Trace,
+        messages: list[m.Message],
+        conversation_changes: dict[str, Any],
+        audit: m.AuditEvent | None,
+        *,
+        conversation_id: uuid.UUID | None = None,
+    ) -> None:
+        """Add the turn's rows to the caller's session in as few statements as the tables allow."""
+        if conversation_changes:
+            target = conversation_id or messages[0].conversation_id
+            await session.execute(
+                update(m.Conversation).where(m.Conversation.id == target).values(**conversation_changes)
+            )
+        session.add_all(messages)
+        if audit is not None:
+            session.add(audit)
+        await session.flush()
+        await self.traces.store(session, trace, redact_pii=TenantConfig.model_validate(tenant.settings).redact_pii)
 
 
 def agent_prompt(prompts: PromptRegistry, use_case: str, version: str) -> Prompt:
@@ -397,25 +486,16 @@ def _root_span(
     )
 
 
-async def _held_by_human(
-    session: AsyncSession, tenant_id: uuid.UUID, conversation: m.Conversation, request_id: str, trace_id: str
-) -> TurnResult:
-    """Answer for the team while a person handles the conversation; no model, no tools, no graph state."""
-    meta = {"request_id": request_id, "reason": "held_by_human"}
-    message = _message(
-        tenant_id, conversation.id, "assistant", HUMAN_HOLD_REPLY, meta, engine="deterministic", trace_id=trace_id
-    )
-    session.add(message)
-    conversation.updated_at = datetime.now(UTC)  # the handoff queue lists the longest-waiting first
-    await session.flush()
+def _held_by_human(reply: m.Message) -> TurnResult:
+    """The answer for the team while a person handles the conversation; no model, no tools, no graph state."""
     return TurnResult(
-        message_id=message.id,
-        reply=HUMAN_HOLD_REPLY,
+        message_id=reply.id,
+        reply=reply.content,
         intent=Intent.HUMAN_HANDOFF,
         tools=[],
         engine="deterministic",
         prompt_version=None,
-        trace_id=trace_id,
+        trace_id=reply.trace_id or "",
         products=[],
         handled_by="human",
     )
@@ -429,7 +509,16 @@ def _describe(action: PendingAction) -> str:
 def _message(
     tenant_id: uuid.UUID, conversation_id: uuid.UUID, role: str, content: str, meta: dict[str, Any], **extra: Any
 ) -> m.Message:
-    extra.setdefault("id", uuid.uuid4())
+    """A message row; every column is set, so a turn's two messages go to the database in one INSERT."""
+    columns: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "external_id": None,
+        "intent": None,
+        "engine": None,
+        "prompt_version": None,
+        "trace_id": None,
+        **extra,
+    }
     return m.Message(
         tenant_id=tenant_id,
         conversation_id=conversation_id,
@@ -437,26 +526,40 @@ def _message(
         content=content,
         created_at=datetime.now(UTC),
         meta=meta,
-        **extra,
+        **columns,
     )
 
 
-async def _conversation(session: AsyncSession, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
-    found = await session.execute(
-        select(m.Conversation).where(
-            m.Conversation.tenant_id == tenant_id,
-            m.Conversation.channel == speaker.channel,
-            m.Conversation.external_ref == speaker.external_ref,
-        )
-    )
-    conversation = found.scalar_one_or_none()
-    if conversation is None:
-        conversation = m.Conversation(
-            tenant_id=tenant_id,
-            channel=speaker.channel,
-            external_ref=speaker.external_ref,
-            customer_id=speaker.customer_id,
-        )
-        session.add(conversation)
-        await session.flush()
-    return conversation
+async def find_or_create_conversation(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, speaker: Speaker
+) -> m.Conversation:
+    """The (tenant, channel, external ref) conversation, created on first contact; concurrent first messages of
+    one conversation agree on one row (the unique key decides)."""
+    async with sessions() as session:
+        for _ in range(2):
+            found = await session.execute(
+                select(m.Conversation).where(
+                    m.Conversation.tenant_id == tenant_id,
+                    m.Conversation.channel == speaker.channel,
+                    m.Conversation.external_ref == speaker.external_ref,
+                )
+            )
+            if (conversation := found.scalar_one_or_none()) is not None:
+                await session.commit()  # end the read: nothing stays open while the turn runs
+                return conversation
+            conversation = m.Conversation(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                channel=speaker.channel,
+                external_ref=speaker.external_ref,
+                customer_id=speaker.customer_id,
+                status=m.ConversationStatus.BOT,
+            )
+            session.add(conversation)
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # another turn created it first: read theirs
+                continue
+            return conversation
+    raise RuntimeError("conversation could be neither found nor created")

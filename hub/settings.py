@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a circuit.")
     llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe call.")
     llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
+    chat_turn_deadline_s: float = Field(
+        default=8.0,
+        gt=0,
+        le=600,
+        description="A shopper's turn answers within this, whatever the model does; the deterministic engine "
+        "answers when the model has not.",
+    )
+    operator_turn_deadline_s: float = Field(
+        default=120.0, gt=0, le=3600, description="The same for an operator's console turn (longer tools)."
+    )
     switch_poll_s: float = Field(
         default=5.0,
         gt=0,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,3 +49,64 @@ class ToolContext:
     def data(self) -> TenantData:
         """Repositories bound to this tenant: the only way tools reach tenant rows."""
         return TenantData(self.session, self.tenant_id)
+
+
+SessionOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""Opens a database session for one step, e.g. an `async_sessionmaker`."""
+
+
+def shared_session(session: AsyncSession) -> SessionOpener:
+    """An opener that hands out `session` itself and leaves it open: every step shares the caller's session."""
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    return opener
+
+
+@dataclass
+class ToolScope:
+    """Who a turn's tools run for, and where each step of the turn gets its database session.
+
+    A turn waits on models for seconds; a transaction held meanwhile would pin a pooled Postgres connection and,
+    on SQLite, block every writer of every tenant. So each graph step that touches the database opens a short
+    session (`open`), which commits when the step ends, and a model-backed tool ends its step's transaction
+    before its model call (`release`, which the gateway awaits before it waits on the network).
+    """
+
+    opener: SessionOpener
+    tenant_id: uuid.UUID
+    audience: Audience
+    channel: Channel
+    customer_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+    jobs: JobQueue | None = None
+    commit: bool = True
+    """False for a replay: its steps share the replay's session, which is rolled back, and nothing is committed."""
+    _open: AsyncSession | None = field(default=None, init=False, repr=False)
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[ToolContext]:
+        """A tool context on a session of its own for one step; committed when the step ends without error."""
+        async with self.opener() as session:
+            self._open = session
+            try:
+                yield ToolContext(
+                    session=session,
+                    tenant_id=self.tenant_id,
+                    audience=self.audience,
+                    channel=self.channel,
+                    customer_id=self.customer_id,
+                    operator_id=self.operator_id,
+                    jobs=self.jobs,
+                )
+                if self.commit:
+                    await session.commit()
+            finally:
+                self._open = None
+
+    async def release(self) -> None:
+        """End the open step's transaction (keeping what it wrote) before the step waits on the network."""
+        if self.commit and self._open is not None and self._open.in_transaction():
+            await self._open.commit()

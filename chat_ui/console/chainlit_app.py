@@ -227,10 +227,12 @@ async def on_message(message: cl.Message) -> None:
         return
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        speaker = await _speaker(session, operator_id)
+        await session.commit()  # hold nothing while the turn waits on a model
         out = await state().conversations.turn(
             session=session,
             tenant=tenant,
-            speaker=await _speaker(session, operator_id),
+            speaker=speaker,
             text=text,
             request_id=uuid.uuid4().hex,
         )
@@ -242,11 +244,13 @@ async def _decide(action: cl.Action, approved: bool) -> None:
     tenant_id, operator_id, actor = _who()
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        speaker = await _speaker(session, operator_id)
+        await session.commit()  # hold nothing while the turn waits on a model
         try:
             out = await state().conversations.resume(
                 session=session,
                 tenant=tenant,
-                speaker=await _speaker(session, operator_id),
+                speaker=speaker,
                 decision=Decision(approved=approved, by=actor),
                 request_id=uuid.uuid4().hex,
             )

@@ -45,7 +45,7 @@ from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
 from chat_ui.whatsapp.outbox import apply_status, deliver_pending, plan
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
-from graphs.turns import Conversations, Speaker
+from graphs.turns import Conversations, Speaker, TurnDeadlines
 from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
@@ -452,7 +452,13 @@ class LazyConversations:
         traces = TraceStore(settings.otlp_endpoint)
         self._stack.callback(traces.close)
         return Conversations(
-            build_graph(saver), self.resources.gateway, DeterministicEngine(), jobs=self.jobs, traces=traces
+            build_graph(saver),
+            self.resources.gateway,
+            DeterministicEngine(),
+            self.resources.sessions,
+            jobs=self.jobs,
+            traces=traces,
+            deadlines=TurnDeadlines.from_settings(settings),
         )
 
     async def aclose(self) -> None:

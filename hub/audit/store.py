@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit.otlp import OtlpExport
@@ -15,9 +16,12 @@ class TraceStore:
     def __init__(self, otlp_endpoint: str | None = None) -> None:
         self.otlp = OtlpExport(otlp_endpoint) if otlp_endpoint else None
 
-    def store(self, session: AsyncSession, trace: Trace, *, redact_pii: bool) -> list[m.TraceSpan]:
+    async def store(self, session: AsyncSession, trace: Trace, *, redact_pii: bool) -> list[m.TraceSpan]:
+        """Insert the trace's spans in the session's transaction, all in one statement."""
         rows = trace.rows(redact_pii=redact_pii)
-        session.add_all(rows)
+        if rows:
+            columns = [c.key for c in m.TraceSpan.__table__.columns if c.key != "id"]
+            await session.execute(insert(m.TraceSpan), [{c: getattr(row, c) for c in columns} for row in rows])
         if self.otlp is not None:
             self.otlp.emit(rows)
         return rows

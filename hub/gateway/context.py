@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hub.audit.trace import Trace
@@ -23,3 +24,6 @@ class CallContext:
     """Collects spans for this request's calls when the caller stores a trace (chat turns and replays do)."""
     replay_of: str | None = None
     """The message id a replay re-runs: usage rows carry it, so replays are billed and told apart."""
+    release: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
+    """Awaited before the gateway waits on a model: the caller ends its database transaction there, so no
+    connection or lock is held across the network call (a turn passes its `ToolScope.release`)."""

@@ -226,6 +226,8 @@ class Gateway:
         Return the first valid value with the model that gave it, or why none did. Every attempt is
         billed and every step recorded on `run`, whatever the message format (`C`) and answer (`A`).
         """
+        if run.ctx.release is not None:
+            await run.ctx.release()
         deadline_at = time.monotonic() + self.config.deadline_s
         provider = self.config.provider
         last = Refusal.CIRCUITS_OPEN

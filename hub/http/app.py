@@ -19,6 +19,7 @@ from hub.http.routes import audit, catalog, health, images, tenant
 from hub.jobs import JobQueue
 from hub.redis_conn import create_redis
 from hub.settings import Settings
+from hub.tenancy.key_usage import KeyUsage
 from hub.workers import WorkerKind, run_worker
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,11 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
         sessions = session_factory(engine)
         gateway = build_gateway(settings, sessions, redis)
         jobs = await stack.enter_async_context(JobQueue(settings))
-        app.state.resources = Resources(settings=settings, sessions=sessions, redis=redis, gateway=gateway, jobs=jobs)
+        key_usage = KeyUsage(sessions)
+        key_writer = asyncio.create_task(key_usage.run(), name="key-usage")
+        app.state.resources = Resources(
+            settings=settings, sessions=sessions, redis=redis, gateway=gateway, jobs=jobs, key_usage=key_usage
+        )
         log.info(
             "app_started",
             env=settings.env,
@@ -57,7 +62,8 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
             yield
         finally:
             stop.set()
-            await asyncio.gather(*workers, return_exceptions=True)
+            key_writer.cancel()
+            await asyncio.gather(*workers, key_writer, return_exceptions=True)
             await stack.aclose()
             await gateway.aclose()
             await redis.aclose()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
@@ -20,9 +18,9 @@ from hub.http.errors import ApiError
 from hub.jobs import JobQueue
 from hub.settings import Settings
 from hub.tenancy.admin import Caller, authenticate_key
+from hub.tenancy.key_usage import KeyUsage
 from hub.tenancy.repository import TenantData
 
-_LAST_USED_GRANULARITY = timedelta(hours=1)
 _key_header = APIKeyHeader(name="X-Hub-Key", auto_error=False, description="A tenant API key.")
 
 
@@ -36,6 +34,8 @@ class Resources:
     gateway: Gateway
     jobs: JobQueue
     """Open for enqueueing; the workers run the jobs."""
+    key_usage: KeyUsage
+    """Notes each key's use; writes `last_used_at` in the background, never on the request path."""
 
 
 def resources(request: Request) -> Resources:
@@ -73,22 +73,10 @@ def require_key(*roles: m.ApiKeyRole) -> Callable[..., Coroutine[Any, Any, Authe
         structlog.contextvars.bind_contextvars(tenant_id=str(caller.tenant_id), key=caller.key_prefix)
         if caller.role not in roles:
             raise ApiError(403, "wrong_key_role", f"this endpoint needs a key with role {allowed}; got {caller.role}")
-        await _touch_key(session, caller)
+        resources(request).key_usage.seen(caller.key_prefix)
         return Authenticated(caller=caller, data=TenantData(session, caller.tenant_id))
 
     return dependency
-
-
-async def _touch_key(session: AsyncSession, caller: Caller) -> None:
-    now = datetime.now(UTC)
-    result = await session.execute(
-        update(m.ApiKey)
-        .where(m.ApiKey.prefix == caller.key_prefix)
-        .where((m.ApiKey.last_used_at.is_(None)) | (m.ApiKey.last_used_at < now - _LAST_USED_GRANULARITY))
-        .values(last_used_at=now)
-    )
-    if result.rowcount:
-        await session.commit()
 
 
 Storefront = Annotated[
