@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import redis.asyncio as aioredis
 import structlog
@@ -22,16 +21,12 @@ from hub.constants import WORKER_HEARTBEAT
 from hub.metrics import serve_metrics
 from hub.redis_conn import create_redis
 from hub.settings import Settings
+from hub.worker_kinds import WorkerKind
 
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL = 3 * HEARTBEAT_SECONDS
-
-
-class WorkerKind(StrEnum):
-    CHANNELS = "channels"
-    IMAGING = "imaging"
 
 
 Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]

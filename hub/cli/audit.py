@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.audit.export import ExportError, ExportRange, ExportResult, check_output_dir, export_tenant, verify_export
-from hub.audit.retention import PurgeResult, checkpoint_forgetter, purge_all, purge_tenant
 from hub.cli.common import fail, load_settings, with_session
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import upgrade
-from hub.tenancy import admin
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.audit.export import ExportRange, ExportResult
+    from hub.audit.retention import PurgeResult
 
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail: retention purge, regulator export, verification.")
 
@@ -41,6 +39,9 @@ def purge(
 
     Usage and cost rows are always kept, as is everything of a tenant without a retention period.
     """
+    from hub.audit.retention import checkpoint_forgetter, purge_all, purge_tenant
+    from hub.tenancy import admin
+
     settings = load_settings()
     forget = checkpoint_forgetter(settings.resolved_database_url, settings.data_dir)
     now = datetime.now(UTC)
@@ -87,6 +88,15 @@ class _RichProgress:
 
 
 async def _export(url: str, tenant_ref: str, period: ExportRange, out: Path | None) -> ExportResult:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy.engine import make_url
+
+    from hub.audit.export import export_tenant
+    from hub.db.engine import create_engine, session_factory
+    from hub.db.migrate import upgrade
+    from hub.tenancy import admin
+
     engine = create_engine(url)
     stderr = Console(stderr=True)
     progress = Progress(
@@ -122,6 +132,9 @@ def export(
     ] = None,
 ) -> None:
     """Write a tenant's rows for a period as one JSONL file per table plus manifest.json (rows, bytes, sha256)."""
+    from hub.audit.export import ExportError, ExportRange, check_output_dir
+    from hub.tenancy import admin
+
     first, last = _parse_day("--from", from_), _parse_day("--to", to)
     try:
         period = ExportRange(first, last)
@@ -144,6 +157,8 @@ def verify(
     directory: Annotated[Path, typer.Argument(help="An export directory (holding manifest.json).")],
 ) -> None:
     """Recompute every exported file's sha256 and row count and compare them with the manifest."""
+    from hub.audit.export import ExportError, verify_export
+
     try:
         verification = verify_export(directory)
     except ExportError as exc:

@@ -1,4 +1,8 @@
-"""Helpers every `hub` subcommand shares: settings, errors, a migrated database session."""
+"""Helpers every `hub` subcommand shares: settings, errors, a migrated database session.
+
+`hub --help` builds every command's signature, so the CLI modules import only typer and cheap option types at
+the top; what a command needs to run (settings, SQLAlchemy, Redis, rich, the gateway) it imports in its body.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,14 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import upgrade
-from hub.logs import configure_logging
-from hub.settings import LogFormat, Settings, describe_validation_error, get_settings
-from hub.tenancy import admin
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.settings import Settings
 
 T = TypeVar("T")
 
@@ -36,6 +37,11 @@ def load_settings(*, service: bool = False) -> Settings:
     tables and JSON on stdout read cleanly (`hub -v` or HUB_LOG_LEVEL for more). Logs are readable lines
     on a terminal and JSON otherwise, unless HUB_LOG_FORMAT says which.
     """
+    from pydantic import ValidationError
+
+    from hub.logs import configure_logging
+    from hub.settings import LogFormat, describe_validation_error, get_settings
+
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -58,6 +64,9 @@ def fail(message: str) -> typer.Exit:
 
 
 def migrate_database(settings: Settings) -> None:
+    from hub.db.engine import create_engine
+    from hub.db.migrate import upgrade
+
     async def main() -> None:
         engine = create_engine(settings.resolved_database_url)
         try:
@@ -70,6 +79,9 @@ def migrate_database(settings: Settings) -> None:
 
 def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction on a migrated database."""
+    from hub.db.engine import create_engine, session_factory
+    from hub.db.migrate import upgrade
+    from hub.tenancy import admin
 
     async def main() -> T:
         engine = create_engine(settings.resolved_database_url)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.audit.explain import ExplainError, Explanation, explain
 from hub.cli.common import cli_actor, fail, load_settings, migrate_database, with_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.audit.explain import Explanation
 
 REPLAY = "graphs.replay:replay_from_cli"
 """Replay runs the conversation graph, which builds on every other package: named by path, imported on use."""
@@ -29,6 +32,8 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as one JSON object.")] = False,
 ) -> None:
     """Explain one answer from its stored trace: prompt and sha256, models, attempts, tools, validation, fallback."""
+    from hub.audit.explain import ExplainError, explain
+
     settings = load_settings()
     wanted = _message_id(message_id)
 

@@ -8,10 +8,9 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.audit import audit_app
 from hub.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
@@ -19,12 +18,14 @@ from hub.cli.explain import explain_command, replay_command
 from hub.cli.ops import status_command, switch_app
 from hub.cli.prompts import prompts_app
 from hub.cli.usage import usage_app
-from hub.db import models as m
-from hub.db.engine import create_engine
-from hub.db.migrate import current_revision, head_revision
-from hub.settings import Settings
-from hub.tenancy import admin
-from hub.workers import WorkerKind
+from hub.db.roles import ApiKeyRole
+from hub.worker_kinds import WorkerKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.db import models as m
+    from hub.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="HUB: multi-tenant GenAI commerce agent service.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -185,6 +186,8 @@ def health_worker(kind: Annotated[WorkerKind, typer.Argument(help="Which kind of
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations; an up-to-date database is left unchanged."""
+    from hub.db.migrate import head_revision
+
     settings = load_settings()
     migrate_database(settings)
     typer.echo(f"database at revision {head_revision()}")
@@ -193,6 +196,9 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's migration revision."""
+    from hub.db.engine import create_engine
+    from hub.db.migrate import current_revision, head_revision
+
     settings = load_settings()
 
     async def main() -> str | None:
@@ -247,6 +253,7 @@ def tenants_create(
     slug: Annotated[str | None, typer.Option(help="URL-safe id [default: from the name].")] = None,
 ) -> None:
     """Create a tenant."""
+    from hub.tenancy import admin
 
     async def work(session: AsyncSession) -> m.Tenant:
         return await admin.create_tenant(session, name=name, slug=slug)
@@ -258,6 +265,8 @@ def tenants_create(
 @tenants_app.command("list")
 def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List tenants."""
+    from hub.tenancy import admin
+
     tenants = with_session(load_settings(), admin.list_tenants)
     rows = [{"id": str(t.id), "slug": t.slug, "name": t.name, "active": t.active} for t in tenants]
     if as_json:
@@ -279,6 +288,8 @@ def tenants_set(
     ] = None,
 ) -> None:
     """Change a tenant's retention and trace redaction; audited."""
+    from hub.tenancy import admin
+
     if retention_days is not None and no_retention:
         raise fail("give --retention-days or --no-retention, not both")
     changes: dict[str, Any] = {}
@@ -311,10 +322,11 @@ def _setting(value: Any) -> str:
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
-    role: Annotated[m.ApiKeyRole, typer.Option(help="What the key may reach.")],
+    role: Annotated[ApiKeyRole, typer.Option(help="What the key may reach.")],
     name: Annotated[str, typer.Option(help="A label for listings.")] = "",
 ) -> None:
     """Issue an API key and print it once; only its hash is stored."""
+    from hub.tenancy import admin
 
     async def work(session: AsyncSession) -> str:
         t = await admin.resolve_tenant(session, tenant)
@@ -331,6 +343,7 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's prefix (hub_xx_xxxxxxxxxxxx) or the whole key.")],
 ) -> None:
     """Revoke a key; requests with it get 401 from then on."""
+    from hub.tenancy import admin
 
     async def work(session: AsyncSession) -> str:
         return (await admin.revoke_key(session, key)).prefix
@@ -341,6 +354,8 @@ def keys_revoke(
 @keys_app.command("list")
 def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug or id.")]) -> None:
     """List a tenant's keys by prefix (the secrets are not stored)."""
+    from hub.db import models as m
+    from hub.tenancy import admin
     from hub.tenancy.repository import ApiKeys
 
     async def work(session: AsyncSession) -> list[m.ApiKey]:
@@ -360,6 +375,7 @@ def operators_create(
     name: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Create a console operator with a password (stored as an argon2 hash)."""
+    from hub.tenancy import admin
 
     async def work(session: AsyncSession) -> m.Operator:
         t = await admin.resolve_tenant(session, tenant)

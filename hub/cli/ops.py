@@ -10,33 +10,17 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
-import redis.asyncio as aioredis
 import typer
-from redis.exceptions import RedisError
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import cli_actor, fail, load_settings, with_session
-from hub.db import models as m
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import upgrade
-from hub.gateway.switches import (
-    Switch,
-    SwitchError,
-    announce,
-    check_feature,
-    list_switches,
-    switch_off,
-    switch_on,
-    switchable_features,
-)
-from hub.redis_conn import create_redis, running_redis_url
-from hub.settings import Settings
-from hub.tenancy import admin
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+    from rich.console import Console
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.gateway.switches import Switch
+    from hub.settings import Settings
     from hub.status import PlatformStatus, TenantStatus
 
 switch_app = typer.Typer(
@@ -56,6 +40,10 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Who flips it, for th
 @asynccontextmanager
 async def _reachable_redis(settings: Settings) -> AsyncIterator[aioredis.Redis | None]:
     """Yield a Redis client that answered a ping, or None; closed on exit."""
+    from redis.exceptions import RedisError
+
+    from hub.redis_conn import create_redis, running_redis_url
+
     url = running_redis_url(settings.redis_url, settings.data_dir)
     client = create_redis(url) if url else None
     if client is not None:
@@ -73,6 +61,8 @@ async def _reachable_redis(settings: Settings) -> AsyncIterator[aioredis.Redis |
 
 
 async def _announce(settings: Settings) -> bool:
+    from hub.gateway.switches import announce
+
     async with _reachable_redis(settings) as redis:
         return redis is not None and await announce(redis)
 
@@ -92,7 +82,9 @@ def _flip(
     settings: Settings, *, off: bool, tenant: str | None, feature: str | None, model: str | None, reason: str, by: str
 ) -> tuple[Switch | None, str]:
     """Flip one switch in one committed transaction; return the switch and how the shop is called."""
-    from hub.gateway.factory import load_prompts  # the model SDK behind it takes a second to import
+    from hub.gateway.switches import SwitchError, check_feature, switch_off, switch_on, switchable_features
+    from hub.prompting.registry import load_prompts
+    from hub.tenancy import admin
 
     known = switchable_features(load_prompts(settings).use_cases()) if feature is not None else []
 
@@ -165,6 +157,12 @@ def on(
 @switch_app.command("list")
 def list_command(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False) -> None:
     """List every switch that is off, with who switched it off, when and why."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from hub.db import models as m
+    from hub.gateway.switches import list_switches
 
     async def work(session: AsyncSession) -> list[tuple[Switch, str | None]]:
         slugs = dict((await session.execute(select(m.Tenant.id, m.Tenant.slug))).tuples().all())
@@ -187,9 +185,15 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Print one
 
 
 async def _gather(settings: Settings, tenant: str | None) -> PlatformStatus:
-    from hub.gateway.factory import load_prompts
+    from redis.exceptions import RedisError
+
+    from hub.db.engine import create_engine, session_factory
+    from hub.db.migrate import upgrade
     from hub.jobs import JobQueue
+    from hub.prompting.registry import load_prompts
+    from hub.redis_conn import running_redis_url
     from hub.status import platform_status
+    from hub.tenancy import admin
 
     engine = create_engine(settings.resolved_database_url)
     try:
@@ -222,6 +226,8 @@ def _spend(spent: Decimal, soft: Decimal | None, hard: Decimal | None) -> str:
 
 def render_status(status: PlatformStatus, console: Console) -> None:
     """Print the status as tables: circuits and model switches, shops, queues, workers."""
+    from rich.table import Table
+
     console.print(
         f"[bold]HUB status[/bold] at {status.at:%Y-%m-%d %H:%M:%S} UTC · provider {status.provider} · "
         f"Redis {status.redis}"
@@ -274,6 +280,10 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show circuits, kill switches, budgets against spend, queue depths and live workers."""
+    from rich.console import Console
+
+    from hub.tenancy import admin
+
     settings = load_settings()
     try:
         status = asyncio.run(_gather(settings, tenant))

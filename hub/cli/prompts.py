@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, with_session
-from hub.db import models as m
-from hub.prompting.registry import Bump, Prompt, PromptError, PromptRegistry, default_prompts_dir
-from hub.tenancy import admin
-from hub.tenancy.config import TenantConfig
+from hub.prompting.semver import Bump
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.db import models as m
+    from hub.prompting.registry import Prompt, PromptRegistry
 
 prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompts: list, show, diff, new, release, pin.")
 
@@ -33,21 +35,32 @@ def prompts_root(
     ] = None,
 ) -> None:
     """Versioned prompts: list, show, diff, new, release, pin."""
+    from hub.prompting.registry import default_prompts_dir
+
     ctx.obj = prompts_dir or default_prompts_dir()
 
 
-def _registry(ctx: typer.Context) -> PromptRegistry:
+@contextmanager
+def _prompt_errors() -> Iterator[None]:
+    """Stop the command with a PromptError's one line (it names the file, version or pin to fix)."""
+    from hub.prompting.registry import PromptError
+
     try:
-        return PromptRegistry.load(ctx.obj)
+        yield
     except PromptError as exc:
         raise fail(str(exc)) from None
+
+
+def _registry(ctx: typer.Context) -> PromptRegistry:
+    from hub.prompting.registry import PromptRegistry
+
+    with _prompt_errors():
+        return PromptRegistry.load(ctx.obj)
 
 
 def _get(registry: PromptRegistry, use_case: str, version: str) -> Prompt:
-    try:
+    with _prompt_errors():
         return registry.get(use_case, version, allow_drafts=True)
-    except PromptError as exc:
-        raise fail(str(exc)) from None
 
 
 @prompts_app.command("list")
@@ -87,10 +100,8 @@ def show(ctx: typer.Context, use_case: UseCaseArg, version: VersionArg) -> None:
 @prompts_app.command()
 def diff(ctx: typer.Context, use_case: UseCaseArg, a: VersionArg, b: VersionArg) -> None:
     """Print a unified diff between two versions of a use case."""
-    try:
+    with _prompt_errors():
         text = _registry(ctx).diff(use_case, a, b)
-    except PromptError as exc:
-        raise fail(str(exc)) from None
     if not text:
         typer.echo(f"{use_case}@{a} and {use_case}@{b} are identical", err=True)
     typer.echo(text, nl=False)
@@ -104,10 +115,8 @@ def new(
     changelog: Annotated[str, typer.Option(help="What changes in the new version, one line.")],
 ) -> None:
     """Copy the highest version to the next one as a draft to edit, evaluate and release."""
-    try:
+    with _prompt_errors():
         path = _registry(ctx).new_version(use_case, bump, changelog)
-    except PromptError as exc:
-        raise fail(str(exc)) from None
     typer.echo(f"created draft {path}")
 
 
@@ -115,10 +124,8 @@ def new(
 def release(ctx: typer.Context, use_case: UseCaseArg, version: VersionArg) -> None:
     """Record a version's sha256 in prompts.lock; its file must never change afterwards."""
     registry = _registry(ctx)
-    try:
+    with _prompt_errors():
         prompt = registry.release(use_case, version)
-    except PromptError as exc:
-        raise fail(str(exc)) from None
     typer.echo(f"released {prompt.ref} (sha256 {prompt.sha256})")
     if use_case not in registry.default_pins():
         typer.echo(f'add a default pin to pins.toml: {use_case} = "{version}"', err=True)
@@ -126,10 +133,8 @@ def release(ctx: typer.Context, use_case: UseCaseArg, version: VersionArg) -> No
 
 def _pinnable(registry: PromptRegistry, use_case: str, version: str) -> Prompt:
     """Return the prompt a tenant pin would select, or stop with one line saying why it may not be pinned."""
-    try:
+    with _prompt_errors():
         registry.check_pins({use_case: version})
-    except PromptError as exc:
-        raise fail(str(exc)) from None
     return registry.get(use_case, version)
 
 
@@ -149,6 +154,11 @@ def pin(
     ] = None,
 ) -> None:
     """Pin a tenant to an exact released version, once `hub eval run --tenant` has passed with it."""
+    from pydantic import ValidationError
+
+    from hub.tenancy import admin
+    from hub.tenancy.config import TenantConfig
+
     prompt = _pinnable(_registry(ctx), use_case, version)
 
     async def work(session: AsyncSession) -> tuple[str, str | None]:
@@ -197,6 +207,10 @@ async def passing_eval_run(
     session: AsyncSession, use_case: str, version: str, tenant_id: uuid.UUID
 ) -> m.EvalRun | None:
     """The latest passing eval run of a version, with a model, for this tenant's settings."""
+    from sqlalchemy import select
+
+    from hub.db import models as m
+
     found = await session.execute(
         select(m.EvalRun)
         .where(

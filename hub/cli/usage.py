@@ -7,36 +7,23 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.cli.common import fail, load_settings, with_session
-from hub.db import models as m
-from hub.db.engine import create_engine, session_factory
-from hub.db.migrate import upgrade
-from hub.tenancy import admin
-from hub.usage.report import (
-    ReportFormat,
-    UsageReport,
-    build_report,
-    render_csv,
-    render_html,
-    render_json,
-    render_table,
-)
-from hub.usage.rollup import RollupResult, rollup_day
+from hub.usage.formats import ReportFormat
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from hub.db import models as m
+    from hub.usage.report import UsageReport
+    from hub.usage.rollup import RollupResult
 
 usage_app = typer.Typer(no_args_is_help=True, help="Model usage: daily rollups and cost reports.")
 
-TEXT_RENDERERS: dict[ReportFormat, Callable[[UsageReport], str]] = {
-    ReportFormat.CSV: render_csv,
-    ReportFormat.JSON: render_json,
-    ReportFormat.HTML: render_html,
-}
 DEFAULT_REPORT_DAYS = 30
 MAX_REPORT_DAYS = 731
 DAY = "YYYY-MM-DD"
@@ -65,6 +52,13 @@ def _days(first: date, last: date) -> list[date]:
 
 async def _rollup_days(url: str, days: list[date]) -> list[RollupResult]:
     """Roll each day up in a transaction of its own, so an interrupted backfill keeps the days it did."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hub.db.engine import create_engine, session_factory
+    from hub.db.migrate import upgrade
+    from hub.usage.rollup import rollup_day
+
     engine = create_engine(url)
     results = []
     stderr = Console(stderr=True)
@@ -128,6 +122,8 @@ def rollup(
 
 async def _report_tenant(session: AsyncSession, ref: str | None) -> m.Tenant:
     """The tenant named by --tenant; without it, the only tenant there is."""
+    from hub.tenancy import admin
+
     if ref is not None:
         return await admin.resolve_tenant(session, ref)
     tenants = await admin.list_tenants(session)
@@ -171,6 +167,10 @@ def report(
     Rolled-up days come from the daily rollup; today and days not rolled up yet are computed live from
     the ledger and marked as such.
     """
+    from rich.console import Console
+
+    from hub.usage.report import build_report, render_csv, render_html, render_json, render_table
+
     last = _parse_day("--to", to) or _today()
     first = _parse_day("--from", from_) or last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
     if first > last:
@@ -183,20 +183,25 @@ def report(
         return await build_report(session, t.id, first, last)
 
     usage = with_session(load_settings(), work)
+    text_renderers: dict[ReportFormat, Callable[[UsageReport], str]] = {
+        ReportFormat.CSV: render_csv,
+        ReportFormat.JSON: render_json,
+        ReportFormat.HTML: render_html,
+    }
     if fmt is ReportFormat.TABLE and output is None:
         _print_whole(render_table(usage), Console())
         return
     if fmt is ReportFormat.HTML and output is None:
         output = Path(f"usage-{usage.tenant_slug}-{first}-{last}.html")
     if output is None:
-        typer.echo(TEXT_RENDERERS[fmt](usage), nl=False)
+        typer.echo(text_renderers[fmt](usage), nl=False)
         return
     try:
         with output.open("w", encoding="utf-8") as f:
             if fmt is ReportFormat.TABLE:
                 _print_whole(render_table(usage), Console(file=f))
             else:
-                f.write(TEXT_RENDERERS[fmt](usage))
+                f.write(text_renderers[fmt](usage))
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc.strerror}") from None
     typer.echo(str(output))

@@ -33,6 +33,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from hub.db.roles import ApiKeyRole
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -65,12 +67,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 Money = Numeric(12, 2)
 Json = JSON()
-
-
-class ApiKeyRole(StrEnum):
-    STOREFRONT = "storefront"
-    OPERATOR = "operator"
-    ADMIN = "admin"
 
 
 class OrderStatus(StrEnum):

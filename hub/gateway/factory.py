@@ -11,12 +11,8 @@ from hub.gateway.config import GatewayConfig
 from hub.gateway.gateway import Gateway
 from hub.gateway.ledger import UsageLedger
 from hub.gateway.switches import SwitchBoard
-from hub.prompting.registry import PromptError, PromptRegistry, default_prompts_dir
+from hub.prompting.registry import PromptError, PromptRegistry, load_prompts
 from hub.settings import Settings
-
-
-def load_prompts(settings: Settings) -> PromptRegistry:
-    return PromptRegistry.load(settings.prompts_dir or default_prompts_dir())
 
 
 def build_gateway(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, meta
@@ -23,6 +23,10 @@ from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.prompting.outputs import OUTPUT_SCHEMAS
+from hub.prompting.semver import Bump
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 LOCK_FILE = "prompts.lock"
 """JSON object, "use_case@version" → sha256 of the released file's bytes, sorted by use case then semver."""
@@ -30,8 +34,6 @@ PINS_FILE = "pins.toml"
 """TOML table, use case → the exact default version."""
 SYSTEM_HEADER = "## system"
 USER_HEADER = "## user"
-
-Bump = Literal["major", "minor", "patch"]
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 _USE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -62,6 +64,11 @@ class PromptError(ValueError):
 def default_prompts_dir() -> Path:
     """Return the repository's `prompts/` folder."""
     return Path(__file__).resolve().parents[2] / "prompts"
+
+
+def load_prompts(settings: Settings) -> PromptRegistry:
+    """Return the registry this deployment serves: HUB_PROMPTS_DIR, or the repository's `prompts/`."""
+    return PromptRegistry.load(settings.prompts_dir or default_prompts_dir())
 
 
 def is_exact_version(version: str) -> bool:

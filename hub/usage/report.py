@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +34,6 @@ CURRENCY = "USD"
 """What the price table bills in."""
 LIVE_MARK = "*"
 LIVE_NOTE = f"{LIVE_MARK} not rolled up yet: computed live from the ledger."
-
-
-class ReportFormat(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
-    HTML = "html"
 
 
 class Counters(BaseModel):
