@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -41,6 +43,16 @@ PRICES = PriceTable(
     ]
 )
 ROUTE = {"intent": "order_status", "confidence": 0.9, "entities": {"order_number": "A-10001"}}
+
+
+async def until(check: Callable[[], object], timeout_s: float = 10.0) -> None:
+    """Wait until `check()` (sync or async) is true: observable state, never a fixed sleep."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            result = check()
+            if await result if inspect.isawaitable(result) else result:
+                return
+            await asyncio.sleep(0.02)
 
 
 def route_json(**overrides: Any) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -13,13 +14,13 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field
 
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Verdict, reask_text
 from hub.gateway.guards import Preflight, Refusal
 from hub.gateway.run import CallRun, Rung
-from hub.gateway.transport import StreamBroken, call_with_retries, classify
+from hub.gateway.transport import CANCELLED, StreamBroken, call_with_retries, classify
 
 MessageValidator = Callable[[AIMessage], Sequence[str]]
 
@@ -32,6 +33,27 @@ class ModelUnavailable(Exception):
         self.reason = reason
         self.detail = detail
         self.rungs = rungs
+
+
+def chat_client(gateway: Gateway, model: str) -> ChatOpenAI:
+    """Return the process's one LangChain client for `model`, built on first use on the gateway's HTTP pool.
+
+    Every turn builds its own `GatewayChatModel` (and the graph copies it per call); they all share this
+    client, so no turn pays for building one or leaves another connection pool behind.
+    """
+    client = gateway.chat_clients.get(model)
+    if client is None:
+        cfg = gateway.config
+        client = gateway.chat_clients[model] = ChatOpenAI(
+            model=model,
+            base_url=cfg.base_url,
+            api_key=cfg.api_key or "not-needed",
+            max_retries=0,
+            timeout=cfg.read_timeout_s,
+            stream_usage=True,
+            http_async_client=gateway.http_client,
+        )
+    return client
 
 
 def _message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -84,7 +106,6 @@ class GatewayChatModel(BaseChatModel):
     models: list[str] | None = None
     """Use exactly these models instead of the feature's chain (a replay against another model)."""
     validators: list[MessageValidator] = Field(default_factory=list)
-    _clients: dict[str, ChatOpenAI] = PrivateAttr(default_factory=dict)
     last_run: CallRun | None = None
 
     @property
@@ -106,18 +127,7 @@ class GatewayChatModel(BaseChatModel):
         return self.bind(tools=formatted, **kwargs)
 
     def _client(self, model: str) -> ChatOpenAI:
-        if model not in self._clients:
-            cfg = self.gateway.config
-            self._clients[model] = ChatOpenAI(
-                model=model,
-                base_url=cfg.base_url,
-                api_key=cfg.api_key or "not-needed",
-                max_retries=0,
-                timeout=cfg.read_timeout_s,
-                stream_usage=True,
-                http_async_client=self.gateway.http_client,
-            )
-        return self._clients[model]
+        return chat_client(self.gateway, model)
 
     def _new_run(self) -> CallRun:
         run = self.gateway.new_run(self.ctx, self.feature, None)
@@ -229,14 +239,14 @@ class GatewayChatModel(BaseChatModel):
                 run.rung("switched_off", model, f"{switch.describe()}; skipping to the next model")
                 continue
             snapshot = check.breakers[model]
-            if not await gw.breaker.admit(cfg.provider, model, snapshot):
+            if not gw.breaker.admit(cfg.provider, model, snapshot):
                 run.rung("circuit_open", model, "circuit open; skipping to the next model")
                 continue
             failures, on_failure = run.failure_recorder(model)
 
             async def open_stream(
                 model: str = model,
-            ) -> tuple[AsyncIterator[ChatGenerationChunk], list[ChatGenerationChunk], float]:
+            ) -> tuple[AsyncGenerator[ChatGenerationChunk, None], list[ChatGenerationChunk], float]:
                 # Hold back framing chunks until real content arrives, so a stream that fails or
                 # stalls before saying anything can still be retried invisibly.
                 started = time.monotonic()
@@ -252,9 +262,13 @@ class GatewayChatModel(BaseChatModel):
                 stream, held, started = await call_with_retries(
                     open_stream, config=cfg, deadline_at=deadline_at, on_failure=on_failure
                 )
+            except asyncio.CancelledError:
+                gw.count_cancelled(model, failures, self.ctx.tenant_id)
+                raise
             except Exception:
                 if any(f.retryable for f in failures):
-                    await gw.breaker.record_failure(cfg.provider, model)
+                    hang = any(f.hang for f in failures)
+                    await gw.breaker.record_failure(cfg.provider, model, hang=hang, tenant_id=self.ctx.tenant_id)
                 run.rung("next_model", model, failures[-1].summary() if failures else "failed")
                 continue
             total: AIMessageChunk | None = None
@@ -274,12 +288,19 @@ class GatewayChatModel(BaseChatModel):
                     yield chunk
                 if finish is None:
                     raise StreamBroken("stream ended without a finish reason")
+            except asyncio.CancelledError:
+                # The caller's deadline passed mid-stream: bill what was sent, count a hang, let it go on.
+                run.failed_attempt(model, CANCELLED, time.monotonic() - started)
+                gw.breaker.note_failure(cfg.provider, model, hang=True, tenant_id=self.ctx.tenant_id)
+                raise
             except Exception as exc:
                 failure = classify(exc)
                 run.failed_attempt(model, failure, time.monotonic() - started)
-                await gw.breaker.record_failure(cfg.provider, model)
+                await gw.breaker.record_failure(cfg.provider, model, hang=failure.hang, tenant_id=self.ctx.tenant_id)
                 run.fell_back(Refusal.MODELS_FAILED, f"stream broke after output began: {failure.summary()}")
                 raise StreamBroken(failure.summary()) from exc
+            finally:
+                await stream.aclose()  # a caller that stops reading early must not leave the response open
             await gw.breaker.record_success(cfg.provider, model, snapshot)
             message = AIMessage(
                 content=total.content if total else "",

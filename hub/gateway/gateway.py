@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import openai
 import redis.asyncio as aioredis
@@ -22,8 +24,12 @@ from hub.gateway.ledger import UsageLedger
 from hub.gateway.pricing import PriceTable
 from hub.gateway.run import CallRun, GenerationResult
 from hub.gateway.switches import Switch, SwitchBoard
-from hub.gateway.transport import call_with_retries, make_client, make_http_client
+from hub.gateway.transport import Failure, call_with_retries, classify, make_client, make_http_client
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry, schema_text
+from hub.tenancy.config import TenantConfig
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +42,10 @@ Validator = Callable[[T], Iterable[str]]
 Fallback = Callable[[Refusal], T]
 """Deterministic answer for when no model may or can answer; must not raise."""
 
+PROBE_FEATURE = "breaker_probe"
+"""The usage rows of the breaker's background probes."""
+_PROBE_MESSAGE = {"role": "user", "content": "Reply with OK."}
+_NO_SETTINGS = TenantConfig()
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _PASSED_PARAMS = ("temperature", "max_tokens", "top_p", "seed", "presence_penalty", "frequency_penalty", "stop")
 
@@ -108,22 +118,79 @@ class Gateway:
         self.ledger = ledger
         self.prompts = prompts
         self.prices = prices or PriceTable.load()
-        self.breaker = CircuitBreaker(redis, failures=config.breaker_failures, cooldown_s=config.breaker_cooldown_s)
+        self.breaker = CircuitBreaker(
+            redis,
+            failures=config.breaker_failures,
+            cooldown_s=config.breaker_cooldown_s,
+            probe=self.probe,
+            probe_timeout_s=min(config.connect_timeout_s + config.read_timeout_s, config.deadline_s),
+        )
         self.guard = Guard(redis, self.breaker, switches=switches)
         ledger.on_spend = self.guard.add_spend
         self.http_client = make_http_client(config) if config.configured else None
         self.client: openai.AsyncOpenAI | None = (
             make_client(config, self.http_client) if self.http_client is not None else None
         )
+        self.chat_clients: dict[str, ChatOpenAI] = {}
+        """model → the process's one LangChain client for it, on `http_client` (`chat_model.chat_client` fills it)."""
 
     async def aclose(self) -> None:
         """Stop following kill switches, write every pending usage row and call count, then close the HTTP pool."""
         if self.switches is not None:
             await self.switches.aclose()
+        await self.breaker.aclose()
         await self.ledger.aclose()
         await self.guard.aclose()
         if self.http_client is not None:
             await self.http_client.aclose()
+
+    async def probe(self, model: str, tenant_id: uuid.UUID | None) -> bool:
+        """Ask `model` for one token, as the breaker's background probe; return whether it is back.
+
+        Billed like any attempt (feature `breaker_probe`) to the tenant whose call opened the circuit:
+        every ledger row needs a tenant, and that is whose service the probe restores. With no tenant
+        known (a circuit opened by an older replica) the probe is only logged. A refusal other than 429
+        or 5xx also closes the circuit: the model answers quickly, and only hangs and retryable errors
+        open circuits.
+        """
+        if self.client is None:
+            return False
+        run = None
+        if tenant_id is not None:
+            run = self.new_run(CallContext(tenant_id=tenant_id, tenant=_NO_SETTINGS), PROBE_FEATURE, None)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.breaker.probe_timeout_s):
+                completion = await self.client.chat.completions.create(
+                    model=model, messages=[_PROBE_MESSAGE], max_tokens=1
+                )
+        except Exception as exc:
+            failure = classify(exc)
+            if run is not None:
+                run.failed_attempt(model, failure, time.monotonic() - started)
+            log.info("circuit_probe", model=model, answered=not failure.retryable, error=failure.summary())
+            return not failure.retryable
+        if run is not None:
+            choice = completion.choices[0] if completion.choices else None
+            usage = (completion.usage.prompt_tokens, completion.usage.completion_tokens) if completion.usage else None
+            run.answered_attempt(
+                model,
+                latency_s=time.monotonic() - started,
+                usage=usage,
+                messages=[_PROBE_MESSAGE],
+                output_text=(choice.message.content if choice else None) or "",
+                errors=[],
+            )
+        log.info("circuit_probe", model=model, answered=True)
+        return True
+
+    def note_timeout(self, model: str, tenant_id: uuid.UUID | None = None) -> None:
+        """Open `model`'s circuit now, as a hang: for a caller whose own deadline passed outside the gateway.
+
+        A call cancelled while it waits on a model is counted already (billed `cancelled`, the circuit
+        opened); this is for a deadline that passed while the model was, e.g., streaming too slowly.
+        """
+        self.breaker.note_failure(self.config.provider, model, hang=True, tenant_id=tenant_id)
 
     def model_switch(self, model: str) -> Switch | None:
         """The kill switch that takes `model` out of every chain, or None (a dictionary lookup, no round trip)."""
@@ -237,7 +304,7 @@ class Gateway:
                 last = Refusal.SWITCHED_OFF
                 continue
             snapshot = check.breakers[model]
-            if not await self.breaker.admit(provider, model, snapshot):
+            if not self.breaker.admit(provider, model, snapshot):
                 run.rung("circuit_open", model, "circuit open; skipping to the next model")
                 continue
             convo = list(messages)
@@ -255,16 +322,20 @@ class Gateway:
                     answer, latency_s = await call_with_retries(
                         attempt, config=self.config, deadline_at=deadline_at, on_failure=on_failure
                     )
+                except asyncio.CancelledError:
+                    self.count_cancelled(model, failures, run.ctx.tenant_id)
+                    raise
                 except Exception:
                     if not failures:
                         log.exception("gateway_unclassified_error", model=model, feature=run.feature)
                     if any(f.retryable for f in failures):
-                        await self.breaker.record_failure(provider, model)
+                        hang = any(f.hang for f in failures)
+                        await self.breaker.record_failure(provider, model, hang=hang, tenant_id=run.ctx.tenant_id)
                     last = Refusal.MODELS_FAILED
                     run.rung("next_model", model, failures[-1].summary() if failures else "failed")
                     break
-                if failures:
-                    await self.breaker.record_failure(provider, model)
+                if failures:  # it answered in the end: not hung, whatever the earlier attempts did
+                    await self.breaker.record_failure(provider, model, tenant_id=run.ctx.tenant_id)
                 else:
                     await self.breaker.record_success(provider, model, snapshot)
                 verdict = judge(answer, convo)
@@ -284,6 +355,13 @@ class Gateway:
             else:
                 run.rung("next_model", model, f"still invalid after {self.config.max_reasks} re-asks")
         return last
+
+    def count_cancelled(self, model: str, failures: list[Failure], tenant_id: uuid.UUID) -> None:
+        """Count a call the caller cancelled: a hang if it was waiting on the model, else its retryable failures."""
+        if failures and failures[-1].kind == "cancelled":
+            self.breaker.note_failure(self.config.provider, model, hang=True, tenant_id=tenant_id)
+        elif any(f.retryable for f in failures):
+            self.breaker.note_failure(self.config.provider, model, tenant_id=tenant_id)
 
     def _fall_back(
         self,

@@ -33,13 +33,24 @@ class Failure:
 
     retryable: bool
     status: int | None
-    kind: Literal["rate_limited", "server_error", "connection", "timeout", "stream", "rejected", "deadline"]
+    kind: Literal[
+        "rate_limited", "server_error", "connection", "timeout", "stream", "rejected", "deadline", "cancelled"
+    ]
     message: str
     retry_after_s: float | None = None
+
+    @property
+    def hang(self) -> bool:
+        """The model kept us waiting until a timeout, or until the caller gave up: it opens the circuit at once."""
+        return self.kind in ("timeout", "cancelled")
 
     def summary(self) -> str:
         status = f"{self.status} " if self.status else ""
         return f"{status}{self.kind}: {self.message}"[:500]
+
+
+CANCELLED = Failure(True, None, "cancelled", "the caller stopped waiting (its own deadline passed)")
+"""An attempt still waiting on the model when the caller cancelled the call."""
 
 
 def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
@@ -120,15 +131,14 @@ async def call_with_retries(
 ) -> R:
     """Run `attempt_once` until it succeeds, a non-retryable failure, the attempt cap or the deadline.
 
-    `on_failure(failure, latency_s)` sees every failed attempt, so each one can be billed and traced.
+    `on_failure(failure, latency_s)` sees every failed attempt, so each one can be billed and traced,
+    including the one in flight when the caller cancels the call (`CANCELLED`, then the cancellation).
     A wait never ends before the server's Retry-After, and never runs past the deadline: if the
     server asks for longer than is left, we stop rather than retry early.
     """
     # A plain loop rather than tenacity's AsyncRetrying: that costs ~100 µs per call on the hot path,
-    # a fifth of the gateway's whole overhead budget; tenacity still computes the backoff.
-    backoff = wait_exponential_jitter(
-        multiplier=config.backoff_initial_s, max=config.backoff_max_s, jitter=config.backoff_initial_s
-    )
+    # a fifth of the gateway's whole overhead budget; tenacity still computes the backoff, once one is needed.
+    backoff: wait_exponential_jitter | None = None
     attempt = 0
     while True:
         attempt += 1
@@ -139,11 +149,20 @@ async def call_with_retries(
                 raise DeadlineExceeded(f"deadline of {config.deadline_s:g}s passed")
             async with asyncio.timeout(remaining):
                 return await attempt_once()
+        except asyncio.CancelledError:
+            # The caller stopped waiting (its own deadline, e.g. a turn's `asyncio.timeout`): bill the
+            # attempt in flight as a hang and let the cancellation go on.
+            on_failure(CANCELLED, time.monotonic() - started)
+            raise
         except Exception as exc:
             failure = classify(exc)
             on_failure(failure, time.monotonic() - started)
             if not failure.retryable or attempt >= config.max_attempts:
                 raise
+            if backoff is None:
+                backoff = wait_exponential_jitter(
+                    multiplier=config.backoff_initial_s, max=config.backoff_max_s, jitter=config.backoff_initial_s
+                )
             delay = max(failure.retry_after_s or 0.0, backoff(_BackoffState(attempt)))
             if time.monotonic() + delay >= deadline_at:
                 raise

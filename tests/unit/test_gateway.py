@@ -15,7 +15,7 @@ from hub.db.models import UsageOutcome
 from hub.gateway.guards import Refusal
 from hub.prompting.outputs import IntentRoute
 from hub.redis_conn import EmbeddedRedis
-from tests.gateway_harness import Harness, fast_config, gateway_harness, route_json
+from tests.gateway_harness import Harness, fast_config, gateway_harness, route_json, until
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ async def test_tenant_rate_limit_sends_excess_calls_to_the_fallback(
         assert results[2].fallback_reason == Refusal.RATE_LIMITED and len(llm.requests) == 2
 
 
-async def test_circuit_opens_after_repeated_failures_and_a_probe_closes_it(
+async def test_circuit_opens_after_repeated_failures_and_a_background_probe_closes_it(
     tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
 ) -> None:
     config = fast_config(llm.base_url, breaker_failures=3, breaker_cooldown_s=0.5, max_attempts=1)
@@ -225,12 +225,11 @@ async def test_circuit_opens_after_repeated_failures_and_a_probe_closes_it(
         skipped = await route(h)
         assert skipped.model == "model-b" and [r.model for r in llm.requests] == ["model-b"]
         assert skipped.rungs[0].step == "circuit_open"
-        await asyncio.sleep(0.6)
+        probe = (await asyncio.to_thread(llm.wait_for_requests, 2))[1]  # after the cooldown, off every caller's path
+        assert (probe.model, probe.body["max_tokens"]) == ("model-a", 1)
+        await until(lambda: not h.gateway.breaker.snapshot_of(config.provider, "model-a").open_until)
         llm.reset()
-        probe = await route(h)
-        assert probe.model == "model-a" and [r.model for r in llm.requests] == ["model-a"]
-        llm.reset()
-        assert (await route(h)).model == "model-a"
+        assert (await route(h)).model == "model-a" and [r.model for r in llm.requests] == ["model-a"]
 
 
 async def test_tenant_price_override_replaces_the_list_price(h: Harness, llm: ScriptedLLMServer) -> None:
