@@ -60,7 +60,7 @@ class KeyUsage:
             async with self._sessions() as session:
                 await session.execute(statement, rows)
                 await session.commit()
-        except Exception:
+        except BaseException:
             for prefix, at in pending.items():  # keep them for the next try; newer uses win
                 self._pending.setdefault(prefix, at)
             raise
