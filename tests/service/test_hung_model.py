@@ -55,7 +55,7 @@ async def test_a_hung_model_gets_the_deterministic_answer_by_the_deadline_and_th
     app_settings: Settings, engine: AsyncEngine, session: AsyncSession, hung_llm: ScriptedLLMServer
 ) -> None:
     shop = await make_shop(session, "alpha")
-    settings = _with_model(app_settings, hung_llm, chat_turn_deadline_s=2.0)
+    settings = _with_model(app_settings, hung_llm, chat_turn_deadline_s=4.0)
     async with _client(settings) as (client, _):
         r = await _chat(client, shop.storefront_key, "s1", f"where is my order {shop.order_number}?")
         assert r.status_code == 200, r.text
