@@ -662,7 +662,7 @@ async def drain(
         while True:
             tick()
             meter.sample()
-            queue_left = await jobs.worker.queue_size()
+            queue_left = (await jobs.depths())[jobs.spec.name]
             counts, _ = first_replies(graph)
             answered = sum(1 for s in senders if counts[s])
             waited = time.monotonic() - started

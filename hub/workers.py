@@ -56,6 +56,15 @@ CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
 
 
 def load_consumers(kind: WorkerKind) -> list[Consumer]:
+    """Import the consumers of `kind` and the task code of its queue, before any of them starts.
+
+    Importing the task code (the conversation graph, the compositor) takes seconds; done inside the event
+    loop while another consumer's first Redis connect is waiting, it timed that connect out.
+    """
+    from hub.jobs import GENERAL, IMAGING
+
+    for path in {WorkerKind.CHANNELS: GENERAL, WorkerKind.IMAGING: IMAGING}[kind].tasks:
+        importlib.import_module(path.partition(":")[0])
     loaded = []
     for path in CONSUMERS[kind]:
         module, _, attr = path.partition(":")

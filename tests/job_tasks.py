@@ -1,4 +1,8 @@
-"""Test-only background tasks, and a worker process that runs them: `python -m tests.job_tasks SETTINGS_JSON`."""
+"""Test-only background tasks, and a worker process that runs them: `python -m tests.job_tasks SETTINGS_JSON [QUEUE]`.
+
+With QUEUE the worker consumes a queue of that name that has only these tasks (as the queue bench's worker
+has only its own); without, the general queue with every registered task.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 
 import anyio
 
-from hub.jobs import JobQueue
+from hub.jobs import GENERAL, JobQueue, QueueSpec
 from hub.settings import Settings
 
 RUNS = "hub:test:runs"
@@ -33,8 +37,8 @@ def register_test_tasks(queue: JobQueue) -> None:
         raise ValueError(f"no luck with {key}")
 
 
-async def _main(settings: Settings) -> None:
-    queue = JobQueue(settings)
+async def _main(settings: Settings, spec: QueueSpec = GENERAL) -> None:
+    queue = JobQueue(settings, spec, linked=())
     register_test_tasks(queue)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -42,4 +46,5 @@ async def _main(settings: Settings) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(Settings.model_validate_json(sys.argv[1])))
+    spec = QueueSpec(sys.argv[2], (), "jobs_concurrency") if len(sys.argv) > 2 else GENERAL
+    asyncio.run(_main(Settings.model_validate_json(sys.argv[1]), spec))

@@ -88,6 +88,7 @@ def serve(
     """
     from hub.http.serving import ServerStartFailed, serve_app, stop_on_signals
     from hub.redis_conn import EmbeddedRedis, EmbeddedRedisError
+    from hub.worker_process import WorkerProcess
 
     settings = load_settings(service=True)
     host = host or settings.host
@@ -102,10 +103,19 @@ def serve(
                     settings = settings.model_copy(update={"redis_url": embedded.url})
                 if demo:  # once this data dir is known to be free: a refused start prints its one line only
                     _print_demo(settings, as_json=False, base_url=_base_url(host, port))
-                # Embedded default: one process also runs the channel and imaging workers.
-                serve_app(load_app_factory()(settings, in_process_workers=embedded is not None), host=host, port=port)
+                # Embedded default: a child process runs the channel and imaging workers, so job work never
+                # holds up this server's event loop; it stops before the embedded Redis does.
+                with WorkerProcess(settings) if embedded is not None else nullcontext() as workers:
+                    app = load_app_factory()(settings)  # imported while the child starts
+                    if workers is not None:
+                        workers.wait_ready(WORKERS_READY_S)
+                    serve_app(app, host=host, port=port)
         except (EmbeddedRedisError, ServerStartFailed) as exc:
             raise fail(str(exc)) from None
+
+
+WORKERS_READY_S = 60.0
+"""Longest `hub serve` waits for its worker process to announce its workers before it serves anyway."""
 
 
 def _base_url(host: str, port: int) -> str:

@@ -212,6 +212,16 @@ async def announce(redis: aioredis.Redis) -> bool:
     return True
 
 
+def _one_line(exc: Exception) -> str:
+    """The database's own words for a failed read, without SQLAlchemy's statement and link lines."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    hint = (
+        " (is the database migrated? `hub db upgrade`)" if "no such table" in first or "does not exist" in first else ""
+    )
+    return f"{type(cause).__name__}: {first}{hint}"
+
+
 class SwitchBoard:
     """One process's view of the switches: in memory for lookups, reloaded on each announcement and every poll."""
 
@@ -224,6 +234,7 @@ class SwitchBoard:
         self._loaded = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reload_error: str | None = None
 
     def tenant_off(self, tenant_id: uuid.UUID, feature: str) -> Switch | None:
         """The switch that stops this tenant's feature (its own, else the tenant's `*`), or None."""
@@ -253,11 +264,22 @@ class SwitchBoard:
         self._models = {s.model: s for s in rows if s.model is not None}
 
     async def _reload_or_keep(self) -> None:
-        """Reload; when the database is unreachable keep the last view (a fresh board then has none) and go on."""
+        """Reload; when the database is unreachable keep the last view (a fresh board then has none) and go on.
+
+        A failure is one log line, said again only when the error changes: a database that was never migrated
+        (no `kill_switches` table) or is down must not print a traceback every poll.
+        """
         try:
             await self.reload()
-        except Exception:
-            log.warning("switch_reload_failed", exc_info=True)
+        except Exception as exc:
+            error = _one_line(exc)
+            if error != self._reload_error:
+                log.warning("switch_reload_failed", error=error)
+                self._reload_error = error
+        else:
+            if self._reload_error is not None:
+                log.info("switch_reload_recovered")
+                self._reload_error = None
         finally:
             self._loaded.set()
 

@@ -28,7 +28,9 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastAPI:
     """Return the app; it opens the database and Redis on startup and closes them on shutdown.
 
-    With `in_process_workers` (the embedded default) it also runs every worker kind as tasks.
+    With `in_process_workers` it also runs every worker kind as tasks of this process, for tests that want one
+    process; `hub serve` runs its workers in a child process instead (`hub.worker_process`), so job work never
+    holds up the server's event loop.
     """
     if not settings.redis_url:
         raise ValueError("create_app needs settings.redis_url; `hub serve` fills it with the embedded Redis")
