@@ -139,7 +139,9 @@ class GatewayChatModel(BaseChatModel):
     async def _preflight(self, run: CallRun) -> tuple[list[str], Preflight]:
         cfg = self.gateway.config
         models = (
-            (list(self.models) if cfg.configured else []) if self.models else cfg.chain(self.feature, self.model_hint)
+            (list(self.models) if cfg.configured else [])
+            if self.models
+            else self.gateway.chain(self.feature, self.model_hint)
         )
         check = await self.gateway.guard.preflight(
             tenant_id=self.ctx.tenant_id,

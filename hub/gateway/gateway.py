@@ -131,6 +131,8 @@ class Gateway:
         self.client: openai.AsyncOpenAI | None = (
             make_client(config, self.http_client) if self.http_client is not None else None
         )
+        self._chains: dict[tuple[str, str | None], list[str]] = {}
+        self._params: dict[str, dict[str, Any]] = {}
         self.chat_clients: dict[str, ChatOpenAI] = {}
         """model → the process's one LangChain client for it, on `http_client` (`chat_model.chat_client` fills it)."""
 
@@ -184,13 +186,21 @@ class Gateway:
         log.info("circuit_probe", model=model, answered=True)
         return True
 
-    def note_timeout(self, model: str, tenant_id: uuid.UUID | None = None) -> None:
-        """Open `model`'s circuit now, as a hang: for a caller whose own deadline passed outside the gateway.
+    def chain(self, feature: str, hint: str | None) -> list[str]:
+        """The feature's models (a fresh list each time); the config never changes, so each chain is built once."""
+        chain = self._chains.get((feature, hint))
+        if chain is None:
+            chain = self._chains[(feature, hint)] = self.config.chain(feature, hint)
+        return list(chain)
 
-        A call cancelled while it waits on a model is counted already (billed `cancelled`, the circuit
-        opened); this is for a deadline that passed while the model was, e.g., streaming too slowly.
-        """
-        self.breaker.note_failure(self.config.provider, model, hang=True, tenant_id=tenant_id)
+    def _params_of(self, prompt: Prompt) -> dict[str, Any]:
+        """The request parameters a prompt sets; a released prompt never changes, so once per version."""
+        params = self._params.get(prompt.ref)
+        if params is None:
+            params = self._params[prompt.ref] = {
+                k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None
+            }
+        return params
 
     def model_switch(self, model: str) -> Switch | None:
         """The kill switch that takes `model` out of every chain, or None (a dictionary lookup, no round trip)."""
@@ -226,7 +236,7 @@ class Gateway:
             raise PromptError(f"prompt {prompt.ref} is an agent prompt (output: null); the agent graph runs it")
         feature = feature or use_case
         run = self.new_run(ctx, feature, prompt)
-        models = self.config.chain(feature, prompt.model)
+        models = self.chain(feature, prompt.model)
         check = await self.guard.preflight(
             tenant_id=ctx.tenant_id,
             tenant=ctx.tenant,
@@ -242,7 +252,7 @@ class Gateway:
             return self._fall_back(run, prompt, fallback, check.refusal, check.detail, check.budget_warning)
 
         messages = prompt.render({**variables, "output_schema": schema_text(model_cls)})
-        params = {k: v for k in _PASSED_PARAMS if (v := prompt.params.get(k)) is not None}
+        params = self._params_of(prompt)
         run.params = params
 
         async def call(model: str, convo: list[dict[str, Any]]) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 import redis.asyncio as aioredis
 import structlog
@@ -74,7 +75,13 @@ _SEEN_FOR_S = 120.0
 
 
 def spend_keys(tenant_id: uuid.UUID, at: datetime) -> tuple[str, str]:
-    return f"{SPEND}:{tenant_id}:{at:%Y-%m-%d}", f"{SPEND}:{tenant_id}:{at:%Y-%m}"
+    """The tenant's day and month spend counters for `at` (a UTC time); every billed row looks them up."""
+    return _spend_keys(tenant_id, at.year, at.month, at.day)
+
+
+@lru_cache(maxsize=4096)
+def _spend_keys(tenant_id: uuid.UUID, year: int, month: int, day: int) -> tuple[str, str]:
+    return f"{SPEND}:{tenant_id}:{year:04d}-{month:02d}-{day:02d}", f"{SPEND}:{tenant_id}:{year:04d}-{month:02d}"
 
 
 def rate_key(tenant_id: uuid.UUID, at: float) -> str:
@@ -114,6 +121,8 @@ class Guard:
         self._models: dict[tuple[str, str], float] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._keys: dict[uuid.UUID, tuple[int, str, str, str]] = {}
+        """tenant → (UTC day number, its day and month spend keys, its rate key prefix): built once a day."""
 
     def add_spend(self, tenant_id: uuid.UUID, at: datetime, amount: Decimal) -> None:
         """Count spend the ledger just wrote, so budgets see it before the next sync."""
@@ -133,6 +142,7 @@ class Guard:
                 self._models[pm] = now_mono
             self._tenants = {t: seen for t, seen in self._tenants.items() if now_mono - seen < _SEEN_FOR_S}
             self._models = {pm: seen for pm, seen in self._models.items() if now_mono - seen < _SEEN_FOR_S}
+            self._keys = {t: keys for t, keys in self._keys.items() if t in self._tenants}
             pending, self._unsynced = dict(self._unsynced), defaultdict(int)
             tenants, models = list(self._tenants), list(self._models)
             for tenant_id in tenants:  # INCRBY 0 reads the minute's count that other replicas made
@@ -179,6 +189,15 @@ class Guard:
         with contextlib.suppress(Exception):
             await self.sync()
 
+    def _keys_of(self, tenant_id: uuid.UUID, now: float) -> tuple[str, str, str]:
+        """The tenant's spend keys for today (UTC) and its rate key prefix, without formatting dates per call."""
+        day = int(now // 86400)
+        cached = self._keys.get(tenant_id)
+        if cached is None or cached[0] != day:
+            day_key, month_key = spend_keys(tenant_id, datetime.fromtimestamp(now, UTC))
+            cached = self._keys[tenant_id] = (day, day_key, month_key, rate_key(tenant_id, 0)[:-1])
+        return cached[1], cached[2], cached[3]
+
     async def preflight(
         self,
         *,
@@ -204,15 +223,15 @@ class Guard:
             return Preflight(Refusal.AI_OFF, f"AI is switched off for {feature!r}")
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="gateway-guard-sync")
-        now_mono, now = time.monotonic(), datetime.now(UTC)
-        day_key, month_key = spend_keys(tenant_id, now)
+        now, now_mono = time.time(), time.monotonic()
+        day_key, month_key, rate_prefix = self._keys_of(tenant_id, now)
         unseen_models = [(provider, m) for m in models if (provider, m) not in self._models]
         if day_key not in self._spend or unseen_models:
             await self.sync(extra_tenants=[tenant_id], extra_models=unseen_models)
         self._tenants[tenant_id] = now_mono
         for model in models:
             self._models[(provider, model)] = now_mono
-        minute_key = rate_key(tenant_id, time.time())
+        minute_key = f"{rate_prefix}{int(now // 60)}"
         self._unsynced[minute_key] += 1
         calls = self._global_calls.get(minute_key, 0) + self._unsynced[minute_key]
         snapshots = {model: self._breaker.snapshot_of(provider, model) for model in models}

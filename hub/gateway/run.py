@@ -125,10 +125,17 @@ class CallRun:
         )
 
     def _row(
-        self, *, model: str, provider: str, outcome: UsageOutcome, latency_s: float, **extra: Any
+        self,
+        *,
+        model: str,
+        provider: str,
+        outcome: UsageOutcome,
+        latency_s: float,
+        ts: datetime | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
         row = {
-            "ts": datetime.now(UTC),
+            "ts": ts or datetime.now(UTC),
             "tenant_id": self.ctx.tenant_id,
             "feature": self.feature,
             "provider": provider,
@@ -191,7 +198,8 @@ class CallRun:
             output_tokens = tokens.count_text(model, output_text)
         else:
             input_tokens, output_tokens = usage
-        price = self.prices.price(model, datetime.now(UTC), self.ctx.tenant.price_overrides)
+        now = datetime.now(UTC)
+        price = self.prices.price(model, now, self.ctx.tenant.price_overrides)
         cost = price.cost(input_tokens, output_tokens)
         self.cost += cost
         outcome = UsageOutcome.INVALID_OUTPUT if errors else UsageOutcome.OK
@@ -201,6 +209,7 @@ class CallRun:
                 provider=self.provider,
                 outcome=outcome,
                 latency_s=latency_s,
+                ts=now,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 tokens_estimated=usage is None,

@@ -107,7 +107,9 @@ def make_http_client(config: GatewayConfig) -> httpx2.AsyncClient:
     """One pooled HTTP client per process, shared by the SDK and the LangChain chat model."""
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
-        limits=httpx2.Limits(max_connections=512, max_keepalive_connections=128),
+        # Drop an idle connection before the server does: uvicorn (vLLM, llama.cpp's proxies, our scripted
+        # server) closes keep-alive connections after 5 s, and reusing one it is closing fails the request.
+        limits=httpx2.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=4.0),
     )
 
 
