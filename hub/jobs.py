@@ -75,6 +75,10 @@ READ_BLOCK_MS = 500
 """Longest one read waits for a job: a job that arrives wakes it at once; a stop waits at most this long."""
 DELAYED_POLL_S = 0.25
 """How often a worker moves due retries and delayed jobs onto their streams."""
+FETCH_AHEAD_S = 0.1
+MAX_FETCH_AHEAD = 256
+ACK_LINGER_S = 0.002
+"""How long finished jobs wait for company before their acknowledgement goes out (at most: a full batch goes at once)."""
 REDIS_RETRY_S = 1.0
 """Pause after a Redis error before a worker's loop tries again."""
 
@@ -397,13 +401,14 @@ class _Consumer:
         self.resources = resources
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.concurrency = queue.concurrency
-        self.limit = 2 * queue.concurrency
-        """Jobs held at once: running plus fetched ahead (so a finished job's slot is filled without a wait)."""
+        self.run_s = 1.0
+        """Recent jobs' running time (moving average); decides how many jobs to fetch ahead."""
         self.max_tries = queue.settings.jobs_max_tries
         self.idle_ms = int(queue.idle_timeout_s * 1000)
         self.streams = {self.spec.stream(p): p for p in _HIGH_FIRST}
         self.waiting: dict[Priority, deque[_Delivery]] = {p: deque() for p in _HIGH_FIRST}
         self.running: dict[asyncio.Task[None], _Delivery] = {}
+        self.started: dict[asyncio.Task[None], float] = {}
         self.to_ack: list[tuple[_Delivery, str | None]] = []
         self.to_release: list[_Delivery] = []
         self.room = asyncio.Event()
@@ -413,6 +418,14 @@ class _Consumer:
         self.move_due = self.redis.register_script(_MOVE_DUE)
         self.finished = 0
         self._last_error: str | None = None
+
+    @property
+    def limit(self) -> int:
+        """Jobs to hold at once: the running ones plus those fetched ahead, as many as this worker starts in about
+        `FETCH_AHEAD_S` at its recent pace (at least its concurrency, so a finished job's slot is filled without a
+        wait; no more, when jobs are long, so they wait on the stream where another worker can take them)."""
+        ahead = int(self.concurrency * FETCH_AHEAD_S / max(self.run_s, 1e-4))
+        return self.concurrency + min(max(ahead, self.concurrency), MAX_FETCH_AHEAD)
 
     @property
     def held(self) -> int:
@@ -527,10 +540,12 @@ class _Consumer:
                 delivery = waiting.popleft()
                 task = asyncio.create_task(self._execute(delivery))
                 self.running[task] = delivery
+                self.started[task] = time.monotonic()
                 task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
+        self.run_s = 0.9 * self.run_s + 0.1 * (time.monotonic() - self.started.pop(task, time.monotonic()))
         self.finished += 1
         if self.reading:
             self._dispatch()
@@ -632,6 +647,8 @@ class _Consumer:
         """Acknowledge finished jobs in batches: whatever finished while the last batch was in flight goes next."""
         while True:
             await self.acks_ready.wait()
+            if len(self.to_ack) < self.concurrency and not self.done.is_set():
+                await asyncio.sleep(ACK_LINGER_S)  # let the jobs running now finish into the same batch
             self.acks_ready.clear()
             batch, self.to_ack = self.to_ack, []
             if batch:

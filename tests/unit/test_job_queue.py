@@ -237,3 +237,47 @@ async def test_a_switch_board_on_an_unmigrated_database_says_so_in_one_line(
     assert "exc_info" not in failures[0] and "\n" not in failures[0]["error"]
     assert failures[0]["error"].startswith("OperationalError: no such table: kill_switches")
     assert "hub db upgrade" in failures[0]["error"]
+
+
+async def test_every_job_a_sigkilled_worker_held_is_reclaimed_and_finished_by_another(settings: Settings) -> None:
+    from tests.job_tasks import FINISHED, RUNS, register_test_tasks
+
+    keys = [f"held-{i}" for i in range(12)]
+    client = create_redis(settings.redis_url or "")
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.job_tasks",
+        settings.model_dump_json(),
+        SPEC.name,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with JobQueue(settings, SPEC, register=False, linked=()) as producer:
+            for key in keys:  # more than its concurrency (8): some run, the rest wait fetched ahead
+                await producer.enqueue("count_and_sleep", key, 50, 0.1)
+            async with asyncio.timeout(60):
+                while await client.hlen(RUNS) < 8:  # noqa: ASYNC110 — state is in Redis
+                    await asyncio.sleep(0.05)
+            doomed.kill()
+            await doomed.wait()
+            assert await client.lrange(FINISHED, 0, -1) == []
+            rescuer = JobQueue(settings.model_copy(update={"jobs_concurrency": 12}), SPEC, linked=())
+            register_test_tasks(rescuer)
+            stop = asyncio.Event()
+            worker = asyncio.create_task(rescuer.run(stop))
+            async with asyncio.timeout(90):
+                while await client.llen(FINISHED) < len(keys):  # noqa: ASYNC110 — state is in Redis
+                    await asyncio.sleep(0.1)
+            stop.set()
+            await worker
+            assert sorted(await client.lrange(FINISHED, 0, -1)) == sorted(keys)
+            assert (await producer.depths()) == {SPEC.name: 0}
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+            await doomed.wait()
+        await client.aclose()
