@@ -14,8 +14,10 @@ USAGE_ROLLUP = f"{REDIS_PREFIX}:usage-rollup"
 RETENTION_PURGE = f"{REDIS_PREFIX}:retention-purge"
 """`hub:retention-purge:<day>` → the once-a-day lock of the retention purge (`running:<token>`, then `done`)."""
 JOBS = f"{REDIS_PREFIX}:jobs"
-"""The background job queue (streaq streams under `hub:jobs`); `hub:jobs:dead` → JSON of jobs that ran out of
-tries; `hub:jobs:events:<tenant>` → pub/sub channel of job progress for that tenant's operators."""
+"""The background job queues (`hub.jobs`): `hub:jobs:{<queue>}:<priority>` → the streams (consumer group
+`workers`), `…:delayed:<priority>` → sorted sets of retries and delayed jobs, `…:results:<minute>` → hashes of
+finished jobs' outcomes; `hub:jobs:dead` → JSON of jobs that ran out of tries; `hub:jobs:events:<tenant>` →
+pub/sub channel of job progress for that tenant's operators."""
 CHAT_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit"
 """`hub:chat-ratelimit:<key prefix>` → sorted set of the key's chat requests in the current window (ms scores)."""
 CHAT_SESSION_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit-session"
