@@ -1,6 +1,6 @@
 """The imaging service end to end: the operator API, the queue, micro-batches, scoring, retries and the fallback.
 
-Jobs go in through `POST /v1/images/jobs` and are done by a real imaging worker (streaq on Redis) in this
+Jobs go in through `POST /v1/images/jobs` and are done by a real imaging worker (the job queue on Redis) in this
 process; the generated path uses a tiny random Stable Diffusion pipeline built and saved here, loaded from disk.
 """
 
