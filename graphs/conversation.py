@@ -29,7 +29,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import (
@@ -195,20 +194,6 @@ def _trace_outcome(span: Span | None, outcome: ToolOutcome) -> None:
         )
 
 
-@lru_cache(maxsize=128)
-def _parameters(input_model: type[BaseModel]) -> dict[str, Any]:
-    """A tool's argument schema; generating it costs about a millisecond, so once per model class."""
-    return input_model.model_json_schema()
-
-
-def tool_schema(spec: ToolSpec) -> dict[str, Any]:
-    """The OpenAI function-tool definition the model sees for one tool."""
-    return {
-        "type": "function",
-        "function": {"name": spec.name, "description": spec.description, "parameters": _parameters(spec.input_model)},
-    }
-
-
 def _tool_results(state: TurnState) -> list[tuple[str, dict[str, Any]]]:
     """This turn's successful tool calls, as (tool, result)."""
     return [(c["tool"], c["result"]) for c in state.get("calls", []) if c["status"] == "ok" and c.get("result")]
@@ -253,7 +238,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     system, user = deps.prompt.render({**deps.prompt_variables, "message": state["text"]})
     history = state.get("messages", [])[-PROMPT_HISTORY_MESSAGES:]
     conversation = [SystemMessage(system["content"]), *history, HumanMessage(user["content"]), *state["work"]]
-    tools = [tool_schema(deps.tools[name]) for name in sorted(deps.allowed)]
+    tools = [deps.tools[name].schema() for name in sorted(deps.allowed)]
     params = {k: v for k, v in deps.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
     model = deps.model.model_copy()  # one run record per call
     deps.model_calls.append(model)

@@ -55,6 +55,8 @@ from tools.seo import SEO_TOOLS
 
 ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
 PROMPTS = {Audience.CUSTOMER: "customer_reply", Audience.OPERATOR: "operator_agent"}
+INTERRUPTS = "__interrupt__"
+"""Where `ainvoke`'s output holds the interrupts a paused run waits on (LangGraph keeps the constant private)."""
 MODEL_ATTEMPTS = frozenset({"attempt_failed", "invalid_output", "answer"})
 """Gateway rungs of an attempt a model was sent: refusals, skipped models and fallbacks sent it nothing."""
 HUMAN_ROLE = "human"
@@ -319,9 +321,10 @@ class Conversations:
         assert root is not None
         config = self._config(tenant, speaker)
         stopped = False
+        output: dict[str, Any] | None = None
         try:
             with trace.activate(root):
-                await self.graph.ainvoke(graph_input, config, context=deps, durability="exit")
+                output = await self.graph.ainvoke(graph_input, config, context=deps, durability="exit")
         except GraphRecursionError:
             stopped = True
             text = (await self.graph.aget_state(config)).values.get("text", "")
@@ -334,9 +337,12 @@ class Conversations:
                 },
                 as_node="respond",
             )
-        snapshot = await self.graph.aget_state(config)
-        state: TurnState = snapshot.values  # type: ignore[assignment]
-        awaiting = [PendingAction.model_validate(i.value) for i in snapshot.interrupts]
+        if output is None:  # the loop was stopped: read what the state holds now
+            snapshot = await self.graph.aget_state(config)
+            output = {**snapshot.values, INTERRUPTS: snapshot.interrupts}
+        # the run's output is the final state plus the interrupts it paused on: no second checkpoint read
+        state: TurnState = {k: v for k, v in output.items() if k != INTERRUPTS}  # type: ignore[assignment]
+        awaiting = [PendingAction.model_validate(i.value) for i in output.get(INTERRUPTS, ())]
         engine = "deterministic" if stopped else state.get("engine", "llm")
         reply = "Please confirm:\n" + "\n".join(_describe(a) for a in awaiting) if awaiting else state["reply"]
         calls = state.get("calls", [])
