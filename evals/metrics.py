@@ -1,6 +1,6 @@
 """Score eval outcomes: deterministic business metrics plus ragas' offline metrics, per case and per suite.
 
-Every metric is in [0, 1] with 1 best, except `latency_ms` and `cost_usd` (lower is better) and `fallback`
+Every metric is in [0, 1] with 1 best, except `latency_ms`, `cost_usd` and `input_tokens` (lower is better) and `fallback`
 (the share of cases a configured model did not answer; lower is better). A metric a case has no expectation
 for is left out of that case, not counted as a pass.
 """
@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     get_userid()
     gc.collect()
 
-LOWER_IS_BETTER = frozenset({"latency_ms", "latency_p95_ms", "cost_usd", "fallback"})
+LOWER_IS_BETTER = frozenset({"latency_ms", "latency_p95_ms", "cost_usd", "input_tokens", "fallback"})
 
 
 @dataclass
@@ -56,6 +56,8 @@ class Outcome:
     """What the answer was based on (policy passages, tool results), for context precision and recall."""
     latency_ms: float = 0.0
     cost: Decimal = Decimal(0)
+    input_tokens: int = 0
+    """Prompt tokens the case sent to models (every attempt): what the tenant pays to send, per turn."""
     error: str | None = None
     judged: dict[str, float] = field(default_factory=dict)
     """LLM-judged scores (judge_score, judge_grounded) when a judge model graded the answer."""
@@ -81,6 +83,7 @@ def business_scores(case: EvalCase, out: Outcome, *, model_configured: bool) -> 
         "rules_pass": float(not out.rule_problems and out.error is None),
         "latency_ms": out.latency_ms,
         "cost_usd": float(out.cost),
+        "input_tokens": float(out.input_tokens),
     }
     if model_configured:
         scores["fallback"] = float(out.engine != "llm")

@@ -45,6 +45,8 @@ def _fmt(name: str, value: float | None) -> str:
         return f"{value:.0f} ms"
     if name == "cost_usd":
         return f"${value:.6f}"
+    if name == "input_tokens":
+        return f"{value:,.0f}"
     return f"{value:.3f}"
 
 
@@ -133,7 +135,7 @@ def render_html(result: RunResult) -> str:
     against = f"{result.baseline.use_case}@{result.baseline.prompt_version}" if result.baseline else "no baseline"
     kpis = "".join(
         f'<div class="kpi"><b>{escape(_fmt(n, result.metrics[n]))}</b><span>{escape(n)}</span></div>'
-        for n in ("rules_pass", "facts_recall", "routing", "fallback", "latency_p95_ms", "cost_usd")
+        for n in ("rules_pass", "facts_recall", "routing", "fallback", "latency_p95_ms", "cost_usd", "input_tokens")
         if n in result.metrics
     )
     metrics = _table(

@@ -118,6 +118,7 @@ def _model_outcome(env: Env, started: float, value: BaseModel, text: str, checks
         rule_problems=checks + ([f"{invalid} model answer(s) failed validation"] if invalid else []),
         latency_ms=(time.perf_counter() - started) * 1000,
         cost=sum((r.cost for r in results), Decimal(0)),
+        input_tokens=sum(r.input_tokens for r in results),
     )
 
 
@@ -190,6 +191,7 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         contexts=contexts,
         latency_ms=latency,
         cost=Decimal(data["cost"]),
+        input_tokens=data.get("input_tokens", 0),
     )
     if env.judge:
         verdict = await judge_reply(env, message, out.reply, calls, problems)

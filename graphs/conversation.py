@@ -114,6 +114,8 @@ class TurnState(TypedDict, total=False):
     fallback_reason: str | None
     rungs: list[dict[str, Any]]
     cost: str
+    input_tokens: int
+    """Prompt tokens this turn sent to models, every attempt included."""
     handoff: str | None
     products: list[dict[str, Any]]
 
@@ -227,6 +229,7 @@ async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
         "abandoned": [],
         "rungs": [],
         "cost": "0",
+        "input_tokens": 0,
         "handoff": None,
         "products": [],
     }
@@ -266,7 +269,11 @@ def _spent(state: TurnState, model: GatewayChatModel) -> dict[str, Any]:
     if run is None:
         return {}
     rungs = [{"step": r.step, "model": r.model, "attempt": r.attempt, "detail": r.detail} for r in run.rungs]
-    return {"rungs": [*state.get("rungs", []), *rungs], "cost": str(Decimal(state.get("cost", "0")) + run.cost)}
+    return {
+        "rungs": [*state.get("rungs", []), *rungs],
+        "cost": str(Decimal(state.get("cost", "0")) + run.cost),
+        "input_tokens": state.get("input_tokens", 0) + run.input_tokens,
+    }
 
 
 def after_agent(state: TurnState) -> str:

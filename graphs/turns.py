@@ -380,6 +380,7 @@ class Conversations:
             "validation": state.get("problems", []),
             "rungs": rungs,
             "cost": str(Decimal(state.get("cost", "0"))),
+            "input_tokens": state.get("input_tokens", 0),
             "awaiting": [a.model_dump() for a in awaiting],
             "request_id": request_id,
         }

@@ -131,6 +131,7 @@ class Gateway:
         self.client: openai.AsyncOpenAI | None = (
             make_client(config, self.http_client) if self.http_client is not None else None
         )
+        self._prompts: dict[tuple[str, str | None], Prompt] = {}
         self._chains: dict[tuple[str, str | None], list[str]] = {}
         self._params: dict[str, dict[str, Any]] = {}
         self.chat_clients: dict[str, ChatOpenAI] = {}
@@ -186,6 +187,14 @@ class Gateway:
         log.info("circuit_probe", model=model, answered=True)
         return True
 
+    def resolve(self, use_case: str, tenant_pins: Mapping[str, str]) -> Prompt:
+        """The registry's prompt for the tenant's pin (or the default): the registry never changes, so once per pin."""
+        key = (use_case, tenant_pins.get(use_case))
+        prompt = self._prompts.get(key)
+        if prompt is None:
+            prompt = self._prompts[key] = self.prompts.resolve(use_case, tenant_pins)
+        return prompt
+
     def chain(self, feature: str, hint: str | None) -> list[str]:
         """The feature's models (a fresh list each time); the config never changes, so each chain is built once."""
         chain = self._chains.get((feature, hint))
@@ -230,7 +239,7 @@ class Gateway:
         feature: str | None = None,
     ) -> GenerationResult[T]:
         """Return a typed, validated result from a model, or the deterministic fallback; never raise for the model."""
-        prompt = self.prompts.resolve(use_case, ctx.tenant.prompt_pins)
+        prompt = self.resolve(use_case, ctx.tenant.prompt_pins)
         model_cls: type[T] | None = output_model or prompt.output_model  # type: ignore[assignment]
         if model_cls is None:
             raise PromptError(f"prompt {prompt.ref} is an agent prompt (output: null); the agent graph runs it")
@@ -281,6 +290,7 @@ class Gateway:
             prompt_ref=prompt.ref,
             rungs=run.rungs,
             cost=run.cost,
+            input_tokens=run.input_tokens,
             attempts=run.attempt,
             budget_warning=check.budget_warning,
             request_id=ctx.request_id,
@@ -346,7 +356,7 @@ class Gateway:
                     break
                 if failures:  # it answered in the end: not hung, whatever the earlier attempts did
                     await self.breaker.record_failure(provider, model, tenant_id=run.ctx.tenant_id)
-                else:
+                elif snapshot.failures:
                     await self.breaker.record_success(provider, model, snapshot)
                 verdict = judge(answer, convo)
                 run.answered_attempt(
@@ -390,6 +400,7 @@ class Gateway:
             prompt_ref=prompt.ref,
             rungs=run.rungs,
             cost=run.cost,
+            input_tokens=run.input_tokens,
             attempts=run.attempt,
             fallback_reason=reason,
             budget_warning=budget_warning,

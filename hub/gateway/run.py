@@ -54,6 +54,8 @@ class GenerationResult(Generic[T]):
     cost: Decimal
     attempts: int
     fallback_reason: Refusal | None = None
+    input_tokens: int = 0
+    """Prompt tokens of every attempt of the call: what the tenant paid to send."""
     budget_warning: str | None = None
     request_id: str = ""
     trace_id: str = ""
@@ -76,6 +78,8 @@ class CallRun:
     started: float = field(default_factory=time.monotonic)
     attempt: int = 0
     cost: Decimal = Decimal(0)
+    input_tokens: int = 0
+    """Prompt tokens sent, over every attempt that got an answer."""
     rungs: list[Rung] = field(default_factory=list)
     _span: Span | None = None
 
@@ -202,6 +206,7 @@ class CallRun:
         price = self.prices.price(model, now, self.ctx.tenant.price_overrides)
         cost = price.cost(input_tokens, output_tokens)
         self.cost += cost
+        self.input_tokens += input_tokens
         outcome = UsageOutcome.INVALID_OUTPUT if errors else UsageOutcome.OK
         self.ledger.record(
             self._row(

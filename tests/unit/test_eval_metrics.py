@@ -27,6 +27,7 @@ def test_business_scores_count_facts_forbidden_routing_tools_and_fields() -> Non
         intent="order_status",
         tools=["order_status"],
         latency_ms=12.5,
+        input_tokens=1234,
     )
     scores = business_scores(c, good, model_configured=True)
     assert scores == {
@@ -34,6 +35,7 @@ def test_business_scores_count_facts_forbidden_routing_tools_and_fields() -> Non
         "rules_pass": 1.0,
         "latency_ms": 12.5,
         "cost_usd": 0.0,
+        "input_tokens": 1234.0,
         "fallback": 0.0,
         "facts_recall": pytest.approx(2 / 3),
         "no_forbidden": 1.0,
@@ -57,7 +59,7 @@ def test_business_scores_count_facts_forbidden_routing_tools_and_fields() -> Non
 
 def test_a_case_without_an_expectation_gets_no_score_for_it() -> None:
     scores = business_scores(case(), Outcome(text="hello", engine="deterministic"), model_configured=False)
-    assert set(scores) == {"schema_valid", "rules_pass", "latency_ms", "cost_usd"}
+    assert set(scores) == {"schema_valid", "rules_pass", "latency_ms", "cost_usd", "input_tokens"}
 
 
 async def test_ragas_offline_metrics_score_identical_and_unrelated_answers() -> None:
