@@ -205,6 +205,7 @@ async def main(calls: int, seconds: float, rounds: int, litellm: bool) -> None:
             prompt = h.gateway.prompts.resolve("intent_route", {})
             variables = {"message": "where is A-10001?", "history": ""}
             messages = prompt.render({**variables, "output_schema": prompt.output_json_schema()})
+            params = {k: v for k, v in prompt.params.items() if k in ("temperature", "max_tokens")}
             direct_client = make_client(config, make_http_client(config))
             ctx = h.ctx()
 
@@ -212,7 +213,7 @@ async def main(calls: int, seconds: float, rounds: int, litellm: bool) -> None:
                 raise AssertionError(f"benchmark fell back: {reason}")
 
             async def direct() -> object:
-                return await direct_client.chat.completions.create(model="model-a", messages=messages)
+                return await direct_client.chat.completions.create(model="model-a", messages=messages, **params)
 
             async def gateway() -> object:
                 return await h.gateway.generate(ctx, use_case="intent_route", variables=variables, fallback=fallback)
@@ -228,20 +229,20 @@ async def main(calls: int, seconds: float, rounds: int, litellm: bool) -> None:
                 proxy_client = make_client(proxy_config, make_http_client(proxy_config))
 
                 async def proxy() -> object:
-                    return await proxy_client.chat.completions.create(model="model-a", messages=messages)
+                    return await proxy_client.chat.completions.create(model="model-a", messages=messages, **params)
 
                 with running(cmd, f"{proxy_url}/health/liveliness", "the LiteLLM proxy", env):
                     results = await measure({**paths, "litellm_proxy": proxy}, calls, seconds, rounds)
                 await proxy_client.close()
-                messages_file = tmp / "messages.json"
-                messages_file.write_text(json.dumps(messages))
+                request_file = tmp / "request.json"
+                request_file.write_text(json.dumps({"messages": messages, "params": params}))
                 peer = await asyncio.to_thread(
                     subprocess.run,
                     [
                         str(venv / "bin" / "python"),
                         str(ROOT / "bench" / "litellm_peer.py"),
                         f"--base-url={base_url}",
-                        f"--messages={messages_file}",
+                        f"--request={request_file}",
                         f"--calls={calls}",
                         f"--seconds={seconds}",
                         f"--rounds={rounds}",

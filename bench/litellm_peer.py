@@ -4,7 +4,7 @@ Run by `bench.gateway_overhead --litellm` with `.bench-venvs/litellm/bin/python`
 standard library, `openai` and `litellm` (never `hub`), and prints one JSON object on its last line:
 `{"c1": {"bare": [ms…], "litellm": [ms…]}, "c64": {"bare": [rps…], "litellm": [rps…]}}`.
 
-    python bench/litellm_peer.py --base-url http://127.0.0.1:PORT/v1 --messages FILE [--calls 400] …
+    python bench/litellm_peer.py --base-url http://127.0.0.1:PORT/v1 --request FILE [--calls 400] …
 """
 
 from __future__ import annotations
@@ -40,17 +40,18 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, se
     return done / (time.monotonic() - started)
 
 
-async def main(args: argparse.Namespace, messages: list[dict[str, str]]) -> dict[str, Any]:
+async def main(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any]:
     litellm.telemetry = False
     litellm.suppress_debug_info = True
+    messages, params = request["messages"], request["params"]
     bare_client = openai.AsyncOpenAI(base_url=args.base_url, api_key="test-key", max_retries=0, timeout=10)
 
     async def bare() -> object:
-        return await bare_client.chat.completions.create(model="model-a", messages=messages)
+        return await bare_client.chat.completions.create(model="model-a", messages=messages, **params)
 
     async def peer() -> object:
         return await litellm.acompletion(
-            model="openai/model-a", api_base=args.base_url, api_key="test-key", messages=messages, timeout=10
+            model="openai/model-a", api_base=args.base_url, api_key="test-key", messages=messages, timeout=10, **params
         )
 
     for _ in range(20):  # connections, caches, imports
@@ -76,10 +77,10 @@ async def main(args: argparse.Namespace, messages: list[dict[str, str]]) -> dict
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", required=True)
-    parser.add_argument("--messages", required=True, help="a JSON file with the chat messages to send")
+    parser.add_argument("--request", required=True, help='a JSON file: {"messages": [...], "params": {...}} to send')
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args, json.loads(Path(args.messages).read_text())))))
+    print(json.dumps(asyncio.run(main(args, json.loads(Path(args.request).read_text())))))

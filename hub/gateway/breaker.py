@@ -109,6 +109,10 @@ class CircuitBreaker:
     def snapshot_of(self, provider: str, model: str) -> BreakerSnapshot:
         return self._known.get((provider, model), _CLOSED)
 
+    def snapshots_of(self, provider: str, models: list[str]) -> dict[str, BreakerSnapshot]:
+        known = self._known
+        return {model: known.get((provider, model), _CLOSED) for model in models}
+
     @staticmethod
     def key(provider: str, model: str) -> str:
         return f"{BREAKER}:{provider}:{model}"

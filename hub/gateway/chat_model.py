@@ -303,7 +303,8 @@ class GatewayChatModel(BaseChatModel):
                 raise StreamBroken(failure.summary()) from exc
             finally:
                 await stream.aclose()  # a caller that stops reading early must not leave the response open
-            await gw.breaker.record_success(cfg.provider, model, snapshot)
+            if snapshot.failures:
+                await gw.breaker.record_success(cfg.provider, model, snapshot)
             message = AIMessage(
                 content=total.content if total else "",
                 tool_calls=total.tool_calls if total else [],

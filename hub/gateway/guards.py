@@ -72,6 +72,7 @@ end
 return out
 """
 _SEEN_FOR_S = 120.0
+_ZERO = Decimal(0)
 
 
 def spend_keys(tenant_id: uuid.UUID, at: datetime) -> tuple[str, str]:
@@ -234,13 +235,15 @@ class Guard:
         minute_key = f"{rate_prefix}{int(now // 60)}"
         self._unsynced[minute_key] += 1
         calls = self._global_calls.get(minute_key, 0) + self._unsynced[minute_key]
-        snapshots = {model: self._breaker.snapshot_of(provider, model) for model in models}
+        snapshots = self._breaker.snapshots_of(provider, models)
         if calls > rate_limit_per_minute:
             return Preflight(
                 Refusal.RATE_LIMITED, f"over {rate_limit_per_minute} model calls this minute", breakers=snapshots
             )
-        spent_day, spent_month = self._spend.get(day_key, Decimal(0)), self._spend.get(month_key, Decimal(0))
         b = tenant.budgets
+        if b.daily_hard is None and b.monthly_hard is None and b.daily_soft is None and b.monthly_soft is None:
+            return Preflight(None, breakers=snapshots)
+        spent_day, spent_month = self._spend.get(day_key, _ZERO), self._spend.get(month_key, _ZERO)
         for spent, hard, label in ((spent_day, b.daily_hard, "daily"), (spent_month, b.monthly_hard, "monthly")):
             if hard is not None and spent >= hard:
                 return Preflight(
