@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     app.include_router(api.router)
     app.include_router(widget.router)
     widget.install(app, settings)
-    app.include_router(whatsapp.router)
+    whatsapp.install(app)
     app.include_router(pages.router)
     console.mount(app, settings)
     return app

@@ -1,9 +1,11 @@
-"""Name the WhatsApp channel's job, Redis keys and idempotency source, in one place."""
+"""Name the WhatsApp channel's jobs, Redis keys, resources and idempotency source, in one place."""
 
 from hub.constants import REDIS_PREFIX
 
+WEBHOOK_TASK = "whatsapp_webhook"
+"""The job that handles one webhook POST: its raw body, split per customer by the worker."""
 EVENTS_TASK = "whatsapp_events"
-"""The job that handles one webhook's events for one customer, in order."""
+"""The job that handles one webhook's events for one customer, in order (queued by earlier versions)."""
 DELIVER_TASK = "whatsapp_deliver"
 """The job that sends a conversation's pending deliveries (a person's reply from the console)."""
 WEBHOOK_SOURCE = "whatsapp"
@@ -14,4 +16,8 @@ CONVERSATIONS = "whatsapp_conversations"
 """`JobResources.extra` key of the worker's conversation graph, built on first use (`LazyConversations`)."""
 GRAPH_API = "whatsapp_graph_api"
 """`JobResources.extra` key of the worker's Graph API client."""
+ACCOUNTS = "whatsapp_accounts"
+"""`JobResources.extra` key of the worker's `AccountDirectory`; also the app's `app.state` attribute for it."""
+STATUSES = "whatsapp_statuses"
+"""`JobResources.extra` key of the worker's `StatusLedger`, which applies statuses from many jobs at once."""
 SIGNATURE_HEADER = "X-Hub-Signature-256"

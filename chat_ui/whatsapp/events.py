@@ -1,4 +1,4 @@
-"""Read WhatsApp Cloud API webhook payloads into typed events, grouped into one job per customer."""
+"""Read WhatsApp Cloud API webhook payloads into typed events, grouped per customer; count them cheaply for the webhook."""
 
 from __future__ import annotations
 
@@ -122,10 +122,28 @@ def batches(payload: Any, tenants: Mapping[str, uuid.UUID]) -> list[EventBatch]:
     return list(grouped.values())
 
 
+def count_events(payload: Any, tenants: Mapping[str, object]) -> int:
+    """How many events `batches(payload, tenants)` would read, without building them: the webhook's answer."""
+    count = 0
+    for value in _changes(payload):
+        if str((value.get("metadata") or {}).get("phone_number_id", "")) in tenants:
+            count += sum(1 for raw in _dicts(value.get("messages")) if _is_message(raw))
+            count += sum(1 for raw in _dicts(value.get("statuses")) if _is_status(raw))
+    return count
+
+
+def _is_message(raw: dict[str, Any]) -> bool:
+    return bool(raw.get("id")) and bool(raw.get("from"))
+
+
+def _is_status(raw: dict[str, Any]) -> bool:
+    return raw.get("status") in _STATUSES and bool(raw.get("id")) and bool(raw.get("recipient_id"))
+
+
 def parse_message(raw: dict[str, Any], profiles: Mapping[str, str | None] | None = None) -> InboundMessage | None:
     """Read one `messages[]` entry; None (logged) when it lacks an id or a sender."""
     message_id, wa_id = raw.get("id"), raw.get("from")
-    if not message_id or not wa_id:
+    if not _is_message(raw):
         log.warning("whatsapp_message_skipped", reason="no id or sender", keys=sorted(raw))
         return None
     kind_of = str(raw.get("type", "unknown"))
@@ -148,7 +166,7 @@ def parse_message(raw: dict[str, Any], profiles: Mapping[str, str | None] | None
 def parse_status(raw: dict[str, Any]) -> StatusUpdate | None:
     """Read one `statuses[]` entry; None for statuses we do not track (e.g. `deleted`) or malformed ones."""
     status, message_id, recipient = raw.get("status"), raw.get("id"), raw.get("recipient_id")
-    if status not in _STATUSES or not message_id or not recipient:
+    if not _is_status(raw):
         log.info("whatsapp_status_skipped", status=status, has_id=bool(message_id))
         return None
     return StatusUpdate(

@@ -9,9 +9,10 @@ that commit can send a part twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
@@ -42,6 +43,26 @@ _LEVELS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<=[.!?…])\s+"), " "),  # sentences
     (re.compile(r"\s+"), " "),  # words
 ]
+
+
+class Outgoing(Protocol):
+    """A stored message to carry to the customer: a `Message` row, or what the caller knows of one it just added."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+class Sender(Protocol):
+    """The WhatsApp number that sends: a `ChannelAccount` row, or the worker's in-memory copy of one."""
+
+    @property
+    def external_id(self) -> str: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -112,8 +133,8 @@ def plan(
     session: AsyncSession,
     *,
     conversation: m.Conversation,
-    message: m.Message,
-    account_config: dict[str, Any],
+    message: Outgoing,
+    account_config: Mapping[str, Any],
     kind: m.DeliveryKind = m.DeliveryKind.REPLY,
     now: datetime,
 ) -> list[m.MessageDelivery]:
@@ -190,7 +211,7 @@ async def deliver_pending(
     session: AsyncSession,
     api: GraphApi,
     *,
-    account: m.ChannelAccount,
+    account: Sender,
     conversation: m.Conversation,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:

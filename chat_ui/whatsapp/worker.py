@@ -1,21 +1,29 @@
-"""Handle WhatsApp events in the job worker: dedupe, answer through the conversation graph, send, track statuses.
+"""Handle WhatsApp webhooks in the job worker: split per customer, dedupe, answer through the conversation graph, send.
 
-Each event runs under a Redis lock on its (tenant, customer), so two workers never act on one conversation
-at once, and the graph sees a customer's messages one at a time. An inbound message is claimed in
-`processed_webhook_events` in the same transaction that stores it, runs the turn and plans the reply's
-deliveries: a redelivery, or a second worker, hits the unique key and sends nothing new, while a crash
-before the commit rolls the claim back with the work, so the retried job does it all again. The sends
-happen after that commit, from the outbox (`chat_ui.whatsapp.outbox`), which every try drains, duplicate or
-not: a crash between the commit and the send leaves the reply pending, and the next try sends it.
+A job carries one webhook's raw body and the phone numbers the webhook verified it for. The worker parses it
+and splits it per customer. Statuses go to the worker's `StatusLedger`, which applies the statuses of many
+jobs in one transaction. Each customer's messages are handled in the order WhatsApp sent them, each under a
+Redis lock on its (tenant, customer), so two workers never act on one conversation at once, and the graph sees
+a customer's messages one at a time.
+
+An inbound message is handled without holding the database: one short read (was it handled before, who is the
+customer, what is their conversation), the turn (which holds nothing while a model thinks), then one short
+transaction that claims the message in `processed_webhook_events`, stores it with whatever answers it, and plans
+the reply's deliveries. A redelivery, or a second worker, finds the claim and sends nothing new, while a crash
+before the commit leaves it unclaimed, so the retried job does it all again. The sends happen after that
+commit, from the outbox (`chat_ui.whatsapp.outbox`), which every try drains, duplicate or not: a crash between
+the commit and the send leaves the reply pending, and the next try sends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,36 +35,42 @@ import psycopg.errors
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
+from chat_ui.whatsapp.accounts import Account, AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import (
+    ACCOUNTS,
     CONVERSATION_LOCK,
     CONVERSATIONS,
     DELIVER_TASK,
     EVENTS_TASK,
     GRAPH_API,
+    STATUSES,
     WEBHOOK_SOURCE,
+    WEBHOOK_TASK,
 )
-from chat_ui.whatsapp.events import EventBatch, InboundKind, InboundMessage, StatusUpdate
+from chat_ui.whatsapp.events import EventBatch, InboundKind, InboundMessage, StatusUpdate, batches
 from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
-from chat_ui.whatsapp.outbox import apply_status, deliver_pending, plan
+from chat_ui.whatsapp.ledger import claim
+from chat_ui.whatsapp.outbox import deliver_pending, plan
+from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
-from graphs.turns import Conversations, Speaker, TurnDeadlines
+from graphs.turns import Conversations, Speaker, TurnDeadlines, find_or_create_conversation
 from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
 from hub.settings import Settings
+from hub.tenancy.changes import announcing
 from tools.context import Audience
 
 log = structlog.get_logger(__name__)
 
 EVENTS_TIMEOUT_S = 900
-"""One job: every event of one customer in one webhook, each possibly waiting its turn for the lock."""
+"""One job: every event of one webhook, each possibly waiting its turn for its customer's lock."""
 _OPT_OUT = re.compile(r"(stop|unsubscribe|opt[\s-]?out)[\s.!]*", re.IGNORECASE)
 _OPT_IN = re.compile(r"start[\s.!]*", re.IGNORECASE)
 Keyword = Literal["opt_out", "opt_in"]
@@ -100,33 +114,84 @@ def keyword(text: str | None) -> Keyword | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the database knew of an inbound message's customer before handling it (one query)."""
+
+    claimed: bool
+    """The message was handled before: a redelivery."""
+    customer_id: uuid.UUID | None
+    """The shop's customer with this WhatsApp number, if any."""
+    conversation: m.Conversation | None
+    """Detached; None before the customer's first message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A stored message to deliver: what `plan` needs of it."""
+
+    id: uuid.UUID
+    content: str
+
+
 @dataclass(frozen=True)
 class WhatsAppChannel:
-    """What a worker needs to handle one batch of events; built per job from the worker's resources."""
+    """What a worker needs to handle webhooks; built per job from the worker's resources."""
 
     sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
     conversations: Conversations
     api: GraphApi
     settings: Settings
+    accounts: AccountDirectory
+    statuses: StatusLedger
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def handle(self, batch: EventBatch) -> dict[str, int]:
-        """Handle the batch's events in order; return counts of processed, duplicate and skipped events, and sends."""
-        counts = {"processed": 0, "duplicate": 0, "skipped": 0, "sent": 0}
+    async def handle_webhook(self, body: str, tenants: Mapping[str, str]) -> dict[str, int]:
+        """Handle one webhook's events for the numbers it was verified for; return counts of processed, duplicate
+        and skipped events, and sends."""
+        verified = {number: uuid.UUID(tenant_id) for number, tenant_id in tenants.items()}
+        return await self.handle(batches(json.loads(body), verified))
+
+    async def handle(self, customers: list[EventBatch]) -> dict[str, int]:
+        """Apply the statuses together, and each customer's messages in order (customers side by side)."""
+        counts: Counter[str] = Counter(processed=0, duplicate=0, skipped=0, sent=0)
+        targets = {(b.phone_number_id, b.tenant_id): await self._target(b) for b in customers}
+        by_tenant: dict[uuid.UUID, list[StatusUpdate]] = {}
+        for batch in customers:
+            found = [e for e in batch.events if isinstance(e, StatusUpdate)]
+            if found and targets[(batch.phone_number_id, batch.tenant_id)] is None:
+                counts["skipped"] += len(found)
+            elif found:
+                by_tenant.setdefault(batch.tenant_id, []).extend(found)
+        work = [self._customer(targets[(b.phone_number_id, b.tenant_id)], b) for b in customers]
+        work += [self.statuses.apply(tenant_id, updates) for tenant_id, updates in by_tenant.items()]
+        for done in await asyncio.gather(*work):
+            counts.update(done)
+        result = dict(counts)
+        log.info("whatsapp_events_handled", customers=len(customers), **result)
+        return result
+
+    async def _target(self, batch: EventBatch) -> Account | None:
+        account = await self.accounts.find(batch.phone_number_id)
+        if account is None or account.tenant_id != batch.tenant_id or not account.active:
+            log.warning("whatsapp_events_skipped", tenant_id=str(batch.tenant_id), reason="no active tenant or account")
+            return None
+        return account
+
+    async def _customer(self, account: Account | None, batch: EventBatch) -> Counter[str]:
+        counts: Counter[str] = Counter()
         for event in batch.events:
-            async with self._lock(batch):
-                if isinstance(event, InboundMessage):
-                    outcome, sent = await self._message(batch, event)
-                else:
-                    outcome, sent = await self._status(batch, event), 0
+            if not isinstance(event, InboundMessage):
+                continue
+            if account is None:
+                counts["skipped"] += 1
+                continue
+            async with self.conversation_lock(batch.tenant_id, batch.wa_id):
+                outcome, sent = await self._message(account, batch.wa_id, event)
             counts[outcome] += 1
             counts["sent"] += sent
-        log.info("whatsapp_events_handled", tenant_id=str(batch.tenant_id), **counts)
         return counts
-
-    def _lock(self, batch: EventBatch) -> AbstractAsyncContextManager[None]:
-        return self.conversation_lock(batch.tenant_id, batch.wa_id)
 
     @asynccontextmanager
     async def conversation_lock(self, tenant_id: uuid.UUID, wa_id: str) -> AsyncIterator[None]:
@@ -172,152 +237,157 @@ class WhatsAppChannel:
                     session, self.api, account=account, conversation=conversation, clock=self.clock
                 )
 
-    async def _message(self, batch: EventBatch, event: InboundMessage) -> tuple[Outcome, int]:
+    async def _message(self, account: Account, wa_id: str, event: InboundMessage) -> tuple[Outcome, int]:
+        tenant = account.tenant
         async with self.sessions() as session:
-            fresh = await _claim(session, batch.tenant_id, event.id)
-            target = await _target(session, batch)
-            if target is None:
-                return "skipped", 0
-            tenant, account = target
-            if fresh:
-                conversation: m.Conversation | None = await self._record(session, tenant, account, batch, event)
-                await session.commit()
-            else:
+            seen = await _seen(session, tenant.id, wa_id, event.id)
+        if seen.claimed:
+            observe_webhook_dedupe(WEBHOOK_SOURCE)
+            log.info("whatsapp_duplicate_message", message_id=event.id)
+            return "duplicate", await self._drain(account, seen.conversation)
+        speaker = Speaker(
+            audience=Audience.CUSTOMER,
+            channel=m.Channel.WHATSAPP,
+            external_ref=wa_id,
+            customer_id=seen.customer_id,
+            customer_phone=wa_id,
+        )
+        conversation = seen.conversation or await find_or_create_conversation(self.sessions, tenant.id, speaker)
+        async with self.sessions() as session:
+            await self._record(session, account, conversation, seen.customer_id, speaker, event)
+            if not await claim(session, [(tenant.id, event.id)]):
+                await session.rollback()  # another worker committed it meanwhile
                 log.info("whatsapp_duplicate_message", message_id=event.id)
-                conversation = await _find_conversation(session, tenant.id, batch.wa_id)
-            if conversation is None:
-                return "duplicate", 0
-            sent = await deliver_pending(
+                return "duplicate", await self._drain(account, conversation)
+            await session.commit()
+        return "processed", await self._drain(account, conversation)
+
+    async def _drain(self, account: Account, conversation: m.Conversation | None) -> int:
+        if conversation is None:
+            return 0
+        async with self.sessions() as session:
+            return await deliver_pending(
                 session, self.api, account=account, conversation=conversation, clock=self.clock
             )
-            return ("processed" if fresh else "duplicate"), sent
 
     async def _record(
         self,
         session: AsyncSession,
-        tenant: m.Tenant,
-        account: m.ChannelAccount,
-        batch: EventBatch,
+        account: Account,
+        conversation: m.Conversation,
+        customer_id: uuid.UUID | None,
+        speaker: Speaker,
         event: InboundMessage,
-    ) -> m.Conversation:
-        """Store the message and whatever answers it, with the answer's planned deliveries; the caller commits."""
-        now = self.clock()
-        customer = await _customer(session, tenant.id, batch.wa_id)
-        conversation = await _conversation(session, tenant.id, batch.wa_id, customer)
-        if event.kind == InboundKind.REACTION:
-            session.add(_inbound(tenant.id, conversation, event, event.meta.get("emoji", ""), now))
-            return conversation
-        last = conversation.last_inbound_at
-        conversation.last_inbound_at = event.timestamp if last is None else max(last, event.timestamp)
-        said = keyword(event.text)
+    ) -> None:
+        """Add the message and whatsoever answers it, with the answer's planned deliveries; the caller commits.
 
-        async def answer(text: str, kind: m.DeliveryKind, reason: str) -> None:
+        `conversation` is detached: its changes are written with one UPDATE, and its attributes changed in memory
+        for `plan` to see.
+        """
+        tenant = account.tenant
+        now = self.clock()
+        changes: dict[str, Any] = {}
+        if conversation.customer_id is None and customer_id is not None:
+            changes["customer_id"] = conversation.customer_id = customer_id
+
+        async def write_changes() -> None:
+            if changes:
+                await session.execute(
+                    update(m.Conversation).where(m.Conversation.id == conversation.id).values(changes)
+                )
+
+        def answer(text: str, kind: m.DeliveryKind, reason: str) -> None:
             reply = _reply(tenant.id, conversation, text, event, reason, self.clock())
             session.add(reply)
-            await session.flush()
             plan(session, conversation=conversation, message=reply, account_config=account.config, kind=kind, now=now)
 
+        if event.kind == InboundKind.REACTION:
+            session.add(_inbound(tenant.id, conversation, event, event.meta.get("emoji", ""), now))
+            await write_changes()
+            return
+        last = conversation.last_inbound_at
+        changes["last_inbound_at"] = conversation.last_inbound_at = (
+            event.timestamp if last is None else max(last, event.timestamp)
+        )
+        said = keyword(event.text)
         if said == "opt_out" or (said == "opt_in" and conversation.opted_out_at is not None):
             session.add(_inbound(tenant.id, conversation, event, event.text or "", now))
             if said == "opt_out" and conversation.opted_out_at is not None:
-                return conversation  # confirmed once already
-            conversation.opted_out_at = now if said == "opt_out" else None
-            if customer is not None:
-                customer.whatsapp_opt_in = said == "opt_in"
+                await write_changes()
+                return  # confirmed once already
+            changes["opted_out_at"] = conversation.opted_out_at = now if said == "opt_out" else None
+            if customer_id is not None:
+                await session.execute(
+                    update(m.Customer).where(m.Customer.id == customer_id).values(whatsapp_opt_in=said == "opt_in")
+                )
             text = opted_out_reply(tenant.name) if said == "opt_out" else opted_in_reply(tenant.name)
-            await answer(text, m.DeliveryKind.NOTICE, said)
+            answer(text, m.DeliveryKind.NOTICE, said)
             session.add(
                 m.AuditEvent(
                     tenant_id=tenant.id,
-                    actor=f"customer:{m.Channel.WHATSAPP}:{batch.wa_id}",
+                    actor=f"customer:{m.Channel.WHATSAPP}:{speaker.external_ref}",
                     action=f"whatsapp.{said}",
                     subject=str(conversation.id),
-                    data={"message_id": event.id, "customer_id": str(customer.id) if customer else None},
+                    data={"message_id": event.id, "customer_id": str(customer_id) if customer_id else None},
                 )
             )
-            return conversation
+            await write_changes()
+            return
         if conversation.opted_out_at is not None or conversation.status == m.ConversationStatus.HUMAN:
             session.add(_inbound(tenant.id, conversation, event, event.text or _placeholder(event), now))
-            return conversation
+            await write_changes()
+            return
         if event.text is None:
             session.add(_inbound(tenant.id, conversation, event, _placeholder(event), now))
             if event.kind == InboundKind.IMAGE:
-                await answer(UNCAPTIONED_IMAGE_REPLY, m.DeliveryKind.REPLY, "uncaptioned_image")
+                answer(UNCAPTIONED_IMAGE_REPLY, m.DeliveryKind.REPLY, "uncaptioned_image")
             else:
-                await answer(unsupported_reply(event.unsupported_name), m.DeliveryKind.REPLY, "unsupported")
-            return conversation
-        request_id = uuid.uuid4().hex
-        speaker = Speaker(
-            audience=Audience.CUSTOMER,
-            channel=m.Channel.WHATSAPP,
-            external_ref=batch.wa_id,
-            customer_id=customer.id if customer else None,
-            customer_phone=batch.wa_id,
-        )
+                answer(unsupported_reply(event.unsupported_name), m.DeliveryKind.REPLY, "unsupported")
+            await write_changes()
+            return
         result = await self.conversations.turn(
-            session=session, tenant=tenant, speaker=speaker, text=event.text, request_id=request_id
+            session=session,
+            tenant=tenant,
+            speaker=speaker,
+            text=event.text,
+            request_id=uuid.uuid4().hex,
+            inbound_meta={"whatsapp": _whatsapp_meta(event)},
+            inbound_external_id=event.id,
         )
-        stored = await session.execute(
-            select(m.Message).where(
-                m.Message.conversation_id == conversation.id,
-                m.Message.role == Audience.CUSTOMER.value,
-                m.Message.external_id.is_(None),
-            )
-        )
-        for inbound in stored.scalars():
-            if inbound.meta.get("request_id") == request_id:
-                inbound.external_id = event.id
-                inbound.meta = {**inbound.meta, "whatsapp": _whatsapp_meta(event)}
-        reply = await session.get(m.Message, result.message_id)
-        assert reply is not None  # the turn just stored it
+        await write_changes()
+        reply = Reply(result.message_id, result.reply)
         plan(session, conversation=conversation, message=reply, account_config=account.config, now=now)
-        return conversation
-
-    async def _status(self, batch: EventBatch, event: StatusUpdate) -> Outcome:
-        async with self.sessions() as session:
-            if not await _claim(session, batch.tenant_id, f"{event.id}:{event.status}"):
-                return "duplicate"
-            found = await session.execute(
-                select(m.MessageDelivery).where(
-                    m.MessageDelivery.tenant_id == batch.tenant_id, m.MessageDelivery.external_id == event.id
-                )
-            )
-            delivery = found.scalar_one_or_none()
-            if delivery is None:
-                log.info("whatsapp_status_unmatched", message_id=event.id, status=event.status)
-            else:
-                apply_status(delivery, event)
-            await session.commit()
-            return "processed"
 
 
-async def _claim(session: AsyncSession, tenant_id: uuid.UUID, key: str) -> bool:
-    """Claim an event in this transaction; False (and counted as a dedupe) when another try already committed it."""
-    session.add(m.ProcessedWebhookEvent(tenant_id=tenant_id, source=WEBHOOK_SOURCE, event_key=key))
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        observe_webhook_dedupe(WEBHOOK_SOURCE)
-        return False
-    return True
-
-
-async def _target(session: AsyncSession, batch: EventBatch) -> tuple[m.Tenant, m.ChannelAccount] | None:
-    found = await session.execute(
-        select(m.Tenant, m.ChannelAccount)
-        .join(m.ChannelAccount, m.ChannelAccount.tenant_id == m.Tenant.id)
-        .where(
-            m.Tenant.id == batch.tenant_id,
-            m.ChannelAccount.channel == m.Channel.WHATSAPP,
-            m.ChannelAccount.external_id == batch.phone_number_id,
-        )
+async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message_id: str) -> Seen:
+    """Read in one query whether the message was handled, the customer, and their conversation."""
+    digits = wa_id.lstrip("+")
+    claimed = exists().where(
+        m.ProcessedWebhookEvent.source == WEBHOOK_SOURCE, m.ProcessedWebhookEvent.event_key == message_id
     )
-    row = found.one_or_none()
-    if row is None or not row[0].active:
-        log.warning("whatsapp_events_skipped", tenant_id=str(batch.tenant_id), reason="no active tenant or account")
-        return None
-    return row[0], row[1]
+    customer = (
+        select(m.Customer.id)
+        .where(m.Customer.tenant_id == tenant_id, m.Customer.phone.in_([f"+{digits}", digits]))
+        .order_by(m.Customer.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    one = select(literal(1).label("one")).subquery()
+    row = (
+        await session.execute(
+            select(claimed.label("claimed"), customer.label("customer_id"), m.Conversation)
+            .select_from(one)
+            .outerjoin(
+                m.Conversation,
+                and_(
+                    m.Conversation.tenant_id == tenant_id,
+                    m.Conversation.channel == m.Channel.WHATSAPP,
+                    m.Conversation.external_ref == wa_id,
+                ),
+            )
+        )
+    ).one()
+    return Seen(claimed=bool(row.claimed), customer_id=row.customer_id, conversation=row.Conversation)
 
 
 async def whatsapp_account(session: AsyncSession, tenant_id: uuid.UUID) -> m.ChannelAccount | None:
@@ -329,46 +399,6 @@ async def whatsapp_account(session: AsyncSession, tenant_id: uuid.UUID) -> m.Cha
         .limit(1)
     )
     return found.scalar_one_or_none()
-
-
-async def _customer(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str) -> m.Customer | None:
-    digits = wa_id.lstrip("+")
-    found = await session.execute(
-        select(m.Customer)
-        .where(m.Customer.tenant_id == tenant_id, m.Customer.phone.in_([f"+{digits}", digits]))
-        .order_by(m.Customer.created_at)
-        .limit(1)
-    )
-    return found.scalar_one_or_none()
-
-
-async def _find_conversation(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str) -> m.Conversation | None:
-    found = await session.execute(
-        select(m.Conversation).where(
-            m.Conversation.tenant_id == tenant_id,
-            m.Conversation.channel == m.Channel.WHATSAPP,
-            m.Conversation.external_ref == wa_id,
-        )
-    )
-    return found.scalar_one_or_none()
-
-
-async def _conversation(
-    session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, customer: m.Customer | None
-) -> m.Conversation:
-    conversation = await _find_conversation(session, tenant_id, wa_id)
-    if conversation is None:
-        conversation = m.Conversation(
-            tenant_id=tenant_id,
-            channel=m.Channel.WHATSAPP,
-            external_ref=wa_id,
-            customer_id=customer.id if customer else None,
-        )
-        session.add(conversation)
-        await session.flush()
-    elif conversation.customer_id is None and customer is not None:
-        conversation.customer_id = customer.id
-    return conversation
 
 
 def _whatsapp_meta(event: InboundMessage) -> dict[str, Any]:
@@ -389,6 +419,7 @@ def _inbound(
     tenant_id: uuid.UUID, conversation: m.Conversation, event: InboundMessage, content: str, now: datetime
 ) -> m.Message:
     return m.Message(
+        id=uuid.uuid4(),
         tenant_id=tenant_id,
         conversation_id=conversation.id,
         role=Audience.CUSTOMER.value,
@@ -403,6 +434,7 @@ def _reply(
     tenant_id: uuid.UUID, conversation: m.Conversation, text: str, event: InboundMessage, reason: str, now: datetime
 ) -> m.Message:
     return m.Message(
+        id=uuid.uuid4(),
         tenant_id=tenant_id,
         conversation_id=conversation.id,
         role="assistant",
@@ -477,6 +509,13 @@ async def provide_conversations(resources: JobResources, *, jobs: JobQueue) -> A
 
 
 @asynccontextmanager
+async def provide_accounts(resources: JobResources) -> AsyncIterator[AccountDirectory]:
+    """Give the worker's tasks the WhatsApp accounts in memory; announce the worker's changes to tenants."""
+    async with _closing(announcing(resources.redis)), _closing(open_accounts(resources.sessions, resources.redis)) as a:
+        yield a
+
+
+@asynccontextmanager
 async def _closing(context: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
     """Enter `context` and close it even inside a cancelled scope: a worker stops by cancelling its lifespan."""
     stack = AsyncExitStack()
@@ -489,9 +528,11 @@ async def _closing(context: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
 
 
 def register_jobs(queue: JobQueue) -> None:
-    """Register the WhatsApp events job and the graph and Graph API client its worker keeps open."""
+    """Register the WhatsApp jobs and what their worker keeps open: graph, Graph API client, accounts, statuses."""
     queue.provide(CONVERSATIONS, partial(provide_conversations, jobs=queue))
     queue.provide(GRAPH_API, lambda resources: _closing(open_graph_api(resources.settings)))
+    queue.provide(ACCOUNTS, provide_accounts)
+    queue.provide(STATUSES, _provide_statuses)
 
     async def channel() -> WhatsAppChannel:
         res = queue.resources
@@ -501,12 +542,23 @@ def register_jobs(queue: JobQueue) -> None:
             conversations=await res.extra[CONVERSATIONS].get(),
             api=res.extra[GRAPH_API],
             settings=res.settings,
+            accounts=res.extra[ACCOUNTS],
+            statuses=res.extra[STATUSES],
         )
+
+    @queue.task(WEBHOOK_TASK, timeout_s=EVENTS_TIMEOUT_S)
+    async def whatsapp_webhook(payload: dict[str, Any]) -> dict[str, int]:
+        return await (await channel()).handle_webhook(payload["body"], payload["tenants"])
 
     @queue.task(EVENTS_TASK, timeout_s=EVENTS_TIMEOUT_S)
     async def whatsapp_events(payload: dict[str, Any]) -> dict[str, int]:
-        return await (await channel()).handle(EventBatch.model_validate(payload))
+        return await (await channel()).handle([EventBatch.model_validate(payload)])
 
     @queue.task(DELIVER_TASK, timeout_s=EVENTS_TIMEOUT_S)
     async def whatsapp_deliver(tenant_id: str, conversation_id: str) -> int:
         return await (await channel()).deliver(uuid.UUID(tenant_id), uuid.UUID(conversation_id))
+
+
+@asynccontextmanager
+async def _provide_statuses(resources: JobResources) -> AsyncIterator[StatusLedger]:
+    yield StatusLedger(resources.sessions)

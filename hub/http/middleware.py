@@ -14,6 +14,9 @@ from hub.metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("hub.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+QUIET = "quiet"
+"""`request.state.quiet = True`: a route with Meta-sized traffic (the WhatsApp webhook) writes no access line for a
+request that succeeds; it still gets its request id and is counted in the metrics, and a failure is logged."""
 
 
 class RequestContextMiddleware:
@@ -51,11 +54,12 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
             tenant_id = state.get("tenant_id")
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-                tenant_id=str(tenant_id) if tenant_id else None,
-            )
+            if status >= 400 or not state.get(QUIET):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                    tenant_id=str(tenant_id) if tenant_id else None,
+                )

@@ -13,7 +13,7 @@ import hmac
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chat_ui import handoff
 from chat_ui.app import create_app
+from chat_ui.whatsapp.accounts import AccountDirectory
+from chat_ui.whatsapp.constants import ACCOUNTS
 from chat_ui.whatsapp.graph_api import open_graph_api
 from chat_ui.whatsapp.outbox import MAX_TEXT, deliver_pending, plan, split_text
 from hub.db import models as m
@@ -135,33 +137,33 @@ class Channel:
     demo: DemoCredentials
     sessions: async_sessionmaker[AsyncSession]
     task_ids: list[str] = field(default_factory=list)
-    worker_resources: list[JobResources] = field(default_factory=list)
+    worker_accounts: list[AccountDirectory] = field(default_factory=list)
     workers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
     def start_worker(self) -> None:
         queue = JobQueue(self.settings)
-        queue.provide("test_resources", self._keep_resources)
+        queue.provide("test_accounts", self._keep_accounts)
         stop = asyncio.Event()
         self.workers.append((stop, asyncio.create_task(queue.run(stop))))
 
     @asynccontextmanager
-    async def _keep_resources(self, resources: JobResources) -> AsyncIterator[None]:
-        self.worker_resources.append(resources)
+    async def _keep_accounts(self, resources: JobResources) -> AsyncIterator[None]:
+        self.worker_accounts.append(resources.extra[ACCOUNTS])
         yield
 
-    async def stop_workers(self) -> None:
-        """Stop every worker, then close what its lifespan opened.
+    async def seen_everywhere(self, check: Callable[[AccountDirectory], bool], within_s: float = 5.0) -> None:
+        """Wait until the app's and every worker's copy of the WhatsApp accounts passes `check` (a change reaches
+        them by announcement, a moment after its commit)."""
+        copies = [getattr(self.app.state, ACCOUNTS), *self.worker_accounts]
+        async with asyncio.timeout(within_s):
+            while not all(check(copy) for copy in copies):  # noqa: ASYNC110 — the copies reload in the background
+                await asyncio.sleep(0.02)
 
-        `JobQueue.run` stops a worker by cancelling it, lifespan included, so the lifespan's own cleanup
-        (gateway, Redis, engine) is cancelled before it closes anything; done here, it runs to the end.
-        """
+    async def stop_workers(self) -> None:
+        """Stop every worker; each closes what its lifespan opened."""
         for stop, _ in self.workers:
             stop.set()
         await asyncio.gather(*(task for _, task in self.workers))
-        for res in self.worker_resources:
-            await res.gateway.aclose()
-            await res.redis.aclose()
-            await res.sessions.kw["bind"].dispose()
 
     async def post(self, payload: dict[str, Any] | bytes, *, signature: str | None = None) -> httpx.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -187,7 +189,7 @@ class Channel:
         queue = self.app.state.resources.jobs
         results = []
         for task_id in list(self.task_ids):
-            result = await queue.worker.result_by_id(task_id, timeout=within_s)
+            result = await queue.result(task_id, timeout_s=within_s)
             assert result.success, result.exception
             results.append(result.result)
         return results
@@ -231,6 +233,8 @@ class Channel:
             ).scalar_one()
             account.config = {k: v for k, v in {**account.config, **changes}.items() if v is not None}
             await session.commit()
+        pnid = self.demo.whatsapp_phone_number_id
+        await self.seen_everywhere(lambda copy: (a := copy.get(pnid)) is not None and dict(a.config) == account.config)
 
 
 @pytest.fixture
@@ -635,7 +639,7 @@ async def test_a_conversation_lock_is_a_short_lease_renewed_while_its_worker_liv
 
     settings = wa_settings.model_copy(update={"whatsapp_lock_lease_s": 0.6, "whatsapp_lock_s": 5.0})
     redis = Redis.from_url(settings.redis_url or "", decode_responses=True)
-    channel = WhatsAppChannel(session_factory(engine), redis, None, None, settings)  # type: ignore[arg-type]
+    channel = WhatsAppChannel(session_factory(engine), redis, None, None, settings, None, None)  # type: ignore[arg-type]
     tenant, key = uuid.uuid4(), f"{CONVERSATION_LOCK}"
     try:
         async with channel.conversation_lock(tenant, SHOPPER):

@@ -1,0 +1,38 @@
+"""Claim webhook events in the idempotency ledger (`processed_webhook_events`): a redelivery finds its key taken."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
+from hub.db import models as m
+from hub.metrics import observe_webhook_dedupe
+
+
+async def claim(session: AsyncSession, events: Iterable[tuple[uuid.UUID, str]]) -> set[str]:
+    """Claim `(tenant id, event key)` pairs in the session's transaction, in one statement; return the keys it took.
+
+    A key missing from the answer was claimed by a committed transaction before (or by a concurrent one, which
+    this statement waited for): the event is a duplicate, and is counted as one. Nothing is claimed until the
+    caller commits, so work that fails before the commit leaves its events to the retry.
+    """
+    unique = dict(sorted({key: tenant_id for tenant_id, key in events}.items()))  # one lock order for every writer
+    if not unique:
+        return set()
+    rows = [{"tenant_id": tenant_id, "source": WEBHOOK_SOURCE, "event_key": key} for key, tenant_id in unique.items()]
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(m.ProcessedWebhookEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["source", "event_key"])
+        .returning(m.ProcessedWebhookEvent.event_key)
+    )
+    taken = set((await session.execute(statement)).scalars())
+    for _ in range(len(unique) - len(taken)):
+        observe_webhook_dedupe(WEBHOOK_SOURCE)
+    return taken
