@@ -151,10 +151,13 @@ async def _tool_case(
 async def customer_reply(env: Env, case: EvalCase) -> Outcome:
     message = str(case.input["message"])
     async with env.sessions() as session:
-        tenant = await session.get(m.Tenant, env.tenant_id)
-        assert tenant is not None
+        shop = await session.get(m.Tenant, env.tenant_id)
+        assert shop is not None
         under_test = env.config.model_dump(mode="json", include={"prompt_pins", "price_overrides", "ai_enabled"})
-        tenant.settings = {**tenant.settings, **under_test}
+        # the turn reads the version under test from a copy: the shop's row stays as it is
+        tenant = m.Tenant(
+            id=shop.id, slug=shop.slug, name=shop.name, active=shop.active, settings={**shop.settings, **under_test}
+        )
         if env.sim is not None:
             ctx = ToolContext(session=session, tenant_id=tenant.id, audience=Audience.CUSTOMER, channel=m.Channel.WEB)
             turn = await env.engine.answer(ctx, message, pending=Pending(), voice=ShopVoice(name=tenant.name))
@@ -163,6 +166,7 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         speaker = Speaker(
             audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"eval-{env.run_id}-{case.id}"
         )
+        await session.commit()  # end the reads: the turn writes through sessions of its own, then into this one
         started = time.perf_counter()
         out = await env.conversations.turn(
             session=session, tenant=tenant, speaker=speaker, text=message, request_id=uuid.uuid4().hex
