@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from langchain.agents import create_agent
 from langchain_core.tools import StructuredTool
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agents.engine import DeterministicEngine, Pending, ShopVoice
@@ -38,6 +40,7 @@ from graphs.turns import Speaker
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
+from hub.gateway import tokens
 from hub.redis_conn import EmbeddedRedis
 from hub.seed.catalog import build_demo_shop
 from hub.settings import Settings
@@ -45,7 +48,7 @@ from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
 from tools.context import Audience, ToolContext
 from tools.engagement import ENGAGEMENT_TOOLS
-from tools.registry import run_tool
+from tools.registry import run_tool, tools_for
 
 MESSAGES = [
     "hi there",
@@ -113,8 +116,19 @@ async def scripted_app(database_url: str | None = None) -> AsyncIterator[tuple[F
                 yield app, llm
 
 
-async def full_vs_bare(turns: int) -> tuple[float, float]:
-    """Return p50 milliseconds of (HUB's full turn, a bare react agent), measured alternately in one run."""
+@dataclass
+class Side:
+    """One agent's measurements over the timed turns."""
+
+    ms: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+    request_bytes: list[int] = field(default_factory=list)
+    request_tokens: list[int] = field(default_factory=list)
+
+
+async def full_vs_bare(turns: int) -> tuple[Side, Side]:
+    """HUB's full turn and a bare react agent, measured alternately in one run: latency, SQL statements per turn,
+    and what each model request carried (bytes and tokens of the request body)."""
     async with scripted_app() as (app, llm):
         sessions = app.state.resources.sessions
         async with sessions() as session:
@@ -123,26 +137,56 @@ async def full_vs_bare(turns: int) -> tuple[float, float]:
             ChatOpenAI(model="scripted", base_url=llm.base_url, api_key=SecretStr("k"), max_retries=0),
             [_bare_tool(sessions, tenant_id)],
         )
-        full_ms: list[float] = []
-        bare_ms: list[float] = []
+        engine = sessions.kw["bind"].sync_engine
+        executed: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: executed.append(statement))
+        full, plain = Side(), Side()
+
+        def requests_since(seen: int, side: Side) -> None:
+            for request in llm.requests[seen:]:
+                body = json.dumps(request.body, separators=(",", ":"))
+                side.request_bytes.append(len(body))
+                side.request_tokens.append(tokens.count_text("gpt-4o", body))
+
         for i in range(turns + 2):  # the first two warm caches and connections
             async with sessions() as session:
                 tenant = await session.get(m.Tenant, tenant_id)
+                await session.commit()
                 speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"b{i}")
+                executed.clear()
+                seen = len(llm.requests)
                 started = time.perf_counter()
                 await app.state.conversations.turn(
                     session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
                 )
                 await session.commit()
                 elapsed = (time.perf_counter() - started) * 1000
+            if i >= 2:
+                full.ms.append(elapsed)
+                full.statements.append(len(executed))
+                requests_since(seen, full)
+            executed.clear()
+            seen = len(llm.requests)
             started = time.perf_counter()
             await bare.ainvoke({"messages": [("user", "hoodies under $80?")]})
             if i >= 2:
-                full_ms.append(elapsed)
-                bare_ms.append((time.perf_counter() - started) * 1000)
+                plain.ms.append((time.perf_counter() - started) * 1000)
+                plain.statements.append(len(executed))
+                requests_since(seen, plain)
             if (i + 1) % 10 == 0:
                 print(f"  turn {i + 1}/{turns + 2}", flush=True)
-    return statistics.median(full_ms), statistics.median(bare_ms)
+    return full, plain
+
+
+def schema_tokens() -> tuple[int, int]:
+    """Tokens of the shopper tools' definitions as pydantic writes them by default, and as HUB sends them."""
+    default = [
+        {"name": s.name, "description": s.description, "parameters": s.input_model.model_json_schema()}
+        for s in tools_for(ENGAGEMENT_TOOLS, Audience.CUSTOMER)
+    ]
+    compact = [s.schema()["function"] for s in tools_for(ENGAGEMENT_TOOLS, Audience.CUSTOMER)]
+    count = lambda value: tokens.count_text("gpt-4o", json.dumps(value, separators=(",", ":")))  # noqa: E731
+    return count(default), count(compact)
 
 
 def _bare_tool(sessions: async_sessionmaker, tenant_id: uuid.UUID) -> StructuredTool:
@@ -160,10 +204,25 @@ def _bare_tool(sessions: async_sessionmaker, tenant_id: uuid.UUID) -> Structured
 
 async def main(rounds: int, turns: int) -> None:
     full, bare = await full_vs_bare(turns)
+    p50 = statistics.median
     print(f"full turn vs bare react agent, {turns} turns each, same scripted model over HTTP, SQLite")
-    print(f"  HUB full turn  p50 {full:7.2f} ms")
-    print(f"  bare react     p50 {bare:7.2f} ms")
-    print(f"  ratio {full / bare:.2f}×  (the price of routing, guards, ledger, validation, checkpoint and audit)")
+    print(f"  HUB full turn  p50 {p50(full.ms):7.2f} ms")
+    print(f"  bare react     p50 {p50(bare.ms):7.2f} ms")
+    print(
+        f"  ratio {p50(full.ms) / p50(bare.ms):.2f}×  (goal ≤ 1.3×; the price of routing, guards, ledger, validation, "
+        "checkpoint and audit)"
+    )
+    print(
+        f"  SQL statements per turn: HUB {p50(full.statements):.0f}, bare {p50(bare.statements):.0f} "
+        "(HUB's include the turn's messages, audit event, trace and conversation; usage rows are batched apart)"
+    )
+    for name, side in (("HUB", full), ("bare", bare)):
+        sizes = ", ".join(f"{b / 1000:.1f} KB" for b in side.request_bytes[:2])
+        print(f"  {name:5s} model requests per turn: {sizes}; tokens {side.request_tokens[:2]}")
+    default, compact = schema_tokens()
+    print(
+        f"  shopper tool definitions: {compact} tokens as sent, {default} as pydantic writes them ({compact / default:.2f}×)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
