@@ -223,3 +223,20 @@ async def test_every_turn_shares_one_chat_client(h: Harness, llm: ScriptedLLMSer
     gc.collect()
     assert sum(type(o) is ChatOpenAI for o in gc.get_objects()) - before == 1
     assert len(asked(llm, "model-a")) == 15
+
+
+async def test_replicas_that_see_the_same_open_circuit_send_one_probe(
+    tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer, model: Model
+) -> None:
+    settings = config(llm, breaker_cooldown_s=0.3)
+    async with (
+        gateway_harness(tmp_path / "a", embedded_redis.url, settings) as a,
+        gateway_harness(tmp_path / "b", embedded_redis.url, settings) as b,
+    ):
+        assert (await route(a)).model == "model-b"  # model-a hangs on replica a: the circuit opens for both
+        model.hung.clear()
+        await b.gateway.guard.sync(extra_models=[(settings.provider, "model-a")])
+        assert (await route(b)).rungs[0].step == "circuit_open"  # replica b refuses it too, and waits to probe
+        for replica in (a, b):
+            await until(lambda r=replica: not r.gateway.breaker.snapshot_of(settings.provider, "model-a").open_until)
+        assert len(probes(llm)) == 1
