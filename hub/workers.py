@@ -108,9 +108,9 @@ async def run_worker(
 ) -> None:
     """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM, SIGINT or SIGHUP.
 
-    Inside `hub serve` (embedded default) the server owns the signals: pass `handle_signals=False`
-    and set `stop` on shutdown; its `/metrics` already covers the worker. A worker process serves its
-    own metrics on `metrics_port` while it runs.
+    Where something else owns the signals (`hub serve`'s worker process runs one of each kind; tests run
+    them in-process) pass `handle_signals=False` and set `stop` on shutdown. A `hub worker` process serves
+    its own metrics on `metrics_port` while it runs.
     """
     with serve_metrics(metrics_port) if metrics_port is not None else nullcontext():
         await _run_worker(kind, settings, stop=stop, handle_signals=handle_signals, consumers=consumers)
