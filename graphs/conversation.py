@@ -276,7 +276,7 @@ def _spent(state: TurnState, model: GatewayChatModel) -> dict[str, Any]:
     }
 
 
-def after_agent(state: TurnState) -> str:
+async def after_agent(state: TurnState) -> str:
     if state.get("fallback_reason"):
         return "fallback"
     last = state["work"][-1]
@@ -347,7 +347,7 @@ async def _run_call(deps: TurnDeps, name: str, args: dict[str, Any], decision: d
     return ToolOutcome(tool=name, args=args, status="ok", result=result.model_dump(mode="json"))
 
 
-def after_tools(state: TurnState) -> str:
+async def after_tools(state: TurnState) -> str:
     return "agent" if state.get("engine") == "llm" else "compose"
 
 
@@ -389,7 +389,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
     return {"problems": problems, "fallback_reason": f"validation: {'; '.join(problems)}"}
 
 
-def after_validate(state: TurnState) -> str:
+async def after_validate(state: TurnState) -> str:
     if state.get("reply"):
         return "respond"
     return "fallback" if state.get("fallback_reason") else "agent"
@@ -438,7 +438,7 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
     }
 
 
-def after_fallback(state: TurnState) -> str:
+async def after_fallback(state: TurnState) -> str:
     return "respond" if state.get("reply") else "confirm"
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +46,7 @@ class ToolContext:
     settings: Settings | None = None
     """The service's settings, for tools that touch files or limits (photo requests); None in bare contexts."""
 
-    @property
+    @cached_property
     def data(self) -> TenantData:
         """Repositories bound to this tenant: the only way tools reach tenant rows."""
         return TenantData(self.session, self.tenant_id)

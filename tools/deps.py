@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from hub.db import models as m
@@ -15,6 +15,7 @@ from tools.context import ToolContext
 from tools.registry import ToolSpec
 
 
+@lru_cache(maxsize=512)
 def needs_model(spec: ToolSpec) -> bool:
     """Tell whether the tool's function still takes the keyword-only `gateway` and `call` arguments."""
     gateway = inspect.signature(spec.fn).parameters.get("gateway")

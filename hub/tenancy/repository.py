@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -131,22 +132,62 @@ class Operators(TenantRepository[m.Operator]):
 
 
 class TenantData:
-    """Every repository of one tenant over one session: `TenantData(session, tenant_id).orders`."""
+    """Every repository of one tenant over one session: `TenantData(session, tenant_id).orders`.
+
+    Each repository is built on first use: a tool that reads products never builds the customer activity query.
+    """
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        self.session = session
         self.tenant_id = tenant_id
-        self.products = Products(session, tenant_id)
-        self.customers = Customers(session, tenant_id)
-        self.orders = Orders(session, tenant_id)
-        self.policies = Policies(session, tenant_id)
-        self.conversations = Conversations(session, tenant_id)
-        self.messages = Messages(session, tenant_id)
-        self.image_jobs = ImageJobs(session, tenant_id)
-        self.api_keys = ApiKeys(session, tenant_id)
-        self.operators = Operators(session, tenant_id)
-        self.segments = Segments(session, tenant_id)
-        self.content_drafts = ContentDrafts(session, tenant_id)
-        self.customer_activity = CustomerActivity(session, tenant_id)
+
+    @cached_property
+    def products(self) -> Products:
+        return Products(self.session, self.tenant_id)
+
+    @cached_property
+    def customers(self) -> Customers:
+        return Customers(self.session, self.tenant_id)
+
+    @cached_property
+    def orders(self) -> Orders:
+        return Orders(self.session, self.tenant_id)
+
+    @cached_property
+    def policies(self) -> Policies:
+        return Policies(self.session, self.tenant_id)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        return Conversations(self.session, self.tenant_id)
+
+    @cached_property
+    def messages(self) -> Messages:
+        return Messages(self.session, self.tenant_id)
+
+    @cached_property
+    def image_jobs(self) -> ImageJobs:
+        return ImageJobs(self.session, self.tenant_id)
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(self.session, self.tenant_id)
+
+    @cached_property
+    def operators(self) -> Operators:
+        return Operators(self.session, self.tenant_id)
+
+    @cached_property
+    def segments(self) -> Segments:
+        return Segments(self.session, self.tenant_id)
+
+    @cached_property
+    def content_drafts(self) -> ContentDrafts:
+        return ContentDrafts(self.session, self.tenant_id)
+
+    @cached_property
+    def customer_activity(self) -> CustomerActivity:
+        return CustomerActivity(self.session, self.tenant_id)
 
 
 class Segments(TenantRepository[m.CustomerSegment]):
