@@ -112,6 +112,12 @@ class GatewayChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "hub-gateway"
 
+    @property
+    def _serialized(self) -> dict[str, Any]:
+        """What callbacks are told this model is. LangChain's default reprs every field (the gateway with its
+        clients included) on every call: about a millisecond a call, for a string nobody reads."""
+        return {"lc": 1, "type": "not_implemented", "id": ["hub", "gateway", "GatewayChatModel"], "name": self.feature}
+
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
