@@ -71,18 +71,18 @@ def parse_output(
     if not text or not text.strip():
         return None, ["the answer was empty"]
     body = text.strip()
-    if fenced := _FENCE.match(body):
+    if body.startswith("```") and (fenced := _FENCE.match(body)):
         body = fenced.group(1)
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        return None, [f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
-    try:
-        value = output_model.model_validate(data)
+        value = output_model.model_validate_json(body)  # parse and validate in one pass, in pydantic-core
     except ValidationError as exc:
-        return None, [
-            f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}" for err in exc.errors(include_url=False)
-        ]
+        errors = exc.errors(include_url=False)
+        if errors[0]["type"] == "json_invalid":
+            try:  # the standard library's wording, which a model knows best how to act on
+                json.loads(body)
+            except json.JSONDecodeError as bad:
+                return None, [f"the answer is not valid JSON ({bad.msg} at line {bad.lineno} column {bad.colno})"]
+        return None, [f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}" for err in errors]
     problems = [problem for check in validators for problem in check(value)]
     return (None, problems) if problems else (value, [])
 
