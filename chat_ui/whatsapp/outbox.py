@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -214,26 +214,30 @@ async def deliver_pending(
     account: Sender,
     conversation: m.Conversation,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    pending: Sequence[m.MessageDelivery] | None = None,
 ) -> int:
     """Send the conversation's pending deliveries in order, committing each outcome; return how many went out.
 
     Call only while holding the conversation's lock. A send still failing after the client's retries stays
     pending and its error is raised, so the job is retried later; a refused send is recorded as failed.
+    `pending`: the rows, when the caller knows them (it just planned them and no older one waits): not read again.
     """
-    rows = (
-        (
-            await session.execute(
-                select(m.MessageDelivery)
-                .where(
-                    m.MessageDelivery.conversation_id == conversation.id,
-                    m.MessageDelivery.status == m.DeliveryStatus.PENDING,
+    rows = pending
+    if rows is None:
+        rows = (
+            (
+                await session.execute(
+                    select(m.MessageDelivery)
+                    .where(
+                        m.MessageDelivery.conversation_id == conversation.id,
+                        m.MessageDelivery.status == m.DeliveryStatus.PENDING,
+                    )
+                    .order_by(m.MessageDelivery.created_at, m.MessageDelivery.seq)
                 )
-                .order_by(m.MessageDelivery.created_at, m.MessageDelivery.seq)
             )
+            .scalars()
+            .all()
         )
-        .scalars()
-        .all()
-    )
     sent = 0
     token = str(account.config.get("access_token") or "")
     for row in rows:

@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError
 from sqlalchemy import and_, exists, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
@@ -58,7 +59,7 @@ from chat_ui.whatsapp.outbox import deliver_pending, plan
 from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
-from graphs.turns import Conversations, Speaker, TurnDeadlines, find_or_create_conversation
+from graphs.turns import Conversations, Speaker, TurnDeadlines
 from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
@@ -120,6 +121,8 @@ class Seen:
 
     claimed: bool
     """The message was handled before: a redelivery."""
+    pending: bool
+    """The conversation has deliveries waiting from before (a send that failed): they go out first."""
     customer_id: uuid.UUID | None
     """The shop's customer with this WhatsApp number, if any."""
     conversation: m.Conversation | None
@@ -241,10 +244,14 @@ class WhatsAppChannel:
         tenant = account.tenant
         async with self.sessions() as session:
             seen = await _seen(session, tenant.id, wa_id, event.id)
+            conversation = seen.conversation
+            if conversation is None and not seen.claimed:
+                conversation = await _open_conversation(session, tenant.id, wa_id, seen.customer_id)
         if seen.claimed:
             observe_webhook_dedupe(WEBHOOK_SOURCE)
             log.info("whatsapp_duplicate_message", message_id=event.id)
-            return "duplicate", await self._drain(account, seen.conversation)
+            return "duplicate", await self._drain(account, conversation)
+        assert conversation is not None
         speaker = Speaker(
             audience=Audience.CUSTOMER,
             channel=m.Channel.WHATSAPP,
@@ -252,15 +259,24 @@ class WhatsAppChannel:
             customer_id=seen.customer_id,
             customer_phone=wa_id,
         )
-        conversation = seen.conversation or await find_or_create_conversation(self.sessions, tenant.id, speaker)
         async with self.sessions() as session:
-            await self._record(session, account, conversation, seen.customer_id, speaker, event)
+            planned = await self._record(session, account, conversation, seen.customer_id, speaker, event)
             if not await claim(session, [(tenant.id, event.id)]):
                 await session.rollback()  # another worker committed it meanwhile
                 log.info("whatsapp_duplicate_message", message_id=event.id)
                 return "duplicate", await self._drain(account, conversation)
             await session.commit()
-        return "processed", await self._drain(account, conversation)
+            if not planned and not seen.pending:
+                return "processed", 0
+            sent = await deliver_pending(
+                session,
+                self.api,
+                account=account,
+                conversation=conversation,
+                clock=self.clock,
+                pending=None if seen.pending else planned,
+            )
+        return "processed", sent
 
     async def _drain(self, account: Account, conversation: m.Conversation | None) -> int:
         if conversation is None:
@@ -278,8 +294,9 @@ class WhatsAppChannel:
         customer_id: uuid.UUID | None,
         speaker: Speaker,
         event: InboundMessage,
-    ) -> None:
-        """Add the message and whatsoever answers it, with the answer's planned deliveries; the caller commits.
+    ) -> list[m.MessageDelivery]:
+        """Add the message and whatever answers it, with the answer's planned deliveries (returned); the caller
+        commits.
 
         `conversation` is detached: its changes are written with one UPDATE, and its attributes changed in memory
         for `plan` to see.
@@ -296,15 +313,17 @@ class WhatsAppChannel:
                     update(m.Conversation).where(m.Conversation.id == conversation.id).values(changes)
                 )
 
-        def answer(text: str, kind: m.DeliveryKind, reason: str) -> None:
+        def answer(text: str, kind: m.DeliveryKind, reason: str) -> list[m.MessageDelivery]:
             reply = _reply(tenant.id, conversation, text, event, reason, self.clock())
             session.add(reply)
-            plan(session, conversation=conversation, message=reply, account_config=account.config, kind=kind, now=now)
+            return plan(
+                session, conversation=conversation, message=reply, account_config=account.config, kind=kind, now=now
+            )
 
         if event.kind == InboundKind.REACTION:
             session.add(_inbound(tenant.id, conversation, event, event.meta.get("emoji", ""), now))
             await write_changes()
-            return
+            return []
         last = conversation.last_inbound_at
         changes["last_inbound_at"] = conversation.last_inbound_at = (
             event.timestamp if last is None else max(last, event.timestamp)
@@ -314,14 +333,14 @@ class WhatsAppChannel:
             session.add(_inbound(tenant.id, conversation, event, event.text or "", now))
             if said == "opt_out" and conversation.opted_out_at is not None:
                 await write_changes()
-                return  # confirmed once already
+                return []  # confirmed once already
             changes["opted_out_at"] = conversation.opted_out_at = now if said == "opt_out" else None
             if customer_id is not None:
                 await session.execute(
                     update(m.Customer).where(m.Customer.id == customer_id).values(whatsapp_opt_in=said == "opt_in")
                 )
             text = opted_out_reply(tenant.name) if said == "opt_out" else opted_in_reply(tenant.name)
-            answer(text, m.DeliveryKind.NOTICE, said)
+            planned = answer(text, m.DeliveryKind.NOTICE, said)
             session.add(
                 m.AuditEvent(
                     tenant_id=tenant.id,
@@ -332,19 +351,19 @@ class WhatsAppChannel:
                 )
             )
             await write_changes()
-            return
+            return planned
         if conversation.opted_out_at is not None or conversation.status == m.ConversationStatus.HUMAN:
             session.add(_inbound(tenant.id, conversation, event, event.text or _placeholder(event), now))
             await write_changes()
-            return
+            return []
         if event.text is None:
             session.add(_inbound(tenant.id, conversation, event, _placeholder(event), now))
             if event.kind == InboundKind.IMAGE:
-                answer(UNCAPTIONED_IMAGE_REPLY, m.DeliveryKind.REPLY, "uncaptioned_image")
+                planned = answer(UNCAPTIONED_IMAGE_REPLY, m.DeliveryKind.REPLY, "uncaptioned_image")
             else:
-                answer(unsupported_reply(event.unsupported_name), m.DeliveryKind.REPLY, "unsupported")
+                planned = answer(unsupported_reply(event.unsupported_name), m.DeliveryKind.REPLY, "unsupported")
             await write_changes()
-            return
+            return planned
         result = await self.conversations.turn(
             session=session,
             tenant=tenant,
@@ -356,11 +375,11 @@ class WhatsAppChannel:
         )
         await write_changes()
         reply = Reply(result.message_id, result.reply)
-        plan(session, conversation=conversation, message=reply, account_config=account.config, now=now)
+        return plan(session, conversation=conversation, message=reply, account_config=account.config, now=now)
 
 
 async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message_id: str) -> Seen:
-    """Read in one query whether the message was handled, the customer, and their conversation."""
+    """Read in one query whether the message was handled, the customer, their conversation and its pending sends."""
     digits = wa_id.lstrip("+")
     claimed = exists().where(
         m.ProcessedWebhookEvent.source == WEBHOOK_SOURCE, m.ProcessedWebhookEvent.event_key == message_id
@@ -372,10 +391,13 @@ async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message
         .limit(1)
         .scalar_subquery()
     )
+    pending = exists().where(
+        m.MessageDelivery.conversation_id == m.Conversation.id, m.MessageDelivery.status == m.DeliveryStatus.PENDING
+    )
     one = select(literal(1).label("one")).subquery()
     row = (
         await session.execute(
-            select(claimed.label("claimed"), customer.label("customer_id"), m.Conversation)
+            select(claimed.label("claimed"), customer.label("customer_id"), pending.label("pending"), m.Conversation)
             .select_from(one)
             .outerjoin(
                 m.Conversation,
@@ -387,7 +409,33 @@ async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message
             )
         )
     ).one()
-    return Seen(claimed=bool(row.claimed), customer_id=row.customer_id, conversation=row.Conversation)
+    return Seen(
+        claimed=bool(row.claimed),
+        pending=bool(row.pending),
+        customer_id=row.customer_id,
+        conversation=row.Conversation,
+    )
+
+
+async def _open_conversation(
+    session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, customer_id: uuid.UUID | None
+) -> m.Conversation:
+    """Create the customer's conversation on their first message, in the read's transaction, and commit it;
+    concurrent first messages agree on one row (the unique key decides)."""
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = {"tenant_id": tenant_id, "channel": m.Channel.WHATSAPP, "external_ref": wa_id}
+    created = await session.execute(
+        dialect.insert(m.Conversation)
+        .values(id=uuid.uuid4(), customer_id=customer_id, status=m.ConversationStatus.BOT, **key)
+        .on_conflict_do_nothing(index_elements=list(key))
+        .returning(m.Conversation)
+    )
+    conversation = created.scalar_one_or_none()
+    if conversation is None:
+        found = await session.execute(select(m.Conversation).filter_by(**key))
+        conversation = found.scalar_one()
+    await session.commit()
+    return conversation
 
 
 async def whatsapp_account(session: AsyncSession, tenant_id: uuid.UUID) -> m.ChannelAccount | None:
