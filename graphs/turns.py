@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -161,12 +162,18 @@ class Conversations:
         request_id: str,
         inbound_meta: dict[str, Any] | None = None,
         inbound_external_id: str | None = None,
+        conversation: m.Conversation | None = None,
+        conversation_update: Mapping[str, Any] | None = None,
     ) -> TurnResult:
         """Answer one message; add it and the answer to `session` (which must hold no transaction); the caller commits.
 
         `inbound_meta` and `inbound_external_id` are stored on the shopper's message (e.g. the channel's id for it).
+        A caller that already read the speaker's `conversation` passes it (it is not looked up again), and
+        `conversation_update` (column values) is written in the same statement as the turn's own change to it.
         """
-        conversation = await self.conversation(tenant.id, speaker)
+        if conversation is None:
+            conversation = await self.conversation(tenant.id, speaker)
+        extra = dict(conversation_update or {})
         trace = Trace(tenant.id)
         meta = {**(inbound_meta or {}), "request_id": request_id}
         inbound = _message(
@@ -191,9 +198,12 @@ class Conversations:
             )
             root.finish(reply=reply.content, engine="none", held_by_human=True, message_id=str(reply.id))
             # the handoff queue lists the longest-waiting first
-            await self._write(session, tenant, trace, [inbound, reply], {"updated_at": datetime.now(UTC)}, None)
+            changes = {**extra, "updated_at": datetime.now(UTC)}
+            await self._write(session, tenant, trace, [inbound, reply], changes, None, conversation_id=conversation.id)
             return _held_by_human(reply)
-        return await self._run({"text": text}, session, tenant, speaker, conversation, request_id, trace, inbound)
+        return await self._run(
+            {"text": text}, session, tenant, speaker, conversation, request_id, trace, inbound, extra
+        )
 
     async def conversation(self, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
         """The speaker's conversation, created (and committed) on their first message; detached from any session."""
@@ -304,6 +314,7 @@ class Conversations:
         request_id: str,
         trace: Trace,
         inbound: m.Message | None,
+        conversation_update: dict[str, Any] | None = None,
     ) -> TurnResult:
         started = time.monotonic()
         config_ = TenantConfig.model_validate(tenant.settings)
@@ -407,7 +418,7 @@ class Conversations:
             trace_id=call.trace_id,
             data=redact(data) if config_.redact_pii else data,
         )
-        changes = {"status": m.ConversationStatus.HUMAN} if handed_over else {}
+        changes = {**(conversation_update or {}), **({"status": m.ConversationStatus.HUMAN} if handed_over else {})}
         stored = [inbound, message] if inbound is not None else [message]
         await self._write(session, tenant, trace, stored, changes, audit, conversation_id=conversation.id)
         observe_turn(
