@@ -12,26 +12,34 @@ import hashlib
 import hmac
 import json
 import os
+import signal
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import event, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chat_ui import handoff
 from chat_ui.app import create_app
-from chat_ui.whatsapp.accounts import AccountDirectory
-from chat_ui.whatsapp.constants import ACCOUNTS
+from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
+from chat_ui.whatsapp.constants import ACCOUNTS, CONVERSATION_LOCK
+from chat_ui.whatsapp.events import StatusUpdate
 from chat_ui.whatsapp.graph_api import open_graph_api
 from chat_ui.whatsapp.outbox import MAX_TEXT, deliver_pending, plan, split_text
+from chat_ui.whatsapp.statuses import StatusLedger
 from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.jobs import JobQueue, JobResources
@@ -659,3 +667,246 @@ async def test_a_conversation_lock_is_a_short_lease_renewed_while_its_worker_liv
 async def _take(channel: Any, tenant: uuid.UUID) -> None:
     async with channel.conversation_lock(tenant, SHOPPER):
         pass
+
+
+# --- the hot path: a webhook answered from memory, statuses in batches, a killed worker ----------------
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Collect every SQL statement any engine of this process sends while the block runs."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def webhook_requests(status: int) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "hub_http_requests_total", {"method": "POST", "route": "/webhooks/whatsapp", "status": str(status)}
+        )
+        or 0.0
+    )
+
+
+async def test_the_webhook_answers_from_memory_without_a_database_query(channel: Channel) -> None:
+    demo = channel.demo
+    first, second = text(demo, "hello"), text(demo, "hi", wa_id="15550002222")
+    bodies = [
+        first,
+        first,  # Meta redelivers
+        one_change(text(demo, "one", wa_id="15550003333"), text(demo, "two", wa_id="15550004444")),
+        entries(second, status(demo, "status_sent", "wamid.A"), status(demo, "status_delivered", "wamid.B")),
+        *(status(demo, "status_delivered", f"wamid.C{i}") for i in range(20)),
+    ]
+    signed = [(raw, sign(raw, demo.whatsapp_app_secret)) for raw in (json.dumps(b).encode() for b in bodies)]
+    answered = webhook_requests(200)
+    with statements() as sent:  # no worker runs yet: every statement would be the webhook's
+        responses = [await channel.post(raw, signature=signature) for raw, signature in signed]
+    assert sent == [], "a POST reads the accounts from memory and queues the raw body"
+    assert [r.json()["received"] for r in responses] == [1, 1, 2, 3, *([1] * 20)]
+    assert all(r.headers["x-request-id"] for r in responses)
+    assert webhook_requests(200) - answered == len(bodies), "each POST is counted under its route"
+    assert len(channel.task_ids) == len(bodies), "one job per POST, the raw body queued once"
+
+    forged = json.dumps(text(demo, "hi")).encode()
+    unknown = text(demo, "hi")
+    _value(unknown)["metadata"]["phone_number_id"] = "999999999999"
+    raw = json.dumps(unknown).encode()
+    started = time.monotonic()
+    with statements() as sent:
+        refused = [await channel.post(forged, signature=sign(forged, "guess")) for _ in range(10)]
+        refused += [await channel.post(raw, signature=sign(raw, demo.whatsapp_app_secret)) for _ in range(10)]
+    assert {r.status_code for r in refused} == {403}
+    allowed = 1 + int(time.monotonic() - started)
+    assert 1 <= len(sent) <= allowed, "an unknown number or secret reloads the accounts, at most once a second"
+
+    channel.start_worker()
+    results = await channel.settled()
+    assert sum(r["processed"] for r in results) == 4 + 22 and sum(r["duplicate"] for r in results) == 1
+    assert {s.to for s in channel.graph.sends} == {SHOPPER, "15550002222", "15550003333", "15550004444"}
+
+
+async def test_malformed_webhooks_get_the_same_answers_and_queue_nothing(channel: Channel) -> None:
+    secret = channel.demo.whatsapp_app_secret
+    not_json = b"{not json"
+    no_numbers = json.dumps({"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {}}]}]}).encode()
+    odd_shapes = json.dumps({"entry": "nope", "messages": [{"id": "wamid.X"}]}).encode()
+    nameless = text(channel.demo, "hi")
+    del _value(nameless)["messages"][0]["id"]
+    no_id = json.dumps(nameless).encode()
+
+    unsigned = await channel.post(not_json)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "missing_signature"
+    bad = await channel.post(not_json, signature="sha256=00")
+    assert bad.status_code == 403 and bad.json()["error"]["code"] == "invalid_signature"
+    broken = await channel.post(not_json, signature=sign(not_json, secret))
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
+    for body in (no_numbers, odd_shapes, no_id):
+        answer = await channel.post(body, signature=sign(body, secret))
+        assert (answer.status_code, answer.json()) == (200, {"received": 0})
+    assert all(r.headers["x-request-id"] for r in (unsigned, bad, broken, answer))
+    assert channel.task_ids == [], "nothing to do is not queued"
+
+
+async def test_a_new_app_secret_or_a_deactivated_shop_reaches_the_webhook_without_a_restart(
+    channel: Channel,
+) -> None:
+    demo = channel.demo
+    body = json.dumps(text(demo, "hello")).encode()
+
+    async def answer(secret: str) -> tuple[int, Any]:
+        response = await channel.post(body, signature=sign(body, secret))
+        return response.status_code, response.json()
+
+    assert await answer(demo.whatsapp_app_secret) == (200, {"received": 1})
+    await channel.account_config(app_secret="rotated-secret")  # an ORM change to the row: announced on commit
+    assert await answer(demo.whatsapp_app_secret) == (403, ANY), "the old secret is refused at once"
+    assert await answer("rotated-secret") == (200, {"received": 1})
+
+    async with channel.sessions() as session:  # an ORM bulk UPDATE: announced too
+        await session.execute(update(m.Tenant).where(m.Tenant.id == uuid.UUID(demo.tenant_id)).values(active=False))
+        await session.commit()
+    await channel.seen_everywhere(lambda copy: not copy.get(demo.whatsapp_phone_number_id).active)  # type: ignore[union-attr]
+    assert await answer("rotated-secret") == (200, {"received": 0}), "a deactivated shop's events are dropped"
+    assert len(channel.task_ids) == 2
+
+
+async def test_a_burst_of_statuses_from_many_jobs_is_applied_in_a_few_batched_statements(
+    channel: Channel, engine: AsyncEngine
+) -> None:
+    await channel.say("hello")
+    [reply] = await channel.deliveries()
+    sessions = session_factory(engine)
+    async with sessions() as session:  # 30 more sent replies to report on
+        conversation = await session.get(m.Conversation, reply.conversation_id)
+        assert conversation is not None
+        rows = [
+            m.MessageDelivery(
+                tenant_id=reply.tenant_id,
+                message_id=reply.message_id,
+                conversation_id=reply.conversation_id,
+                seq=i + 2,
+                kind=m.DeliveryKind.REPLY,
+                body={},
+                status=m.DeliveryStatus.SENT,
+                external_id=f"wamid.BURST{i}",
+                history=[{"status": "sent", "at": "2026-01-01T00:00:00+00:00"}],
+                attempts=1,
+            )
+            for i in range(30)
+        ]
+        session.add_all(rows)
+        await session.commit()
+    tenant_id = uuid.UUID(channel.demo.tenant_id)
+    ledger = StatusLedger(sessions)
+
+    def delivered(wamid: str) -> StatusUpdate:
+        return StatusUpdate(id=wamid, status="delivered", recipient_id=SHOPPER, timestamp=datetime.now(UTC))
+
+    jobs = [[delivered(f"wamid.BURST{i}")] for i in range(30)] + [[delivered("wamid.BURST0")] * 2]  # redeliveries
+    with statements() as sent:
+        counts = await asyncio.gather(*(ledger.apply(tenant_id, updates) for updates in jobs))
+    assert sum((c["processed"] for c in counts), 0) == 30 and sum((c["duplicate"] for c in counts), 0) == 2
+    updates = [s for s in sent if s.lstrip().upper().startswith("UPDATE")]
+    assert len(sent) <= 6 and len(updates) <= 2, f"32 statuses from 31 jobs took {len(sent)} statements: {sent}"
+    moved = {d.external_id: d for d in await channel.deliveries()}
+    assert all(moved[f"wamid.BURST{i}"].status == "delivered" for i in range(30))
+    assert [h["status"] for h in moved["wamid.BURST0"].history] == ["sent", "delivered"], "applied once"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_worker_killed_mid_webhook_loses_and_duplicates_nothing(channel: Channel) -> None:
+    """The job is reclaimed by the next worker: customers answered before the kill are not answered twice,
+    the one the dead worker had not reached yet is answered once."""
+    from redis.asyncio import Redis
+
+    demo, tenant = channel.demo, channel.demo.tenant_id
+    customers = ["15550005551", "15550005552", "15550005553"]
+    blocked = f"{CONVERSATION_LOCK}:{tenant}:{customers[2]}"
+    redis = Redis.from_url(channel.settings.redis_url or "")
+    await redis.set(blocked, "held-by-the-test", px=120_000)  # the worker waits here for the third customer
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(channel.settings.data_dir),
+        "HUB_DATABASE_URL": channel.settings.resolved_database_url,
+        "HUB_REDIS_URL": channel.settings.redis_url or "",
+        "HUB_WHATSAPP_API_BASE": channel.graph.base_url,
+        "HUB_JOBS_IDLE_TIMEOUT_S": "1",
+        "HUB_WHATSAPP_LOCK_S": "120",
+    }
+
+    async def worker() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub", "worker", "channels", env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+
+    body = json.dumps(one_change(*(text(demo, "hello", wa_id=c) for c in customers))).encode()
+    doomed = await worker()
+    try:
+        response = await channel.post(body, signature=sign(body, demo.whatsapp_app_secret))
+        assert response.json() == {"received": 3}
+        await channel.graph.wait_for_sends(2, within_s=45)
+        doomed.send_signal(signal.SIGKILL)
+        await doomed.wait()
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+            await doomed.wait()
+    await redis.delete(blocked)
+    await redis.aclose()
+    successor = await worker()
+    try:
+        await channel.graph.wait_for_sends(3, within_s=45)
+        [result] = await channel.settled(within_s=30)
+    finally:
+        successor.send_signal(signal.SIGTERM)
+        await successor.wait()
+    assert result == {"processed": 1, "duplicate": 2, "skipped": 0, "sent": 1}, "the reclaimed job redid only the rest"
+    assert sorted(s.to for s in channel.graph.sends) == customers, "each customer answered exactly once"
+
+
+async def test_accounts_written_where_nothing_announces_are_found_on_a_miss_or_by_the_poll(
+    wa_settings: Settings, engine: AsyncEngine, demo: DemoCredentials
+) -> None:
+    """A CLI command or raw SQL announces nothing: a new number is loaded when a webhook names it, a changed
+    secret when the poll comes round."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(wa_settings.redis_url or "", decode_responses=True)
+    tenant_id = uuid.UUID(demo.tenant_id)
+    try:
+        sessions = session_factory(engine)
+        async with open_accounts(sessions, redis, reload_s=3600) as accounts:
+            async with engine.begin() as conn:  # Core statements: no ORM session, so nothing announces them
+                await conn.execute(
+                    m.ChannelAccount.__table__.insert().values(
+                        id=uuid.uuid4(),
+                        tenant_id=tenant_id,
+                        channel=m.Channel.WHATSAPP,
+                        external_id="123450001",
+                        config={"app_secret": "second-number-secret"},
+                    )
+                )
+            found = await accounts.find("123450001")
+            assert found is not None and found.tenant_id == tenant_id, "an unknown number reloads at once"
+
+        async with open_accounts(sessions, redis, reload_s=0.3) as accounts:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    m.ChannelAccount.__table__.update()
+                    .where(m.ChannelAccount.external_id == "123450001")
+                    .values(config={"app_secret": "rotated"})
+                )
+            async with asyncio.timeout(5):
+                while (a := accounts.get("123450001")) is None or a.config.get("app_secret") != "rotated":  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
