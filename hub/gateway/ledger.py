@@ -16,7 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.aio import wait_event
 from hub.db.models import UsageRecord
@@ -25,6 +25,7 @@ from hub.metrics import observe_usage
 
 log = structlog.get_logger(__name__)
 _SPEND_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
+_INSERT = insert(UsageRecord.__table__)
 
 
 class UsageLedger:
@@ -39,7 +40,7 @@ class UsageLedger:
         batch_size: int = 200,
         spill_dir: Path | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._redis = redis
         self._interval = flush_interval_s
         self._batch = batch_size
@@ -87,9 +88,8 @@ class UsageLedger:
             if not rows:
                 return 0
             try:
-                async with self._sessions() as session:
-                    await session.execute(insert(UsageRecord.__table__), rows)
-                    await session.commit()
+                async with self._engine.begin() as connection:  # Core, not an ORM session: a flush is one INSERT
+                    await connection.execute(_INSERT, rows)
             except Exception:
                 self._buffer[:0] = rows
                 log.exception("usage_flush_failed", pending=len(self._buffer))
