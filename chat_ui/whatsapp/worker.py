@@ -298,8 +298,8 @@ class WhatsAppChannel:
         """Add the message and whatever answers it, with the answer's planned deliveries (returned); the caller
         commits.
 
-        `conversation` is detached: its changes are written with one UPDATE, and its attributes changed in memory
-        for `plan` to see.
+        `conversation` is detached: its changes are written with one UPDATE (the turn's own, when a turn runs), and
+        its attributes changed in memory for `plan` to see.
         """
         tenant = account.tenant
         now = self.clock()
@@ -372,8 +372,9 @@ class WhatsAppChannel:
             request_id=uuid.uuid4().hex,
             inbound_meta={"whatsapp": _whatsapp_meta(event)},
             inbound_external_id=event.id,
+            conversation=conversation,
+            conversation_update=changes,
         )
-        await write_changes()
         reply = Reply(result.message_id, result.reply)
         return plan(session, conversation=conversation, message=reply, account_config=account.config, now=now)
 
