@@ -1,6 +1,7 @@
 """Measure what the gateway adds to a model call: our `generate` vs a bare openai SDK call, and LiteLLM on request.
 
-Every path talks to the same local OpenAI-compatible server (a separate process, fixed 20 ms latency).
+Every path sends the same request (the intent_route prompt's messages, temperature and max_tokens) to
+the same local OpenAI-compatible server (a separate process, fixed 20 ms latency).
 At concurrency 1 the paths take turns call by call, so drift hits them alike: added latency p50/p99.
 At concurrency 64 they run in short slices whose order turns over every round; each round gives a
 ratio against the bare SDK slice beside it, and the figure is the median of those ratios (a busy
@@ -14,7 +15,7 @@ or CI): its proxy (`litellm --config …`, which refuses to start without LITELL
 through the same bare SDK in the same rounds, and its SDK path (`litellm.acompletion`), which runs in
 that virtualenv's own process (`bench/litellm_peer.py`) beside a bare SDK baseline of its own.
 
-    python -m bench.gateway_overhead [--calls 400] [--seconds 2] [--rounds 6] [--litellm]
+    python -m bench.gateway_overhead [--calls 400] [--seconds 2] [--rounds 10] [--litellm]
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400, help="calls per path at concurrency 1")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one slice at concurrency 64")
-    parser.add_argument("--rounds", type=int, default=6, help="slices per path at concurrency 64")
+    parser.add_argument("--rounds", type=int, default=10, help="slices per path at concurrency 64")
     parser.add_argument(
         "--litellm",
         action="store_true",

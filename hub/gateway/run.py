@@ -227,6 +227,8 @@ class CallRun:
             self.rung("invalid_output", model, "; ".join(errors), attempt=self.attempt)
         else:
             self.rung("answer", model, attempt=self.attempt)
+        if self.ctx.trace is None:  # untraced calls (most structured ones) skip building the span's attributes
+            return
         self._trace_attempt(
             model,
             latency_s,
