@@ -63,6 +63,7 @@ class StatusLedger:
         mine = [_Queued(tenant_id, update) for update in updates]
         self._queue.extend(mine)
         try:
+            await asyncio.sleep(0)  # jobs started together queue theirs before the first of them writes
             async with self._writing:
                 while any(q.outcome is None and q.error is None for q in mine):
                     batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
