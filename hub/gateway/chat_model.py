@@ -173,7 +173,9 @@ class GatewayChatModel(BaseChatModel):
         ]
         return problems + [p for check in self.validators for p in check(message)]
 
-    def _verdict(self, message: AIMessage, convo: list[BaseMessage]) -> Verdict[AIMessage]:
+    def _verdict(
+        self, message: AIMessage, convo: list[BaseMessage], tools: list[Any] | None = None
+    ) -> Verdict[AIMessage]:
         usage = message.usage_metadata
         return Verdict(
             value=message,
@@ -181,6 +183,7 @@ class GatewayChatModel(BaseChatModel):
             usage=(usage["input_tokens"], usage["output_tokens"]) if usage else None,
             text=message.content if isinstance(message.content, str) else str(message.content),
             billing_messages=_message_dicts(convo),
+            billing_tools=tools,
             raw={
                 "content": message.content,
                 "tool_calls": [{"name": c["name"], "args": c["args"], "id": c.get("id")} for c in message.tool_calls],
@@ -214,7 +217,7 @@ class GatewayChatModel(BaseChatModel):
         def judge(result: ChatResult, convo: list[BaseMessage]) -> Verdict[AIMessage]:
             message = result.generations[0].message
             assert isinstance(message, AIMessage)
-            return self._verdict(message, convo)
+            return self._verdict(message, convo, kwargs.get("tools"))
 
         def reask(convo: list[BaseMessage], verdict: Verdict[AIMessage]) -> list[BaseMessage]:
             instruction = "Answer again, fixing every problem above."
@@ -317,12 +320,13 @@ class GatewayChatModel(BaseChatModel):
                 invalid_tool_calls=total.invalid_tool_calls if total else [],
                 usage_metadata=total.usage_metadata if total else None,
             )
-            verdict = self._verdict(message, list(messages))
+            verdict = self._verdict(message, list(messages), kwargs.get("tools"))
             run.answered_attempt(
                 model,
                 latency_s=time.monotonic() - started,
                 usage=verdict.usage,
                 messages=verdict.billing_messages,
+                tools=verdict.billing_tools,
                 output_text=verdict.text,
                 errors=verdict.errors,
                 raw_output=verdict.raw,

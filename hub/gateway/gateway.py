@@ -62,6 +62,8 @@ class Verdict(Generic[V]):
     billing_messages: list[Any]
     raw: Any = None
     """The answer as the trace should keep it (e.g. text plus tool calls); None keeps `text`."""
+    billing_tools: list[Any] | None = None
+    """The tool definitions sent with the request: providers bill them as input, so a local count includes them."""
 
 
 def parse_output(
@@ -364,6 +366,7 @@ class Gateway:
                     latency_s=latency_s,
                     usage=verdict.usage,
                     messages=verdict.billing_messages,
+                    tools=verdict.billing_tools,
                     output_text=verdict.text,
                     errors=verdict.errors,
                     raw_output=verdict.raw,

@@ -194,11 +194,12 @@ class CallRun:
         output_text: str,
         errors: list[str],
         raw_output: Any = None,
+        tools: list[Any] | None = None,
     ) -> None:
         """Bill an attempt that came back with an answer, valid or not; `raw_output` is what the trace keeps."""
         self.attempt += 1
         if usage is None:
-            input_tokens = tokens.count_messages(model, messages)
+            input_tokens = tokens.count_messages(model, messages) + (tokens.count_tools(model, tools) if tools else 0)
             output_tokens = tokens.count_text(model, output_text)
         else:
             input_tokens, output_tokens = usage

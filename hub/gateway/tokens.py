@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from functools import lru_cache
 from types import ModuleType
@@ -33,6 +34,11 @@ def _encoding(model: str) -> Any:
 
 def count_text(model: str, text: str) -> int:
     return len(_encoding(model).encode(text, disallowed_special=()))
+
+
+def count_tools(model: str, tools: list[Any]) -> int:
+    """Estimate the prompt tokens of the tool definitions sent with a request (billed as input too)."""
+    return count_text(model, json.dumps(tools, separators=(",", ":"), default=str))
 
 
 def count_messages(model: str, messages: list[dict[str, Any]]) -> int:

@@ -70,6 +70,19 @@ async def test_tool_call_reaches_the_agent_and_is_billed(h: Harness, llm: Script
     assert (row.prompt_id, row.prompt_version) == ("agent", "1.0.0")
 
 
+async def test_an_answer_without_usage_is_billed_for_the_tool_definitions_it_was_sent_too(
+    h: Harness, llm: ScriptedLLMServer
+) -> None:
+    llm.enqueue(reply("It shipped.", usage=False), reply("It shipped.", usage=False))
+    bare, with_tools = chat(h), chat(h)
+    await bare.ainvoke(QUESTION)
+    await with_tools.bind_tools([order_status]).ainvoke(QUESTION)
+    [plain] = await h.usage(bare.last_run.ctx.request_id)
+    [tooled] = await h.usage(with_tools.last_run.ctx.request_id)
+    assert plain.tokens_estimated and tooled.tokens_estimated
+    assert tooled.input_tokens > plain.input_tokens + 20, "the order_status definition is counted as input"
+
+
 async def test_broken_tool_arguments_are_reasked(h: Harness, llm: ScriptedLLMServer) -> None:
     llm.enqueue(
         tool_call("order_status", '{"order_id": "A-10001", "email": '),
