@@ -34,6 +34,8 @@ from typing import Any, Self, assert_never
 
 import uvicorn
 
+from hub.gateway import tokens
+
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -544,7 +546,11 @@ class _Exchange:
         if usage is False:
             return None
         if usage is True:
-            prompt_tokens = max(1, sum(_word_count(m.get("content")) for m in self.body.get("messages", [])))
+            # counted the way a provider bills: messages and the tool definitions sent with them
+            tools = self.body.get("tools")
+            prompt_tokens = tokens.count_messages(self.model, self.body.get("messages", [])) + (
+                tokens.count_tools(self.model, tools) if tools else 0
+            )
             completion_tokens = max(1, len(completion.split()))
         else:
             prompt_tokens, completion_tokens = usage

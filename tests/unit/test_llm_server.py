@@ -22,6 +22,7 @@ from evals.llm_server import (
     tool_call,
     truncated_stream,
 )
+from hub.gateway import tokens
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -52,10 +53,25 @@ async def test_reply_returns_content_echoes_the_model_and_counts_usage(
     assert first.choices[0].message.content == "It shipped with UPS yesterday."
     assert first.choices[0].finish_reason == "stop"
     assert first.usage is not None
-    assert (first.usage.prompt_tokens, first.usage.completion_tokens, first.usage.total_tokens) == (5, 5, 10)
+    prompt_tokens = tokens.count_messages("gpt-test", USER)  # what a provider would bill for the messages
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (prompt_tokens, 5)
+    assert first.usage.total_tokens == prompt_tokens + 5
     assert second.model == "other-model"
     assert second.usage is not None
     assert (second.usage.prompt_tokens, second.usage.completion_tokens, second.usage.total_tokens) == (120, 7, 127)
+
+
+async def test_tool_definitions_count_as_prompt_tokens(
+    llm_server: ScriptedLLMServer, client: openai.AsyncOpenAI
+) -> None:
+    tool = {
+        "type": "function",
+        "function": {"name": "order_status", "description": "Look up an order.", "parameters": {"type": "object"}},
+    }
+    plain = await client.chat.completions.create(model="gpt-test", messages=USER)
+    tooled = await client.chat.completions.create(model="gpt-test", messages=USER, tools=[tool])
+    assert plain.usage is not None and tooled.usage is not None
+    assert tooled.usage.prompt_tokens == plain.usage.prompt_tokens + tokens.count_tools("gpt-test", [tool])
 
 
 async def test_reply_without_usage_has_no_usage_block(
