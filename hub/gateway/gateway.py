@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import openai
 import redis.asyncio as aioredis
 import structlog
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from hub.gateway.breaker import CircuitBreaker
@@ -166,9 +167,7 @@ class Gateway:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.breaker.probe_timeout_s):
-                completion = await self.client.chat.completions.create(
-                    model=model, messages=[_PROBE_MESSAGE], max_tokens=1
-                )
+                completion = await self.complete(model, [_PROBE_MESSAGE], {"max_tokens": 1})
         except Exception as exc:
             failure = classify(exc)
             if run is not None:
@@ -188,6 +187,17 @@ class Gateway:
             )
         log.info("circuit_probe", model=model, answered=True)
         return True
+
+    async def complete(self, model: str, messages: list[dict[str, Any]], params: Mapping[str, Any]) -> ChatCompletion:
+        """Send one chat completion through the SDK client: its auth, base URL, timeouts, errors and response types.
+
+        Not through `chat.completions.create`: that runs the SDK's typed-parameter transform on every call
+        (walking some forty unset parameters and every message against its TypedDict union), which costs
+        about 0.4 ms of CPU for a request that is already plain JSON with only the keys we set.
+        """
+        assert self.client is not None
+        body = {"model": model, "messages": messages, **params}
+        return await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion)
 
     def resolve(self, use_case: str, tenant_pins: Mapping[str, str]) -> Prompt:
         """The registry's prompt for the tenant's pin (or the default): the registry never changes, so once per pin."""
@@ -266,8 +276,8 @@ class Gateway:
         params = self._params_of(prompt)
         run.params = params
 
-        async def call(model: str, convo: list[dict[str, Any]]) -> Any:
-            return await self.client.chat.completions.create(model=model, messages=convo, **params)
+        async def call(model: str, convo: list[dict[str, Any]]) -> ChatCompletion:
+            return await self.complete(model, convo, params)
 
         def judge(completion: Any, convo: list[dict[str, Any]]) -> Verdict[T]:
             choice = completion.choices[0] if completion.choices else None
