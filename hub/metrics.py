@@ -11,7 +11,7 @@ import asyncio
 from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -101,7 +101,12 @@ def observe_usage(row: Mapping[str, Any]) -> None:
     if outcome == UsageOutcome.INVALID_OUTPUT:
         VALIDATION_FAILURES.labels(feature, model).inc()
     if row["cost"]:
-        COST.labels(str(row["tenant_id"]), feature).inc(float(row["cost"]))
+        _cost_series(row["tenant_id"], feature).inc(float(row["cost"]))
+
+
+@lru_cache(maxsize=4096)
+def _cost_series(tenant_id: object, feature: str) -> Counter:
+    return COST.labels(str(tenant_id), feature)
 
 
 def observe_reply_rejected(*, feature: str, model: str, gave_up: bool) -> None:
