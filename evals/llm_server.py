@@ -272,6 +272,7 @@ class ScriptedLLMServer:
         """Start serving and return the base URL once the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("ScriptedLLMServer is already running")
+        tokens.count_text("gpt-4o", "warm")  # load the token tables now, not inside the first timed answer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

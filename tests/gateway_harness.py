@@ -75,6 +75,7 @@ def fast_config(base_url: str | None, **overrides: Any) -> GatewayConfig:
         rate_limit_per_minute=1000,
         backoff_initial_s=0.01,
         backoff_max_s=0.05,
+        hang_after_s=0.2,
     )
     return replace(config, **overrides)
 

@@ -28,6 +28,9 @@ class GatewayConfig:
     rate_limit_per_minute: int = 600
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 8.0
+    hang_after_s: float = 1.0
+    """A call its caller cancels counts as a hang (which opens the circuit) only once it has waited this long on
+    the model: a caller that leaves sooner (a closed browser, a shutdown) says nothing about the model."""
     provider: str = field(init=False)
     """A stable name for the endpoint, used in the ledger and breaker keys."""
 

@@ -34,7 +34,15 @@ class Failure:
     retryable: bool
     status: int | None
     kind: Literal[
-        "rate_limited", "server_error", "connection", "timeout", "stream", "rejected", "deadline", "cancelled"
+        "rate_limited",
+        "server_error",
+        "connection",
+        "timeout",
+        "stream",
+        "rejected",
+        "deadline",
+        "cancelled",
+        "abandoned",
     ]
     message: str
     retry_after_s: float | None = None
@@ -50,7 +58,9 @@ class Failure:
 
 
 CANCELLED = Failure(True, None, "cancelled", "the caller stopped waiting (its own deadline passed)")
-"""An attempt still waiting on the model when the caller cancelled the call."""
+"""An attempt still waiting on the model when the caller cancelled the call, after `hang_after_s`: a hang."""
+ABANDONED = Failure(False, None, "abandoned", "the caller left before the model had been slow")
+"""An attempt the caller cancelled sooner: billed, but no evidence against the model."""
 
 
 def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
@@ -154,7 +164,8 @@ async def call_with_retries(
         except asyncio.CancelledError:
             # The caller stopped waiting (its own deadline, e.g. a turn's `asyncio.timeout`): bill the
             # attempt in flight as a hang and let the cancellation go on.
-            on_failure(CANCELLED, time.monotonic() - started)
+            waited = time.monotonic() - started
+            on_failure(CANCELLED if waited >= config.hang_after_s else ABANDONED, waited)
             raise
         except Exception as exc:
             failure = classify(exc)

@@ -175,6 +175,26 @@ async def test_a_caller_deadline_bills_the_attempt_opens_the_circuit_and_leaves_
         assert others <= {"gateway-guard-sync", "usage-ledger", "breaker-probe model-a", "switch-board"}
 
 
+async def test_a_caller_who_leaves_before_the_model_has_been_slow_is_billed_but_opens_no_circuit(
+    tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
+) -> None:
+    # A closed browser or a shutdown cancels the call early: that says nothing about the model.
+    async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20, hang_after_s=1.0)) as h:
+        ctx = h.ctx()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await h.gateway.generate(
+                    ctx,
+                    use_case="intent_route",
+                    variables={"message": "where is A-10001?", "history": ""},
+                    fallback=deterministic,
+                )
+        assert h.gateway.breaker.snapshot_of(h.gateway.config.provider, "model-a").open_until == 0
+        [row] = await h.usage(ctx.request_id)
+        assert row.error.startswith("abandoned")
+        assert not await circuit_open(h.gateway, "model-a")
+
+
 async def test_a_chat_model_call_cancelled_by_the_turn_deadline_is_billed_and_opens_the_circuit(
     tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
 ) -> None:
