@@ -4,25 +4,56 @@ raises nothing and loses nothing: jobs it fetched or was still running go back t
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 import hub.jobs
 from hub.db.engine import create_engine, session_factory
 from hub.gateway.switches import SwitchBoard
 from hub.jobs import JobQueue, QueueSpec
+from hub.logs import configure_logging
 from hub.redis_conn import EmbeddedRedis, create_redis
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = QueueSpec("test-jobs", (), "jobs_concurrency")
+
+
+class _Events(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, dict):
+            self.events.append(record.msg)
+
+
+@contextmanager
+def structured_logs() -> Iterator[list[dict[str, Any]]]:
+    """The structlog events logged in the block, routed as the service routes them (through stdlib logging).
+
+    structlog's `capture_logs` misses loggers another test already used: the service caches them on first use.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("INFO")
+    collector = _Events()
+    root.addHandler(collector)
+    try:
+        yield collector.events
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @pytest.fixture
@@ -115,13 +146,13 @@ async def test_a_worker_stopped_mid_drain_raises_nothing_and_another_runs_every_
     async with asyncio.timeout(30):
         while len(runs.started) < 40:  # noqa: ASYNC110 — the tasks count into a plain dict
             await asyncio.sleep(0.01)
-    with capture_logs() as logs:
+    with structured_logs() as logs:
         stop.set()
         await first  # raises nothing
     assert len(runs.started) < jobs, "stopped mid-drain"
     stopped = next(e for e in logs if e["event"] == "jobs_worker_stopped")
     assert stopped["put_back"] > 0, "jobs fetched ahead but not started went back to the queue"
-    assert not [e for e in logs if e["log_level"] in ("error", "critical")]
+    assert not [e for e in logs if e["level"] in ("error", "critical")]
 
     stop = asyncio.Event()
     second = asyncio.create_task(runs.worker(settings).run(stop))
@@ -225,7 +256,7 @@ async def test_a_switch_board_on_an_unmigrated_database_says_so_in_one_line(
     redis = create_redis(embedded_redis.url)
     board = SwitchBoard(session_factory(engine), redis, poll_s=0.05)
     try:
-        with capture_logs() as logs:
+        with structured_logs() as logs:
             await board.ready()
             await asyncio.sleep(0.3)  # several polls
     finally:
