@@ -82,8 +82,12 @@ def say(page: Any, text: str, *, expecting: str) -> None:
     """Send a console message and wait for a reply containing `expecting`."""
     from playwright.sync_api import expect
 
+    # Chainlit ignores a message sent while the previous answer is still running (its stop button shows then).
+    expect(page.locator("#stop-button")).to_have_count(0, timeout=20_000)
     page.locator("#chat-input").fill(text)
-    page.keyboard.press("Enter")
+    submit = page.locator("#chat-submit")
+    expect(submit).to_be_enabled()
+    submit.click()
     expect(page.get_by_text(expecting).first).to_be_visible(timeout=20_000)
 
 
