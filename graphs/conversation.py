@@ -1,16 +1,18 @@
 """The conversation graph: one turn from a message to a validated reply, for shoppers and operators alike.
 
-    load_context → agent ─┬─ tool calls ─→ confirm → tools ─→ agent (LLM) | compose (deterministic)
-                          ├─ text ───────→ validate ─┬─ ok ──────────→ respond
+    load_context → agent ─┬─ tool calls ─→ [confirm] → tools ─→ agent (LLM) | compose (deterministic) → end
+                          ├─ text ───────→ validate ─┬─ ok ──────────→ end
                           │                          ├─ problems, tries left → agent (re-ask with reasons)
                           │                          └─ still wrong ──→ fallback
-                          └─ no model ───→ fallback ─┬─ shopper: the deterministic engine → respond
-                                                     └─ operator: a command plan → confirm → tools → compose
+                          └─ no model ───→ fallback ─┬─ shopper: the deterministic engine → end
+                                                     └─ operator: a command plan → [confirm] → tools → compose
 
-The agent node asks the gateway's chat model; when the gateway says no model may answer (none configured,
+The node that settles the reply (validate, fallback or compose) also finishes the turn (`_answered`): it remembers
+the exchange and collects what the surfaces show. The agent node asks the gateway's chat model; when the gateway says no model may answer (none configured,
 circuit open, budget spent, AI switched off) it routes to the fallback node instead of failing. `confirm`
-pauses the graph with a LangGraph interrupt for every sensitive tool call, and `tools` runs only what the
-operator approved, with the audience checked again where the tool executes. The graph state is checkpointed
+pauses the graph with a LangGraph interrupt for every sensitive tool call (calls with none to decide go straight
+to `tools`), and `tools` runs only what the operator approved, with the audience checked again where the tool
+executes. The graph state is checkpointed
 per thread (tenant, channel, customer); the per-turn resources (where steps get a database session, tools bound
 to this turn's call context, the turn's deadline) come in as the run's context and are never checkpointed.
 
@@ -29,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import (
@@ -147,10 +150,27 @@ class TurnDeps:
     """`time.monotonic()` by which the reply must be ready; None: no turn deadline (the gateway's own applies)."""
     deadline_s: float | None = None
     """The turn's deadline as configured, for the audit's wording."""
+    _rendered: tuple[str, SystemMessage, HumanMessage] | None = field(default=None, init=False, repr=False)
 
     @property
     def audience(self) -> Audience:
         return self.scope.audience
+
+    @cached_property
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """The definitions of the tools this conversation may use, as the model is sent them on every step."""
+        return [self.tools[name].schema() for name in sorted(self.allowed)]
+
+    @cached_property
+    def model_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
+
+    def rendered(self, text: str) -> tuple[SystemMessage, HumanMessage]:
+        """The prompt's system and user messages for the turn's `text`, rendered once per turn."""
+        if self._rendered is None or self._rendered[0] != text:
+            system, user = self.prompt.render({**self.prompt_variables, "message": text})
+            self._rendered = (text, SystemMessage(system["content"]), HumanMessage(user["content"]))
+        return self._rendered[1], self._rendered[2]
 
     def model_budget(self) -> float | None:
         """Seconds the next model call may take, keeping `ANSWER_RESERVE_S` for the fallback; None: unlimited."""
@@ -238,11 +258,9 @@ async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
 async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     """Ask the model for the next step: tool calls or the reply; when the gateway refuses, route to the fallback."""
     deps = runtime.context
-    system, user = deps.prompt.render({**deps.prompt_variables, "message": state["text"]})
+    system, user = deps.rendered(state["text"])
     history = state.get("messages", [])[-PROMPT_HISTORY_MESSAGES:]
-    conversation = [SystemMessage(system["content"]), *history, HumanMessage(user["content"]), *state["work"]]
-    tools = [deps.tools[name].schema() for name in sorted(deps.allowed)]
-    params = {k: v for k, v in deps.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
+    conversation = [system, *history, user, *state["work"]]
     model = deps.model.model_copy()  # one run record per call
     deps.model_calls.append(model)
     budget = deps.model_budget()
@@ -250,7 +268,7 @@ async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
         return {"fallback_reason": f"deadline: no time left of the turn's {deps.deadline_s:g} s for a model call"}
     try:
         async with asyncio.timeout(budget) as limit:
-            message = await model.bind_tools(tools).ainvoke(conversation, **params)
+            message = await model.answer(conversation, tools=deps.tool_schemas, **deps.model_params)
     except TimeoutError:
         if not limit.expired():
             raise
@@ -260,7 +278,6 @@ async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
         return {"fallback_reason": f"{exc.reason}: {exc.detail}", **_spent(state, model)}
     except StreamBroken as exc:
         return {"fallback_reason": f"stream_broken: {exc}", **_spent(state, model)}
-    assert isinstance(message, AIMessage)
     return {"work": [*state["work"], message], **_spent(state, model)}
 
 
@@ -276,23 +293,34 @@ def _spent(state: TurnState, model: GatewayChatModel) -> dict[str, Any]:
     }
 
 
-async def after_agent(state: TurnState) -> str:
+async def after_agent(state: TurnState, runtime: Runtime[TurnDeps]) -> str:
     if state.get("fallback_reason"):
         return "fallback"
     last = state["work"][-1]
-    return "confirm" if isinstance(last, AIMessage) and last.tool_calls else "validate"
+    if not (isinstance(last, AIMessage) and last.tool_calls):
+        return "validate"
+    return "confirm" if _undecided(runtime.context, state) else "tools"
+
+
+def _undecided(deps: TurnDeps, state: TurnState) -> list[tuple[dict[str, Any], ToolSpec]]:
+    """The last message's sensitive calls (of tools this conversation may use) that wait for an operator's decision."""
+    last = state["work"][-1]
+    assert isinstance(last, AIMessage)
+    decided = state.get("decisions", {})
+    return [
+        (call, spec)
+        for call in last.tool_calls
+        if (spec := deps.tools.get(call["name"])) is not None
+        and spec.sensitive
+        and call["name"] in deps.allowed
+        and call["id"] not in decided
+    ]
 
 
 async def confirm(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     """Pause for an operator's decision on each sensitive call; this node has no side effects, so resuming is safe."""
-    deps = runtime.context
-    last = state["work"][-1]
-    assert isinstance(last, AIMessage)
     decisions = dict(state.get("decisions", {}))
-    for call in last.tool_calls:
-        spec = deps.tools.get(call["name"])
-        if spec is None or not spec.sensitive or call["name"] not in deps.allowed or call["id"] in decisions:
-            continue
+    for call, spec in _undecided(runtime.context, state):
         answer = interrupt(
             {
                 "tool_call_id": call["id"],
@@ -379,7 +407,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
             reask=tries + 1 if verdict == "re-ask" else None,
         )
     if not problems:
-        return {"reply": draft, "problems": []}
+        return _answered(state, {"reply": draft, "problems": []})
     run = deps.model_calls[-1].last_run if deps.model_calls else None
     drafted_by = next((r.model for r in reversed(run.rungs) if r.step == "answer" and r.model), None) if run else None
     observe_reply_rejected(feature=deps.model.feature, model=drafted_by or "unknown", gave_up=verdict == "fallback")
@@ -391,7 +419,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
 
 async def after_validate(state: TurnState) -> str:
     if state.get("reply"):
-        return "respond"
+        return END
     return "fallback" if state.get("fallback_reason") else "agent"
 
 
@@ -403,7 +431,7 @@ async def fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
         if span is not None:
             planned = update["work"][-1].tool_calls if update.get("work") else []
             span.set(reply=update.get("reply"), planned_tools=[c["name"] for c in planned] or None)
-        return update
+        return _answered(state, update) if update.get("reply") else update
 
 
 async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
@@ -438,32 +466,36 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
     }
 
 
-async def after_fallback(state: TurnState) -> str:
-    return "respond" if state.get("reply") else "confirm"
+async def after_fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> str:
+    if state.get("reply"):
+        return END
+    return "confirm" if _undecided(runtime.context, state) else "tools"
 
 
 async def compose(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
     """Write the operator's deterministic reply from the planned tools' outcomes."""
     outcomes = [ToolOutcome.model_validate(c) for c in state.get("calls", [])]
-    return {"reply": runtime.context.commands.compose(outcomes)}
+    return _answered(state, {"reply": runtime.context.commands.compose(outcomes)})
 
 
-async def respond(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
-    """Remember the exchange, collect what the surfaces show (product cards, handoff), finish the turn."""
+def _answered(state: TurnState, update: dict[str, Any]) -> dict[str, Any]:
+    """Finish the turn with `update`'s reply: remember the exchange, collect what the surfaces show (product cards,
+    handoff). Every node that settles a reply returns this, so the turn ends in that step."""
+    done: TurnState = {**state, **update}  # type: ignore[typeddict-item]
     memory = state.get("messages", [])
     extra = len(memory) + 2 - MEMORY_MESSAGES
     dropped = [RemoveMessage(id=str(m.id)) for m in memory[: max(extra, 0)]]
-    update: dict[str, Any] = {
-        "messages": [*dropped, HumanMessage(state["text"]), AIMessage(state["reply"])],
+    finish: dict[str, Any] = {
+        "messages": [*dropped, HumanMessage(done["text"]), AIMessage(done["reply"])],
     }
-    if state.get("engine") == "llm":
-        update["pending"] = {}
-    if not state.get("products"):
-        update["products"] = product_cards(_tool_results(state))
-    if not state.get("handoff"):
-        handoffs = [result["reference"] for tool, result in _tool_results(state) if tool == "handoff_to_human"]
-        update["handoff"] = handoffs[-1] if handoffs else None
-    return update
+    if done.get("engine") == "llm":
+        finish["pending"] = {}
+    if not done.get("products"):
+        finish["products"] = product_cards(_tool_results(done))
+    if not done.get("handoff"):
+        handoffs = [result["reference"] for tool, result in _tool_results(done) if tool == "handoff_to_human"]
+        finish["handoff"] = handoffs[-1] if handoffs else None
+    return {**update, **finish}
 
 
 def product_cards(results: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -493,14 +525,12 @@ def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
     graph.add_node("validate", validate)
     graph.add_node("fallback", fallback)
     graph.add_node("compose", compose)
-    graph.add_node("respond", respond)
     graph.add_edge(START, "load_context")
     graph.add_edge("load_context", "agent")
-    graph.add_conditional_edges("agent", after_agent, ["fallback", "confirm", "validate"])
+    graph.add_conditional_edges("agent", after_agent, ["fallback", "confirm", "tools", "validate"])
     graph.add_edge("confirm", "tools")
     graph.add_conditional_edges("tools", after_tools, ["agent", "compose"])
-    graph.add_conditional_edges("validate", after_validate, ["respond", "fallback", "agent"])
-    graph.add_conditional_edges("fallback", after_fallback, ["respond", "confirm"])
-    graph.add_edge("compose", "respond")
-    graph.add_edge("respond", END)
+    graph.add_conditional_edges("validate", after_validate, [END, "fallback", "agent"])
+    graph.add_conditional_edges("fallback", after_fallback, [END, "confirm", "tools"])
+    graph.add_edge("compose", END)
     return graph.compile(checkpointer=checkpointer)

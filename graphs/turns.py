@@ -3,11 +3,12 @@
 Every surface (storefront API, WhatsApp worker, operator console) answers through `Conversations.turn`, and
 the console resumes a paused turn with `Conversations.resume`.
 
-A turn waits on models, so it never holds the database meanwhile: it finds (or creates) the conversation in a
-short transaction of its own, its graph steps read and write through short sessions (`ToolScope`), and only when
-the reply is ready does it add its rows (both messages, the audit event, the trace) to the caller's `session`, in
-one batch, for the caller to commit, together with whatever else the caller stores with the turn. So the caller
-must hand over a session that holds no transaction (commit or close what it read first), and commit after.
+A turn waits on models, so it never holds the database meanwhile: it reads the conversation in a short session of
+its own, its graph steps read and write through short sessions (`ToolScope`), and only when the reply is ready does
+it write its rows (the conversation on a customer's first message, both messages, the audit event, the trace) in
+the caller's `session`, in one batch, for the caller to commit, together with whatever else the caller stores with
+the turn. So the caller must hand over a session that holds no transaction (commit or close what it read first),
+and commit after.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
@@ -37,6 +37,7 @@ from hub.audit.redact import redact
 from hub.audit.store import TraceStore
 from hub.audit.trace import Span, Trace
 from hub.db import models as m
+from hub.db.upsert import upsert_insert
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
@@ -165,7 +166,7 @@ class Conversations:
         conversation: m.Conversation | None = None,
         conversation_update: Mapping[str, Any] | None = None,
     ) -> TurnResult:
-        """Answer one message; add it and the answer to `session` (which must hold no transaction); the caller commits.
+        """Answer one message; write it and the answer in `session` (which must hold no transaction); the caller commits.
 
         `inbound_meta` and `inbound_external_id` are stored on the shopper's message (e.g. the channel's id for it).
         A caller that already read the speaker's `conversation` passes it (it is not looked up again), and
@@ -196,18 +197,38 @@ class Conversations:
                 engine="deterministic",
                 trace_id=trace.trace_id,
             )
-            root.finish(reply=reply.content, engine="none", held_by_human=True, message_id=str(reply.id))
+            root.finish(reply=reply["content"], engine="none", held_by_human=True, message_id=str(reply["id"]))
             # the handoff queue lists the longest-waiting first
             changes = {**extra, "updated_at": datetime.now(UTC)}
-            await self._write(session, tenant, trace, [inbound, reply], changes, None, conversation_id=conversation.id)
+            await self._write(session, tenant, trace, conversation, [inbound, reply], changes, None)
             return _held_by_human(reply)
         return await self._run(
             {"text": text}, session, tenant, speaker, conversation, request_id, trace, inbound, extra
         )
 
     async def conversation(self, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
-        """The speaker's conversation, created (and committed) on their first message; detached from any session."""
-        return await find_or_create_conversation(self.sessions, tenant_id, speaker)
+        """The speaker's conversation, read in a short session of its own (detached from it); on their first message
+        a new one that is not stored yet: the turn's write creates it, with the turn's messages."""
+        async with self.sessions() as session:
+            found = await session.execute(
+                select(m.Conversation).where(
+                    m.Conversation.tenant_id == tenant_id,
+                    m.Conversation.channel == speaker.channel,
+                    m.Conversation.external_ref == speaker.external_ref,
+                )
+            )
+            conversation = found.scalar_one_or_none()
+            await session.commit()  # end the read: nothing stays open while the turn runs
+        if conversation is not None:
+            return conversation
+        return m.Conversation(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            channel=speaker.channel,
+            external_ref=speaker.external_ref,
+            customer_id=speaker.customer_id,
+            status=m.ConversationStatus.BOT,
+        )
 
     async def awaiting(self, tenant: m.Tenant, speaker: Speaker) -> list[PendingAction]:
         """The sensitive actions this conversation's paused turn still waits on (none when it is not paused)."""
@@ -313,7 +334,7 @@ class Conversations:
         conversation: m.Conversation,
         request_id: str,
         trace: Trace,
-        inbound: m.Message | None,
+        inbound: dict[str, Any] | None,
         conversation_update: dict[str, Any] | None = None,
     ) -> TurnResult:
         started = time.monotonic()
@@ -346,7 +367,7 @@ class Conversations:
                     "reply": LOOP_REPLY,
                     "engine": "deterministic",
                 },
-                as_node="respond",
+                as_node="compose",  # a node whose one edge ends the run
             )
         if output is None:  # the loop was stopped: read what the state holds now
             snapshot = await self.graph.aget_state(config)
@@ -397,7 +418,7 @@ class Conversations:
         }
         root.finish(
             "error" if stopped else "ok",
-            message_id=str(message.id),
+            message_id=str(message["id"]),
             reply=reply,
             intent=state.get("intent"),
             engine=engine,
@@ -410,17 +431,17 @@ class Conversations:
             awaiting=[a.model_dump() for a in awaiting] or None,
             cost=data["cost"],
         )
-        audit = m.AuditEvent(
-            tenant_id=tenant.id,
-            actor=speaker.actor,
-            action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
-            subject=str(message.id),
-            trace_id=call.trace_id,
-            data=redact(data) if config_.redact_pii else data,
-        )
+        audit = {
+            "tenant_id": tenant.id,
+            "actor": speaker.actor,
+            "action": "chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
+            "subject": str(message["id"]),
+            "trace_id": call.trace_id,
+            "data": redact(data) if config_.redact_pii else data,
+        }
         changes = {**(conversation_update or {}), **({"status": m.ConversationStatus.HUMAN} if handed_over else {})}
         stored = [inbound, message] if inbound is not None else [message]
-        await self._write(session, tenant, trace, stored, changes, audit, conversation_id=conversation.id)
+        await self._write(session, tenant, trace, conversation, stored, changes, audit, redact_pii=config_.redact_pii)
         observe_turn(
             channel=speaker.channel.value,
             audience=speaker.audience.value,
@@ -428,7 +449,7 @@ class Conversations:
             seconds=time.monotonic() - started,
         )
         return TurnResult(
-            message_id=message.id,
+            message_id=message["id"],
             reply=reply,
             intent=Intent(state.get("intent") or Intent.OUT_OF_SCOPE),
             tools=tool_names,
@@ -445,23 +466,40 @@ class Conversations:
         session: AsyncSession,
         tenant: m.Tenant,
         trace: Trace,
-        messages: list[m.Message],
+        conversation: m.Conversation,
+        messages: list[dict[str, Any]],
         conversation_changes: dict[str, Any],
-        audit: m.AuditEvent | None,
+        audit: dict[str, Any] | None,
         *,
-        conversation_id: uuid.UUID | None = None,
+        redact_pii: bool | None = None,
     ) -> None:
-        """Add the turn's rows to the caller's session in as few statements as the tables allow."""
-        if conversation_changes:
-            target = conversation_id or messages[0].conversation_id
-            await session.execute(
-                update(m.Conversation).where(m.Conversation.id == target).values(**conversation_changes)
+        """Write the turn's rows in the caller's transaction, one statement per table (Core inserts: the rows are
+        plain values, no unit of work to flush); a new conversation is created first."""
+        if not inspect(conversation).has_identity:  # the customer's first message: store the conversation now
+            stored = await open_conversation(
+                session,
+                tenant.id,
+                conversation.channel,
+                conversation.external_ref,
+                conversation.customer_id,
+                conversation_id=conversation.id,
             )
-        session.add_all(messages)
+            if stored.id != conversation.id:  # a concurrent first message created it: join that one
+                for row in messages:
+                    row["conversation_id"] = stored.id
+                if trace.root is not None:
+                    trace.root.set(conversation_id=str(stored.id))
+                conversation = stored
+        if conversation_changes:
+            await session.execute(
+                update(m.Conversation).where(m.Conversation.id == conversation.id).values(**conversation_changes)
+            )
+        await session.execute(insert(m.Message.__table__), messages)
         if audit is not None:
-            session.add(audit)
-        await session.flush()
-        await self.traces.store(session, trace, redact_pii=TenantConfig.model_validate(tenant.settings).redact_pii)
+            await session.execute(insert(m.AuditEvent.__table__), [audit])
+        if redact_pii is None:
+            redact_pii = TenantConfig.model_validate(tenant.settings).redact_pii
+        await self.traces.store(session, trace, redact_pii=redact_pii)
 
 
 def agent_prompt(prompts: PromptRegistry, use_case: str, version: str) -> Prompt:
@@ -484,7 +522,7 @@ def _root_span(
     conversation: m.Conversation,
     request_id: str,
     text: str,
-    inbound: m.Message | None,
+    inbound: dict[str, Any] | None,
 ) -> Span:
     """Open a turn's root span with who wrote what, where."""
     return trace.start(
@@ -498,22 +536,22 @@ def _root_span(
         conversation_id=str(conversation.id),
         customer_id=str(speaker.customer_id) if speaker.customer_id else None,
         operator=speaker.operator.email if speaker.operator else None,
-        inbound_message_id=str(inbound.id) if inbound is not None else None,
+        inbound_message_id=str(inbound["id"]) if inbound is not None else None,
         input=text,
         request_id=request_id,
     )
 
 
-def _held_by_human(reply: m.Message) -> TurnResult:
+def _held_by_human(reply: dict[str, Any]) -> TurnResult:
     """The answer for the team while a person handles the conversation; no model, no tools, no graph state."""
     return TurnResult(
-        message_id=reply.id,
-        reply=reply.content,
+        message_id=reply["id"],
+        reply=reply["content"],
         intent=Intent.HUMAN_HANDOFF,
         tools=[],
         engine="deterministic",
         prompt_version=None,
-        trace_id=reply.trace_id or "",
+        trace_id=reply["trace_id"] or "",
         products=[],
         handled_by="human",
     )
@@ -526,10 +564,16 @@ def _describe(action: PendingAction) -> str:
 
 def _message(
     tenant_id: uuid.UUID, conversation_id: uuid.UUID, role: str, content: str, meta: dict[str, Any], **extra: Any
-) -> m.Message:
-    """A message row; every column is set, so a turn's two messages go to the database in one INSERT."""
-    columns: dict[str, Any] = {
+) -> dict[str, Any]:
+    """A `messages` row with every column set, so a turn's two messages go to the database in one INSERT."""
+    return {
         "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "conversation_id": conversation_id,
+        "role": role,
+        "content": content,
+        "created_at": datetime.now(UTC),
+        "meta": meta,
         "external_id": None,
         "intent": None,
         "engine": None,
@@ -537,47 +581,28 @@ def _message(
         "trace_id": None,
         **extra,
     }
-    return m.Message(
-        tenant_id=tenant_id,
-        conversation_id=conversation_id,
-        role=role,
-        content=content,
-        created_at=datetime.now(UTC),
-        meta=meta,
-        **columns,
-    )
 
 
-async def find_or_create_conversation(
-    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID, speaker: Speaker
+async def open_conversation(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    channel: m.Channel,
+    external_ref: str,
+    customer_id: uuid.UUID | None,
+    *,
+    conversation_id: uuid.UUID | None = None,
 ) -> m.Conversation:
-    """The (tenant, channel, external ref) conversation, created on first contact; concurrent first messages of
-    one conversation agree on one row (the unique key decides)."""
-    async with sessions() as session:
-        for _ in range(2):
-            found = await session.execute(
-                select(m.Conversation).where(
-                    m.Conversation.tenant_id == tenant_id,
-                    m.Conversation.channel == speaker.channel,
-                    m.Conversation.external_ref == speaker.external_ref,
-                )
-            )
-            if (conversation := found.scalar_one_or_none()) is not None:
-                await session.commit()  # end the read: nothing stays open while the turn runs
-                return conversation
-            conversation = m.Conversation(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                channel=speaker.channel,
-                external_ref=speaker.external_ref,
-                customer_id=speaker.customer_id,
-                status=m.ConversationStatus.BOT,
-            )
-            session.add(conversation)
-            try:
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()  # another turn created it first: read theirs
-                continue
-            return conversation
-    raise RuntimeError("conversation could be neither found nor created")
+    """Create the (tenant, channel, external ref) conversation in the session's transaction, or read the one that
+    exists: concurrent first messages agree on one row (the unique key decides). The caller commits."""
+    key = {"tenant_id": tenant_id, "channel": channel, "external_ref": external_ref}
+    created = await session.execute(
+        upsert_insert(session, m.Conversation)
+        .values(id=conversation_id or uuid.uuid4(), customer_id=customer_id, status=m.ConversationStatus.BOT, **key)
+        .on_conflict_do_nothing(index_elements=list(key))
+        .returning(m.Conversation)
+    )
+    conversation = created.scalar_one_or_none()
+    if conversation is None:
+        found = await session.execute(select(m.Conversation).filter_by(**key))
+        conversation = found.scalar_one()
+    return conversation

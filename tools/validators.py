@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -61,6 +62,13 @@ _SKU_DEFAULT = re.compile(r"\bSKU[-_ ]?(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*\
 _SKU_PREFIX = re.compile(r"^([A-Za-z]+[-_]?)\d")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
 _DIGIT_RUN = re.compile(r"\d{6,}")
+_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=512)
+def _key_kind(key: str) -> tuple[bool, bool]:
+    """Whether a tool output's key names an amount of money, and whether it names a stock count."""
+    return any(k in key for k in _MONEY_KEYS), any(k in key for k in _STOCK_KEYS)
 
 
 def _alnum(text: str) -> str:
@@ -151,9 +159,10 @@ class _Grounding:
             self.orders[_alnum(number)] = (number, OrderStatus(status))
 
     def _leaf(self, value: Any, key: str) -> None:
-        if any(k in key for k in _MONEY_KEYS) and (amount := _decimal(value)) is not None:
+        money_key, stock_key = _key_kind(key)
+        if money_key and (amount := _decimal(value)) is not None:
             self.money.add(amount)
-        if any(k in key for k in _STOCK_KEYS) and isinstance(value, int) and not isinstance(value, bool):
+        if stock_key and isinstance(value, int) and not isinstance(value, bool):
             self.stock.add(value)
         if key == "currency" and isinstance(value, str):
             self.currencies.add(value.upper())
@@ -164,6 +173,10 @@ class _Grounding:
         text = str(value)
         self.texts.append(text)
         self.identifiers.update(_alnum(t) for t in _TOKEN.findall(text))
+        if "@" in text:
+            self.emails.update(e.lower() for e in _EMAIL.findall(text))
+        if _DIGIT.search(text) is None:
+            return  # prices, dates, phone numbers and long numbers all have a digit
         self.digit_runs.update(_DIGIT_RUN.findall(text))
         for _, amount, currencies in _prices_in(text):
             self.money.add(amount)
@@ -171,7 +184,6 @@ class _Grounding:
         for _, when in _dates_in(text):
             self.dates.add(when)
             self.dates.add(_Date(when.month, when.day, None))
-        self.emails.update(e.lower() for e in _EMAIL.findall(text))
         self.phones.extend(m.group(0) for m in _PHONE.finditer(text))
 
     def quotes(self, sentence: str) -> bool:

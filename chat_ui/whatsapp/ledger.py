@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
 from hub.db import models as m
+from hub.db.upsert import upsert_insert
 from hub.metrics import observe_webhook_dedupe
 
 
@@ -25,9 +24,8 @@ async def claim(session: AsyncSession, events: Iterable[tuple[uuid.UUID, str]]) 
     if not unique:
         return set()
     rows = [{"tenant_id": tenant_id, "source": WEBHOOK_SOURCE, "event_key": key} for key, tenant_id in unique.items()]
-    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(m.ProcessedWebhookEvent)
+        upsert_insert(session, m.ProcessedWebhookEvent)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["source", "event_key"])
         .returning(m.ProcessedWebhookEvent.event_key)

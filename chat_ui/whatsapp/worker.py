@@ -36,7 +36,6 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError
 from sqlalchemy import and_, exists, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
@@ -59,7 +58,7 @@ from chat_ui.whatsapp.outbox import deliver_pending, plan
 from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
-from graphs.turns import Conversations, Speaker, TurnDeadlines
+from graphs.turns import Conversations, Speaker, TurnDeadlines, open_conversation
 from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
@@ -246,7 +245,8 @@ class WhatsAppChannel:
             seen = await _seen(session, tenant.id, wa_id, event.id)
             conversation = seen.conversation
             if conversation is None and not seen.claimed:
-                conversation = await _open_conversation(session, tenant.id, wa_id, seen.customer_id)
+                conversation = await open_conversation(session, tenant.id, m.Channel.WHATSAPP, wa_id, seen.customer_id)
+                await session.commit()
         if seen.claimed:
             observe_webhook_dedupe(WEBHOOK_SOURCE)
             log.info("whatsapp_duplicate_message", message_id=event.id)
@@ -416,27 +416,6 @@ async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message
         customer_id=row.customer_id,
         conversation=row.Conversation,
     )
-
-
-async def _open_conversation(
-    session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, customer_id: uuid.UUID | None
-) -> m.Conversation:
-    """Create the customer's conversation on their first message, in the read's transaction, and commit it;
-    concurrent first messages agree on one row (the unique key decides)."""
-    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    key = {"tenant_id": tenant_id, "channel": m.Channel.WHATSAPP, "external_ref": wa_id}
-    created = await session.execute(
-        dialect.insert(m.Conversation)
-        .values(id=uuid.uuid4(), customer_id=customer_id, status=m.ConversationStatus.BOT, **key)
-        .on_conflict_do_nothing(index_elements=list(key))
-        .returning(m.Conversation)
-    )
-    conversation = created.scalar_one_or_none()
-    if conversation is None:
-        found = await session.execute(select(m.Conversation).filter_by(**key))
-        conversation = found.scalar_one()
-    await session.commit()
-    return conversation
 
 
 async def whatsapp_account(session: AsyncSession, tenant_id: uuid.UUID) -> m.ChannelAccount | None:

@@ -37,7 +37,10 @@ operators_app = typer.Typer(no_args_is_help=True, help="Console operators.")
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO (commands other than serve and worker log only warnings).")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log at INFO (commands other than serve and worker log only warnings)."),
+    ] = False,
 ) -> None:
     VERBOSITY.verbose = verbose
 

@@ -27,7 +27,14 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, connect_args={"timeout": 30})
+        # The pool's own reset on return would roll back every connection that comes back, even after a commit:
+        # one more hop to aiosqlite's thread per transaction. Roll back only a connection still in a transaction.
+        engine = create_async_engine(parsed, connect_args={"timeout": 30}, pool_reset_on_return=None)
+
+        @event.listens_for(engine.sync_engine, "reset")
+        def _rollback_if_open(dbapi_conn, record, state) -> None:
+            if not state.terminate_only and record.driver_connection.in_transaction:
+                dbapi_conn.rollback()
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:

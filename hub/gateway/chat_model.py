@@ -118,6 +118,17 @@ class GatewayChatModel(BaseChatModel):
         clients included) on every call: about a millisecond a call, for a string nobody reads."""
         return {"lc": 1, "type": "not_implemented", "id": ["hub", "gateway", "GatewayChatModel"], "name": self.feature}
 
+    async def answer(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
+        """One agent step: what `ainvoke` returns, without LangChain's per-call run managers and cache lookup.
+
+        The conversation graph calls this (it traces and bills every call through the gateway itself); `tools` are
+        OpenAI tool definitions, as `bind_tools` would send them.
+        """
+        result = await self._agenerate(messages, **kwargs)
+        message = result.generations[0].message
+        assert isinstance(message, AIMessage)
+        return message
+
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
@@ -212,7 +223,12 @@ class GatewayChatModel(BaseChatModel):
         models, check = await self._preflight(run)
 
         async def call(model: str, convo: list[BaseMessage]) -> ChatResult:
-            return await self._client(model)._agenerate(convo, stop=stop, **kwargs)
+            # LangChain writes the request and reads the answer; the gateway's client sends it as plain JSON
+            # (see `Gateway.complete`: the SDK's typed transform walks every tool schema on every call) and the
+            # answer is read here rather than on a worker thread (`ChatOpenAI._agenerate` hops to one).
+            client = self._client(model)
+            response = await self.gateway.post_chat(client._get_request_payload(convo, stop=stop, **kwargs))
+            return client._create_chat_result(response)
 
         def judge(result: ChatResult, convo: list[BaseMessage]) -> Verdict[AIMessage]:
             message = result.generations[0].message
