@@ -106,9 +106,20 @@ class DeterministicEngine:
             intent = Intent.PRODUCT_QUESTION  # "tell me more about SKU-1001": about one of our products
         return intent, entities
 
-    async def answer(self, ctx: ToolContext, text: str, *, pending: Pending, voice: ShopVoice) -> EngineTurn:
-        """Reply to one customer message; never raises for a tool failure (it hands off instead)."""
-        intent, entities = await self.understand(ctx, text, pending)
+    async def answer(
+        self,
+        ctx: ToolContext,
+        text: str,
+        *,
+        pending: Pending,
+        voice: ShopVoice,
+        understood: tuple[Intent, Entities] | None = None,
+    ) -> EngineTurn:
+        """Reply to one customer message; never raises for a tool failure (it hands off instead).
+
+        `understood` is what `understand` already returned for this message and `pending`, if the caller has it.
+        """
+        intent, entities = understood or await self.understand(ctx, text, pending)
         turn = EngineTurn(reply="", intent=intent, pending=Pending())
         try:
             await self._dispatch(ctx, turn, text, entities, pending, voice)

@@ -1,6 +1,6 @@
 """The conversation graph: one turn from a message to a validated reply, for shoppers and operators alike.
 
-    load_context → agent ─┬─ tool calls ─→ [confirm] → tools ─→ agent (LLM) | compose (deterministic) → end
+    start → agent ────────┬─ tool calls ─→ [confirm] → tools ─→ agent (LLM) | compose (deterministic) → end
                           ├─ text ───────→ validate ─┬─ ok ──────────→ end
                           │                          ├─ problems, tries left → agent (re-ask with reasons)
                           │                          └─ still wrong ──→ fallback
@@ -53,6 +53,7 @@ from pydantic import BaseModel, Field
 
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, Pending, ShopVoice
+from agents.entities import Entities
 from hub.audit.trace import Span, SpanKind, Trace
 from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
 from hub.gateway.gateway import reask_text
@@ -151,6 +152,7 @@ class TurnDeps:
     deadline_s: float | None = None
     """The turn's deadline as configured, for the audit's wording."""
     _rendered: tuple[str, SystemMessage, HumanMessage] | None = field(default=None, init=False, repr=False)
+    _reading: asyncio.Future[tuple[Intent, Entities]] | None = field(default=None, init=False, repr=False)
 
     @property
     def audience(self) -> Audience:
@@ -164,6 +166,17 @@ class TurnDeps:
     @cached_property
     def model_params(self) -> dict[str, Any]:
         return {k: v for k, v in self.prompt.params.items() if k in ("temperature", "top_p", "max_tokens", "seed")}
+
+    def reading(self, state: TurnState) -> asyncio.Future[tuple[Intent, Entities]]:
+        """The deterministic engine's reading of the turn's message (intent, entities), started on first use and
+        shared: the agent node reports its intent, the fallback answers from it without reading the message again."""
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read(state["text"], state.get("pending") or {}))
+        return self._reading
+
+    async def _read(self, text: str, pending: dict[str, Any]) -> tuple[Intent, Entities]:
+        async with self.scope.open(beside=True) as ctx:  # beside the agent step, which releases its own session
+            return await self.engine.understand(ctx, text, Pending.model_validate(pending))
 
     def rendered(self, text: str) -> tuple[SystemMessage, HumanMessage]:
         """The prompt's system and user messages for the turn's `text`, rendered once per turn."""
@@ -228,16 +241,12 @@ def _content(message: BaseMessage) -> str:
 # --- nodes ---------------------------------------------------------------------------------------------
 
 
-async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
-    """Start a turn: route the message to an intent and clear the previous turn's scratch state."""
-    deps = runtime.context
-    intent = Intent.OUT_OF_SCOPE
-    if deps.audience == Audience.CUSTOMER:
-        pending = Pending.model_validate(state.get("pending") or {})
-        async with deps.scope.open() as ctx:
-            intent, _ = await deps.engine.understand(ctx, state["text"], pending)
+def new_turn(text: str, **values: Any) -> dict[str, Any]:
+    """The graph input that starts a turn on `text`: the previous turn's scratch state cleared, the intent unknown
+    until the agent node (or the fallback) reads the message."""
     return {
-        "intent": str(intent),
+        "text": text,
+        "intent": str(Intent.OUT_OF_SCOPE),
         "work": [],
         "calls": [],
         "decisions": {},
@@ -252,12 +261,31 @@ async def load_context(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str
         "input_tokens": 0,
         "handoff": None,
         "products": [],
+        **values,
     }
 
 
 async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
-    """Ask the model for the next step: tool calls or the reply; when the gateway refuses, route to the fallback."""
+    """Ask the model for the next step: tool calls or the reply; when the gateway refuses, route to the fallback.
+
+    On a shopper's first step the deterministic engine reads the message (the intent the audit reports) while the
+    model's answer is awaited, so the turn does not wait for both.
+    """
     deps = runtime.context
+    reading = deps.reading(state) if deps.audience == Audience.CUSTOMER and not state["work"] else None
+    try:
+        update = await _ask(state, deps)
+    except BaseException:
+        if reading is not None:
+            reading.cancel()
+        raise
+    if reading is not None:
+        intent, _ = await reading
+        update["intent"] = str(intent)
+    return update
+
+
+async def _ask(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
     system, user = deps.rendered(state["text"])
     history = state.get("messages", [])[-PROMPT_HISTORY_MESSAGES:]
     conversation = [system, *history, user, *state["work"]]
@@ -442,9 +470,14 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
             return {**fresh, "reply": plan.reply}
         calls = [{"name": c.tool, "args": c.args, "id": f"cmd-{i}"} for i, c in enumerate(plan.calls)]
         return {**fresh, "decisions": {}, "work": [AIMessage("", tool_calls=calls)]}
+    understood = await deps.reading(state)
     async with deps.scope.open() as ctx:
         turn = await deps.engine.answer(
-            ctx, state["text"], pending=Pending.model_validate(state.get("pending") or {}), voice=deps.voice
+            ctx,
+            state["text"],
+            pending=Pending.model_validate(state.get("pending") or {}),
+            voice=deps.voice,
+            understood=understood,
         )
     outcomes = [
         ToolOutcome(tool=name, args=args, status="ok", result=out.model_dump(mode="json"))
@@ -518,15 +551,13 @@ def product_cards(results: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[st
 def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
     """Compile the conversation graph once per process; every turn passes its own `TurnDeps` as context."""
     graph = StateGraph(TurnState, context_schema=TurnDeps)
-    graph.add_node("load_context", load_context)
     graph.add_node("agent", agent)
     graph.add_node("confirm", confirm)
     graph.add_node("tools", tools)
     graph.add_node("validate", validate)
     graph.add_node("fallback", fallback)
     graph.add_node("compose", compose)
-    graph.add_edge(START, "load_context")
-    graph.add_edge("load_context", "agent")
+    graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", after_agent, ["fallback", "confirm", "tools", "validate"])
     graph.add_edge("confirm", "tools")
     graph.add_conditional_edges("tools", after_tools, ["agent", "compose"])

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
-from graphs.conversation import PROMPT_HISTORY_MESSAGES, STEP_LIMIT, RecordedTools, ToolOutcome, build_graph
+from graphs.conversation import PROMPT_HISTORY_MESSAGES, STEP_LIMIT, RecordedTools, ToolOutcome, build_graph, new_turn
 from graphs.turns import PROMPTS, Conversations, Speaker, agent_prompt
 from hub.audit.explain import ExplainError, trace_spans
 from hub.audit.trace import Trace
@@ -236,7 +236,7 @@ async def replay_message(
             "recursion_limit": STEP_LIMIT,
         }
         rejected = {o.tool for o in rec.outcomes if o.status == "rejected"}
-        graph_input: dict[str, Any] | Command = {"text": rec.text, "messages": rec.history}
+        graph_input: dict[str, Any] | Command = new_turn(rec.text, messages=rec.history)
         try:
             with trace.activate(root):
                 for _ in range(MAX_RESUMES):

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
 from graphs.checkpoint import thread_id
-from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState
+from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState, new_turn
 from hub.audit.redact import redact
 from hub.audit.store import TraceStore
 from hub.audit.trace import Span, Trace
@@ -203,7 +203,7 @@ class Conversations:
             await self._write(session, tenant, trace, conversation, [inbound, reply], changes, None)
             return _held_by_human(reply)
         return await self._run(
-            {"text": text}, session, tenant, speaker, conversation, request_id, trace, inbound, extra
+            new_turn(text), session, tenant, speaker, conversation, request_id, trace, inbound, extra
         )
 
     async def conversation(self, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:

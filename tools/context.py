@@ -88,10 +88,15 @@ class ToolScope:
     _open: AsyncSession | None = field(default=None, init=False, repr=False)
 
     @asynccontextmanager
-    async def open(self) -> AsyncIterator[ToolContext]:
-        """A tool context on a session of its own for one step; committed when the step ends without error."""
+    async def open(self, *, beside: bool = False) -> AsyncIterator[ToolContext]:
+        """A tool context on a session of its own for one step; committed when the step ends without error.
+
+        `beside`: for work that runs alongside the step (in a task of its own), whose session the step's `release`
+        must not touch.
+        """
         async with self.opener() as session:
-            self._open = session
+            if not beside:
+                self._open = session
             try:
                 yield ToolContext(
                     session=session,
@@ -105,7 +110,8 @@ class ToolScope:
                 if self.commit:
                     await session.commit()
             finally:
-                self._open = None
+                if not beside:
+                    self._open = None
 
     async def release(self) -> None:
         """End the open step's transaction (keeping what it wrote) before the step waits on the network."""

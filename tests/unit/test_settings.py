@@ -70,7 +70,9 @@ def test_a_relative_sqlite_url_names_a_file_in_the_starting_directory(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert Settings(database_url="sqlite+aiosqlite:///shop.db").database_url == f"sqlite+aiosqlite:///{tmp_path}/shop.db"
+    assert (
+        Settings(database_url="sqlite+aiosqlite:///shop.db").database_url == f"sqlite+aiosqlite:///{tmp_path}/shop.db"
+    )
     assert Settings(database_url="postgresql://u:p@db/hub").database_url == "postgresql://u:p@db/hub"
     with pytest.raises(ValidationError, match="not a SQLAlchemy database URL"):
         Settings(database_url="::nonsense::")
