@@ -63,3 +63,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.JSON) -> N
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # Our middleware writes one access line per request with ids attached; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request it sends at INFO: a line per model call and per WhatsApp send, which HUB's own events
+    # (usage rows, deliveries, traces) already record with ids attached. Its warnings and errors still show.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)

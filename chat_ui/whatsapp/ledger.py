@@ -24,13 +24,15 @@ async def claim(session: AsyncSession, events: Iterable[tuple[uuid.UUID, str]]) 
     if not unique:
         return set()
     rows = [{"tenant_id": tenant_id, "source": WEBHOOK_SOURCE, "event_key": key} for key, tenant_id in unique.items()]
+    table = m.ProcessedWebhookEvent.__table__
+    # One statement with the rows as parameters (SQLAlchemy sends them as one multi-row INSERT), so its SQL is
+    # compiled once per process; rows written into the statement's VALUES would be compiled on every call.
     statement = (
-        upsert_insert(session, m.ProcessedWebhookEvent)
-        .values(rows)
+        upsert_insert(session, table)
         .on_conflict_do_nothing(index_elements=["source", "event_key"])
-        .returning(m.ProcessedWebhookEvent.event_key)
+        .returning(table.c.event_key)
     )
-    taken = set((await session.execute(statement)).scalars())
+    taken = set((await session.execute(statement, rows)).scalars())
     for _ in range(len(unique) - len(taken)):
         observe_webhook_dedupe(WEBHOOK_SOURCE)
     return taken

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+PING_AFTER_IDLE_S = 5.0
+"""A pooled Postgres connection idle longer than this is pinged before it is handed out."""
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
@@ -47,7 +51,33 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(parsed, pool_pre_ping=True)
+    engine = create_async_engine(parsed)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled Postgres connection at checkout only when it sat idle longer than `PING_AFTER_IDLE_S`.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip before every short session, and a turn or a
+    WhatsApp message opens several. A connection used a moment ago is alive; one that idled may have been dropped
+    (a database restart, a proxy's idle timeout), and a failed ping makes the pool reconnect, as `pool_pre_ping`
+    would.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_since(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_conn.ping()
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection failed its ping after idling: {exc}") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
