@@ -9,21 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-T = TypeVar("T")
-
-
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run a long-lived process's coroutine on uvloop, the loop uvicorn serves the API on (about half the cost
-    per callback and per thread hand-off of asyncio's own), or on asyncio's loop where uvloop is not installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
 
 
 async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:

@@ -198,10 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before the death signal was armed
         return
-    from hub import aio
     from hub.cli.common import load_settings
 
-    aio.run(run_children(load_settings(service=True), kinds, parent_pid))
+    asyncio.run(run_children(load_settings(service=True), kinds, parent_pid))
 
 
 if __name__ == "__main__":

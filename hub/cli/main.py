@@ -160,9 +160,7 @@ def worker(kind: Annotated[WorkerKind, typer.Argument(help="Which queues this wo
         raise fail(
             "HUB_REDIS_URL must be set for a separate worker process (the embedded Redis lives inside `hub serve`)"
         )
-    from hub import aio
-
-    aio.run(run_worker(kind, settings, metrics_port=settings.metrics_port))
+    asyncio.run(run_worker(kind, settings, metrics_port=settings.metrics_port))
 
 
 health_app = typer.Typer(no_args_is_help=True, help="Health checks a container orchestrator runs.")
