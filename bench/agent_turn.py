@@ -6,37 +6,46 @@
 2. The deterministic engine's reply on a 10,000-product catalog against the 240-product demo shop, side by
    side; prints p50/p99 and the ratio. Goal: p50 ≤ 15 ms at 10k products.
 
-    python -m bench.agent_turn [--rounds 5] [--turns 40]
+With `--phases` the first part also prints where each side's turn time goes (model HTTP, the tool, the
+conversation read, the checkpoint, validation, the turn's write and commit; the rest is graph steps, guards and
+routing), as medians over the same turns: wrappers time those calls in this process only, for the run.
+
+    python -m bench.agent_turn [--rounds 5] [--turns 40] [--phases]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import openai
 from fastapi import FastAPI
 from langchain.agents import create_agent
 from langchain_core.tools import StructuredTool
 from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import SecretStr
 from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+import graphs.conversation
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
-from graphs.turns import Speaker
+from graphs.turns import Conversations, Speaker
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
@@ -46,9 +55,10 @@ from hub.seed.catalog import build_demo_shop
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
+from tools import registry
 from tools.context import Audience, ToolContext
 from tools.engagement import ENGAGEMENT_TOOLS
-from tools.registry import run_tool, tools_for
+from tools.registry import tools_for
 
 MESSAGES = [
     "hi there",
@@ -124,11 +134,73 @@ class Side:
     statements: list[int] = field(default_factory=list)
     request_bytes: list[int] = field(default_factory=list)
     request_tokens: list[int] = field(default_factory=list)
+    phases: list[Counter[str]] = field(default_factory=list)
+    """Per turn, milliseconds spent in each timed phase (`--phases`)."""
 
 
-async def full_vs_bare(turns: int) -> tuple[Side, Side]:
+PHASES: list[tuple[object, str, str]] = [
+    (openai.AsyncOpenAI, "request", "model HTTP"),
+    (registry, "run_tool", "tool"),
+    (graphs.conversation, "run_tool", "tool"),
+    (Conversations, "conversation", "conversation read"),
+    (AsyncSqliteSaver, "aget_tuple", "checkpoint read"),
+    (AsyncSqliteSaver, "aput", "checkpoint write"),
+    (graphs.conversation, "validate_reply", "validation"),
+    (Conversations, "_write", "turn write"),
+]
+"""What `--phases` times: (owner, attribute, phase). The graph is compiled after these are wrapped, so its nodes
+call the wrappers."""
+
+
+@contextmanager
+def phase_timers(enabled: bool) -> Iterator[Counter[str]]:
+    """Wrap the `PHASES` calls to add their wall time (ms) to the yielded counter; put the originals back after."""
+    spent: Counter[str] = Counter()
+    originals = [(owner, name, vars(owner).get(name)) for owner, name, _ in PHASES] if enabled else []
+    for owner, name, phase in PHASES if enabled else []:
+        setattr(owner, name, _timed(getattr(owner, name), phase, spent))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in originals:
+            if original is None:  # inherited: drop the wrapper and the base class's shows through again
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
+def _timed(fn: Any, phase: str, spent: Counter[str]) -> Any:
+    if asyncio.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                spent[phase] += (time.perf_counter() - started) * 1000
+
+        return timed_async
+
+    @functools.wraps(fn)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[phase] += (time.perf_counter() - started) * 1000
+
+    return timed
+
+
+async def full_vs_bare(turns: int, phases: bool = False) -> tuple[Side, Side]:
     """HUB's full turn and a bare react agent, measured alternately in one run: latency, SQL statements per turn,
-    and what each model request carried (bytes and tokens of the request body)."""
+    what each model request carried (bytes and tokens of the request body) and, with `phases`, where the time went."""
+    with phase_timers(phases) as spent:
+        return await _full_vs_bare(turns, spent)
+
+
+async def _full_vs_bare(turns: int, spent: Counter[str]) -> tuple[Side, Side]:
     async with scripted_app() as (app, llm):
         sessions = app.state.resources.sessions
         async with sessions() as session:
@@ -154,24 +226,30 @@ async def full_vs_bare(turns: int) -> tuple[Side, Side]:
                 await session.commit()
                 speaker = Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=f"b{i}")
                 executed.clear()
+                spent.clear()
                 seen = len(llm.requests)
                 started = time.perf_counter()
                 await app.state.conversations.turn(
                     session=session, tenant=tenant, speaker=speaker, text="hoodies under $80?", request_id="b"
                 )
+                committing = time.perf_counter()
                 await session.commit()
+                spent["turn write"] += (time.perf_counter() - committing) * 1000
                 elapsed = (time.perf_counter() - started) * 1000
             if i >= 2:
                 full.ms.append(elapsed)
                 full.statements.append(len(executed))
+                full.phases.append(Counter(spent))
                 requests_since(seen, full)
             executed.clear()
+            spent.clear()
             seen = len(llm.requests)
             started = time.perf_counter()
             await bare.ainvoke({"messages": [("user", "hoodies under $80?")]})
             if i >= 2:
                 plain.ms.append((time.perf_counter() - started) * 1000)
                 plain.statements.append(len(executed))
+                plain.phases.append(Counter(spent))
                 requests_since(seen, plain)
             if (i + 1) % 10 == 0:
                 print(f"  turn {i + 1}/{turns + 2}", flush=True)
@@ -195,15 +273,38 @@ def _bare_tool(sessions: async_sessionmaker, tenant_id: uuid.UUID) -> Structured
     async def search_products(**args: Any) -> str:
         async with sessions() as session:
             ctx = ToolContext(session=session, tenant_id=tenant_id, audience=Audience.CUSTOMER, channel=m.Channel.WEB)
-            return (await run_tool(spec, ctx, args)).model_dump_json()
+            return (await registry.run_tool(spec, ctx, args)).model_dump_json()
 
     return StructuredTool.from_function(
         coroutine=search_products, name=spec.name, description=spec.description, args_schema=spec.input_model
     )
 
 
-async def main(rounds: int, turns: int) -> None:
-    full, bare = await full_vs_bare(turns)
+def print_phases(full: Side, bare: Side) -> None:
+    """Median ms per phase for each side, the rest of the turn, and HUB's excess over the bare agent."""
+    names = list(dict.fromkeys(phase for _, _, phase in PHASES))
+    print("  where the time goes, median ms per turn (HUB, bare, HUB - bare):")
+    rows = []
+    for name in names:
+        hub, plain = (statistics.median([p[name] for p in side.phases]) for side in (full, bare))
+        rows.append((name, hub, plain))
+    rest = [
+        (ms - sum(p.values()), plain_ms - sum(q.values()))
+        for ms, p, plain_ms, q in zip(full.ms, full.phases, bare.ms, bare.phases, strict=True)
+    ]
+    rows.append(
+        (
+            "rest: graph steps, guards, routing",
+            statistics.median(r[0] for r in rest),
+            statistics.median(r[1] for r in rest),
+        )
+    )
+    for name, hub, plain in rows:
+        print(f"    {name:36s} {hub:6.2f} {plain:6.2f} {hub - plain:+6.2f}")
+
+
+async def main(rounds: int, turns: int, phases: bool = False) -> None:
+    full, bare = await full_vs_bare(turns, phases)
     p50 = statistics.median
     print(f"full turn vs bare react agent, {turns} turns each, same scripted model over HTTP, SQLite")
     print(f"  HUB full turn  p50 {p50(full.ms):7.2f} ms")
@@ -219,6 +320,8 @@ async def main(rounds: int, turns: int) -> None:
     for name, side in (("HUB", full), ("bare", bare)):
         sizes = ", ".join(f"{b / 1000:.1f} KB" for b in side.request_bytes[:2])
         print(f"  {name:5s} model requests per turn: {sizes}; tokens {side.request_tokens[:2]}")
+    if phases:
+        print_phases(full, bare)
     default, compact = schema_tokens()
     print(
         f"  shopper tool definitions: {compact} tokens as sent, {default} as pydantic writes them ({compact / default:.2f}×)"
@@ -262,5 +365,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--phases", action="store_true", help="also print where each side's turn time goes")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.turns))
+    asyncio.run(main(args.rounds, args.turns, args.phases))
