@@ -8,13 +8,13 @@
                                                      └─ operator: a command plan → [confirm] → tools → compose
 
 The node that settles the reply (validate, fallback or compose) also finishes the turn (`_answered`): it remembers
-the exchange and collects what the surfaces show. The agent node asks the gateway's chat model; when the gateway says no model may answer (none configured,
-circuit open, budget spent, AI switched off) it routes to the fallback node instead of failing. `confirm`
-pauses the graph with a LangGraph interrupt for every sensitive tool call (calls with none to decide go straight
-to `tools`), and `tools` runs only what the operator approved, with the audience checked again where the tool
-executes. The graph state is checkpointed
-per thread (tenant, channel, customer); the per-turn resources (where steps get a database session, tools bound
-to this turn's call context, the turn's deadline) come in as the run's context and are never checkpointed.
+the exchange and collects what the surfaces show. The agent node asks the gateway's chat model; when the gateway
+says no model may answer (none configured, circuit open, budget spent, AI switched off) it routes to the fallback
+node instead of failing. `confirm` pauses the graph with a LangGraph interrupt for every sensitive tool call (calls
+with none to decide go straight to `tools`), and `tools` runs only what the operator approved, with the audience
+checked again where the tool executes. The graph state is checkpointed per thread (tenant, channel, customer); the
+per-turn resources (where steps get a database session, tools bound to this turn's call context, the turn's
+deadline) come in as the run's context and are never checkpointed.
 
 No step holds the database while the turn waits on a model: the steps that read or write (routing, tools, the
 fallback) each open a short session through `ToolScope` and commit it when they end, and the agent node runs

@@ -200,7 +200,8 @@ class Conversations:
             root.finish(reply=reply["content"], engine="none", held_by_human=True, message_id=str(reply["id"]))
             # the handoff queue lists the longest-waiting first
             changes = {**extra, "updated_at": datetime.now(UTC)}
-            await self._write(session, tenant, trace, conversation, [inbound, reply], changes, None)
+            redact_pii = TenantConfig.model_validate(tenant.settings).redact_pii
+            await self._write(session, trace, conversation, [inbound, reply], changes, None, redact_pii=redact_pii)
             return _held_by_human(reply)
         return await self._run(
             new_turn(text), session, tenant, speaker, conversation, request_id, trace, inbound, extra
@@ -441,7 +442,7 @@ class Conversations:
         }
         changes = {**(conversation_update or {}), **({"status": m.ConversationStatus.HUMAN} if handed_over else {})}
         stored = [inbound, message] if inbound is not None else [message]
-        await self._write(session, tenant, trace, conversation, stored, changes, audit, redact_pii=config_.redact_pii)
+        await self._write(session, trace, conversation, stored, changes, audit, redact_pii=config_.redact_pii)
         observe_turn(
             channel=speaker.channel.value,
             audience=speaker.audience.value,
@@ -464,21 +465,20 @@ class Conversations:
     async def _write(
         self,
         session: AsyncSession,
-        tenant: m.Tenant,
         trace: Trace,
         conversation: m.Conversation,
         messages: list[dict[str, Any]],
         conversation_changes: dict[str, Any],
         audit: dict[str, Any] | None,
         *,
-        redact_pii: bool | None = None,
+        redact_pii: bool,
     ) -> None:
         """Write the turn's rows in the caller's transaction, one statement per table (Core inserts: the rows are
         plain values, no unit of work to flush); a new conversation is created first."""
         if not inspect(conversation).has_identity:  # the customer's first message: store the conversation now
             stored = await open_conversation(
                 session,
-                tenant.id,
+                conversation.tenant_id,
                 conversation.channel,
                 conversation.external_ref,
                 conversation.customer_id,
@@ -497,8 +497,6 @@ class Conversations:
         await session.execute(insert(m.Message.__table__), messages)
         if audit is not None:
             await session.execute(insert(m.AuditEvent.__table__), [audit])
-        if redact_pii is None:
-            redact_pii = TenantConfig.model_validate(tenant.settings).redact_pii
         await self.traces.store(session, trace, redact_pii=redact_pii)
 
 

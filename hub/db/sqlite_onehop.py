@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.util import EMPTY_DICT
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple[Any, int, Any, list | None]:
+@dataclass(slots=True)
+class _Executed:
+    """What a driver cursor reported for one statement; the adapter's `description`, `rowcount`, `lastrowid` and
+    `arraysize` read it where they would read a live cursor."""
+
+    description: Any = None
+    rowcount: int = -1
+    lastrowid: Any = None
+    arraysize: int = 1
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple[_Executed, list | None]:
     """In the driver's thread: execute, read every row, close; return what the adapter serves afterwards."""
     cursor = conn.cursor()
     try:
@@ -32,52 +44,27 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         else:
             cursor.execute(operation, parameters)
         rows = cursor.fetchall() if cursor.description else None
-        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+        return _Executed(cursor.description, cursor.rowcount, cursor.lastrowid), rows
     finally:
         cursor.close()
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    __slots__ = ()
 
     def __init__(self, adapt_connection: Any) -> None:
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]  # no driver cursor lives between trips
+        self._cursor = _Executed()  # type: ignore[assignment]  # no driver cursor lives between trips
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: Any = None
-        self._arraysize = 1
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._arraysize = value
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             raw = self._connection._conn  # the sqlite3 connection, used only inside its own thread
-            description, rowcount, lastrowid, rows = await self._connection._execute(
-                _run, raw, operation, parameters, many
-            )
-        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
+            executed, rows = await self._connection._execute(_run, raw, operation, parameters, many)
+        executed.arraysize = self._cursor.arraysize
+        self._cursor = executed  # type: ignore[assignment]
         self._rows = collections.deque(rows or ())
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:

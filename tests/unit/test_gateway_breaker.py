@@ -17,6 +17,7 @@ from langchain_openai import ChatOpenAI
 
 from evals.llm_server import ScriptedLLMServer, reply, respond, stall
 from hub.gateway.chat_model import GatewayChatModel
+from hub.gateway.context import CallContext
 from hub.gateway.gateway import PROBE_FEATURE, Gateway
 from hub.gateway.guards import Refusal
 from hub.prompting.outputs import IntentRoute
@@ -148,20 +149,25 @@ async def test_while_open_callers_are_refused_and_a_background_probe_closes_the_
         assert probes(llm)[0]["messages"] == [{"role": "user", "content": "Reply with OK."}]
 
 
+async def _route_cancelled_after(h: Harness, ctx: CallContext, seconds: float) -> None:
+    """Ask for an intent route and stop waiting after `seconds`, as a caller's own deadline does."""
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await h.gateway.generate(
+                ctx,
+                use_case="intent_route",
+                variables={"message": "where is A-10001?", "history": ""},
+                fallback=deterministic,
+            )
+
+
 async def test_a_caller_deadline_bills_the_attempt_opens_the_circuit_and_leaves_nothing_running(
     tmp_path: Path, embedded_redis: EmbeddedRedis, llm: ScriptedLLMServer
 ) -> None:
     # The model's own timeouts are far away: only the caller's deadline ends the wait.
     async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20)) as h:
         ctx = h.ctx()
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.5):
-                await h.gateway.generate(
-                    ctx,
-                    use_case="intent_route",
-                    variables={"message": "where is A-10001?", "history": ""},
-                    fallback=deterministic,
-                )
+        await _route_cancelled_after(h, ctx, 0.5)
         # This process refuses the model at once; every replica does once Redis has it.
         assert h.gateway.breaker.snapshot_of(h.gateway.config.provider, "model-a").open_until > 0
         await until(lambda: circuit_open(h.gateway, "model-a"))
@@ -181,14 +187,7 @@ async def test_a_caller_who_leaves_before_the_model_has_been_slow_is_billed_but_
     # A closed browser or a shutdown cancels the call early: that says nothing about the model.
     async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20, hang_after_s=1.0)) as h:
         ctx = h.ctx()
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.3):
-                await h.gateway.generate(
-                    ctx,
-                    use_case="intent_route",
-                    variables={"message": "where is A-10001?", "history": ""},
-                    fallback=deterministic,
-                )
+        await _route_cancelled_after(h, ctx, 0.3)
         assert h.gateway.breaker.snapshot_of(h.gateway.config.provider, "model-a").open_until == 0
         [row] = await h.usage(ctx.request_id)
         assert row.error.startswith("abandoned")
