@@ -55,6 +55,7 @@ def _fold(text: str) -> str:
     return _TSHIRT.sub(" tee ", ascii_text)
 
 
+@lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
     """Reduce plurals and -ing/-ed/-ation/-ment forms to a shared stem: `dresses`→`dress`, `shipping`→`ship`."""
     w = word
@@ -226,8 +227,10 @@ def _product_tokens(p: m.Product) -> dict[str, frozenset[str]]:
 _FIELD_WEIGHTS = {"title": 3.0, "kind": 2.5, "colour": 2.0, "detail": 1.5, "description": 1.0}
 
 
+@lru_cache(maxsize=1)
 def _haystack() -> ColumnElement[str]:
-    """Every searchable column of a product as one lower-cased string, for LIKE prefilters on any backend."""
+    """Every searchable column of a product as one lower-cased string, for LIKE prefilters on any backend (built once:
+    an expression is immutable, and building it costs more than running the search on a small catalog)."""
     p = m.Product
     text = p.title + " " + p.category + " " + p.description + " " + cast(p.attributes, String) + " "
     return func.lower(text + cast(p.tags, String))
@@ -341,12 +344,19 @@ async def _candidates(
     ctx: ToolContext, where: list[ColumnElement[bool]], terms: list[_Term], limit: int = SEARCH_PREFILTER_LIMIT
 ) -> list[m.Product]:
     """Read a bounded superset of the matches, products whose titles hold the most words first."""
-    haystack, title = _haystack(), func.lower(m.Product.title)
-    text_where = [_any_like(haystack, term.sql_patterns()) for term in terms]
-    title_hits = sum((case((_any_like(title, t.sql_patterns()), 1), else_=0) for t in terms), start=literal(0))
+    text_where = [_prefilter(term)[0] for term in terms]
+    title_hits = sum((_prefilter(term)[1] for term in terms), start=literal(0))
     return await ctx.data.products.list(
         *where, *text_where, order_by=[title_hits.desc(), m.Product.title, m.Product.sku], limit=limit
     )
+
+
+@lru_cache(maxsize=4096)
+def _prefilter(term: _Term) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """A term's LIKE prefilter over every searchable column, and 1 when its title matches (else 0); built once per
+    term, as shoppers ask for the same words again and again."""
+    patterns = term.sql_patterns()
+    return _any_like(_haystack(), patterns), case((_any_like(func.lower(m.Product.title), patterns), 1), else_=0)
 
 
 async def _unknown_terms(ctx: ToolContext, terms: list[_Term]) -> list[_Term]:
@@ -738,12 +748,15 @@ def _split_passages(body: str) -> list[str]:
 
 
 def _index(docs: list[m.PolicyDocument]) -> list[_Passage]:
-    passages = []
-    for doc in docs:
-        heading = _tokens(doc.title) * 2 + _tokens(doc.topic.replace("_", " "))
-        for text in _split_passages(doc.body):
-            passages.append(_Passage(doc, text, Counter(heading + _tokens(text))))
-    return passages
+    return [_Passage(doc, text, terms) for doc in docs for text, terms in _doc_passages(doc.title, doc.topic, doc.body)]
+
+
+@lru_cache(maxsize=1024)
+def _doc_passages(title: str, topic: str, body: str) -> tuple[tuple[str, Counter[str]], ...]:
+    """A policy's passages with their term counts (the title counted twice), cached by the policy's text: the same
+    policies are asked about on every turn, and an edited policy is a new key. The counters are read, never changed."""
+    heading = _tokens(title) * 2 + _tokens(topic.replace("_", " "))
+    return tuple((text, Counter(heading + _tokens(text))) for text in _split_passages(body))
 
 
 def _query_weights(question: str) -> dict[str, float]:
