@@ -329,7 +329,7 @@ def _filters(args: SearchProductsInput) -> list[ColumnElement[bool]]:
                 _any_like(attributes, _Term(token, _COLOUR_SYNONYMS.get(token, frozenset({token}))).sql_patterns())
             )
     if args.size:
-        where.append(attributes.like(f'%"{args.size.strip().lower()}"%'))
+        where.append(attributes.contains(f'"{args.size.strip().lower()}"', autoescape=True))
     return where
 
 

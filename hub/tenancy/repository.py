@@ -77,9 +77,12 @@ class Products(TenantRepository[m.Product]):
         where: list[ColumnElement[bool]] = [m.Product.active.is_(True)]
         if category:
             where.append(func.lower(m.Product.category) == category.lower())
-        for word in (text or "").split():
-            pattern = f"%{word.lower()}%"
-            where.append(func.lower(m.Product.title).like(pattern) | func.lower(m.Product.description).like(pattern))
+        for word in (text or "").replace("\x00", "").split():
+            # Autoescaped: a shopper's `%` or `_` is a character to find, not a wildcard.
+            title, description = func.lower(m.Product.title), func.lower(m.Product.description)
+            where.append(
+                title.contains(word.lower(), autoescape=True) | description.contains(word.lower(), autoescape=True)
+            )
         return where
 
     async def search(
