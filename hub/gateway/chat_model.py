@@ -17,7 +17,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import ConfigDict, Field
 
 from hub.gateway.context import CallContext
-from hub.gateway.gateway import Gateway, Verdict, reask_text
+from hub.gateway.gateway import Gateway, Verdict, reask_text, truncation
 from hub.gateway.guards import Preflight, Refusal
 from hub.gateway.run import CallRun, Rung
 from hub.gateway.transport import CANCELLED, StreamBroken, call_with_retries, classify
@@ -185,12 +185,17 @@ class GatewayChatModel(BaseChatModel):
         return problems + [p for check in self.validators for p in check(message)]
 
     def _verdict(
-        self, message: AIMessage, convo: list[BaseMessage], tools: list[Any] | None = None
+        self,
+        message: AIMessage,
+        convo: list[BaseMessage],
+        tools: list[Any] | None = None,
+        *,
+        finish_reason: str | None = None,
     ) -> Verdict[AIMessage]:
         usage = message.usage_metadata
         return Verdict(
             value=message,
-            errors=self._problems(message),
+            errors=truncation(finish_reason) + self._problems(message),
             usage=(usage["input_tokens"], usage["output_tokens"]) if usage else None,
             text=message.content if isinstance(message.content, str) else str(message.content),
             billing_messages=_message_dicts(convo),
@@ -231,9 +236,11 @@ class GatewayChatModel(BaseChatModel):
             return client._create_chat_result(response)
 
         def judge(result: ChatResult, convo: list[BaseMessage]) -> Verdict[AIMessage]:
-            message = result.generations[0].message
+            generation = result.generations[0]
+            message = generation.message
             assert isinstance(message, AIMessage)
-            return self._verdict(message, convo, kwargs.get("tools"))
+            finish_reason = (generation.generation_info or {}).get("finish_reason")
+            return self._verdict(message, convo, kwargs.get("tools"), finish_reason=finish_reason)
 
         def reask(convo: list[BaseMessage], verdict: Verdict[AIMessage]) -> list[BaseMessage]:
             instruction = "Answer again, fixing every problem above."

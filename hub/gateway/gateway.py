@@ -90,6 +90,15 @@ def parse_output(
     return (None, problems) if problems else (value, [])
 
 
+TRUNCATED = "the answer was cut off at the token limit (finish_reason 'length'): answer completely and more briefly"
+"""The problem a non-streamed answer that ran out of tokens is re-asked with: a truncated answer is not an answer."""
+
+
+def truncation(finish_reason: str | None) -> list[str]:
+    """The problem with an answer the model stopped because it hit its token limit (none for any other reason)."""
+    return [TRUNCATED] if finish_reason == "length" else []
+
+
 def reask_text(errors: list[str], instruction: str) -> str:
     """Tell the model exactly what was wrong, so the re-ask can fix it."""
     listed = "\n".join(f"- {e}" for e in errors)
@@ -285,7 +294,8 @@ class Gateway:
         def judge(completion: Any, convo: list[dict[str, Any]]) -> Verdict[T]:
             choice = completion.choices[0] if completion.choices else None
             text = (choice.message.content if choice else None) or ""
-            value, errors = parse_output(text, model_cls, validators)
+            errors = truncation(choice.finish_reason if choice else None)
+            value, errors = (None, errors) if errors else parse_output(text, model_cls, validators)
             usage = (completion.usage.prompt_tokens, completion.usage.completion_tokens) if completion.usage else None
             return Verdict(value, errors, usage, text, convo)
 

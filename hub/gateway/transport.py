@@ -16,7 +16,7 @@ from tenacity import wait_exponential_jitter
 from hub.gateway.config import GatewayConfig
 
 R = TypeVar("R")
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class StreamBroken(Exception):
@@ -35,6 +35,7 @@ class Failure:
     status: int | None
     kind: Literal[
         "rate_limited",
+        "request_timeout",
         "server_error",
         "connection",
         "timeout",
@@ -83,12 +84,14 @@ def retry_after_seconds(headers: httpx2.Headers | None) -> float | None:
 
 
 def classify(exc: BaseException) -> Failure:
-    """Say whether an attempt may be retried: only 429, 5xx, connection errors and timeouts may."""
+    """Say whether an attempt may be retried: only 408, 429, 5xx, connection errors and timeouts may."""
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = str(exc.message)[:300]
         if status == 429:
             return Failure(True, status, "rate_limited", message, retry_after_seconds(exc.response.headers))
+        if status == 408:  # the server gave up waiting for our request: try again, but it answered, so no hang
+            return Failure(True, status, "request_timeout", message, retry_after_seconds(exc.response.headers))
         if status >= 500:
             return Failure(
                 status in RETRYABLE_STATUS or status >= 500,

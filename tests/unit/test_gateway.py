@@ -146,6 +146,34 @@ async def test_client_errors_are_never_retried(h: Harness, llm: ScriptedLLMServe
     assert [(r.model, r.outcome) for r in rows] == [("model-a", "error"), ("model-b", "ok")]
 
 
+async def test_a_408_request_timeout_is_retried_like_a_server_error(h: Harness, llm: ScriptedLLMServer) -> None:
+    llm.enqueue(error(408, "request timed out"), reply(route_json()))
+    result = await route(h)
+    assert result.engine == "llm" and [r.model for r in llm.requests] == ["model-a", "model-a"]
+    rows = await h.usage(result.request_id)
+    assert [r.outcome for r in rows] == ["retryable_error", "ok"] and rows[0].error.startswith("408 request_timeout")
+
+
+async def test_an_answer_cut_off_at_the_token_limit_is_reasked_like_an_invalid_one(
+    h: Harness, llm: ScriptedLLMServer
+) -> None:
+    llm.enqueue(reply(route_json(), finish_reason="length"), reply(route_json()))
+    result = await route(h)
+    assert result.engine == "llm" and result.attempts == 2
+    assert [r.step for r in result.rungs] == ["invalid_output", "reask", "answer"]
+    assert "cut off at the token limit" in llm.requests[1].messages[-1]["content"]
+    rows = await h.usage(result.request_id)
+    assert [r.outcome for r in rows] == ["invalid_output", "ok"] and "finish_reason 'length'" in rows[0].error
+
+
+async def test_answers_that_are_always_cut_off_end_in_the_fallback(h: Harness, llm: ScriptedLLMServer) -> None:
+    llm.default = reply(route_json(), finish_reason="length")
+    result = await route(h)
+    assert result.engine == "deterministic" and result.fallback_reason == Refusal.INVALID_OUTPUT
+    rows = await h.usage(result.request_id)
+    assert [r.outcome for r in rows] == ["invalid_output"] * 6 + ["fallback"]
+
+
 async def test_server_errors_and_drops_are_retried_up_to_the_cap(h: Harness, llm: ScriptedLLMServer) -> None:
     llm.enqueue(error(500), error(503), drop(), reply(route_json()))
     result = await route(h)

@@ -95,6 +95,15 @@ async def test_broken_tool_arguments_are_reasked(h: Harness, llm: ScriptedLLMSer
     assert [r.outcome for r in await h.usage(model.last_run.ctx.request_id)] == ["invalid_output", "ok"]
 
 
+async def test_a_reply_cut_off_at_the_token_limit_is_reasked(h: Harness, llm: ScriptedLLMServer) -> None:
+    llm.enqueue(reply("Your order A-10001 shipped yesterday and", finish_reason="length"), reply("It shipped."))
+    model = chat(h)
+    message = await model.ainvoke(QUESTION)
+    assert message.content == "It shipped."
+    assert "cut off at the token limit" in llm.requests[1].messages[-1]["content"]
+    assert [r.outcome for r in await h.usage(model.last_run.ctx.request_id)] == ["invalid_output", "ok"]
+
+
 async def test_stream_assembles_and_bills_the_usage_chunk(h: Harness, llm: ScriptedLLMServer) -> None:
     llm.enqueue(reply("Your order A-10001 shipped yesterday with UPS.", usage=(120, 11)))
     model = chat(h)
