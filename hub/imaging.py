@@ -20,10 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.gateway.guards import Refusal
 from hub.gateway.switches import PHOTOGRAPHY, tenant_switch
 from hub.jobs import IMAGING, JobQueue, Priority
 from hub.prompting.outputs import PhotoBrief
 from hub.settings import Settings
+from hub.tenancy.config import TenantConfig
+from hub.usage.billing import tenant_budget
 
 DEFAULT_NEGATIVE_PROMPT = "text, watermark, extra logos, distorted product"
 """What a brief avoids when its author names nothing."""
@@ -50,6 +53,8 @@ class ImagingRefused(Exception):
     status: int
     field: str
     message: str
+    code: str | None = None
+    """The error code callers see, when the status alone does not say it (a spent budget is a 429 too)."""
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -99,6 +104,15 @@ async def unfinished_jobs(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     ).scalar_one()
 
 
+async def over_budget(session: AsyncSession, tenant_id: uuid.UUID) -> str | None:
+    """Why the shop may not spend on photos now (a hard budget spent, as the gateway's guard words it), or None."""
+    tenant = await session.get(m.Tenant, tenant_id)
+    if tenant is None:
+        return None
+    budget = await tenant_budget(session, tenant_id, TenantConfig.model_validate(tenant.settings or {}).budgets)
+    return budget.detail if budget.state == "exhausted" else None
+
+
 async def submit(
     session: AsyncSession,
     settings: Settings,
@@ -109,11 +123,18 @@ async def submit(
     by: str,
     priority: Priority = "normal",
 ) -> m.ImageJob:
-    """Check and store a new queued job (the caller commits, then `dispatch`es it); refuse past the shop's cap or
-    while the shop's `photography` kill switch (or its `*`) is off."""
+    """Check and store a new queued job (the caller commits, then `dispatch`es it); refuse past the shop's cap,
+    while the shop's `photography` kill switch (or its `*`) is off, or once a hard budget of the shop is spent."""
     if (switch := await tenant_switch(session, tenant_id, PHOTOGRAPHY)) is not None:
         raise ImagingRefused(
             503, "tenant", f"photo shoots are paused for this shop: {switch.describe()}; try again once it is back on"
+        )
+    if (spent := await over_budget(session, tenant_id)) is not None:
+        raise ImagingRefused(
+            429,
+            "tenant",
+            f"{Refusal.BUDGET_EXHAUSTED}: {spent}; photo shoots resume when the budget resets or is raised",
+            code=Refusal.BUDGET_EXHAUSTED,
         )
     product = await check_inputs(session, settings, tenant_id, sku, brief)
     waiting = await unfinished_jobs(session, tenant_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time as clock
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel
 from redis.exceptions import RedisError
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
@@ -28,12 +28,10 @@ from hub.jobs import DEAD_LETTERS, JobQueue
 from hub.prompting.registry import PromptError, PromptRegistry
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
-from hub.usage.rollup import COST_SCALE
+from hub.usage.billing import BudgetState, check_budget, spend_by_tenant
 from hub.workers import live_workers
 
 log = structlog.get_logger(__name__)
-
-BudgetState = Literal["ok", "soft_limit", "exhausted"]
 
 
 class ModelStatus(BaseModel):
@@ -63,7 +61,7 @@ class TenantStatus(BaseModel):
     monthly_soft: Decimal | None
     monthly_hard: Decimal | None
     spent_today: Decimal
-    """USD, from the usage table."""
+    """USD, from the usage table: model calls and photo shoots, billed by the path that keeps the guard's counters."""
     spent_month: Decimal
     budget: BudgetState
     ai_disabled: list[str]
@@ -102,17 +100,6 @@ class PlatformStatus(BaseModel):
     """Workers whose heartbeat is live; platform view only."""
 
 
-def budget_state(config: TenantConfig, spent_today: Decimal, spent_month: Decimal) -> BudgetState:
-    """Say whether the shop's spend is past a hard budget (calls fall back), a soft one (warned), or neither."""
-    b = config.budgets
-    pairs = ((spent_today, b.daily_soft, b.daily_hard), (spent_month, b.monthly_soft, b.monthly_hard))
-    if any(hard is not None and spent >= hard for spent, _, hard in pairs):
-        return "exhausted"
-    if any(soft is not None and spent >= soft for spent, soft, _ in pairs):
-        return "soft_limit"
-    return "ok"
-
-
 def _chains(config: GatewayConfig, prompts: PromptRegistry | None) -> dict[str, list[str]]:
     """Model → the features whose chain names it, in chain order of first appearance."""
     features = set(config.feature_models) | set(prompts.use_cases() if prompts else ())
@@ -127,24 +114,6 @@ def _chains(config: GatewayConfig, prompts: PromptRegistry | None) -> dict[str, 
         for model in config.chain(feature, hint):
             used.setdefault(model, []).append(feature)
     return used
-
-
-async def _spend(
-    session: AsyncSession, tenant_id: uuid.UUID | None, now: datetime
-) -> dict[uuid.UUID, tuple[Decimal, Decimal]]:
-    """Tenant → (spent today, spent this month) in USD, summed exactly in integer units like the rollup."""
-    u = m.UsageRecord
-    day_start = datetime.combine(now.date(), time.min, tzinfo=UTC)
-    month_start = day_start.replace(day=1)
-    units = cast(func.round(u.cost * 10**COST_SCALE), BigInteger)
-    stmt = select(u.tenant_id, func.sum(case((u.ts >= day_start, units), else_=0)), func.sum(units)).where(
-        u.ts >= month_start
-    )
-    if tenant_id is not None:
-        stmt = stmt.where(u.tenant_id == tenant_id)
-    rows = await session.execute(stmt.group_by(u.tenant_id))
-    scale = 10**COST_SCALE
-    return {shop: (Decimal(int(day or 0)) / scale, Decimal(int(month or 0)) / scale) for shop, day, month in rows}
 
 
 async def _circuits(
@@ -204,7 +173,7 @@ async def platform_status(
     if tenant_id is not None:
         stmt = stmt.where(m.Tenant.id == tenant_id)
     shops = list((await session.execute(stmt)).scalars())
-    spend = await _spend(session, tenant_id, now)
+    spend = await spend_by_tenant(session, now, tenant_id)
     tenants = []
     for shop in shops:
         cfg = TenantConfig.model_validate(shop.settings or {})
@@ -217,7 +186,7 @@ async def platform_status(
                 **cfg.budgets.model_dump(),
                 spent_today=today,
                 spent_month=month,
-                budget=budget_state(cfg, today, month),
+                budget=check_budget(cfg.budgets, today, month).state,
                 ai_disabled=sorted(f for f, on in cfg.ai_enabled.items() if not on),
                 switches=[s for s in switches if s.tenant_id == shop.id],
             )

@@ -9,8 +9,9 @@ succeeded | fallback | failed (or cancelled by an operator). A generation round 
 (micro-batched with other jobs on the GPU); each is scored, and the job stops as soon as enough pass. When no
 generated candidate passes after `imaging_max_attempts` rounds, or no diffusion model is configured (the
 embedded default), the studio compositor renders the shots, which are scored by the same rules. Only passing
-images reach the operator; every candidate's scores are kept. Compute time is billed per round to the tenant's
-usage ledger under the `photography` feature.
+images reach the operator; every candidate's scores are kept. Compute time is billed per round under the
+`photography` feature through the same path as model calls (`hub.usage.billing.bill`: the usage row and the spend
+counters budgets read), and a job whose shop has spent a hard budget fails before it renders anything.
 """
 
 from __future__ import annotations
@@ -20,20 +21,24 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
-from hub.imaging import FINISHED, StudioBrief, finished_event, reference_path, transition
+from hub.gateway.guards import Refusal
+from hub.imaging import FINISHED, StudioBrief, finished_event, over_budget, reference_path, transition
 from hub.metrics import observe_usage
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
+from hub.usage.billing import bill
 from imaging_service import compose
 from imaging_service.batching import MicroBatcher, Rendered
 from imaging_service.scoring import score
@@ -135,6 +140,8 @@ def prompt_for(brief: StudioBrief, product: m.Product) -> str:
 class Studio:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+    """Where the spend counters live that budgets read; every round is billed to them."""
     publish: Publish
     compositor: MicroBatcher
     generator: MicroBatcher | None = None
@@ -149,6 +156,12 @@ class Studio:
             return {"job_id": str(job_id), "state": "missing"}
         if job.state in FINISHED:
             return {"job_id": str(job_id), "state": str(job.state), "rerun": True}
+        async with self.sessions() as session:
+            spent = await over_budget(session, job.tenant_id)
+        if spent is not None:
+            return await self._finish(
+                job_id, m.ImageJobState.FAILED, [], [], error=f"{Refusal.BUDGET_EXHAUSTED}: {spent}"
+            )
         async with self.sessions() as session:
             job, product, config = await self._start(session, job_id)
             reference = Image.open(self._reference(product)).convert("RGBA")
@@ -319,21 +332,27 @@ class Studio:
             m.UsageOutcome.FALLBACK if fallback else (m.UsageOutcome.OK if passed else m.UsageOutcome.INVALID_OUTPUT)
         )
         row = {
+            "ts": datetime.now(UTC),
             "tenant_id": job.tenant_id,
             "feature": FEATURE,
             "provider": "compositor" if fallback else "diffusers",
             "model": batcher.renderer.name[:128],
+            "prompt_id": None,
+            "prompt_version": None,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "tokens_estimated": False,
             "latency_ms": round(rendered.seconds * 1000),
             "cost": cost,
             "request_id": str(job.id),
+            "trace_id": None,
             "attempt": max(round_no, 1),
             "outcome": outcome,
             "price_version": PRICE_VERSION,
             "error": None if passed else "no candidate passed scoring",
+            "replay_of": None,
         }
-        async with self.sessions() as session:
-            session.add(m.UsageRecord(**row))
-            await session.commit()
+        await bill(self.sessions.kw["bind"], self.redis, [row])
         observe_usage(row)
 
     async def _finish(

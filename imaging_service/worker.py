@@ -64,7 +64,7 @@ async def open_studio(resources: JobResources, *, queue: JobQueue) -> AsyncItera
             renderer, max_images=settings.imaging_batch_size, wait_s=settings.imaging_batch_wait_ms / 1000
         )
         log.info("imaging_model_loaded", renderer=renderer.name, device=renderer.device)
-    studio = Studio(settings, resources.sessions, queue.publish, compositor, generator)
+    studio = Studio(settings, resources.sessions, resources.redis, queue.publish, compositor, generator)
     try:
         yield studio
     finally:

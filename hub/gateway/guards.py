@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
 
 import redis.asyncio as aioredis
 import structlog
 from redis.commands.core import AsyncScript
 
-from hub.constants import RATE_LIMIT, SPEND
+from hub.constants import RATE_LIMIT
 from hub.gateway.breaker import BreakerSnapshot, CircuitBreaker
 from hub.gateway.switches import SwitchBoard
 from hub.tenancy.config import TenantConfig
+from hub.usage.billing import check_budget, has_budget, spend_keys
 
 log = structlog.get_logger(__name__)
 
@@ -73,16 +73,6 @@ return out
 """
 _SEEN_FOR_S = 120.0
 _ZERO = Decimal(0)
-
-
-def spend_keys(tenant_id: uuid.UUID, at: datetime) -> tuple[str, str]:
-    """The tenant's day and month spend counters for `at` (a UTC time); every billed row looks them up."""
-    return _spend_keys(tenant_id, at.year, at.month, at.day)
-
-
-@lru_cache(maxsize=4096)
-def _spend_keys(tenant_id: uuid.UUID, year: int, month: int, day: int) -> tuple[str, str]:
-    return f"{SPEND}:{tenant_id}:{year:04d}-{month:02d}-{day:02d}", f"{SPEND}:{tenant_id}:{year:04d}-{month:02d}"
 
 
 def rate_key(tenant_id: uuid.UUID, at: float) -> str:
@@ -240,17 +230,9 @@ class Guard:
             return Preflight(
                 Refusal.RATE_LIMITED, f"over {rate_limit_per_minute} model calls this minute", breakers=snapshots
             )
-        b = tenant.budgets
-        if b.daily_hard is None and b.monthly_hard is None and b.daily_soft is None and b.monthly_soft is None:
+        if not has_budget(tenant.budgets):
             return Preflight(None, breakers=snapshots)
-        spent_day, spent_month = self._spend.get(day_key, _ZERO), self._spend.get(month_key, _ZERO)
-        for spent, hard, label in ((spent_day, b.daily_hard, "daily"), (spent_month, b.monthly_hard, "monthly")):
-            if hard is not None and spent >= hard:
-                return Preflight(
-                    Refusal.BUDGET_EXHAUSTED, f"{label} budget of ${hard} spent (${spent:.4f})", breakers=snapshots
-                )
-        warning = None
-        for spent, soft, label in ((spent_day, b.daily_soft, "daily"), (spent_month, b.monthly_soft, "monthly")):
-            if soft is not None and spent >= soft:
-                warning = f"{label} soft budget of ${soft} reached (${spent:.4f})"
-        return Preflight(None, budget_warning=warning, breakers=snapshots)
+        budget = check_budget(tenant.budgets, self._spend.get(day_key, _ZERO), self._spend.get(month_key, _ZERO))
+        if budget.state == "exhausted":
+            return Preflight(Refusal.BUDGET_EXHAUSTED, budget.detail or "", breakers=snapshots)
+        return Preflight(None, budget_warning=budget.detail, breakers=snapshots)

@@ -1,4 +1,4 @@
-"""Write usage rows in batches off the hot path, never losing one, and keep spend counters for budgets."""
+"""Write model attempts' usage rows in batches off the hot path, never losing one, through the one billing path."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -15,21 +14,18 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.aio import wait_event
-from hub.db.models import UsageRecord
-from hub.gateway.guards import spend_keys
 from hub.metrics import observe_usage
+from hub.usage.billing import bill
 
 log = structlog.get_logger(__name__)
-_SPEND_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
-_INSERT = insert(UsageRecord.__table__)
 
 
 class UsageLedger:
-    """`record()` only appends to memory; a background task inserts batches and retries failed ones."""
+    """`record()` only appends to memory; a background task bills batches (`hub.usage.billing.bill`: the rows and
+    the spend counters budgets read) and retries failed ones."""
 
     def __init__(
         self,
@@ -82,43 +78,25 @@ class UsageLedger:
             await asyncio.shield(self.flush())
 
     async def flush(self) -> int:
-        """Insert everything buffered; rows that fail to insert go back to the buffer for the next try."""
+        """Bill everything buffered; rows that fail to insert go back to the buffer for the next try."""
         async with self._lock:
             rows, self._buffer = self._buffer, []
             if not rows:
                 return 0
             try:
-                async with self._engine.begin() as connection:  # Core, not an ORM session: a flush is one INSERT
-                    await connection.execute(_INSERT, rows)
+                await bill(self._engine, self._redis, rows, on_stored=lambda: self._tell_spend(rows))
             except Exception:
                 self._buffer[:0] = rows
                 log.exception("usage_flush_failed", pending=len(self._buffer))
                 return 0
             self.written += len(rows)
-            if self.on_spend is not None:
-                for row in rows:
-                    if row["cost"]:
-                        self.on_spend(row["tenant_id"], row["ts"], row["cost"])
-            await self._add_spend(rows)
             return len(rows)
 
-    async def _add_spend(self, rows: list[dict[str, Any]]) -> None:
-        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-        for row in rows:
-            if row["cost"]:
-                day_key, month_key = spend_keys(row["tenant_id"], row["ts"])
-                totals[(day_key, "day")] += row["cost"]
-                totals[(month_key, "month")] += row["cost"]
-        if not totals:
-            return
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            for (key, period), amount in totals.items():
-                pipe.incrbyfloat(key, float(amount))
-                pipe.expire(key, _SPEND_TTL_S[period])
-            await pipe.execute()
-        except Exception:
-            log.exception("spend_counter_update_failed")
+    def _tell_spend(self, rows: list[dict[str, Any]]) -> None:
+        if self.on_spend is not None:
+            for row in rows:
+                if row["cost"]:
+                    self.on_spend(row["tenant_id"], row["ts"], row["cost"])
 
     async def aclose(self) -> None:
         """Stop the background task and flush what is left."""

@@ -16,6 +16,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,12 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from pydantic import SecretStr
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from chat_ui.app import create_app
+from evals.llm_server import ScriptedLLMServer, reply
 from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.jobs import IMAGING, JobQueue, JobResources, events_channel
@@ -34,7 +38,9 @@ from hub.redis_conn import create_redis
 from hub.seed.demo import DemoCredentials
 from hub.seed.images import render_product_image
 from hub.settings import Settings
+from hub.status import platform_status
 from hub.tenancy import admin
+from hub.usage.billing import spend_keys
 from imaging_service.batching import MicroBatcher
 from imaging_service.compose import CompositorRenderer
 from imaging_service.studio import Studio
@@ -104,6 +110,7 @@ class Imaging:
             await res.redis.aclose()
             await res.sessions.kw["bind"].dispose()
         self.workers.clear()
+        self.resources.clear()
 
     async def post(self, sku: str, **brief: Any) -> httpx.Response:
         return await self.client.post(
@@ -247,6 +254,58 @@ async def test_a_shop_past_its_cap_gets_429_and_a_cancelled_job_is_never_rendere
         assert first_now["state"] == "cancelled" and first_now["images"] == [] and first_now["attempts"] == 0
 
 
+async def test_photo_spend_counts_against_the_shops_budget_for_photos_and_model_calls_alike(
+    imaging_settings: Settings, engine: AsyncEngine, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    """Photo seconds are billed where model calls are: once a hard budget is spent on photos, the next shoot is
+    refused, a queued one fails before it renders, the shop's chat gets no model, and `hub status` agrees."""
+    await give_reference(session, imaging_settings, demo, demo.sample_sku)
+    tenant_id = uuid.UUID(demo.tenant_id)
+    with ScriptedLLMServer(default=reply("We have hoodies in stock.")) as llm:
+        settings = imaging_settings.model_copy(
+            update={"llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_model": "model-a"}
+        )
+        async with imaging_app(settings, demo) as hub:
+            first = (await hub.post(demo.sample_sku)).json()
+            hub.start_worker()
+            assert (await hub.finished(first["id"]))["state"] == "fallback"
+            await hub.stop_workers()
+            queued = await hub.post(demo.sample_sku)
+            assert queued.status_code == 202, "no budget is set yet"
+            budget = {"settings": {"budgets": {"daily_hard": "0.00000001"}}}
+            patched = await hub.client.patch("/v1/tenant", json=budget, headers={"X-Hub-Key": demo.admin_key})
+            assert patched.status_code == 200, patched.text
+
+            refused = await hub.post(demo.sample_sku)
+            assert refused.status_code == 429, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "budget_exhausted" and "daily budget of $0.00000001 spent" in error["message"]
+            hub.start_worker()
+            stopped = await hub.finished(queued.json()["id"])
+            assert stopped["state"] == "failed" and stopped["images"] == [] and stopped["attempts"] == 0
+            assert stopped["error"].startswith("budget_exhausted: daily budget of $0.00000001 spent")
+
+            chat = await hub.client.post(
+                "/v1/chat",
+                json={"session_id": "budget", "message": "do you have hoodies?"},
+                headers={"X-Hub-Key": demo.storefront_key},
+            )
+            assert chat.status_code == 200 and chat.json()["engine"] == "deterministic"
+            assert llm.requests == [], "the guard refused the model call: the photo spend is in its counters"
+            redis = hub.app.state.resources.redis
+            async with session_factory(engine)() as fresh:
+                status = await platform_status(fresh, redis, settings, tenant_id)
+                photos = (
+                    await fresh.execute(
+                        select(func.sum(m.UsageRecord.cost)).where(m.UsageRecord.feature == "photography")
+                    )
+                ).scalar_one()
+            counted = Decimal(await redis.get(spend_keys(tenant_id, datetime.now(UTC))[0]))
+    [shop] = status.tenants
+    assert shop.budget == "exhausted" and shop.spent_today == photos > 0
+    assert abs(counted - shop.spent_today) < Decimal("1e-12"), "the guard's counter and hub status read one spend"
+
+
 # --- generation, retries, micro-batches ------------------------------------------------------------------
 
 
@@ -285,15 +344,20 @@ async def test_a_round_that_misses_is_rejected_and_regenerated_until_a_shot_pass
         published.append(event)
 
     sessions = session_factory(engine)
+    redis = create_redis(imaging_settings.redis_url or "")
     studio = Studio(
         imaging_settings,
         sessions,
+        redis,
         publish,
         compositor=MicroBatcher(CompositorRenderer(), max_images=8, wait_s=0),
         generator=MicroBatcher(renderer, max_images=8, wait_s=0),
         rng=random.Random(0),
     )
-    summary = await studio.run(uuid.UUID(job["id"]))
+    try:
+        summary = await studio.run(uuid.UUID(job["id"]))
+    finally:
+        await redis.aclose()
     assert summary["state"] == "succeeded" and renderer.calls == [2, 2]
     async with sessions() as fresh:
         row = await fresh.get(m.ImageJob, uuid.UUID(job["id"]))

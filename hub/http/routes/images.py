@@ -117,7 +117,7 @@ def job_out(job: m.ImageJob) -> JobOut:
 
 def _refused(exc: ImagingRefused) -> ApiError:
     codes = {404: "not_found", 409: "conflict", 422: "invalid_brief", 429: "too_many_jobs", 503: "switched_off"}
-    return ApiError(exc.status, codes.get(exc.status, "refused"), str(exc))
+    return ApiError(exc.status, exc.code or codes.get(exc.status, "refused"), str(exc))
 
 
 async def _job(auth: OperatorKey, session: Session, job_id: uuid.UUID) -> m.ImageJob:
@@ -135,8 +135,8 @@ def _by(auth: OperatorKey) -> str:
 async def create_job(
     body: JobIn, auth: OperatorKey, session: Session, res: Annotated[Resources, Depends(resources)]
 ) -> JobOut:
-    """Queue a shoot of one product; 404 for an unknown SKU, 422 for a bad brief, 429 past the shop's cap, 503 while
-    the shop's photo shoots are switched off."""
+    """Queue a shoot of one product; 404 for an unknown SKU, 422 for a bad brief, 429 past the shop's cap or once
+    a hard budget of the shop is spent (`budget_exhausted`), 503 while the shop's photo shoots are switched off."""
     if body.brief.count > res.settings.imaging_max_count:
         raise ApiError(
             422,
