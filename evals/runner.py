@@ -76,6 +76,8 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     cases: list[EvalCase] = field(default_factory=list)
+    golden_cases: int = 0
+    """How many cases the golden set has; fewer were run with `--limit` (a partial run proves nothing for a pin)."""
     passed: bool = False
     verdict: list[str] = field(default_factory=list)
     baseline: Baseline | None = None
@@ -108,7 +110,8 @@ async def _fixture(
 
 async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | None = None) -> RunResult:
     """Run one use case's suite and return its scores and verdict (not yet stored; see `store`)."""
-    cases = load_cases(spec.use_case)[: spec.limit]
+    golden = load_cases(spec.use_case)
+    cases = golden[: spec.limit]
     registry = load_prompts(settings).for_evals()
     started = datetime.now(UTC)
     async with AsyncExitStack() as stack:
@@ -154,7 +157,8 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
         config_under_test = fixture_config.model_copy(
             update={"prompt_pins": pins, "ai_enabled": tenant_config.ai_enabled, "price_overrides": prices}
         )
-        version = registry.resolve(spec.use_case, pins).version
+        prompt = registry.resolve(spec.use_case, pins)
+        version = prompt.version
         saver = await stack.enter_async_context(
             open_checkpointer(f"sqlite+aiosqlite:///{workdir / 'fixture.db'}", workdir)
         )
@@ -196,13 +200,14 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
         spec=spec,
         mode=mode,
         prompt_version=version,
-        model=(config.chain(spec.use_case) or [None])[0],
+        model=(config.chain(spec.use_case, prompt.model) or [None])[0],  # first in the chain, as the gateway asks
         metrics=metrics,
         per_case=per_case,
         golden_sha256=golden_sha256(spec.use_case),
         started_at=started,
         finished_at=datetime.now(UTC),
         cases=cases,
+        golden_cases=len(golden),
     )
 
 
@@ -247,6 +252,7 @@ async def store(settings: Settings, result: RunResult) -> RunResult:
                     tenant_id=result.spec.tenant.id if result.spec.tenant else None,
                     golden_sha256=result.golden_sha256,
                     cases=len(result.per_case),
+                    golden_cases=result.golden_cases,
                     metrics=result.metrics,
                     per_case=result.per_case,
                     passed=result.passed,

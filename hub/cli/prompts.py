@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,6 @@ from hub.prompting.semver import Bump
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from hub.db import models as m
     from hub.prompting.registry import Prompt, PromptRegistry
 
 prompts_app = typer.Typer(no_args_is_help=True, help="Versioned prompts: list, show, diff, new, release, pin.")
@@ -153,13 +151,18 @@ def pin(
         ),
     ] = None,
 ) -> None:
-    """Pin a tenant to an exact released version, once `hub eval run --tenant` has passed with it."""
+    """Pin a tenant to an exact released version, once `hub eval run --tenant` has passed with it on the whole golden
+    set (against the configured model, when there is one)."""
     from pydantic import ValidationError
 
+    from hub.gateway.config import GatewayConfig
     from hub.tenancy import admin
     from hub.tenancy.config import TenantConfig
+    from hub.tenancy.pins import PinRefused, approve_pins
 
-    prompt = _pinnable(_registry(ctx), use_case, version)
+    registry = _registry(ctx)
+    prompt = _pinnable(registry, use_case, version)
+    settings = load_settings()
 
     async def work(session: AsyncSession) -> tuple[str, str | None]:
         row = await admin.resolve_tenant(session, tenant)
@@ -168,59 +171,27 @@ def pin(
         except ValidationError as exc:
             raise admin.TenancyError(f"tenant {row.slug!r} has invalid settings: {exc.errors()[0]['msg']}") from None
         previous = config.prompt_pins.get(use_case)
-        if previous != version:
-            evidence = await passing_eval_run(session, use_case, version, row.id)
-            if evidence is None and force is None:
-                raise admin.TenancyError(
-                    f"{prompt.ref} has no passing eval run for tenant {row.slug}: run "
-                    f"`hub eval run --use-case {use_case} --prompt-version {version} --tenant {row.slug}` first, "
-                    "or pin with --force REASON (recorded in the audit trail)"
-                )
+        try:
+            changes = await approve_pins(
+                session,
+                row,
+                {use_case: version},
+                current=config.prompt_pins,
+                prompts=registry,
+                models=GatewayConfig.from_settings(settings),
+                actor="cli",
+                force=force,
+            )
+        except PinRefused as exc:
+            raise admin.TenancyError(f"{exc}, or pin with --force REASON (recorded in the audit trail)") from None
+        if changes:
             config.prompt_pins[use_case] = version
             row.settings = config.to_column()
-            await admin.audit(
-                session,
-                actor="cli",
-                action="prompt.pinned" if evidence is not None else "prompt.pinned_without_eval",
-                tenant_id=row.id,
-                subject=prompt.ref,
-                data={
-                    "use_case": use_case,
-                    "version": version,
-                    "previous": previous,
-                    "sha256": prompt.sha256,
-                    "eval_run": str(evidence.id) if evidence is not None else None,
-                    "forced": force,
-                },
-            )
         return row.slug, previous
 
-    slug, previous = with_session(load_settings(), work)
+    slug, previous = with_session(settings, work)
     if previous == version:
         typer.echo(f"tenant {slug} is already pinned to {prompt.ref}")
     else:
         was = f"was {previous}" if previous else "was the default pin"
         typer.echo(f"pinned tenant {slug} to {prompt.ref} ({was})")
-
-
-async def passing_eval_run(
-    session: AsyncSession, use_case: str, version: str, tenant_id: uuid.UUID
-) -> m.EvalRun | None:
-    """The latest passing eval run of a version, with a model, for this tenant's settings."""
-    from sqlalchemy import select
-
-    from hub.db import models as m
-
-    found = await session.execute(
-        select(m.EvalRun)
-        .where(
-            m.EvalRun.use_case == use_case,
-            m.EvalRun.prompt_version == version,
-            m.EvalRun.tenant_id == tenant_id,
-            m.EvalRun.mode != "deterministic",
-            m.EvalRun.passed.is_(True),
-        )
-        .order_by(m.EvalRun.finished_at.desc())
-        .limit(1)
-    )
-    return found.scalar_one_or_none()

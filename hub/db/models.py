@@ -593,6 +593,10 @@ class EvalRun(Base):
     fixture: Mapped[str] = mapped_column(String(32), default="demo")
     golden_sha256: Mapped[str] = mapped_column(String(64))
     cases: Mapped[int] = mapped_column(Integer)
+    """How many cases of the golden set this run ran."""
+    golden_cases: Mapped[int | None] = mapped_column(Integer, default=None)
+    """How many cases the golden set had: a run of fewer (`--limit`) is partial and no evidence for a pin. Null on
+    runs from before it was recorded, which are not evidence either."""
     metrics: Mapped[dict[str, Any]] = mapped_column(Json)
     per_case: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     passed: Mapped[bool] = mapped_column(Boolean)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from evals.cases import load_cases
 from evals.cli import eval_app
 from evals.gate import Baseline
 from evals.llm_server import ScriptedLLMServer, reply, respond
@@ -100,11 +101,18 @@ def test_pin_needs_a_passing_eval_run_for_the_tenant_or_an_audited_force(cli_env
     refused = pin("1.0.1")
     assert refused.exit_code == 1 and "has no passing eval run for tenant acme-outdoor" in refused.stderr
 
-    def evaluate(version: str) -> dict[str, Any]:
+    def evaluate(version: str, *limit: str) -> dict[str, Any]:
         args = ["run", "-u", "seo_product_copy", "--prompt-version", version, "--tenant", "acme-outdoor"]
-        result = runner.invoke(eval_app, [*args, "--sim", "--limit", str(CASES), "--json"])
+        result = runner.invoke(eval_app, [*args, "--sim", *limit, "--json"])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout.strip().splitlines()[-1])[0]
+
+    partial = evaluate("1.0.1", "--limit", "1")
+    assert partial["passed"], partial["verdict"]
+    still_partial = pin("1.0.1")
+    assert still_partial.exit_code == 1, "a run of one case is no evidence for the whole golden set"
+    golden = len(load_cases("seo_product_copy"))
+    assert f"ran 1 of {golden} cases" in still_partial.stderr and "--force REASON" in still_partial.stderr
 
     good = evaluate("1.0.1")
     assert good["passed"] and good["mode"] == "sim", good["verdict"]
@@ -112,7 +120,7 @@ def test_pin_needs_a_passing_eval_run_for_the_tenant_or_an_audited_force(cli_env
     assert "<svg" in report.read_text() and "PASS" in report.read_text()
     assert pin("1.0.1").exit_code == 0
 
-    bad = evaluate("1.0.2")
+    bad = evaluate("1.0.2", "--limit", str(CASES))
     assert not bad["passed"] and bad["metrics"]["fallback"] == 1.0
     wide = {"COLUMNS": "200"}
     listed = runner.invoke(eval_app, ["history", "-u", "seo_product_copy", "--tenant", "acme-outdoor"], env=wide)
