@@ -121,5 +121,8 @@ async def test_pinning_an_unreleased_prompt_version_is_refused(
         "/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "1.0.0"}}}, headers=headers
     )
     assert other_kind.status_code == 422 and "expecting plain text and tool calls" in other_kind.text
-    ok = await api.patch("/v1/tenant", json={"settings": {"prompt_pins": {"customer_reply": "2.0.0"}}}, headers=headers)
+    pins = {"prompt_pins": {"customer_reply": "2.0.0"}}
+    unevaluated = await api.patch("/v1/tenant", json={"settings": pins}, headers=headers)
+    assert unevaluated.status_code == 409, "released, but never evaluated for this shop"
+    ok = await api.patch("/v1/tenant", json={"settings": pins, "force_pins": "the default version"}, headers=headers)
     assert ok.status_code == 200 and ok.json()["settings"]["prompt_pins"] == {"customer_reply": "2.0.0"}

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from hub.db import models as m
 from hub.http.deps import AdminKey, OperatorKey, Resources, Session, resources
@@ -17,6 +17,7 @@ from hub.http.errors import ApiError
 from hub.prompting.registry import PromptError
 from hub.tenancy.admin import audit
 from hub.tenancy.config import TenantConfig
+from hub.tenancy.pins import PinRefused, approve_pins
 
 router = APIRouter(prefix="/v1", tags=["operator"])
 
@@ -74,13 +75,27 @@ async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32
 class TenantPatch(BaseModel):
     settings: dict[str, Any]
     """Top-level sections to replace, e.g. `{"brand": {...}, "allowed_origins": [...]}`."""
+    force_pins: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=500,
+        description="Why to pin `settings.prompt_pins` without a passing eval run of the whole golden set for this "
+        "tenant (as `hub prompts pin --force REASON`); kept in the audit trail.",
+    )
 
 
-@router.patch("/tenant", responses={422: {"description": "A setting failed validation; the message names it."}})
+@router.patch(
+    "/tenant",
+    responses={
+        409: {"description": "A changed prompt pin has no passing eval run of its golden set for this tenant."},
+        422: {"description": "A setting failed validation; the message names it."},
+    },
+)
 async def patch_tenant(
     auth: AdminKey, session: Session, body: TenantPatch, res: Annotated[Resources, Depends(resources)]
 ) -> TenantOut:
-    """Replace sections of the tenant's settings; the result is validated as a whole."""
+    """Replace sections of the tenant's settings; the result is validated as a whole, and a changed prompt pin
+    needs what `hub prompts pin` needs: a passing eval run of the whole golden set, or `force_pins`."""
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None
     try:
@@ -90,9 +105,20 @@ async def patch_tenant(
             [{**e, "loc": ("body", "settings", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
     try:
-        res.gateway.prompts.check_pins(merged.prompt_pins)
+        await approve_pins(
+            session,
+            tenant,
+            merged.prompt_pins,
+            current=(tenant.settings or {}).get("prompt_pins") or {},
+            prompts=res.gateway.prompts,
+            models=res.gateway.config,
+            actor=f"key:{auth.caller.key_prefix}",
+            force=body.force_pins,
+        )
     except PromptError as exc:
         raise ApiError(422, "unknown_prompt_version", str(exc)) from None
+    except PinRefused as exc:
+        raise ApiError(409, "pin_needs_eval", f'{exc}, or send "force_pins": REASON (audited)') from None
     tenant.settings = merged.to_column()
     await audit(
         session,
