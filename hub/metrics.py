@@ -66,6 +66,12 @@ MODEL_LATENCY = Histogram(
 WEBHOOK_DEDUPES = Counter(
     "hub_webhook_dedupes_total", "Redelivered webhook events dropped by the idempotency ledger", ["source"]
 )
+WEBHOOK_MALFORMED = Counter(
+    "hub_webhook_malformed_total",
+    "Malformed parts of signed webhook bodies dropped while the rest was handled (body, entry, change, contact, "
+    "message, status)",
+    ["source", "part"],
+)
 
 QUEUE_DEPTH = Gauge("hub_queue_depth", "Jobs waiting, delayed or running on a queue, read at scrape time", ["queue"])
 QUEUE_DEAD = Gauge("hub_queue_dead", "Dead-lettered jobs still kept (newest first, capped), by queue", ["queue"])
@@ -120,6 +126,11 @@ def observe_reply_rejected(*, feature: str, model: str, gave_up: bool) -> None:
 def observe_webhook_dedupe(source: str) -> None:
     """Count a webhook event dropped because an earlier delivery of it was already processed."""
     WEBHOOK_DEDUPES.labels(source).inc()
+
+
+def observe_webhook_malformed(source: str, part: str) -> None:
+    """Count a malformed part of a signed webhook body, dropped (the whole body when it is not JSON)."""
+    WEBHOOK_MALFORMED.labels(source, part).inc()
 
 
 async def refresh_queue_gauges(jobs: JobQueue) -> None:

@@ -1,15 +1,27 @@
-"""Read WhatsApp Cloud API webhook payloads into typed events, grouped per customer; count them cheaply for the webhook."""
+"""Read WhatsApp Cloud API webhook bodies into typed events, grouped per customer, dropping what is malformed.
+
+Meta's shape is read with pydantic models that ignore the fields Meta adds and are strict on the types of the
+fields read here. A part that fails its model is dropped at the smallest level that holds it (a contact, a
+message, a status, a change, an entry) and the rest of the body is read; `Webhook.report` logs and counts what
+was dropped. The JSON is parsed by pydantic-core, which refuses a body nested deeper than 200 levels with a
+ValueError where the standard library would exhaust the stack.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, cast
 
+import pydantic_core
 import structlog
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
+from hub.metrics import observe_webhook_malformed
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +49,8 @@ _UNSUPPORTED_NAMES = {
     "contacts": "contact cards",
     "order": "orders sent from the catalog",
 }
+Part = Literal["body", "entry", "change", "contact", "message", "status"]
+"""What a malformed piece of a webhook body was: the unit that is dropped."""
 
 
 class InboundMessage(BaseModel):
@@ -74,6 +88,8 @@ class StatusUpdate(BaseModel):
     recipient_id: str
     timestamp: datetime
     errors: list[dict[str, Any]] = []
+    callback_data: str | None = None
+    """`biz_opaque_callback_data` as we sent it: the delivery's id, which finds a send whose answer was lost."""
 
 
 Event = Annotated[InboundMessage | StatusUpdate, Field(discriminator="event")]
@@ -88,31 +104,278 @@ class EventBatch(BaseModel):
     events: list[Event]
 
 
-def batches(payload: Any, tenants: Mapping[str, uuid.UUID]) -> list[EventBatch]:
-    """Group the payload's events by (phone number, customer), for the phone numbers in `tenants` only.
+# --- Meta's shape ----------------------------------------------------------------------------------------
+
+
+def _no_nul(value: str) -> str:
+    """Drop NUL characters: no database text column holds them, and a person never typed one."""
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _no_nul_in_id(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("an id holds no NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text as the customer or Meta wrote it."""
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_nul_in_id)]
+"""A wamid, a phone number or WhatsApp user id: what keys rows (`external_id`, `external_ref`: 128 characters)."""
+Name = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+"""A short word of Meta's vocabulary: a message type, a status."""
+Timestamp = Annotated[int, Field(ge=0, le=253_402_300_799)]
+"""Seconds since the epoch, as Meta writes them (a string of digits), up to the year 9999."""
+
+
+class _Meta(BaseModel):
+    """A piece of Meta's payload: fields we do not read are ignored, whatever Meta adds."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Envelope(_Meta):
+    entry: list[Any]
+
+
+class Entry(_Meta):
+    changes: list[Any]
+
+
+class Change(_Meta):
+    field: Any = "messages"
+    """Only `messages` is read; other subscriptions (account updates, templates) are not this channel's."""
+    value: Any = None
+
+
+class Metadata(_Meta):
+    phone_number_id: Id
+
+
+class Value(_Meta):
+    """A `messages` change: the number it is for, and its contacts, messages and statuses, each read on its own."""
+
+    metadata: Metadata
+    contacts: list[Any] = []
+    messages: list[Any] = []
+    statuses: list[Any] = []
+
+
+class Profile(_Meta):
+    name: Text | None = None
+
+
+class Contact(_Meta):
+    wa_id: Id
+    profile: Profile | None = None
+
+
+class Context(_Meta):
+    id: Id | None = None
+
+
+class TextBody(_Meta):
+    body: Text | None = None
+
+
+class Media(_Meta):
+    id: Id | None = None
+    mime_type: Text | None = None
+    caption: Text | None = None
+
+
+class Choice(_Meta):
+    id: Text | None = None
+    title: Text | None = None
+
+
+class Interactive(_Meta):
+    type: Name | None = None
+    button_reply: Choice | None = None
+    list_reply: Choice | None = None
+
+
+class Button(_Meta):
+    text: Text | None = None
+    payload: Text | None = None
+
+
+class Location(_Meta):
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    name: Text | None = None
+    address: Text | None = None
+
+
+class Reaction(_Meta):
+    message_id: Id | None = None
+    emoji: Text | None = None
+
+
+class Message(_Meta):
+    """One `messages[]` item; the body under its type's key (`text`, `image`, …) is read for its type."""
+
+    id: Id
+    sender: Id = Field(alias="from")
+    timestamp: Timestamp | None = None
+    type: Name = "unknown"
+    context: Context | None = None
+    text: TextBody | None = None
+    image: Media | None = None
+    audio: Media | None = None
+    video: Media | None = None
+    document: Media | None = None
+    sticker: Media | None = None
+    interactive: Interactive | None = None
+    button: Button | None = None
+    location: Location | None = None
+    reaction: Reaction | None = None
+
+
+class ErrorData(_Meta):
+    details: Text | None = None
+
+
+class SendError(_Meta):
+    code: int | None = None
+    title: Text | None = None
+    message: Text | None = None
+    error_data: ErrorData | None = None
+
+
+class Status(_Meta):
+    """One `statuses[]` item."""
+
+    id: Id
+    status: Name
+    recipient_id: Id
+    timestamp: Timestamp | None = None
+    errors: list[SendError] = []
+    biz_opaque_callback_data: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A malformed part of a body, left out."""
+
+    part: Part
+    where: str
+    """Its place in the body, e.g. `entry[0].changes[1].messages[2]`."""
+    reason: str
+    """The first thing wrong with it, without its value."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRead:
+    """The well-formed part of one `messages` change."""
+
+    phone_number_id: str
+    contacts: list[Contact]
+    messages: list[Message]
+    statuses: list[Status]
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """What a webhook body holds that can be read, and what was dropped from it."""
+
+    changes: list[ChangeRead]
+    dropped: list[Dropped]
+
+    def report(self) -> None:
+        """Log and count each dropped part; once per body received (the worker reads the same body again)."""
+        for dropped in self.dropped:
+            _report(dropped)
+
+
+class MalformedBody(ValueError):
+    """The body is not JSON (UTF-8), or nests deeper than the parser follows."""
+
+    def report(self) -> None:
+        """Log and count the body as dropped."""
+        _report(Dropped("body", "", str(self)))
+
+
+def _report(dropped: Dropped) -> None:
+    observe_webhook_malformed(WEBHOOK_SOURCE, dropped.part)
+    log.warning("whatsapp_webhook_malformed", part=dropped.part, where=dropped.where, reason=dropped.reason)
+
+
+M = TypeVar("M", bound=_Meta)
+
+
+def read_webhook(body: bytes | str) -> Webhook:
+    """Parse and validate a webhook body; raise MalformedBody when it is not JSON at all."""
+    try:
+        payload = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise MalformedBody(str(exc)) from exc
+    changes: list[ChangeRead] = []
+    dropped: list[Dropped] = []
+
+    def valid(model: type[M], data: Any, part: Part, where: str) -> M | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            dropped.append(Dropped(part, where, _reason(exc)))
+            return None
+
+    if (envelope := valid(Envelope, payload, "body", "")) is None:
+        return Webhook(changes, dropped)
+    for i, raw_entry in enumerate(envelope.entry):
+        if (entry := valid(Entry, raw_entry, "entry", f"entry[{i}]")) is None:
+            continue
+        for j, raw_change in enumerate(entry.changes):
+            where = f"entry[{i}].changes[{j}]"
+            change = valid(Change, raw_change, "change", where)
+            if change is None or change.field != "messages":
+                continue
+            if (value := valid(Value, change.value, "change", f"{where}.value")) is None:
+                continue
+            changes.append(
+                ChangeRead(
+                    phone_number_id=value.metadata.phone_number_id,
+                    contacts=_items(valid, Contact, value.contacts, "contact", f"{where}.value.contacts"),
+                    messages=_items(valid, Message, value.messages, "message", f"{where}.value.messages"),
+                    statuses=_items(valid, Status, value.statuses, "status", f"{where}.value.statuses"),
+                )
+            )
+    return Webhook(changes, dropped)
+
+
+def _items(
+    valid: Callable[[type[M], Any, Part, str], M | None], model: type[M], items: list[Any], part: Part, where: str
+) -> list[M]:
+    return [item for k, raw in enumerate(items) if (item := valid(model, raw, part, f"{where}[{k}]")) is not None]
+
+
+def _reason(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "value"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{loc}: {first['msg']}{more}"
+
+
+# --- events --------------------------------------------------------------------------------------------
+
+
+def batches(webhook: Webhook, tenants: Mapping[str, uuid.UUID]) -> list[EventBatch]:
+    """Group the webhook's events by (phone number, customer), for the phone numbers in `tenants` only.
 
     `tenants` maps the phone_number_ids the caller verified to their tenant; changes for any other number
     are dropped, so a body signed with one tenant's secret can never speak for another tenant.
     """
     grouped: dict[tuple[str, str], EventBatch] = {}
-    for value in _changes(payload):
-        phone_number_id = str((value.get("metadata") or {}).get("phone_number_id", ""))
+    for change in webhook.changes:
+        phone_number_id = change.phone_number_id
         tenant_id = tenants.get(phone_number_id)
         if tenant_id is None:
             log.warning("whatsapp_change_dropped", phone_number_id=phone_number_id, reason="unverified phone number")
             continue
-        profiles = {
-            str(c.get("wa_id")): (c.get("profile") or {}).get("name")
-            for c in _dicts(value.get("contacts"))
-            if c.get("wa_id")
-        }
-        events: list[InboundMessage | StatusUpdate] = []
-        for raw in _dicts(value.get("messages")):
-            if (message := parse_message(raw, profiles)) is not None:
-                events.append(message)
-        for raw in _dicts(value.get("statuses")):
-            if (status := parse_status(raw)) is not None:
-                events.append(status)
+        profiles = {c.wa_id: c.profile.name if c.profile else None for c in change.contacts}
+        events: list[InboundMessage | StatusUpdate] = [inbound(message, profiles) for message in change.messages]
+        events += _status_updates(change.statuses)
         for event in events:
             wa_id = event.wa_id if isinstance(event, InboundMessage) else event.recipient_id
             key = (phone_number_id, wa_id)
@@ -122,112 +385,88 @@ def batches(payload: Any, tenants: Mapping[str, uuid.UUID]) -> list[EventBatch]:
     return list(grouped.values())
 
 
-def count_events(payload: Any, tenants: Mapping[str, object]) -> int:
-    """How many events `batches(payload, tenants)` would read, without building them: the webhook's answer."""
-    count = 0
-    for value in _changes(payload):
-        if str((value.get("metadata") or {}).get("phone_number_id", "")) in tenants:
-            count += sum(1 for raw in _dicts(value.get("messages")) if _is_message(raw))
-            count += sum(1 for raw in _dicts(value.get("statuses")) if _is_status(raw))
-    return count
+def count_events(webhook: Webhook, tenants: Mapping[str, object]) -> int:
+    """How many events `batches(webhook, tenants)` would read, without building them: the webhook's answer."""
+    return sum(
+        len(change.messages) + sum(1 for s in change.statuses if s.status in _STATUSES)
+        for change in webhook.changes
+        if change.phone_number_id in tenants
+    )
 
 
-def _is_message(raw: dict[str, Any]) -> bool:
-    return bool(raw.get("id")) and bool(raw.get("from"))
-
-
-def _is_status(raw: dict[str, Any]) -> bool:
-    return raw.get("status") in _STATUSES and bool(raw.get("id")) and bool(raw.get("recipient_id"))
-
-
-def parse_message(raw: dict[str, Any], profiles: Mapping[str, str | None] | None = None) -> InboundMessage | None:
-    """Read one `messages[]` entry; None (logged) when it lacks an id or a sender."""
-    message_id, wa_id = raw.get("id"), raw.get("from")
-    if not _is_message(raw):
-        log.warning("whatsapp_message_skipped", reason="no id or sender", keys=sorted(raw))
-        return None
-    kind_of = str(raw.get("type", "unknown"))
-    body = raw.get(kind_of) if isinstance(raw.get(kind_of), dict) else {}
-    kind, text, meta = _read(kind_of, body)
-    if context := raw.get("context"):
-        meta["in_reply_to"] = context.get("id")
+def inbound(message: Message, profiles: Mapping[str, str | None] | None = None) -> InboundMessage:
+    """Read one validated `messages[]` item as the event a turn handles."""
+    kind, text, meta = _read(message)
+    if message.context is not None:
+        meta["in_reply_to"] = message.context.id
     return InboundMessage(
-        id=str(message_id),
-        wa_id=str(wa_id),
-        timestamp=_timestamp(raw.get("timestamp")),
-        type=kind_of,
+        id=message.id,
+        wa_id=message.sender,
+        timestamp=_timestamp(message.timestamp),
+        type=message.type,
         kind=kind,
         text=text,
         meta=meta,
-        profile_name=(profiles or {}).get(str(wa_id)),
+        profile_name=(profiles or {}).get(message.sender),
     )
 
 
-def parse_status(raw: dict[str, Any]) -> StatusUpdate | None:
-    """Read one `statuses[]` entry; None for statuses we do not track (e.g. `deleted`) or malformed ones."""
-    status, message_id, recipient = raw.get("status"), raw.get("id"), raw.get("recipient_id")
-    if not _is_status(raw):
-        log.info("whatsapp_status_skipped", status=status, has_id=bool(message_id))
-        return None
-    return StatusUpdate(
-        id=str(message_id),
-        status=status,
-        recipient_id=str(recipient),
-        timestamp=_timestamp(raw.get("timestamp")),
-        errors=list(_dicts(raw.get("errors"))),
-    )
+def _status_updates(statuses: list[Status]) -> Iterator[StatusUpdate]:
+    for status in statuses:
+        if status.status not in _STATUSES:
+            log.info("whatsapp_status_skipped", status=status.status, has_id=True)  # e.g. `deleted`: not tracked
+            continue
+        yield StatusUpdate(
+            id=status.id,
+            status=cast(StatusName, status.status),
+            recipient_id=status.recipient_id,
+            timestamp=_timestamp(status.timestamp),
+            errors=[e.model_dump(exclude_none=True) for e in status.errors],
+            callback_data=status.biz_opaque_callback_data,
+        )
 
 
-def _read(kind_of: str, body: dict[str, Any]) -> tuple[InboundKind, str | None, dict[str, Any]]:
-    match kind_of:
+def _read(message: Message) -> tuple[InboundKind, str | None, dict[str, Any]]:
+    match message.type:
         case "text":
-            return InboundKind.TEXT, _text(body.get("body")), {}
+            return InboundKind.TEXT, _text((message.text or TextBody()).body), {}
         case "image":
-            meta = {"media_id": body.get("id"), "mime_type": body.get("mime_type")}
-            return InboundKind.IMAGE, _text(body.get("caption")), meta
+            image = message.image or Media()
+            return InboundKind.IMAGE, _text(image.caption), {"media_id": image.id, "mime_type": image.mime_type}
         case "interactive":
-            choice_type = body.get("type")
-            choice = body.get(choice_type) if choice_type in ("button_reply", "list_reply") else None
-            if not isinstance(choice, dict):
-                return InboundKind.UNSUPPORTED, None, {"interactive_type": choice_type}
-            kind = InboundKind.BUTTON if choice_type == "button_reply" else InboundKind.LIST
-            return kind, _text(choice.get("title")), {"reply_id": choice.get("id")}
+            interactive = message.interactive or Interactive()
+            choice = {"button_reply": interactive.button_reply, "list_reply": interactive.list_reply}.get(
+                interactive.type or ""
+            )
+            if choice is None:
+                return InboundKind.UNSUPPORTED, None, {"interactive_type": interactive.type}
+            kind = InboundKind.BUTTON if interactive.type == "button_reply" else InboundKind.LIST
+            return kind, _text(choice.title), {"reply_id": choice.id}
         case "button":
-            return InboundKind.BUTTON, _text(body.get("text")), {"payload": body.get("payload")}
+            button = message.button or Button()
+            return InboundKind.BUTTON, _text(button.text), {"payload": button.payload}
         case "location":
-            lat, lon = body.get("latitude"), body.get("longitude")
+            location = message.location or Location()
+            lat, lon = location.latitude, location.longitude
             if lat is None or lon is None:
                 return InboundKind.UNSUPPORTED, None, {}
-            place = ", ".join(str(body[k]) for k in ("name", "address") if body.get(k))
+            place = ", ".join(p for p in (location.name, location.address) if p)
             text = f"my location: {lat},{lon}" + (f" {place}" if place else "")
             return InboundKind.LOCATION, text, {"latitude": lat, "longitude": lon, "place": place or None}
         case "reaction":
-            return InboundKind.REACTION, None, {"emoji": body.get("emoji") or "", "reacted_to": body.get("message_id")}
+            reaction = message.reaction or Reaction()
+            return InboundKind.REACTION, None, {"emoji": reaction.emoji or "", "reacted_to": reaction.message_id}
+        case "audio" | "video" | "document" | "sticker":
+            media: Media | None = getattr(message, message.type)
+            return InboundKind.UNSUPPORTED, None, {"media_id": media.id} if media and media.id else {}
         case _:
-            return InboundKind.UNSUPPORTED, None, {"media_id": body.get("id")} if body.get("id") else {}
+            return InboundKind.UNSUPPORTED, None, {}
 
 
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
+def _text(value: str | None) -> str | None:
+    text = value.strip() if value is not None else ""
     return text or None
 
 
-def _timestamp(value: Any) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return datetime.now(UTC)
-
-
-def _changes(payload: Any) -> Iterator[dict[str, Any]]:
-    if not isinstance(payload, dict):
-        return
-    for entry in _dicts(payload.get("entry")):
-        for change in _dicts(entry.get("changes")):
-            if change.get("field", "messages") == "messages" and isinstance(change.get("value"), dict):
-                yield change["value"]
-
-
-def _dicts(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, list):
-        yield from (item for item in value if isinstance(item, dict))
+def _timestamp(value: int | None) -> datetime:
+    return datetime.fromtimestamp(value, UTC) if value is not None else datetime.now(UTC)

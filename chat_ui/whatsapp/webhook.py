@@ -8,13 +8,13 @@ refused, and only changes for numbers whose account holds the verifying secret a
 A POST is Meta's hot path (every status of every message sent comes back as one), so it does no more than it
 must: the accounts come from this process's `AccountDirectory` (no database query), the raw body is queued once
 as it came, with the numbers it was verified for, and the worker parses it and splits it per customer. The
-body is still parsed here, once, with the standard library, to refuse what is not JSON and to say how many
-events were queued.
+body is still read here, once (`read_webhook`), to refuse what is not JSON (400), to log and count the parts of
+it that are malformed (dropped; the rest is handled, and Meta gets its 200 so it does not redeliver the body
+for days) and to say how many events were queued.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import ACCOUNTS, SIGNATURE_HEADER, WEBHOOK_TASK
-from chat_ui.whatsapp.events import count_events
+from chat_ui.whatsapp.events import MalformedBody, count_events, read_webhook
 from hub.http.errors import ApiError
 from hub.http.middleware import QUIET
 from hub.tenancy.changes import announcing
@@ -86,13 +86,15 @@ async def receive(request: Request) -> Response:
         log.warning("whatsapp_signature_rejected", phone_number_ids=sorted(ids))
         raise ApiError(403, "invalid_signature", f"{SIGNATURE_HEADER} does not match the body")
     try:
-        payload = json.loads(body)
-    except ValueError as exc:
+        webhook = read_webhook(body)
+    except MalformedBody as exc:
+        exc.report()
         raise ApiError(400, "invalid_json", f"the webhook body is not JSON ({exc})") from exc
+    webhook.report()
     tenants = {a.external_id: str(a.tenant_id) for a in signers if a.active}
-    received = count_events(payload, tenants)
+    received = count_events(webhook, tenants)
     if received:
-        job: dict[str, Any] = {"body": _text(body, payload), "tenants": tenants}
+        job: dict[str, Any] = {"body": body.decode(), "tenants": tenants}  # read_webhook took it as UTF-8
         await request.app.state.resources.jobs.enqueue(WEBHOOK_TASK, job, priority="high")
     return Response(b'{"received":%d}' % received, media_type="application/json")
 
@@ -123,11 +125,3 @@ def install(app: FastAPI) -> None:
 def _accounts(request: Request) -> AccountDirectory:
     accounts: AccountDirectory = getattr(request.app.state, ACCOUNTS)
     return accounts
-
-
-def _text(body: bytes, payload: Any) -> str:
-    """The body as the worker gets it: Meta's bytes as they came (UTF-8), or the parsed payload when not UTF-8."""
-    try:
-        return body.decode()
-    except UnicodeDecodeError:
-        return json.dumps(payload)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import uuid
 from collections import Counter
@@ -51,7 +50,15 @@ from chat_ui.whatsapp.constants import (
     WEBHOOK_SOURCE,
     WEBHOOK_TASK,
 )
-from chat_ui.whatsapp.events import EventBatch, InboundKind, InboundMessage, StatusUpdate, batches
+from chat_ui.whatsapp.events import (
+    EventBatch,
+    InboundKind,
+    InboundMessage,
+    MalformedBody,
+    StatusUpdate,
+    batches,
+    read_webhook,
+)
 from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
 from chat_ui.whatsapp.ledger import claim
 from chat_ui.whatsapp.outbox import deliver_pending, plan
@@ -153,7 +160,12 @@ class WhatsAppChannel:
         """Handle one webhook's events for the numbers it was verified for; return counts of processed, duplicate
         and skipped events, and sends."""
         verified = {number: uuid.UUID(tenant_id) for number, tenant_id in tenants.items()}
-        return await self.handle(batches(json.loads(body), verified))
+        try:
+            webhook = read_webhook(body)  # its malformed parts were reported by the webhook that queued it
+        except MalformedBody as exc:  # not queued by this version's webhook: dropped, never retried
+            exc.report()
+            return dict.fromkeys(("processed", "duplicate", "skipped", "sent"), 0)
+        return await self.handle(batches(webhook, verified))
 
     async def handle(self, customers: list[EventBatch]) -> dict[str, int]:
         """Apply the statuses together, and each customer's messages in order (customers side by side)."""
