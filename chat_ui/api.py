@@ -11,13 +11,11 @@ import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -31,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
 from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_SESSION_RATE_LIMIT_KEY
 from hub.db import models as m
+from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import ApiError, error_body
 from hub.settings import Settings
@@ -54,23 +53,6 @@ _REFUSED_ORIGIN = "cors_refused"
 
 
 # --- origins ------------------------------------------------------------------------------------------
-
-
-def origin_of(url: str) -> str | None:
-    """Return `scheme://host[:port]` as a browser writes it in an `Origin` header, or None for anything else."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = parts.hostname
-    if scheme not in ("http", "https") or not host:
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = 80 if scheme == "http" else 443
-    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
 
 
 def tenant_origins(settings: Mapping[str, Any] | None) -> frozenset[str]:
@@ -245,9 +227,6 @@ end
 return {0, 0}
 """
 
-ProxyNetwork = IPv4Network | IPv6Network
-
-
 class LimitScope(StrEnum):
     """What one chat rate limit counts messages of, most specific first."""
 
@@ -280,47 +259,6 @@ class RateLimited:
         return f"more than {self.requests} {what}; retry in {self.retry_after_s} s"
 
 
-def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[ProxyNetwork]) -> str:
-    """Return the address a chat client is limited by, honouring `X-Forwarded-For` from trusted proxies only.
-
-    From an untrusted peer the header is ignored: the peer is the client. From a trusted proxy the client is
-    the right-most hop that is not itself a trusted proxy; hops to its left were written by the client and
-    prove nothing. An IPv6 client is its /64,
-    the block one subscriber is given, so walking through its addresses does not escape its limit.
-    """
-    if peer is None:
-        return "unknown"
-    address = _ip(peer)
-    if address is None:  # not an IP socket (a unix socket, a test transport): its name is all there is
-        return peer
-    if _is_trusted(address, trusted):
-        hops = [hop for header in forwarded_for for hop in header.split(",")]
-        for hop in reversed(hops):
-            forwarded = _ip(hop)
-            if forwarded is None:  # a proxy's garbled hop: fall back to the proxy, which limits more, never less
-                break
-            if not _is_trusted(forwarded, trusted):
-                address = forwarded
-                break
-    if isinstance(address, IPv6Address):
-        return str(IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
-def _ip(text: str) -> IPv4Address | IPv6Address | None:
-    try:
-        address = ip_address(text.strip())
-    except ValueError:
-        return None
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
-    return address
-
-
-def _is_trusted(address: IPv4Address | IPv6Address, trusted: Sequence[ProxyNetwork]) -> bool:
-    return any(address in network for network in trusted)
-
-
 @dataclass(frozen=True)
 class ChatRateLimit:
     """Sliding-window limits on chat messages, in Redis: per shopper session, per client address, and per API key.
@@ -340,8 +278,7 @@ class ChatRateLimit:
 
     def client_of(self, request: Request) -> str:
         """Return the address `request` is limited by (see `client_address`)."""
-        peer = request.client.host if request.client else None
-        return client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted_proxies)
+        return client_of(request, self.trusted_proxies)
 
     async def acquire(
         self, redis: aioredis.Redis, *, tenant_id: uuid.UUID, session_id: str, client: str, key_prefix: str

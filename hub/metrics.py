@@ -73,6 +73,20 @@ WEBHOOK_MALFORMED = Counter(
     ["source", "part"],
 )
 
+AUTH_FAILURES = Counter(
+    "hub_auth_failures_total", "Failed console sign-ins (password) and invalid API keys (api_key)", ["kind"]
+)
+AUTH_THROTTLED = Counter(
+    "hub_auth_throttled_total",
+    "Sign-ins and keyed requests refused unchecked (429) while their email or address waits or is locked out",
+    ["kind"],
+)
+AUTH_LOCKOUTS = Counter(
+    "hub_auth_lockouts_total",
+    "Lockouts started, by what was guessed and who is locked (account, client)",
+    ["kind", "scope"],
+)
+
 QUEUE_DEPTH = Gauge("hub_queue_depth", "Jobs waiting, delayed or running on a queue, read at scrape time", ["queue"])
 QUEUE_DEAD = Gauge("hub_queue_dead", "Dead-lettered jobs still kept (newest first, capped), by queue", ["queue"])
 

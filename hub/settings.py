@@ -7,6 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,6 +96,42 @@ class Settings(BaseSettings):
     @classmethod
     def _split_trusted_proxies(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    public_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated origins (https://host[:port]) HUB is opened at when a reverse proxy does not "
+        "pass the browser's Host on: the console and the API answer cross-origin browsers from these only; unset → "
+        "the request's own origin only. The chat API answers each shop's allowed_origins instead.",
+    )
+
+    @field_validator("public_origins", mode="before")
+    @classmethod
+    def _split_public_origins(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("public_origins", mode="after")
+    @classmethod
+    def _only_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+                raise ValueError(f"{origin!r} is not an origin like https://hub.example.com[:port]")
+        return value
+
+    signin_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed console sign-ins for one email before it is locked out (each failure after the third "
+        "makes the next try wait longer: 1 s, 2 s, 4 s…).",
+    )
+    signin_max_failures_per_client: int = Field(
+        default=30, ge=1, description="Failed console sign-ins from one client address before it is locked out."
+    )
+    signin_lockout_s: float = Field(default=900.0, gt=0, description="How long a sign-in lockout lasts.")
+    key_max_failures_per_client: int = Field(
+        default=20, ge=1, description="Invalid API keys from one client address before it is locked out (429)."
+    )
+    key_lockout_s: float = Field(default=300.0, gt=0, description="How long an invalid-key lockout lasts.")
 
     imaging_model: str | None = Field(
         default=None,

@@ -19,12 +19,17 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Mount
 
+from chat_ui.console.signin import SignInThrottle
 from graphs.turns import Conversations
+from hub.http.clients import origin_of
 from hub.jobs import JobQueue
 from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
@@ -77,10 +82,43 @@ def mount(app: FastAPI, settings: Settings) -> None:
     import chainlit.config
 
     # The server picks its frontend (config's `custom_build`) when it is imported, by mount_chainlit below.
-    _write_offline_frontend(Path(chainlit.config.BACKEND_ROOT) / "frontend" / "dist", root / "build")
+    _write_offline_frontend(Path(chainlit.config.BACKEND_ROOT) / "frontend" / "dist", root / "build", root / "public")
+    from chainlit.server import app as chainlit_app
     from chainlit.utils import mount_chainlit
 
+    # Chainlit's app is one per process and builds its middleware once it has served a request; mounting it again
+    # (another app in the same process, as tests do) adds its middleware, which a built stack refuses: rebuild it.
+    chainlit_app.middleware_stack = None
     mount_chainlit(app=app, target=str(HERE / "chainlit_app.py"), path=PATH)
+    _answer_own_origins_only(settings)
+    console = next(r for r in app.router.routes if isinstance(r, Mount) and r.path == PATH)
+    console.app = SignInThrottle(console.app)
+
+
+def _answer_own_origins_only(settings: Settings) -> None:
+    """Leave the console's CORS to HUB (`hub.http.security`: its own origins only) and let only HUB's own pages open
+    the console's socket.
+
+    Chainlit answers CORS for `allow_origins` with credentials, and its config's default `["*"]` echoed any site;
+    the config says `[]` now, and Chainlit's CORS middleware is dropped so HUB's answers alone. Its Socket.IO server
+    checks no origin at all (`cors_allowed_origins=[]`): a socket is accepted from a page on the host it asks for,
+    or on one of `HUB_PUBLIC_ORIGINS` (a reverse proxy that does not pass the Host on). Chainlit's server is one per
+    process, so the last app mounted sets the origins.
+    """
+    from chainlit.server import app as chainlit_app
+    from chainlit.server import sio
+    from starlette.middleware.cors import CORSMiddleware
+
+    chainlit_app.user_middleware = [mw for mw in chainlit_app.user_middleware if mw.cls is not CORSMiddleware]
+    own = frozenset(o for o in (origin_of(origin) for origin in settings.public_origins) if o)
+
+    def same_host_or_own(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True
+        host = str(environ.get("HTTP_HOST", "")).lower()
+        return origin_of(origin) in own or (bool(host) and urlsplit(origin).netloc.lower() == host)
+
+    sio.eio.cors_allowed_origins = same_host_or_own
 
 
 def _not_about_a_missing_readme(record: logging.LogRecord) -> bool:
@@ -98,11 +136,26 @@ def _not_about_a_missing_readme(record: logging.LogRecord) -> bool:
 _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>\s*")
 
 
-def _write_offline_frontend(dist: Path, build: Path) -> None:
-    """Write Chainlit's frontend into `build` without the links to other origins in its page."""
+# Chainlit's page runs a line inline (`const global = globalThis;`) and injects another where this placeholder is;
+# HUB's pages run no inline script (`hub.http.security`): the line is moved into a file HUB serves, and the console
+# sets nothing for Chainlit to inject (no theme variables, transports or custom script).
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_JS_PLACEHOLDER = "<!-- JS INJECTION PLACEHOLDER -->"
+
+
+def _write_offline_frontend(dist: Path, build: Path, public: Path) -> None:
+    """Write Chainlit's frontend into `build` without the links to other origins and the inline scripts in its page
+    (each moved to a file in `public`, served at `/public/`)."""
     build.mkdir(exist_ok=True)
-    page = (dist / "index.html").read_text(encoding="utf-8")
-    (build / "index.html").write_text(_EXTERNAL_LINK.sub("", page), encoding="utf-8")
+    page = _EXTERNAL_LINK.sub("", (dist / "index.html").read_text(encoding="utf-8")).replace(_JS_PLACEHOLDER, "")
+
+    def external(match: re.Match[str]) -> str:
+        script = match.group(1).strip() + "\n"
+        name = f"page-{hashlib.sha256(script.encode()).hexdigest()[:16]}.js"
+        (public / name).write_text(script, encoding="utf-8")
+        return f'<script src="/public/{name}"></script>'
+
+    (build / "index.html").write_text(_INLINE_SCRIPT.sub(external, page), encoding="utf-8")
     # The scripts and styles are Chainlit's as installed (tens of MB): linked, not copied. A link made aside and
     # renamed over the old one replaces it in one step, also when another process serving this data dir is
     # starting at the same time, and follows an upgraded or moved Chainlit.

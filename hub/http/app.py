@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from hub.db.engine import create_engine, session_factory
 from hub.gateway.factory import build_gateway
+from hub.http import security
 from hub.http.deps import Resources
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import RequestContextMiddleware
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     # The API docs' Swagger UI and ReDoc files are served by HUB itself (fastapi-offline), not fetched from a CDN:
     # /docs works on a machine with no internet.
     app = FastAPIOffline(title="HUB", version="0.1.0", lifespan=lifespan)
+    security.install(app, settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)

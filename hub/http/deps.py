@@ -14,13 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
 from hub.gateway.gateway import Gateway
+from hub.http.clients import client_of
 from hub.http.errors import ApiError
 from hub.jobs import JobQueue
+from hub.metrics import AUTH_FAILURES, AUTH_LOCKOUTS, AUTH_THROTTLED
 from hub.settings import Settings
-from hub.tenancy.admin import Caller, authenticate_key
+from hub.tenancy.admin import Caller, audit, authenticate_key
+from hub.tenancy.guessing import Subject, key_guesses
 from hub.tenancy.key_usage import KeyUsage
 from hub.tenancy.repository import TenantData
 
+log = structlog.get_logger(__name__)
 _key_header = APIKeyHeader(name="X-Hub-Key", auto_error=False, description="A tenant API key.")
 
 
@@ -66,8 +70,23 @@ def require_key(*roles: m.ApiKeyRole) -> Callable[..., Coroutine[Any, Any, Authe
     ) -> Authenticated:
         if not key:
             raise ApiError(401, "missing_key", "X-Hub-Key header is required")
+        res = resources(request)
+        guesses = key_guesses(res.redis, res.settings)
+        client = {Subject.CLIENT: client_of(request, res.settings.trusted_proxies)}
+        # Refused before the key is looked at, a valid one too: a guesser learns nothing while locked out.
+        if (refused := await guesses.check(client)) is not None:
+            AUTH_THROTTLED.labels("api_key").inc()
+            raise ApiError(
+                429,
+                "too_many_invalid_keys",
+                refused.message("invalid API keys from this address"),
+                headers={"Retry-After": str(refused.retry_after_s)},
+            )
         caller = await authenticate_key(session, key)
         if caller is None:
+            AUTH_FAILURES.labels("api_key").inc()
+            if await guesses.failed(client, counted=False):
+                await _audit_key_lockout(res, client[Subject.CLIENT])
             raise ApiError(401, "invalid_key", "unknown or revoked API key")
         request.state.tenant_id = caller.tenant_id
         structlog.contextvars.bind_contextvars(tenant_id=str(caller.tenant_id), key=caller.key_prefix)
@@ -77,6 +96,22 @@ def require_key(*roles: m.ApiKeyRole) -> Callable[..., Coroutine[Any, Any, Authe
         return Authenticated(caller=caller, data=TenantData(session, caller.tenant_id))
 
     return dependency
+
+
+async def _audit_key_lockout(res: Resources, client: str) -> None:
+    """Record that an address was locked out for invalid keys (its own transaction: the request fails)."""
+    AUTH_LOCKOUTS.labels("api_key", Subject.CLIENT).inc()
+    log.warning("api_key_guessing_locked_out", client=client, lockout_s=res.settings.key_lockout_s)
+    async with res.sessions() as session:
+        await audit(
+            session,
+            actor=f"client:{client}",
+            action="api_key.locked_out",
+            tenant_id=None,
+            subject=client,
+            data={"scope": Subject.CLIENT, "lockout_s": res.settings.key_lockout_s},
+        )
+        await session.commit()
 
 
 Storefront = Annotated[

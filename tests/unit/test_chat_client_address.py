@@ -6,7 +6,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from chat_ui.api import client_address
+from hub.http.clients import client_address
 from hub.settings import Settings
 
 TRUSTED = (ip_network("10.0.0.0/8"), ip_network("2001:db8:ffff::/48"))
