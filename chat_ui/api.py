@@ -227,6 +227,7 @@ end
 return {0, 0}
 """
 
+
 class LimitScope(StrEnum):
     """What one chat rate limit counts messages of, most specific first."""
 
