@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
 
 from hub.constants import KEY_GUESSES, SIGNIN_GUESSES
 from hub.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 class Subject(StrEnum):
@@ -188,7 +192,13 @@ class GuessThrottle:
 
     async def _run(self, script: str, subjects: Mapping[Subject, str], flag: int) -> tuple[list[Subject], list[int]]:
         keys, scopes, args = self._call(subjects)
-        result = await self._redis.register_script(script)(keys=keys, args=[flag, *args])
+        try:
+            result = await self._redis.register_script(script)(keys=keys, args=[flag, *args])
+        except RedisError as exc:
+            # Fail open: with Redis unreachable the key or password is still checked, only not counted; refusing
+            # every request instead would turn a Redis outage into a whole-service outage.
+            _unavailable(self._prefix, exc)
+            return scopes, [_Outcome.ALLOWED, 0, 0] if script is _ATTEMPT else [0, 0]  # allowed; nobody locked
         return scopes, [int(x) for x in result]
 
     async def attempt(self, subjects: Mapping[Subject, str]) -> Refused | None:
@@ -215,7 +225,14 @@ class GuessThrottle:
     async def _release(self, subjects: Mapping[Subject, str], *, forget_account: bool) -> None:
         keys, scopes, _ = self._call(subjects)
         forget = int(forget_account and scopes[:1] == [Subject.ACCOUNT])
-        await self._redis.register_script(_RELEASE)(keys=keys, args=[forget])
+        try:
+            await self._redis.register_script(_RELEASE)(keys=keys, args=[forget])
+        except RedisError as exc:
+            _unavailable(self._prefix, exc)
+
+
+def _unavailable(prefix: str, exc: RedisError) -> None:
+    log.warning("guess_throttle_unavailable", throttle=prefix, error=f"{type(exc).__name__}: {exc}")
 
 
 def _ms(seconds: float) -> int:
