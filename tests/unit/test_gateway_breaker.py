@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,23 @@ async def test_while_open_callers_are_refused_and_a_background_probe_closes_the_
         assert probes(llm)[0]["messages"] == [{"role": "user", "content": "Reply with OK."}]
 
 
+@asynccontextmanager
+async def deadline_once_asked(llm: ScriptedLLMServer, model: str) -> AsyncIterator[None]:
+    """The caller's deadline, reached as soon as `model` has the request: a fixed deadline can pass on a busy
+    machine before the request is even sent, and then the model was never asked."""
+    async with asyncio.timeout(None) as deadline:
+
+        async def arm() -> None:
+            await until(lambda: asked(llm, model))
+            deadline.reschedule(asyncio.get_running_loop().time())
+
+        arming = asyncio.create_task(arm())
+        try:
+            yield
+        finally:
+            arming.cancel()
+
+
 async def _route_cancelled_after(h: Harness, ctx: CallContext, seconds: float) -> None:
     """Ask for an intent route and stop waiting after `seconds`, as a caller's own deadline does."""
     with pytest.raises(TimeoutError):
@@ -200,7 +218,7 @@ async def test_a_chat_model_call_cancelled_by_the_turn_deadline_is_billed_and_op
     async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20)) as h:
         chat = GatewayChatModel(gateway=h.gateway, ctx=h.ctx(), feature="agent")
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.5):
+            async with deadline_once_asked(llm, "model-a"):
                 await chat.ainvoke([HumanMessage("Where is order A-10001?")])
         rows = await h.usage(chat.last_run.ctx.request_id)
         assert [(r.model, r.outcome) for r in rows] == [("model-a", "retryable_error")]
