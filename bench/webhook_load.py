@@ -17,7 +17,9 @@ own (`bench/open_loop.py`, aiohttp).
    takes the jobs: the webhook is timed without workers competing for the CPUs, and no replies are counted.
 3. After the load the job queue gets `--drain-timeout` seconds to empty. Each unique message comes from a customer
    number of its own and asks a plain shop question, so the replies the fake Graph API recorded to that number
-   are the replies to that message: none is lost, more than one duplicated.
+   are the replies to that message: none is lost, more than one duplicated. Replies left `unconfirmed` (claimed
+   by the killed worker, its answer never recorded: never sent again) are counted from the app's tables; one that
+   the fake Graph API never received is also among the lost.
 
 Goals (reported, not asserted), each figure printed beside the bare route's in the same run: alone
 (`--workers 0`), the webhook costs ≤ 0.5 ms of server CPU per POST and answers 500 rps with p99 ≤ 20 ms; with the
@@ -945,7 +947,7 @@ def report(
     if outcome is None:
         print("  no channel workers: replies not counted")
     else:
-        lost, duplicated = _report_outcome(outcome, workers)
+        lost, duplicated, unconfirmed = _report_outcome(outcome, workers)
         worker_cpu_ms = 1000 * sum(
             used for cpu_s in (hook.cpu_s, outcome.replies.cpu_s) for name, used in cpu_s.items() if "worker-" in name
         )
@@ -976,7 +978,8 @@ def report(
             f"  goal (with {args.workers} workers): p99 ≤ {GOAL_P99_MS:g} ms at {GOAL_RATE} rps "
             f"{_met(hook.p99_ms <= GOAL_P99_MS and at_rate)} (p99 {hook.p99_ms:.1f} ms at {hook.achieved_rps:.0f} rps); "
             f"replies p99 ≤ {GOAL_REPLY_P99_S:g} s {_met(reply_p99 <= GOAL_REPLY_P99_S)} ({reply_p99:.1f} s); "
-            f"lost {lost} (goal 0); duplicated {duplicated} (goal 0); workers' CPU ≤ {GOAL_WORKER_CPU_MS:g} ms per "
+            f"lost {lost} (goal 0); duplicated {duplicated} (goal 0); unconfirmed {unconfirmed}; "
+            f"workers' CPU ≤ {GOAL_WORKER_CPU_MS:g} ms per "
             f"message {_met(per_message <= GOAL_WORKER_CPU_MS)}"
         )
     print(f"  limit: {_limit(bare, hook)}")
@@ -986,8 +989,8 @@ def _met(met: bool) -> str:
     return "met" if met else "missed"
 
 
-def _report_outcome(outcome: Outcome, workers: Workers) -> tuple[int | str, int]:
-    """Print what became of the messages; return (lost, duplicated) as the goal line shows them."""
+def _report_outcome(outcome: Outcome, workers: Workers) -> tuple[int | str, int, int]:
+    """Print what became of the messages; return (lost, duplicated, unconfirmed) as the goal line shows them."""
     replies, db = outcome.replies, outcome.db
     print(f"  counted: {replies.expected} messages with a 2xx POST ({WARMUP_POSTS} of them warm-up)")
     if outcome.refused:
@@ -1009,6 +1012,11 @@ def _report_outcome(outcome: Outcome, workers: Workers) -> tuple[int | str, int]
         f"  app tables: {db['messages_claimed']} messages and {db['statuses_claimed']} statuses claimed; "
         f"deliveries {db['deliveries']}"
     )
+    unconfirmed, sending = db["deliveries"].get("unconfirmed", 0), db["deliveries"].get("sending", 0)
+    print(
+        f"  replies unconfirmed {unconfirmed} (claimed by a worker that was killed before it recorded the Graph API's "
+        f"answer: not sent again, delivered or lost), still claimed (sending) {sending}"
+    )
     if db["stopped"]:
         print("  unanswered messages: " + "; ".join(f"{v}× {k}" for k, v in db["stopped"].most_common()))
     killed = set(workers.killed)
@@ -1019,7 +1027,7 @@ def _report_outcome(outcome: Outcome, workers: Workers) -> tuple[int | str, int]
     if replies.dead_letters:
         reasons = Counter(d.get("reason", "?")[:120] for d in replies.dead_letters)
         print("  dead-lettered jobs: " + "; ".join(f"{v}× {k}" for k, v in reasons.most_common(5)))
-    return lost, len(replies.duplicated)
+    return lost, len(replies.duplicated), unconfirmed
 
 
 def _limit(bare: Phase, hook: Phase) -> str:

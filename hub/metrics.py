@@ -72,6 +72,12 @@ WEBHOOK_MALFORMED = Counter(
     "message, status)",
     ["source", "part"],
 )
+DELIVERIES_UNCONFIRMED = Counter(
+    "hub_deliveries_unconfirmed_total",
+    "Sends whose outcome is unknown (the worker stopped, or the answer was lost, after the request went out): "
+    "never sent again, left for the channel's status webhooks to confirm",
+    ["channel"],
+)
 
 AUTH_FAILURES = Counter(
     "hub_auth_failures_total", "Failed console sign-ins (password) and invalid API keys (api_key)", ["kind"]
@@ -145,6 +151,11 @@ def observe_webhook_dedupe(source: str) -> None:
 def observe_webhook_malformed(source: str, part: str) -> None:
     """Count a malformed part of a signed webhook body, dropped (the whole body when it is not JSON)."""
     WEBHOOK_MALFORMED.labels(source, part).inc()
+
+
+def observe_delivery_unconfirmed(channel: str) -> None:
+    """Count a send that may or may not have reached the customer, and will not be sent again."""
+    DELIVERIES_UNCONFIRMED.labels(channel).inc()
 
 
 async def refresh_queue_gauges(jobs: JobQueue) -> None:

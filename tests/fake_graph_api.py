@@ -6,8 +6,9 @@
         sends = await graph.wait_for_sends(1)
 
 `POST /{phone_number_id}/messages` answers `{"messages": [{"id": "wamid.<n>"}]}` unless a scripted failure is
-queued; `requests` has every attempt, `sends` only the accepted ones. The server runs in a thread, so it
-answers while the test's event loop waits.
+queued; `requests` has every attempt, `sends` only the accepted ones. `hold()` accepts the next send but keeps
+its answer until `release()`: the Graph API acted on it, and the sender has not heard. The server runs in a
+thread, so it answers while the test's event loop waits.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class FakeGraphApi:
     host: str = "127.0.0.1"
     _failures: deque[Failure] = field(default_factory=deque)
     _requests: list[GraphRequest] = field(default_factory=list)
+    _holds: int = 0
+    _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -88,6 +91,7 @@ class FakeGraphApi:
         return self.base_url
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -115,6 +119,16 @@ class FakeGraphApi:
         with self._lock:
             for _ in range(times):
                 self._failures.append(Failure(status, code or _ERROR_CODES.get(status, 100), retry_after))
+
+    def hold(self, *, times: int = 1) -> None:
+        """Accept the next `times` sends (they are in `sends`) and keep their answers until `release()`."""
+        with self._lock:
+            self._holds += times
+            self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held sends (to whoever still listens)."""
+        self._released.set()
 
     @property
     def requests(self) -> list[GraphRequest]:
@@ -151,6 +165,8 @@ class FakeGraphApi:
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             wamid = None if failure else f"wamid.FAKE{len(self._requests) + 1:06d}"
+            held = wamid is not None and self._holds > 0
+            self._holds -= held
             self._requests.append(
                 GraphRequest(
                     phone_number_id=parts[1],
@@ -165,15 +181,17 @@ class FakeGraphApi:
             error = {"message": f"scripted failure {failure.status}", "type": "OAuthException", "code": failure.code}
             self._respond(handler, failure.status, {"error": error}, headers)
             return
-        self._respond(
-            handler,
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
-                "messages": [{"id": wamid}],
-            },
-        )
+        if held:
+            self._released.wait(120)
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+            "messages": [{"id": wamid}],
+        }
+        try:
+            self._respond(handler, 200, answer)
+        except OSError:  # a held answer's sender gave up (timed out, or was killed)
+            pass
 
     @staticmethod
     def _respond(

@@ -1,4 +1,8 @@
-"""Send messages through the WhatsApp Cloud API (Graph API), retrying 429/5xx with backoff and Retry-After."""
+"""Send messages through the WhatsApp Cloud API (Graph API), retrying 429/5xx with backoff and Retry-After.
+
+A request that went out and whose answer was lost (read timeout, dropped connection) is not retried: the Graph API
+may have accepted it, and it takes no idempotency key, so a retry could reach the customer twice.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ log = structlog.get_logger(__name__)
 
 RETRYABLE_CODES = frozenset({4, 80007, 130429, 131056})
 """Graph API error codes that mean "too many requests" even when the HTTP status is 400."""
+ANSWER_LOST = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+"""Transport errors raised once the whole request was written: the Graph API may have acted on it."""
 
 
 class GraphApiError(Exception):
@@ -31,6 +37,7 @@ class GraphApiError(Exception):
         code: int | None = None,
         details: str | None = None,
         retry_after: float | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -38,10 +45,15 @@ class GraphApiError(Exception):
         self.code = code
         self.details = details
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
+        """The request went out and its answer was lost: the message may have been sent, so it is not retried."""
 
     @property
     def retryable(self) -> bool:
-        """True for rate limits, server errors and no answer at all: the same send may work later."""
+        """True for rate limits, server errors and a request that never reached the Graph API: the same send may
+        work later."""
+        if self.maybe_sent:
+            return False
         return self.status is None or self.status == 429 or self.status >= 500 or self.code in RETRYABLE_CODES
 
     def as_error(self) -> dict[str, Any]:
@@ -93,7 +105,8 @@ class GraphApi:
         try:
             response = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {access_token}"})
         except httpx.TransportError as exc:
-            raise GraphApiError(f"no answer from the Graph API: {type(exc).__name__}") from exc
+            lost = isinstance(exc, ANSWER_LOST)
+            raise GraphApiError(f"no answer from the Graph API: {type(exc).__name__}", maybe_sent=lost) from exc
         data = _json(response)
         if response.is_success:
             try:

@@ -1,9 +1,17 @@
 """Plan, send and track WhatsApp deliveries: the 24-hour window, templates, opt-outs, long-text splits, statuses.
 
 A stored message is planned into `message_deliveries` rows (`pending`) in the transaction that stores it; a
-worker holding the conversation's lock sends the pending rows in order and commits each result at once. A
-crash before a send leaves the row pending for the next try; only a crash between the Graph API's answer and
-that commit can send a part twice.
+worker holding the conversation's lock sends the pending rows in order. Each send is claimed first: the row is
+committed as `sending` before its request goes out, and the answer is committed at once after. So a worker
+that finds a row still `sending` (under the lock, which its sender no longer holds) knows that sender stopped
+between the claim and the answer, perhaps after the Graph API accepted the message, and the Cloud API takes no
+idempotency key: the row is marked `unconfirmed` (logged and counted), never sent again. A send whose answer is
+lost on the wire (read timeout, dropped connection) is `unconfirmed` the same way, not retried. No part is ever
+sent twice; the one window left is a worker stopping between the claim and the Graph API accepting the request,
+where a part that was never sent is `unconfirmed` too. Every request carries the row's id as
+`biz_opaque_callback_data`, which Meta echoes in its status webhooks, so an `unconfirmed` send that did go out
+is found and moved on by its first status (`chat_ui.whatsapp.statuses`); one that stays `unconfirmed` was
+most likely lost.
 """
 
 from __future__ import annotations
@@ -15,12 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
 from chat_ui.whatsapp.events import StatusUpdate
 from chat_ui.whatsapp.graph_api import GraphApi, GraphApiError
 from hub.db import models as m
+from hub.metrics import observe_delivery_unconfirmed
 
 log = structlog.get_logger(__name__)
 
@@ -31,8 +42,12 @@ MAX_TEXT = 4096
 TEMPLATE_KEY = "reengagement_template"
 """Channel account config: the approved template sent when the window has closed (name, or {name, language})."""
 DEFAULT_TEMPLATE_LANGUAGE = "en_US"
+CALLBACK_KEY = "biz_opaque_callback_data"
+"""Sent with every message (the delivery's id); Meta echoes it in the message's status webhooks."""
 _PROGRESS = {
     m.DeliveryStatus.PENDING: 0,
+    m.DeliveryStatus.SENDING: 0,
+    m.DeliveryStatus.UNCONFIRMED: 0,
     m.DeliveryStatus.SENT: 1,
     m.DeliveryStatus.DELIVERED: 2,
     m.DeliveryStatus.READ: 3,
@@ -153,14 +168,16 @@ def plan(
         status: m.DeliveryStatus = m.DeliveryStatus.PENDING,
         error: dict[str, Any] | None = None,
     ) -> None:
+        row_id = uuid.uuid4()
         row = m.MessageDelivery(
+            id=row_id,
             tenant_id=conversation.tenant_id,
             message_id=message.id,
             conversation_id=conversation.id,
             seq=seq,
             kind=row_kind,
             created_at=now,
-            body=body,
+            body={**body, CALLBACK_KEY: str(row_id)},
             status=status,
             error=error,
             history=[{"status": status, "at": now.isoformat()}],
@@ -216,10 +233,12 @@ async def deliver_pending(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     pending: Sequence[m.MessageDelivery] | None = None,
 ) -> int:
-    """Send the conversation's pending deliveries in order, committing each outcome; return how many went out.
+    """Send the conversation's pending deliveries in order, claiming each before its send and committing each
+    outcome; return how many went out.
 
-    Call only while holding the conversation's lock. A send still failing after the client's retries stays
-    pending and its error is raised, so the job is retried later; a refused send is recorded as failed.
+    Call only while holding the conversation's lock. A send still failing after the client's retries goes back to
+    pending and its error is raised, so the job is retried later; a refused send is recorded as failed; a send
+    whose answer never came, and a row a stopped worker left `sending`, are recorded as unconfirmed, not sent.
     `pending`: the rows, when the caller knows them (it just planned them and no older one waits): not read again.
     """
     rows = pending
@@ -230,7 +249,7 @@ async def deliver_pending(
                     select(m.MessageDelivery)
                     .where(
                         m.MessageDelivery.conversation_id == conversation.id,
-                        m.MessageDelivery.status == m.DeliveryStatus.PENDING,
+                        m.MessageDelivery.status.in_((m.DeliveryStatus.PENDING, m.DeliveryStatus.SENDING)),
                     )
                     .order_by(m.MessageDelivery.created_at, m.MessageDelivery.seq)
                 )
@@ -242,40 +261,90 @@ async def deliver_pending(
     token = str(account.config.get("access_token") or "")
     for row in rows:
         now = clock()
+        if row.status == m.DeliveryStatus.SENDING:
+            await _unconfirmed(session, row, now, "the worker sending it stopped before it recorded the answer")
+            continue
         if (reason := _held_back(row, conversation, now)) is not None:
             _set(row, m.DeliveryStatus.NOT_SENT, now, error=reason)
             await session.commit()
             continue
+        row.attempts += 1
+        _set(row, m.DeliveryStatus.SENDING, now)
+        await session.commit()  # the claim: from here on, a stop leaves the row `sending`, and it is never resent
         try:
             wamid = await api.send(phone_number_id=account.external_id, access_token=token, body=row.body)
         except GraphApiError as exc:
+            if exc.maybe_sent:
+                await _unconfirmed(session, row, clock(), str(exc))
+                continue
             if exc.retryable:
-                row.attempts += 1
-                await session.commit()
+                await _settle(session, row, m.DeliveryStatus.PENDING, clock())
                 raise
             log.warning("whatsapp_send_refused", delivery_id=str(row.id), status=exc.status, code=exc.code)
-            _set(row, m.DeliveryStatus.FAILED, clock(), error=exc.as_error())
-            row.attempts += 1
-            await session.commit()
+            await _settle(session, row, m.DeliveryStatus.FAILED, clock(), error=exc.as_error())
             continue
-        row.external_id = wamid
-        row.attempts += 1
-        _set(row, m.DeliveryStatus.SENT, clock())
-        await session.commit()
+        await _settle(session, row, m.DeliveryStatus.SENT, clock(), external_id=wamid)
         sent += 1
     return sent
 
 
-def apply_status(row: m.MessageDelivery, update: StatusUpdate) -> None:
+async def _settle(
+    session: AsyncSession, row: m.MessageDelivery, status: m.DeliveryStatus, at: datetime, **values: Any
+) -> bool:
+    """Record what became of a send this worker claimed, and commit; False when a status webhook was first.
+
+    Only a row still `sending` is written: the status ledger may have confirmed the send from Meta's status
+    webhook (its `biz_opaque_callback_data`) while the answer was on its way, and that must not be undone.
+    """
+    history = [*row.history, {"status": status, "at": at.isoformat()}]
+    changes = {"status": status, "history": history, **values}
+    result = await session.execute(
+        update(m.MessageDelivery)
+        .where(m.MessageDelivery.id == row.id, m.MessageDelivery.status == m.DeliveryStatus.SENDING)
+        .values(changes)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    if not result.rowcount:  # type: ignore[attr-defined]
+        session.expire(row)
+        return False
+    for name, value in changes.items():
+        set_committed_value(row, name, value)
+    return True
+
+
+async def _unconfirmed(session: AsyncSession, row: m.MessageDelivery, at: datetime, reason: str) -> None:
+    """Mark a send whose outcome is unknown as `unconfirmed`: logged and counted, never sent again."""
+    error = {
+        "code": "unconfirmed",
+        "title": "the send may or may not have reached the customer, and is not sent again",
+        "details": reason,
+    }
+    if await _settle(session, row, m.DeliveryStatus.UNCONFIRMED, at, error=error):
+        observe_delivery_unconfirmed(WEBHOOK_SOURCE)
+        log.warning(
+            "whatsapp_delivery_unconfirmed",
+            delivery_id=str(row.id),
+            message_id=str(row.message_id),
+            conversation_id=str(row.conversation_id),
+            reason=reason,
+        )
+
+
+def apply_status(row: m.MessageDelivery, report: StatusUpdate) -> None:
     """Move a delivery forward on WhatsApp's report; reports may arrive out of order, so it never moves back.
 
-    `failed` always sticks, with WhatsApp's error code and title.
+    `failed` always sticks, with WhatsApp's error code and title. A report on a send whose answer was never
+    recorded (`sending`, `unconfirmed`) confirms it went out: it takes the report's wamid.
     """
-    status = m.DeliveryStatus(update.status)
-    row.history = [*row.history, {"status": status, "at": update.timestamp.isoformat()}]
+    status = m.DeliveryStatus(report.status)
+    if row.status in (m.DeliveryStatus.SENDING, m.DeliveryStatus.UNCONFIRMED):
+        row.external_id = report.id
+        row.error = None
+    row.history = [*row.history, {"status": status, "at": report.timestamp.isoformat()}]
     if status == m.DeliveryStatus.FAILED:
         row.status = status
-        row.error = _status_error(update.errors)
+        row.error = _status_error(report.errors)
     elif row.status in _PROGRESS and _PROGRESS[status] > _PROGRESS[m.DeliveryStatus(row.status)]:
         row.status = status
 

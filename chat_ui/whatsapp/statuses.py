@@ -7,11 +7,17 @@ events (a redelivered status finds its key taken and is a duplicate), one `SELEC
 deliveries they name, and one batched UPDATE moves them forward. While that transaction runs, other jobs'
 statuses queue for the next one, so the busier the worker, the bigger the batch and the fewer statements per
 status. A failed transaction fails every job in it, and their retries find the same statuses unclaimed.
+
+A status whose wamid no delivery holds may be about a send whose answer was never recorded (its worker stopped,
+or the answer was lost: the delivery is `sending` or `unconfirmed`). Meta echoes the delivery's id we sent as
+`biz_opaque_callback_data`, so such a status finds its delivery by that id, confirms it went out and gives it
+the wamid, for the statuses after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -107,15 +113,40 @@ class StatusLedger:
                     .with_for_update()
                 )
                 rows = {row.external_id: row for row in found.scalars()}
+            unsettled = await self._unsettled(session, [batch[i] for i in fresh if batch[i].update.id not in rows])
             unmatched = 0
             for i in fresh:
-                row = rows.get(batch[i].update.id)
+                update = batch[i].update
+                row = rows.get(update.id) or unsettled.pop(update.callback_data or "", None)
                 if row is None or row.tenant_id != batch[i].tenant_id:
                     unmatched += 1
-                else:
-                    apply_status(row, batch[i].update)
+                    continue
+                if row.external_id is None:
+                    log.info("whatsapp_delivery_confirmed", delivery_id=str(row.id), status=update.status)
+                rows[update.id] = row  # the statuses after it find it by its wamid
+                apply_status(row, update)
             await session.commit()
         if unmatched:
             log.info("whatsapp_statuses_unmatched", count=unmatched, batch=len(batch))
         fresh_set = set(fresh)
         return ["processed" if i in fresh_set else "duplicate" for i in range(len(batch))]
+
+    @staticmethod
+    async def _unsettled(session: AsyncSession, queued: list[_Queued]) -> dict[str, m.MessageDelivery]:
+        """The deliveries still `sending` or `unconfirmed` that these statuses name by callback data, by id."""
+        ids = set()
+        for q in queued:
+            with contextlib.suppress(ValueError):
+                ids.add(uuid.UUID(q.update.callback_data or ""))
+        if not ids:
+            return {}
+        found = await session.execute(
+            select(m.MessageDelivery)
+            .where(
+                m.MessageDelivery.id.in_(ids),
+                m.MessageDelivery.status.in_((m.DeliveryStatus.SENDING, m.DeliveryStatus.UNCONFIRMED)),
+            )
+            .order_by(m.MessageDelivery.id)
+            .with_for_update()
+        )
+        return {str(row.id): row for row in found.scalars()}

@@ -12,7 +12,8 @@ transaction that claims the message in `processed_webhook_events`, stores it wit
 the reply's deliveries. A redelivery, or a second worker, finds the claim and sends nothing new, while a crash
 before the commit leaves it unclaimed, so the retried job does it all again. The sends happen after that
 commit, from the outbox (`chat_ui.whatsapp.outbox`), which every try drains, duplicate or not: a crash between
-the commit and the send leaves the reply pending, and the next try sends it.
+the commit and the send leaves the reply pending, and the next try sends it; a crash once a send was claimed
+leaves it `sending`, and the next try marks it `unconfirmed` instead of sending it twice.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class Seen:
     claimed: bool
     """The message was handled before: a redelivery."""
     pending: bool
-    """The conversation has deliveries waiting from before (a send that failed): they go out first."""
+    """The conversation has deliveries waiting from before (a send that failed, or one a stopped worker claimed):
+    they are settled first."""
     customer_id: uuid.UUID | None
     """The shop's customer with this WhatsApp number, if any."""
     conversation: m.Conversation | None
@@ -405,7 +407,8 @@ async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message
         .scalar_subquery()
     )
     pending = exists().where(
-        m.MessageDelivery.conversation_id == m.Conversation.id, m.MessageDelivery.status == m.DeliveryStatus.PENDING
+        m.MessageDelivery.conversation_id == m.Conversation.id,
+        m.MessageDelivery.status.in_((m.DeliveryStatus.PENDING, m.DeliveryStatus.SENDING)),
     )
     one = select(literal(1).label("one")).subquery()
     row = (

@@ -97,6 +97,13 @@ class Channel(StrEnum):
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     """Planned but not sent yet: the outbox a worker drains, recording the channel's message id."""
+    SENDING = "sending"
+    """Claimed by a worker, committed before its request goes out; the worker records the answer next. A worker
+    that finds a row still `sending` knows its sender stopped in between, and never sends it again."""
+    UNCONFIRMED = "unconfirmed"
+    """The request went out but its answer was never recorded (the worker stopped, or the answer was lost): the
+    customer may or may not have it. Never sent again; a status webhook naming it (`biz_opaque_callback_data`)
+    moves it on to `sent`, `delivered` or `read`."""
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"

@@ -38,7 +38,7 @@ from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import ACCOUNTS, CONVERSATION_LOCK
 from chat_ui.whatsapp.events import StatusUpdate
 from chat_ui.whatsapp.graph_api import open_graph_api
-from chat_ui.whatsapp.outbox import MAX_TEXT, deliver_pending, plan, split_text
+from chat_ui.whatsapp.outbox import CALLBACK_KEY, MAX_TEXT, deliver_pending, plan, split_text
 from chat_ui.whatsapp.statuses import StatusLedger
 from hub.db import models as m
 from hub.db.engine import session_factory
@@ -478,7 +478,7 @@ async def test_statuses_move_deliveries_forward_and_failed_keeps_its_error(chann
 
     one, two = await channel.deliveries()
     assert (one.external_id, one.status, one.error) == (first, "read", None)
-    assert [h["status"] for h in one.history] == ["pending", "sent", "sent", "delivered", "read"]
+    assert [h["status"] for h in one.history] == ["pending", "sending", "sent", "sent", "delivered", "read"]
     assert (two.external_id, two.status) == (second, "failed")
     assert two.error == {
         "code": 130472,
@@ -871,6 +871,90 @@ async def test_a_worker_killed_mid_webhook_loses_and_duplicates_nothing(channel:
         await successor.wait()
     assert result == {"processed": 1, "duplicate": 2, "skipped": 0, "sent": 1}, "the reclaimed job redid only the rest"
     assert sorted(s.to for s in channel.graph.sends) == customers, "each customer answered exactly once"
+
+
+def unconfirmed_sends() -> float:
+    return REGISTRY.get_sample_value("hub_deliveries_unconfirmed_total", {"channel": "whatsapp"}) or 0.0
+
+
+async def confirm_by_status(channel: Channel, send: Any, status_name: str = "sent") -> m.MessageDelivery:
+    """Post Meta's status about `send`, echoing the callback data it carried; return its delivery once applied."""
+    report = status(channel.demo, f"status_{status_name}", send.wamid, wa_id=send.to)
+    _value(report)["statuses"][0][CALLBACK_KEY] = send.body[CALLBACK_KEY]
+    await channel.deliver(report)
+    await channel.settled()
+    [delivery] = [d for d in await channel.deliveries(send.to) if str(d.id) == send.body[CALLBACK_KEY]]
+    return delivery
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_worker_killed_after_the_graph_api_accepted_a_reply_never_sends_it_twice(channel: Channel) -> None:
+    """The reply is claimed before the send: the next worker finds the claim, marks the reply unconfirmed instead
+    of sending it again, and Meta's status for it (echoing the delivery id) confirms it went out."""
+    demo = channel.demo
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(channel.settings.data_dir),
+        "HUB_DATABASE_URL": channel.settings.resolved_database_url,
+        "HUB_REDIS_URL": channel.settings.redis_url or "",
+        "HUB_WHATSAPP_API_BASE": channel.graph.base_url,
+        "HUB_JOBS_IDLE_TIMEOUT_S": "1",
+        "HUB_WHATSAPP_LOCK_LEASE_S": "2",
+    }
+
+    async def worker() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub", "worker", "channels", env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+
+    channel.graph.hold()  # the Graph API takes the reply; its answer waits until the worker is dead
+    doomed = await worker()
+    try:
+        body = json.dumps(text(demo, "hello")).encode()
+        assert (await channel.post(body, signature=sign(body, demo.whatsapp_app_secret))).status_code == 200
+        [accepted] = await channel.graph.wait_for_sends(1, within_s=45)
+        doomed.send_signal(signal.SIGKILL)
+        await doomed.wait()
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+            await doomed.wait()
+        channel.graph.release()
+    successor = await worker()
+    try:
+        [result] = await channel.settled(within_s=45)
+    finally:
+        successor.send_signal(signal.SIGTERM)
+        await successor.wait()
+    assert result == {"processed": 0, "duplicate": 1, "skipped": 0, "sent": 0}
+    assert channel.graph.requests == [accepted], "sent once: the retried job did not send the reply again"
+    [delivery] = await channel.deliveries()
+    assert (delivery.status, delivery.external_id) == ("unconfirmed", None)
+    assert delivery.error is not None and delivery.error["code"] == "unconfirmed"
+    assert [h["status"] for h in delivery.history] == ["pending", "sending", "unconfirmed"]
+
+    confirmed = await confirm_by_status(channel, accepted)
+    assert (confirmed.status, confirmed.external_id, confirmed.error) == ("sent", accepted.wamid, None)
+    assert channel.graph.requests == [accepted]
+
+
+async def test_a_reply_whose_answer_is_lost_is_unconfirmed_not_sent_again(channel: Channel) -> None:
+    """A read timeout after the request went out is not retried: the Graph API may have taken it."""
+    channel.settings = channel.settings.model_copy(update={"whatsapp_timeout_s": 0.5})
+    unconfirmed = unconfirmed_sends()
+    channel.graph.hold()
+    await channel.say("hello")
+    channel.graph.release()
+    [accepted] = channel.graph.sends
+    assert len(channel.graph.requests) == 1, "not retried"
+    [delivery] = await channel.deliveries()
+    assert delivery.status == "unconfirmed" and "ReadTimeout" in (delivery.error or {}).get("details", "")
+    assert unconfirmed_sends() - unconfirmed == 1
+
+    confirmed = await confirm_by_status(channel, accepted, "delivered")
+    assert (confirmed.status, confirmed.external_id) == ("delivered", accepted.wamid)
+    await channel.say("thanks")  # the conversation goes on: the next reply is sent as usual
+    assert len(channel.graph.sends) == 2 and unconfirmed_sends() - unconfirmed == 1
 
 
 async def test_accounts_written_where_nothing_announces_are_found_on_a_miss_or_by_the_poll(
