@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
@@ -31,12 +31,18 @@ from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_
 from hub.db import models as m
 from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
-from hub.http.errors import ApiError, error_body
+from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_body, error_responses
+from hub.http.limits import MAX_JSON_BODY, NO_NUL
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["chat"],
+    responses=error_responses(*KEY_ERRORS, (403, "The browser's origin is not one the key's shop allows.")),
+    max_body_size=MAX_JSON_BODY,
+)
 _WORDS_PER_DELTA = 4
 
 
@@ -191,13 +197,15 @@ ShopperOrigin = Annotated[Authenticated, Depends(shopper_origin)]
 
 
 class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     session_id: str = Field(
         min_length=1,
         max_length=128,
         pattern=r"^[A-Za-z0-9._:-]+$",
         description="The widget's session id; one conversation per session.",
     )
-    message: str = Field(min_length=1, max_length=4000, description="What the shopper wrote.")
+    message: str = Field(min_length=1, max_length=4000, pattern=NO_NUL, description="What the shopper wrote.")
 
 
 _SLIDING_WINDOWS_LUA = """
@@ -360,13 +368,17 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
     return result
 
 
-_RATE_LIMITED = {
-    429: {"description": "Too many messages in this session, from this address or with this key; wait Retry-After s."}
-}
-_FOREIGN_ORIGIN = {403: {"description": "The browser's origin is not one the key's shop allows."}}
+_TURN_ERRORS = error_responses(
+    *BODY_ERRORS,
+    (
+        429,
+        "Too many messages in this session, from this address or with this key, or too many invalid keys from this "
+        "address; wait Retry-After s.",
+    ),
+)
 
 
-@router.post("/chat", responses={**_FOREIGN_ORIGIN, **_RATE_LIMITED})
+@router.post("/chat", responses=_TURN_ERRORS)
 async def chat(body: ChatIn, auth: Shopper, session: Session, request: Request) -> ChatOut:
     """Answer one shopper message; the conversation is kept per (tenant, session id)."""
     return await _answer(body, auth, session, request)
@@ -379,7 +391,7 @@ def _event(name: str, data: object) -> bytes:
 @router.post(
     "/chat/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **_FOREIGN_ORIGIN, **_RATE_LIMITED},
+    responses={200: {"content": {"text/event-stream": {}}}, **_TURN_ERRORS},
 )
 async def chat_stream(body: ChatIn, auth: Shopper, session: Session, request: Request) -> StreamingResponse:
     """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done`.
@@ -408,7 +420,7 @@ class WidgetConfig(BaseModel):
     accent_colour: str
 
 
-@router.get("/chat/config", responses=_FOREIGN_ORIGIN)
+@router.get("/chat/config")
 async def widget_config(auth: ShopperOrigin, session: Session) -> WidgetConfig:
     """Return the key's shop name and brand colours for the chat widget."""
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
@@ -420,12 +432,15 @@ async def widget_config(auth: ShopperOrigin, session: Session) -> WidgetConfig:
 @router.get(
     "/chat/products/{sku}/image",
     response_class=FileResponse,
-    responses={200: {"content": {"image/png": {}}}, 404: {"description": "No such product, or it has no photo."}},
+    responses={
+        200: {"content": {"image/png": {}}},
+        **error_responses((404, "No such product, or it has no photo."), 422),
+    },
 )
 async def product_image(
     auth: ShopperOrigin,
     res: Annotated[Resources, Depends(resources)],
-    sku: Annotated[str, Path(max_length=64)],
+    sku: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
 ) -> FileResponse:
     """Return the photo of one of the key's shop's products, for the product cards in a chat reply."""
     product = await auth.data.products.by_sku(sku)
@@ -457,7 +472,7 @@ class ChatMessages(BaseModel):
 MESSAGES_SHOWN = 50
 
 
-@router.get("/chat/messages", responses=_FOREIGN_ORIGIN)
+@router.get("/chat/messages", responses=error_responses(422))
 async def chat_messages(
     auth: ShopperOrigin,
     session: Session,

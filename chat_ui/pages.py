@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from hub.db import models as m
 from hub.http.deps import Resources, Session, resources
 from hub.http.errors import ApiError
+from hub.http.limits import NO_NUL
 from hub.seed.catalog import SHOP_SLUG
 from hub.seed.demo import demo_storefront
 from hub.tenancy.admin import tenant_by_slug
@@ -101,7 +102,9 @@ async def demo(session: Session, res: Annotated[Resources, Depends(resources)]) 
 
 @router.get("/demo/products/{sku}/image", response_class=FileResponse)
 async def demo_product_image(
-    session: Session, res: Annotated[Resources, Depends(resources)], sku: Annotated[str, PathParam(max_length=64)]
+    session: Session,
+    res: Annotated[Resources, Depends(resources)],
+    sku: Annotated[str, PathParam(max_length=64, pattern=NO_NUL)],
 ) -> FileResponse:
     """Return the photo of one of the demo shop's products, for its storefront page (which shows them to anyone)."""
     tenant = await tenant_by_slug(session, SHOP_SLUG)

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import ACCOUNTS, SIGNATURE_HEADER, WEBHOOK_TASK
 from chat_ui.whatsapp.events import MalformedBody, count_events, read_webhook
-from hub.http.errors import ApiError
+from hub.http.errors import ApiError, error_responses
 from hub.http.middleware import QUIET
 from hub.tenancy.changes import announcing
 
@@ -46,6 +46,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 PATH = "/webhooks/whatsapp"
+MAX_BODY = 4 * 1024 * 1024
+"""Bytes of one webhook POST, refused with 413 as they arrive (before the signature is checked, so an unsigned flood
+is never buffered whole). Meta batches up to 1,000 updates in one POST; at 0.5–1.5 KB per update (its message and
+status shapes, compact or indented) that is under 1.5 MB."""
 router = APIRouter(prefix=PATH, tags=["whatsapp"], lifespan=lifespan)
 """The handshake (`GET`) and the accounts' lifespan; `install` adds Meta's `POST` in front of every other route."""
 _PHONE_NUMBER_ID = re.compile(rb'"phone_number_id"\s*:\s*"([0-9]{1,64})"')
@@ -58,14 +62,16 @@ class Received(BaseModel):
 
 @router.get(
     "",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}}, 403: {"description": "Wrong mode or unknown verify token."}},
+    responses={
+        200: {"content": {"text/plain": {}}},
+        **error_responses((403, "Wrong mode or unknown verify token."), 422),
+    },
 )
 async def verify_subscription(
     request: Request,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
-    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token", max_length=256)] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=256)] = None,
 ) -> PlainTextResponse:
     """Echo `hub.challenge` when `hub.verify_token` is a WhatsApp account's verify token."""
     if mode != "subscribe" or not verify_token or not await _accounts(request).knows_verify_token(verify_token):
@@ -114,10 +120,13 @@ def install(app: FastAPI) -> None:
             methods=["POST"],
             tags=["whatsapp"],
             response_model=Received,
-            responses={
-                401: {"description": f"No {SIGNATURE_HEADER} header."},
-                403: {"description": "The signature matches no WhatsApp account's app secret."},
-            },
+            max_body_size=MAX_BODY,
+            responses=error_responses(
+                (400, "The body is not JSON."),
+                (401, f"No {SIGNATURE_HEADER} header."),
+                (403, "The signature matches no WhatsApp account's app secret."),
+                (413, f"The body is over {MAX_BODY:,} bytes."),
+            ),
         ),
     )
 

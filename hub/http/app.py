@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp
 
 from hub.db.engine import create_engine, session_factory
 from hub.gateway.factory import build_gateway
@@ -24,6 +26,47 @@ from hub.tenancy.key_usage import KeyUsage
 from hub.workers import WorkerKind, run_worker
 
 log = structlog.get_logger(__name__)
+
+
+def _around_everything(app: FastAPI) -> None:
+    """Run the request context around the app's whole stack, Starlette's own 500 handler and every middleware
+    included (`app.add_middleware` would put it inside those, and inside any added later, such as CORS), so every
+    answer carries an X-Request-ID. The app's class comes from fastapi-offline's factory, so the stack builder is
+    wrapped on the instance."""
+    build = app.build_middleware_stack
+
+    def build_with_context() -> ASGIApp:
+        return RequestContextMiddleware(build())
+
+    app.build_middleware_stack = build_with_context  # type: ignore[method-assign]
+
+
+def _document_request_id(app: FastAPI) -> None:
+    """Generate the OpenAPI schema as FastAPI does, from the routes' own models, with the `X-Request-ID` header on
+    every response."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        response.setdefault("headers", {})["X-Request-ID"] = {
+                            "$ref": "#/components/headers/X-Request-ID"
+                        }
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_REQUEST_ID_HEADER = {
+    "description": "This request's id, in HUB's logs and audit trail: the client's own when it sent a sane one "
+    "(`[A-Za-z0-9._-]{1,128}`), else a fresh one.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+}
 
 
 def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastAPI:
@@ -75,8 +118,9 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
     # The API docs' Swagger UI and ReDoc files are served by HUB itself (fastapi-offline), not fetched from a CDN:
     # /docs works on a machine with no internet.
     app = FastAPIOffline(title="HUB", version="0.1.0", lifespan=lifespan)
+    _around_everything(app)
+    _document_request_id(app)
     security.install(app, settings)
-    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalog.router)

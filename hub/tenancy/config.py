@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+
+
+def _amount_text(value: object) -> object:
+    if isinstance(value, str) and not _AMOUNT.match(value):
+        raise ValueError("an amount is a number, or a string of digits like '0.15'")
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount_text),
+    Field(ge=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _AMOUNT.pattern}]}),
+]
+"""A non-negative amount of money: a JSON number, or a string of digits (exact, the way it is stored)."""
+
+Origin = Annotated[str, Field(max_length=300, pattern=r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?$")]
+"""A site as a browser names it in `Origin`: `https://shop.example[:port]`, its host in ASCII (punycode for an
+international name), nothing after it."""
 
 
 class BrandKit(BaseModel):
@@ -19,28 +40,27 @@ class BrandKit(BaseModel):
     """Logo image, relative to the media directory."""
     tone: str = Field(default="friendly and concise", description="How the brand writes, for prompts.")
     voice_examples: list[str] = Field(default_factory=list)
-    photo_palette: list[str] = Field(
+    photo_palette: list[Annotated[str, Field(pattern=_HEX.pattern)]] = Field(
         default_factory=lambda: ["#FFFFFF", "#F4F4F5"],
-        description="Background colours product photos may use; the first is the studio default.",
+        min_length=1,
+        description="Background colours product photos may use, each as #RRGGBB; the first is the studio default.",
     )
     photo_lora: str | None = None
     """A LoRA for on-brand generated photos (a folder relative to the media directory), or None."""
 
     @field_validator("photo_palette")
     @classmethod
-    def _hex_colours(cls, value: list[str]) -> list[str]:
-        if not value or any(not _HEX.match(colour) for colour in value):
-            raise ValueError("photo_palette needs at least one colour, each as #RRGGBB")
+    def _upper_case(cls, value: list[str]) -> list[str]:
         return [colour.upper() for colour in value]
 
 
 class Budgets(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    daily_soft: Decimal | None = Field(default=None, ge=0)
-    daily_hard: Decimal | None = Field(default=None, ge=0)
-    monthly_soft: Decimal | None = Field(default=None, ge=0)
-    monthly_hard: Decimal | None = Field(default=None, ge=0)
+    daily_soft: Amount | None = None
+    daily_hard: Amount | None = None
+    monthly_soft: Amount | None = None
+    monthly_hard: Amount | None = None
 
 
 class ModelPrice(BaseModel):
@@ -48,12 +68,13 @@ class ModelPrice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
+    input: Amount
+    output: Amount
 
 
 class TenantConfig(BaseModel):
-    """What lives in `tenants.settings`; unknown keys are rejected so typos do not pass silently."""
+    """What lives in `tenants.settings`; unknown keys are rejected so typos do not pass silently, and a switch must be
+    JSON's `true` or `false` (`"redact_pii": 0` is refused, as the schema says, not read as false)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,16 +82,16 @@ class TenantConfig(BaseModel):
     prompt_pins: dict[str, str] = Field(default_factory=dict)
     """use case → exact prompt version; the runtime never resolves "latest"."""
     budgets: Budgets = Field(default_factory=Budgets)
-    ai_enabled: dict[str, bool] = Field(default_factory=dict)
+    ai_enabled: dict[str, StrictBool] = Field(default_factory=dict)
     """feature → switch; a missing feature is on."""
-    allowed_origins: list[HttpUrl] = Field(default_factory=list)
+    allowed_origins: list[Origin] = Field(default_factory=list)
     """Storefront origins allowed to call the chat API from a browser."""
     price_overrides: dict[str, ModelPrice] = Field(default_factory=dict)
     """model → negotiated or self-hosted price, replacing the list price for this tenant."""
     retention_days: int | None = Field(default=None, ge=1)
     """Days traces and conversation messages are kept; the scheduled purge deletes older ones (usage rows stay).
     None keeps them forever."""
-    redact_pii: bool = False
+    redact_pii: StrictBool = False
     """Mask emails, phone numbers and street addresses in stored traces (the messages themselves are kept)."""
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +26,25 @@ async def test_health_readiness_and_openapi(api: httpx.AsyncClient) -> None:
 async def test_every_response_carries_a_request_id(api: httpx.AsyncClient) -> None:
     assert len((await api.get("/healthz")).headers["x-request-id"]) == 32
     assert (await api.get("/healthz", headers={"X-Request-ID": "abc-123"})).headers["x-request-id"] == "abc-123"
+
+
+async def test_a_clients_own_request_id_is_echoed_on_errors_too_and_a_malformed_one_replaced(
+    api: httpx.AsyncClient, shops: tuple[Shop, Shop]
+) -> None:
+    sane = "trace.2026-12-06_" + "x" * 111  # 128 characters, the longest kept
+    key = {"X-Hub-Key": shops[0].storefront_key}
+    for path, headers, status in [
+        ("/healthz", {}, 200),
+        ("/v1/products", {}, 401),
+        ("/v1/orders/A-10001", key, 403),
+        ("/v1/products/SKU-404", key, 404),
+        ("/v1/products?limit=0", key, 422),
+    ]:
+        r = await api.get(path, headers={**headers, "X-Request-ID": sane})
+        assert (r.status_code, r.headers["x-request-id"]) == (status, sane), path
+    for malformed in ["x" * 129, "two words", 'quo"te', "semi;colon", ""]:
+        r = await api.get("/healthz", headers={"X-Request-ID": malformed})
+        assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"]), malformed
 
 
 async def test_missing_unknown_and_malformed_keys_get_401_json(
@@ -107,6 +129,24 @@ async def test_malformed_body_gets_a_4xx_and_changes_nothing(api: httpx.AsyncCli
 async def test_bad_query_parameters_get_422(api: httpx.AsyncClient, shops: tuple[Shop, Shop]) -> None:
     r = await api.get("/v1/products?limit=0", headers={"X-Hub-Key": shops[0].storefront_key})
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("query.limit")
+
+
+async def test_integers_past_a_parameters_bounds_get_422_naming_it_not_a_500(
+    api: httpx.AsyncClient, shops: tuple[Shop, Shop]
+) -> None:
+    key = {"X-Hub-Key": shops[0].admin_key}
+    huge = 2**63  # one past the databases' 64-bit integers: it overflowed the driver
+    for method, path, field in [
+        ("GET", f"/v1/products?offset={huge}", "query.offset"),
+        ("GET", f"/v1/products?limit={huge}", "query.limit"),
+        ("GET", "/v1/products?offset=-1", "query.offset"),
+        ("POST", f"/v1/images/jobs/{uuid.uuid4()}/images/{huge}/approve", "path.number"),
+        ("POST", f"/v1/images/jobs/{uuid.uuid4()}/images/0/reject", "path.number"),
+    ]:
+        r = await api.request(method, path, headers=key)
+        assert r.status_code == 422 and r.json()["error"]["message"].startswith(field), (path, r.text)
+    deepest = await api.get("/v1/products?offset=1000000", headers=key)
+    assert deepest.status_code == 200 and deepest.json() == {"items": [], "total": 1}
 
 
 async def test_pinning_an_unreleased_prompt_version_is_refused(

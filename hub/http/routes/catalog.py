@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from hub.db import models as m
 from hub.http.deps import Storefront
-from hub.http.errors import ApiError
+from hub.http.errors import KEY_ERRORS, ApiError, error_responses
+from hub.http.limits import MAX_OFFSET, NO_NUL
 
-router = APIRouter(prefix="/v1/products", tags=["catalog"])
+router = APIRouter(prefix="/v1/products", tags=["catalog"], responses=error_responses(*KEY_ERRORS, 422))
 
 
 class ProductOut(BaseModel):
@@ -52,9 +53,9 @@ class ProductPage(BaseModel):
 async def search_products(
     auth: Storefront,
     q: Annotated[str | None, Query(max_length=200, description="Words that must all appear.")] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ProductPage:
     """Search this tenant's active products."""
     items = await auth.data.products.search(q, category=category, limit=limit, offset=offset)
@@ -62,8 +63,8 @@ async def search_products(
     return ProductPage(items=[ProductOut.of(p) for p in items], total=total)
 
 
-@router.get("/{sku}", responses={404: {"description": "No such SKU in this tenant's catalog."}})
-async def get_product(auth: Storefront, sku: Annotated[str, Path(max_length=64)]) -> ProductOut:
+@router.get("/{sku}", responses=error_responses((404, "No such SKU in this tenant's catalog.")))
+async def get_product(auth: Storefront, sku: Annotated[str, Path(max_length=64, pattern=NO_NUL)]) -> ProductOut:
     """Return one product of this tenant by SKU."""
     product = await auth.data.products.by_sku(sku)
     if product is None or not product.active:

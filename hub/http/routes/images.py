@@ -12,32 +12,51 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.db import models as m
 from hub.http.deps import OperatorKey, Resources, Session, resources
-from hub.http.errors import ApiError
+from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
+from hub.http.limits import MAX_JSON_BODY, NO_NUL
 from hub.imaging import DEFAULT_NEGATIVE_PROMPT, ImagingRefused, StudioBrief, cancel, decide, dispatch, submit
 from hub.jobs import Priority
 from hub.prompting.outputs import AspectRatio
 
-router = APIRouter(prefix="/v1/images", tags=["images"])
+router = APIRouter(
+    prefix="/v1/images",
+    tags=["images"],
+    responses=error_responses(*KEY_ERRORS, 403, 422),
+    max_body_size=MAX_JSON_BODY,
+)
 
 _FILE_NAME = r"^[A-Za-z0-9_-]{1,64}\.png$"
+MAX_SHOTS = 8
+"""Most shots one job may render: `PhotoBrief.count`'s bound, and the most `HUB_IMAGING_MAX_COUNT` may allow."""
+_NO_JOB = (404, "No such photo job in this shop.")
+_NOT_READY = (409, "The job is not in a state that allows this (already finished, or no results yet).")
 
 
 class BriefIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     scene: str = Field(min_length=3, max_length=300, examples=["on a weathered oak table"])
     background: str = Field(min_length=3, max_length=200, examples=["seamless pure white"])
     aspect: AspectRatio = AspectRatio.SQUARE
-    count: int = Field(default=4, ge=1, le=64)
+    count: int = Field(
+        default=4,
+        ge=1,
+        le=MAX_SHOTS,
+        description=f"Shots to render, 1 to {MAX_SHOTS} (fewer where `HUB_IMAGING_MAX_COUNT` says so).",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
     negative_prompt: str = Field(default=DEFAULT_NEGATIVE_PROMPT, max_length=400)
     style_notes: str = Field(default="", max_length=400)
 
 
 class JobIn(BaseModel):
-    sku: str = Field(min_length=1, max_length=64)
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     brief: BriefIn
     priority: Priority = "normal"
 
@@ -76,6 +95,8 @@ class JobOut(BaseModel):
 
 
 class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -131,7 +152,21 @@ def _by(auth: OperatorKey) -> str:
     return f"key:{auth.caller.key_prefix}"
 
 
-@router.post("/jobs", status_code=202)
+@router.post(
+    "/jobs",
+    status_code=202,
+    responses=error_responses(
+        *BODY_ERRORS,
+        (404, "No such SKU in this shop."),
+        (422, "The body failed validation, or the product has no reference photo; the message names the field."),
+        (
+            429,
+            "The shop has as many unfinished jobs as it may, or a hard budget is spent; or, from this address, "
+            "too many invalid keys.",
+        ),
+        (503, "Photo shoots are switched off for this shop."),
+    ),
+)
 async def create_job(
     body: JobIn, auth: OperatorKey, session: Session, res: Annotated[Resources, Depends(resources)]
 ) -> JobOut:
@@ -156,13 +191,17 @@ async def create_job(
     return job_out(job)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=error_responses(_NO_JOB))
 async def get_job(job_id: uuid.UUID, auth: OperatorKey, session: Session) -> JobOut:
     """A job's state, every transition, its images and every scored candidate."""
     return job_out(await _job(auth, session, job_id))
 
 
-@router.get("/jobs/{job_id}/files/{name}", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/jobs/{job_id}/files/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}, **error_responses((404, "No such job, or no such file of it."))},
+)
 async def job_file(
     job_id: uuid.UUID,
     name: Annotated[str, Path(pattern=_FILE_NAME)],
@@ -178,7 +217,7 @@ async def job_file(
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", responses=error_responses(_NO_JOB, _NOT_READY))
 async def cancel_job(job_id: uuid.UUID, auth: OperatorKey, session: Session) -> JobOut:
     """Stop a job that has not finished; its worker drops it before the next batch."""
     try:
@@ -209,17 +248,21 @@ async def _decide(
     return job_out(job)
 
 
-@router.post("/jobs/{job_id}/images/{number}/approve")
+_DECISION_ERRORS = error_responses(*BODY_ERRORS, (404, "No such job, or no such image of it."), _NOT_READY)
+ImageNumber = Annotated[int, Path(ge=1, le=MAX_SHOTS, description="The image's number in `images`, from 1.")]
+
+
+@router.post("/jobs/{job_id}/images/{number}/approve", responses=_DECISION_ERRORS)
 async def approve_image(
-    job_id: uuid.UUID, number: int, auth: OperatorKey, session: Session, body: DecisionIn | None = None
+    job_id: uuid.UUID, number: ImageNumber, auth: OperatorKey, session: Session, body: DecisionIn | None = None
 ) -> JobOut:
     """Approve one image of a finished job (numbered from 1, as `images` lists them)."""
     return await _decide(job_id, number, True, body, auth, session)
 
 
-@router.post("/jobs/{job_id}/images/{number}/reject")
+@router.post("/jobs/{job_id}/images/{number}/reject", responses=_DECISION_ERRORS)
 async def reject_image(
-    job_id: uuid.UUID, number: int, auth: OperatorKey, session: Session, body: DecisionIn | None = None
+    job_id: uuid.UUID, number: ImageNumber, auth: OperatorKey, session: Session, body: DecisionIn | None = None
 ) -> JobOut:
     """Reject one image of a finished job, optionally saying why."""
     return await _decide(job_id, number, False, body, auth, session)

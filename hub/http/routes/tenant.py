@@ -9,17 +9,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.db import models as m
 from hub.http.deps import AdminKey, OperatorKey, Resources, Session, resources
-from hub.http.errors import ApiError
+from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
+from hub.http.limits import MAX_JSON_BODY, NO_NUL
 from hub.prompting.registry import PromptError
 from hub.tenancy.admin import audit
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.pins import PinRefused, approve_pins
 
-router = APIRouter(prefix="/v1", tags=["operator"])
+router = APIRouter(
+    prefix="/v1", tags=["operator"], responses=error_responses(*KEY_ERRORS, 403), max_body_size=MAX_JSON_BODY
+)
 
 
 class TenantOut(BaseModel):
@@ -51,8 +54,8 @@ async def get_tenant(auth: OperatorKey, session: Session) -> TenantOut:
     return TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, settings=tenant.settings, role=auth.caller.role)
 
 
-@router.get("/orders/{number}", responses={404: {"description": "No such order in this tenant."}})
-async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32)]) -> OrderOut:
+@router.get("/orders/{number}", responses=error_responses((404, "No such order in this tenant."), 422))
+async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32, pattern=NO_NUL)]) -> OrderOut:
     """Return one of this tenant's orders by number."""
     order = await auth.data.orders.by_number(number)
     if order is None:
@@ -73,8 +76,12 @@ async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32
 
 
 class TenantPatch(BaseModel):
-    settings: dict[str, Any]
-    """Top-level sections to replace, e.g. `{"brand": {...}, "allowed_origins": [...]}`."""
+    model_config = ConfigDict(extra="forbid")
+
+    settings: TenantConfig = Field(
+        description='The sections to replace, e.g. `{"brand": {...}, "allowed_origins": [...]}`; sections left out '
+        "are kept as they are."
+    )
     force_pins: str | None = Field(
         default=None,
         min_length=3,
@@ -86,10 +93,11 @@ class TenantPatch(BaseModel):
 
 @router.patch(
     "/tenant",
-    responses={
-        409: {"description": "A changed prompt pin has no passing eval run of its golden set for this tenant."},
-        422: {"description": "A setting failed validation; the message names it."},
-    },
+    responses=error_responses(
+        *BODY_ERRORS,
+        (409, "A changed prompt pin has no passing eval run of its golden set for this tenant (see `force_pins`)."),
+        (422, "A setting failed validation, or a pin names no released version."),
+    ),
 )
 async def patch_tenant(
     auth: AdminKey, session: Session, body: TenantPatch, res: Annotated[Resources, Depends(resources)]
@@ -99,7 +107,7 @@ async def patch_tenant(
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None
     try:
-        merged = TenantConfig.model_validate({**tenant.settings, **body.settings})
+        merged = TenantConfig.model_validate({**tenant.settings, **_sections(body.settings)})
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", "settings", *e["loc"])} for e in exc.errors(include_url=False)]
@@ -126,7 +134,12 @@ async def patch_tenant(
         action="tenant.settings_changed",
         tenant_id=tenant.id,
         subject=tenant.slug,
-        data={"sections": sorted(body.settings)},
+        data={"sections": sorted(body.settings.model_fields_set)},
     )
     await session.commit()
     return TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, settings=tenant.settings, role=auth.caller.role)
+
+
+def _sections(settings: TenantConfig) -> dict[str, Any]:
+    """The sections the request named, as they are stored; a section left out is not reset to its default."""
+    return settings.model_dump(mode="json", include=settings.model_fields_set)

@@ -1,0 +1,16 @@
+"""Bound what one request may carry: the size of a JSON body, and how deep a listing may page."""
+
+from __future__ import annotations
+
+MAX_JSON_BODY = 64 * 1024
+"""Bytes of a JSON body sent to HUB's own API (routers pass it as FastAPI's `max_body_size`). The largest honest body,
+a 4,000-character chat message with every character escaped as a surrogate pair (`\\ud83d\\ude00`, 12 bytes), is
+48,000 bytes; anything bigger is refused with 413 as it arrives, before it is buffered whole or parsed."""
+
+MAX_OFFSET = 1_000_000
+"""The deepest `offset` a listing takes: past any real catalog, and far below the 64-bit integers the databases
+take (a larger one overflowed the driver with a 500)."""
+
+NO_NUL = r"^[^\x00]*$"
+"""The pattern of a text parameter or field that reaches the database: anything but NUL, which no HUB value holds and
+Postgres can neither store nor compare (a SKU of `%00` was a 500)."""
