@@ -103,6 +103,8 @@ STATUSES = ("sent", "delivered", "read")
 REDELIVERY_WINDOW_S = 2.0
 WARMUP_POSTS = 20
 STOP_GRACE_S = 20.0
+SETTLED_S = 10.0
+"""An empty queue with the same replies missing for this long is done: a reply left `unconfirmed` never comes."""
 LATE_REPLY_S = 60.0
 SERVICES = ("postgres", "redis-server")
 """Shared servers whose CPU the bench reports beside its own processes'."""
@@ -659,21 +661,27 @@ async def drain(
     meter: CpuMeter,
     tick: Callable[[], None],
 ) -> Replies:
-    """Wait until the queue is empty and every message has a reply, or `timeout_s`; then count the replies.
+    """Wait until the queue is empty and every message has a reply (or the queue stayed empty `SETTLED_S` with no
+    new reply), or `timeout_s`; then count the replies.
 
     `senders` are the messages counted; `everyone` every number the bench wrote from.
     """
     started = time.monotonic()
     async with JobQueue(settings) as jobs:
         next_report = 0.0
+        settled_since, last = started, (-1, -1)
         while True:
             tick()
             meter.sample()
             queue_left = (await jobs.depths())[jobs.spec.name]
             counts, _ = first_replies(graph)
             answered = sum(1 for s in senders if counts[s])
-            waited = time.monotonic() - started
-            if (queue_left == 0 and answered == len(senders)) or waited > timeout_s:
+            now = time.monotonic()
+            waited = now - started
+            if (queue_left, answered) != last or queue_left:
+                settled_since, last = now, (queue_left, answered)
+            settled = queue_left == 0 and (answered == len(senders) or now - settled_since >= SETTLED_S)
+            if settled or waited > timeout_s:
                 break
             if waited >= next_report:
                 progress(f"  draining {waited:5.0f} s: {queue_left} jobs queued, {answered}/{len(senders)} answered")
