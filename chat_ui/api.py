@@ -197,7 +197,9 @@ ShopperOrigin = Annotated[Authenticated, Depends(shopper_origin)]
 
 
 class ChatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Shoppers' widgets of another version may send fields this one does not know: they are ignored (the body is
+    # bounded, so they cost nothing), while a missing or misspelt `message` still gets a 422 naming it.
+    model_config = ConfigDict(extra="ignore")
 
     session_id: str = Field(
         min_length=1,
