@@ -16,7 +16,7 @@ from hub.reporting import CSS, inline_svg
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from evals.runner import RunResult
+    from evals.results import RunResult
 
 RATE_METRICS = (
     "schema_valid",

@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +22,12 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
-from evals.cases import EvalCase, golden_sha256, load_cases
+from evals.cases import golden_sha256, load_cases
 from evals.gate import Baseline, Tolerances, predecessor, verdict
 from evals.llm_server import ScriptedLLMServer
 from evals.metrics import RagasScorer, business_scores, summarise
 from evals.report import write_reports
+from evals.results import RunResult, RunSpec
 from evals.sim_model import SimModel
 from evals.suites import SUITES, Env, RecordingGateway
 from graphs.checkpoint import open_checkpointer
@@ -47,46 +47,6 @@ from hub.tenancy.config import ModelPrice, TenantConfig
 
 SIM_MODEL = "hub-sim"
 SIM_PRICE = ModelPrice(input=Decimal("0.15"), output=Decimal("0.60"))
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    use_case: str
-    prompt_version: str | None = None
-    """None: the tenant's pin, else the default pin."""
-    model: str | None = None
-    """Override the configured model for this run."""
-    tenant: m.Tenant | None = None
-    """Run with this tenant's settings (pins, AI switches); the data is always the fixture's."""
-    sim: bool = False
-    """Answer with the simulated model (CI), not a configured one."""
-    limit: int | None = None
-
-
-@dataclass
-class RunResult:
-    id: uuid.UUID
-    spec: RunSpec
-    mode: str
-    prompt_version: str
-    model: str | None
-    metrics: dict[str, float]
-    per_case: list[dict[str, Any]]
-    golden_sha256: str
-    started_at: datetime
-    finished_at: datetime
-    cases: list[EvalCase] = field(default_factory=list)
-    golden_cases: int = 0
-    """How many cases the golden set has; fewer were run with `--limit` (a partial run proves nothing for a pin)."""
-    passed: bool = False
-    verdict: list[str] = field(default_factory=list)
-    baseline: Baseline | None = None
-    """What the run was judged against."""
-    report_dir: Path | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.spec.use_case}@{self.prompt_version} ({self.mode}{', ' + self.model if self.model else ''})"
 
 
 Progress = Callable[[int, int, str], None]

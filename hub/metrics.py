@@ -12,15 +12,12 @@ from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from hub.db.models import UsageOutcome
-
-if TYPE_CHECKING:
-    from hub.jobs import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -158,7 +155,15 @@ def observe_delivery_unconfirmed(channel: str) -> None:
     DELIVERIES_UNCONFIRMED.labels(channel).inc()
 
 
-async def refresh_queue_gauges(jobs: JobQueue) -> None:
+class QueueReadings(Protocol):
+    """What the queue gauges read from a job queue (`hub.jobs.JobQueue` has both)."""
+
+    async def depths(self) -> dict[str, int]: ...
+
+    async def dead_letters(self) -> list[dict[str, Any]]: ...
+
+
+async def refresh_queue_gauges(jobs: QueueReadings) -> None:
     """Read the depth and dead letters of `jobs` and its linked queues from Redis into the queue gauges.
 
     A scrape must not fail because Redis is slow or down: the gauges then keep their last values.

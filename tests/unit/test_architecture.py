@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,51 @@ def test_imports_flow_one_way(package: str) -> None:
         if reversed_deps:
             offenders.append(f"{path.relative_to(ROOT)} imports {sorted(reversed_deps)}")
     assert offenders == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each project module and the project modules it imports anywhere: at module level, inside a function (a
+    late import that dodges a circle at run time), or under `if TYPE_CHECKING:` (one a type checker still sees)."""
+    names = {module_name(path) for _, path in project_modules()}
+
+    def known(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for _, path in project_modules():
+        this = module_name(path)
+        package = this if path.name == "__init__.py" else this.rpartition(".")[0]
+        targets: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {known(alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    submodule = f"{base}.{alias.name}"
+                    targets.add(submodule if submodule in names else known(base))
+        graph[this] = {t for t in targets if t is not None and t != this}
+    return graph
+
+
+def test_project_modules_import_no_circle() -> None:
+    # A circle means neither module can be read, tested or moved without the other; a function-level or
+    # TYPE_CHECKING import only hides it. (String imports by `importlib` are not seen here.)
+    try:
+        TopologicalSorter(import_graph()).prepare()
+    except CycleError as exc:
+        circle = exc.args[1][::-1]  # graphlib lists each module before its importer
+        pytest.fail("import circle (each imports the next): " + " -> ".join(circle))
 
 
 def test_only_the_gateway_imports_a_model_sdk() -> None:

@@ -1,0 +1,53 @@
+"""Say what an eval run was asked to do (`RunSpec`) and what it found (`RunResult`), for the runner and the reports."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from evals.cases import EvalCase
+from evals.gate import Baseline
+from hub.db import models as m
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    use_case: str
+    prompt_version: str | None = None
+    """None: the tenant's pin, else the default pin."""
+    model: str | None = None
+    """Override the configured model for this run."""
+    tenant: m.Tenant | None = None
+    """Run with this tenant's settings (pins, AI switches); the data is always the fixture's."""
+    sim: bool = False
+    """Answer with the simulated model (CI), not a configured one."""
+    limit: int | None = None
+
+
+@dataclass
+class RunResult:
+    id: uuid.UUID
+    spec: RunSpec
+    mode: str
+    prompt_version: str
+    model: str | None
+    metrics: dict[str, float]
+    per_case: list[dict[str, Any]]
+    golden_sha256: str
+    started_at: datetime
+    finished_at: datetime
+    cases: list[EvalCase] = field(default_factory=list)
+    golden_cases: int = 0
+    """How many cases the golden set has; fewer were run with `--limit` (a partial run proves nothing for a pin)."""
+    passed: bool = False
+    verdict: list[str] = field(default_factory=list)
+    baseline: Baseline | None = None
+    """What the run was judged against."""
+    report_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.use_case}@{self.prompt_version} ({self.mode}{', ' + self.model if self.model else ''})"
