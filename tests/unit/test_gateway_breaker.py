@@ -151,14 +151,16 @@ async def test_while_open_callers_are_refused_and_a_background_probe_closes_the_
 
 
 @asynccontextmanager
-async def deadline_once_asked(llm: ScriptedLLMServer, model: str) -> AsyncIterator[None]:
-    """The caller's deadline, reached as soon as `model` has the request: a fixed deadline can pass on a busy
-    machine before the request is even sent, and then the model was never asked."""
+async def deadline_once_asked(llm: ScriptedLLMServer, model: str, after_s: float) -> AsyncIterator[None]:
+    """The caller's deadline, `after_s` after the call began but never before `model` has the request: a fixed
+    deadline can pass on a busy machine before the request is even sent, and then the model was never asked."""
+    loop = asyncio.get_running_loop()
     async with asyncio.timeout(None) as deadline:
+        began = loop.time()
 
         async def arm() -> None:
             await until(lambda: asked(llm, model))
-            deadline.reschedule(asyncio.get_running_loop().time())
+            deadline.reschedule(max(loop.time(), began + after_s))
 
         arming = asyncio.create_task(arm())
         try:
@@ -218,7 +220,7 @@ async def test_a_chat_model_call_cancelled_by_the_turn_deadline_is_billed_and_op
     async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20)) as h:
         chat = GatewayChatModel(gateway=h.gateway, ctx=h.ctx(), feature="agent")
         with pytest.raises(TimeoutError):
-            async with deadline_once_asked(llm, "model-a"):
+            async with deadline_once_asked(llm, "model-a", after_s=0.5):  # past hang_after_s: a hang
                 await chat.ainvoke([HumanMessage("Where is order A-10001?")])
         rows = await h.usage(chat.last_run.ctx.request_id)
         assert [(r.model, r.outcome) for r in rows] == [("model-a", "retryable_error")]
