@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hub.text import PRODUCT_CODE, format_money
 from tools.context import ToolError
 from tools.photography import brief_from_request
 
-_SKU = re.compile(r"\b[A-Z]{2,5}-\d{2,6}\b", re.IGNORECASE)
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 _PHOTOS_USAGE = "/photos SKU white background, 4:5, 3 photos"
 _BRIEF_USAGE = "/brief SKU 3 lifestyle shots on a marble counter, 4:5"
@@ -85,7 +85,7 @@ def _purpose(value: str) -> str:
 
 
 def _read_seo(rest: str) -> Plan:
-    sku = _SKU.search(rest)
+    sku = PRODUCT_CODE.search(rest)
     if sku is None:
         return _needs("/seo SKU-123 [keywords, …]", "a SKU")
     keywords = [k.strip() for k in rest[sku.end() :].split(",") if k.strip()][:5]
@@ -93,7 +93,7 @@ def _read_seo(rest: str) -> Plan:
 
 
 def _sku_and_words(rest: str) -> tuple[str, str] | None:
-    sku = _SKU.search(rest)
+    sku = PRODUCT_CODE.search(rest)
     if sku is None:
         return None
     return sku.group(0).upper(), (rest[: sku.start()] + rest[sku.end() :]).strip(" ,.")
@@ -215,14 +215,10 @@ COMMANDS = [
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 
-def _money(amount: object, currency: str) -> str:
-    return f"${amount}" if currency == "USD" else f"{amount} {currency}"
-
-
 def _profile(r: dict[str, Any]) -> str:
     lines = [
         f"{r['name']} <{r['email']}>" + (f", {r['phone']}" if r.get("phone") else ""),
-        f"Orders: {r['order_count']}, lifetime value {_money(r['lifetime_value'], r['currency'])}",
+        f"Orders: {r['order_count']}, lifetime value {format_money(r['lifetime_value'], r['currency'])}",
     ]
     if r.get("last_order_number"):
         lines.append(

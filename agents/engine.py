@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from agents.entities import CatalogIndex, Entities, extract_entities
 from agents.router import IntentRouter
 from hub.prompting.outputs import Intent
+from hub.text import format_date, format_money
 from tools import engagement as eng
 from tools.context import ToolContext, ToolError
 from tools.registry import ToolSpec, run_tool
@@ -61,10 +62,6 @@ class EngineTurn:
     handoff: eng.HandoffResult | None = None
 
 
-def _money(amount: object, currency: str) -> str:
-    return f"${amount}" if currency == "USD" else f"{amount} {currency}"
-
-
 def _stock_phrase(card: eng.ProductCard) -> str:
     if card.stock_level == eng.StockLevel.OUT:
         return "out of stock"
@@ -74,7 +71,7 @@ def _stock_phrase(card: eng.ProductCard) -> str:
 
 
 def _card_line(card: eng.ProductCard) -> str:
-    return f"- {card.title} ({card.sku}): {_money(card.price, card.currency)}, {_stock_phrase(card)}"
+    return f"- {card.title} ({card.sku}): {format_money(card.price, card.currency)}, {_stock_phrase(card)}"
 
 
 class DeterministicEngine:
@@ -185,7 +182,7 @@ class DeterministicEngine:
         if order.carrier and order.tracking_number:
             lines.append(f"It travels with {order.carrier}, tracking number {order.tracking_number}.")
         if order.eta:
-            lines.append(f"Estimated delivery: {order.eta.isoformat()}.")
+            lines.append(f"Estimated delivery: {format_date(order.eta)}.")
         items = ", ".join(f"{i.quantity} × {i.title}" for i in order.items)
         lines.append(f"Items: {items}.")
         turn.reply = " ".join(lines)
@@ -224,7 +221,7 @@ class DeterministicEngine:
             assert isinstance(detail, eng.ProductDetail)
             turn.products = [detail]
             facts = [
-                f"{detail.title} ({detail.sku}) costs {_money(detail.price, detail.currency)} and is {_stock_phrase(detail)}."
+                f"{detail.title} ({detail.sku}) costs {format_money(detail.price, detail.currency)} and is {_stock_phrase(detail)}."
             ]
             if detail.material:
                 facts.append(f"Material: {detail.material}.")

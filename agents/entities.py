@@ -15,6 +15,16 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from hub.seed.catalog import COLOUR_HEX
+from hub.text import (
+    CURRENCY_WORDS,
+    EMAIL,
+    HYPHENATED_CODE,
+    ORDER_FROM_SHOPPER,
+    PHONE_FROM_SHOPPER,
+    SKU_FROM_SHOPPER,
+    format_order_number,
+    format_sku,
+)
 
 DEFAULT_COLOURS: tuple[str, ...] = tuple(COLOUR_HEX)
 """The demo catalog's colour names; a `CatalogIndex` built with its own colours uses those instead."""
@@ -74,25 +84,6 @@ class Entities(BaseModel):
     max_price: Decimal | None = None
     products: list[ProductMatch] = Field(default_factory=list, description="Best catalog matches first.")
 
-
-# --- identifiers -------------------------------------------------------------------------------------
-
-_CODE = re.compile(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
-"""Anything shaped like a product code, looked up in the catalog's own SKUs."""
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_SKU = re.compile(r"\bsku\s*[-#:_]?\s*(\d{3,6})\b", re.IGNORECASE)
-_ORDER = re.compile(
-    r"\b[Aa](?:\s?-\s?|)(\d{4,8})\b"
-    r"|\border\s*(?:number|no\.?|num|nr|id|#)?\s*(?:is|was|:)?\s*#?\s*(\d{5,8})\b"
-    r"|#\s?(\d{5,8})\b",
-    re.IGNORECASE,
-)
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+|00)\d[\d\s().-]{6,18}\d(?!\w)"
-    r"|(?<![\w+])\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
-    r"|(?<![\w+])1[\s.-]\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
-    r"|(?<![\w+])0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\w)"
-)
 
 # --- sizes -------------------------------------------------------------------------------------------
 
@@ -157,8 +148,7 @@ _ONE_SIZE = re.compile(r"\bone[\s-]size\b", re.IGNORECASE)
 
 # --- prices ------------------------------------------------------------------------------------------
 
-_CURRENCY_WORDS = r"dollars?|bucks|usd|quid|pounds?|euros?|eur|gbp"
-_AMOUNT = rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)(?:\s?(?:{_CURRENCY_WORDS}|[$€£])\b)?"
+_AMOUNT = rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)(?:\s?(?:{CURRENCY_WORDS}|[$€£])\b)?"
 _NOT_MONEY = (
     r"(?!\s*(?:%|percent|days?|hours?|hrs?|mins?|minutes?|weeks?|months?|years?|yrs?|times?|kg|g\b|lbs?|cm|mm|ml|"
     r"inch|inches|items?|pieces?|pairs?|orders?|waist|eu\b|us\b|uk\b|x\s?\d|/\d|-?pack))"
@@ -166,7 +156,7 @@ _NOT_MONEY = (
 _PRICE_BETWEEN = re.compile(
     rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|&|-|–|to)\s*{_AMOUNT}{_NOT_MONEY}"
     rf"|(?<![\w.-])([$£€]\s?\d+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?)\s?(?:-|–|to)\s?([$£€]?\s?\d+(?:[.,]\d{{1,2}})?)"
-    rf"\s?({_CURRENCY_WORDS}|[$€£])?\b",
+    rf"\s?({CURRENCY_WORDS}|[$€£])?\b",
     re.IGNORECASE,
 )
 _PRICE_MAX = re.compile(
@@ -182,7 +172,7 @@ _PRICE_MIN = re.compile(
     rf"|{_AMOUNT}\s*(?:or\s+(?:more|over|above)|\+(?!\d)|and\s+up\b)",
     re.IGNORECASE,
 )
-_HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{_CURRENCY_WORDS})\b", re.IGNORECASE)
+_HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{CURRENCY_WORDS})\b", re.IGNORECASE)
 
 # --- colours -----------------------------------------------------------------------------------------
 
@@ -403,7 +393,7 @@ class CatalogIndex:
 
     def match(self, text: str, limit: int = 3, *, min_score: float = 0.0) -> list[ProductMatch]:
         """Return up to `limit` products the message names, best first, scoring at least `min_score` (0 to 100)."""
-        written = [*_skus_in(text), *_CODE.findall(text)]
+        written = [*_skus_in(text), *HYPHENATED_CODE.findall(text)]
         exact = [self._sku_lookup[s.lower()] for s in written if s.lower() in self._sku_lookup]
         found: dict[int, float] = {}
         for word_id, similarity in self._matched_words(text):
@@ -478,7 +468,7 @@ def _title_words(text: str) -> list[str]:
 
 
 def _skus_in(text: str) -> list[str]:
-    return [f"SKU-{m.group(1)}" for m in _SKU.finditer(text)]
+    return [format_sku(m.group(1)) for m in SKU_FROM_SHOPPER.finditer(text)]
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -637,18 +627,18 @@ def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities
     """Find the identifiers, sizes, colours, price bounds and (given a catalog) products one message names."""
     spans: list[tuple[int, int]] = []
     emails = []
-    for m in _EMAIL.finditer(text):
+    for m in EMAIL.finditer(text):
         emails.append(m.group(0).lower())
         spans.append(m.span())
     rest = _blank(text, spans)
 
     skus: list[tuple[int, str]] = []
-    for m in _SKU.finditer(rest):
-        skus.append((m.start(), f"SKU-{m.group(1)}"))
+    for m in SKU_FROM_SHOPPER.finditer(rest):
+        skus.append((m.start(), format_sku(m.group(1))))
         spans.append(m.span())
     rest = _blank(text, spans)
     if catalog is not None:
-        for m in _CODE.finditer(rest):
+        for m in HYPHENATED_CODE.finditer(rest):
             sku = catalog.sku(m.group(0))
             if sku is not None:
                 skus.append((m.start(), sku))
@@ -656,13 +646,13 @@ def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities
     rest = _blank(text, spans)
 
     orders = []
-    for m in _ORDER.finditer(rest):
-        orders.append(f"A-{next(g for g in m.groups() if g)}")
+    for m in ORDER_FROM_SHOPPER.finditer(rest):
+        orders.append(format_order_number(next(g for g in m.groups() if g)))
         spans.append(m.span())
     rest = _blank(text, spans)
 
     phones = []
-    for m in _PHONE.finditer(rest):
+    for m in PHONE_FROM_SHOPPER.finditer(rest):
         phone = _normalise_phone(m.group(0).strip())
         if phone is not None:
             phones.append(phone)

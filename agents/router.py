@@ -16,6 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from hub.prompting.outputs import Intent
+from hub.text import (
+    EMAIL_MENTION,
+    ORDER_AFTER_WORD_MENTION,
+    ORDER_MENTION,
+    PHONE_MENTION,
+    PRICE_MENTION,
+    SKU_MENTION,
+)
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "intent_examples.jsonl"
 """The labelled utterances `IntentRouter.default()` trains on."""
@@ -39,12 +47,6 @@ _CHAR_NGRAMS = (3, 4)
 
 # Identifiers become type tokens, so "A-10423" and "A-99999" are the same feature and the model learns
 # "where + order number", not the number.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_SKU = re.compile(r"\bsku[\s#:_-]*\d{3,6}\b")
-_ORDER = re.compile(r"\ba-?\s?\d{4,8}\b|#\s?\d{4,8}\b")
-_ORDER_AFTER_WORD = re.compile(r"\b(order\s*(?:number|no|num|nr|id)?\s*(?:is\s*)?)#?\d{5,8}\b")
-_PRICE = re.compile(r"[$£€]\s?\d+(?:[.,]\d+)?|\b\d+(?:\.\d+)?\s?(?:dollars?|bucks|usd|quid|pounds?|euros?|eur|gbp)\b")
-_PHONE = re.compile(r"(?:\+|\b00)?\d[\d ().-]{7,}\d\b")
 _LONG_NUMBER = re.compile(r"\b\d{5,8}\b")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _ELONGATION = re.compile(r"([a-z])\1{2,}")
@@ -194,12 +196,12 @@ def load_examples(path: Path = EXAMPLES_PATH) -> list[Example]:
 
 def _tokens(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    text = _EMAIL.sub(" zzemail ", text)
-    text = _SKU.sub(" zzsku ", text)
-    text = _ORDER.sub(" zzorder ", text)
-    text = _ORDER_AFTER_WORD.sub(r"\1 zzorder ", text)
-    text = _PRICE.sub(" zzprice ", text)
-    text = _PHONE.sub(" zzphone ", text)
+    text = EMAIL_MENTION.sub(" zzemail ", text)
+    text = SKU_MENTION.sub(" zzsku ", text)
+    text = ORDER_MENTION.sub(" zzorder ", text)
+    text = ORDER_AFTER_WORD_MENTION.sub(r"\1 zzorder ", text)
+    text = PRICE_MENTION.sub(" zzprice ", text)
+    text = PHONE_MENTION.sub(" zzphone ", text)
     text = _LONG_NUMBER.sub(" zzlongnumber ", text)
     text = _NUMBER.sub(" zznum ", text)
     text = _ELONGATION.sub(r"\1\1", text)

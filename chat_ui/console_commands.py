@@ -23,6 +23,7 @@ from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
 from hub.status import PlatformStatus, platform_status
 from hub.tenancy.config import TenantConfig
+from hub.text import format_usd_limit
 from hub.usage.report import build_report, cost_chart, format_cost
 
 if TYPE_CHECKING:
@@ -197,11 +198,12 @@ def status_markdown(st: PlatformStatus) -> str:
             lines.append("**AI switches:** every feature is on (`/switch off FEATURE reason` stops one).")
         if shop.ai_disabled:
             lines.append(f"Kept off AI by the shop's settings: {', '.join(shop.ai_disabled)}.")
+        daily = f"soft {format_usd_limit(shop.daily_soft)}, hard {format_usd_limit(shop.daily_hard)}"
+        monthly = f"soft {format_usd_limit(shop.monthly_soft)}, hard {format_usd_limit(shop.monthly_hard)}"
         lines += [
             "",
             f"**Budget** ({shop.budget.replace('_', ' ')}): today ${shop.spent_today:.4f}"
-            f" (soft {_usd(shop.daily_soft)}, hard {_usd(shop.daily_hard)}); this month ${shop.spent_month:.4f}"
-            f" (soft {_usd(shop.monthly_soft)}, hard {_usd(shop.monthly_hard)}).",
+            f" ({daily}); this month ${shop.spent_month:.4f} ({monthly}).",
         ]
     lines.append("")
     if st.models:
@@ -218,10 +220,6 @@ def status_markdown(st: PlatformStatus) -> str:
     if st.redis != "ok":
         lines += ["", "_Redis is unreachable: circuits and queues are unknown._"]
     return "\n".join(lines)
-
-
-def _usd(value: object) -> str:
-    return "–" if value is None else f"${value}"
 
 
 async def switch(

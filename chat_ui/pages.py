@@ -21,6 +21,7 @@ from hub.seed.demo import demo_storefront
 from hub.tenancy.admin import tenant_by_slug
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.repository import Products
+from hub.text import format_money
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +48,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
+    return format_money(amount, currency, style="grouped")
 
 
 def _render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -49,6 +49,7 @@ from hub.prompting.outputs import (
 )
 from hub.seed.catalog import SHOP_SLUG
 from hub.tenancy.config import TenantConfig
+from hub.text import format_money
 from tools import crm
 from tools import engagement as eng
 from tools.context import Audience, ToolContext
@@ -159,7 +160,8 @@ class Shop:
 
 
 def _money(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
+    """Write a demo-shop (USD) amount the way the tools' grouped figures read."""
+    return format_money(amount, "USD", style="grouped")
 
 
 async def load_shop(session: AsyncSession) -> Shop:

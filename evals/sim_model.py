@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evals.llm_server import Respond, Step, reply, respond, tool_call
+from hub.text import format_money
 
 SCHEMA_TITLES = {
     "CustomerReply": "customer_reply",
@@ -67,10 +68,6 @@ def _mistake(use_case: str, value: dict[str, Any]) -> dict[str, Any]:
     return wrong
 
 
-def _money(amount: Any, currency: str = "USD") -> str:
-    return f"${amount}" if currency == "USD" else f"{amount} {currency}"
-
-
 def compose(tool: str, result: dict[str, Any]) -> str:
     """The sim's own wording of one tool result: facts copied exactly, as a grounded model would."""
     if "error" in result:
@@ -79,11 +76,11 @@ def compose(tool: str, result: dict[str, Any]) -> str:
         cards = result.get("products", [])[:3]
         if not cards:
             return "I couldn't find a product matching that. Could you describe it differently?"
-        options = "; ".join(f"{c['title']} ({c['sku']}) at {_money(c['price'], c['currency'])}" for c in cards)
+        options = "; ".join(f"{c['title']} ({c['sku']}) at {format_money(c['price'], c['currency'])}" for c in cards)
         return f"Here are some options: {options}."
     if tool == "get_product":
         material = f" Material: {result['material']}." if result.get("material") else ""
-        return f"The {result['title']} ({result['sku']}) costs {_money(result['price'], result['currency'])}.{material}"
+        return f"The {result['title']} ({result['sku']}) costs {format_money(result['price'], result['currency'])}.{material}"
     if tool == "check_stock":
         if result.get("level") == "out_of_stock":
             return f"The {result['title']} ({result['sku']}) is out of stock right now."
@@ -103,7 +100,7 @@ def compose(tool: str, result: dict[str, Any]) -> str:
         if not recs:
             return "I don't have a good match to suggest for that one."
         items = "; ".join(
-            f"{r['product']['title']} ({r['product']['sku']}) at {_money(r['product']['price'], r['product']['currency'])}"
+            f"{r['product']['title']} ({r['product']['sku']}) at {format_money(r['product']['price'], r['product']['currency'])}"
             for r in recs
         )
         return f"These go well with it: {items}."

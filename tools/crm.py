@@ -33,6 +33,18 @@ from hub.prompting.outputs import (
 )
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.repository import LIFETIME_VALUE_EXCLUDES, CustomerActivity
+from hub.text import (
+    AMOUNT_WITH_SYMBOL,
+    DAY_MONTH,
+    ISO_DATE,
+    MONTH_DAY,
+    MONTH_NUMBERS,
+    MONTH_YEAR,
+    ORDER_NUMBER,
+    PHONE_LIKE,
+    PHONE_ONLY,
+    format_money,
+)
 from tools.context import Audience, ToolContext, ToolError
 from tools.deps import actor, check_call, operator, record
 from tools.registry import ToolSpec
@@ -134,9 +146,6 @@ class FindCustomersResult(BaseModel):
     """How many customers match in all; more than `len(customers)` when the limit cut the list."""
 
 
-_PHONE_ONLY = re.compile(r"[\d\s()+.-]+")
-
-
 def _matches_word(word: str) -> ColumnElement[bool]:
     w = word.lower()
     conditions = [
@@ -158,7 +167,7 @@ async def find_customers(ctx: ToolContext, args: FindCustomersInput) -> FindCust
     """Find customers whose name, email, phone number or tags match every word of the query."""
     query = args.query.strip()
     # A phone number typed with spaces or dashes is one search term, compared on its digits.
-    words = [re.sub(r"\D", "", query)] if _PHONE_ONLY.fullmatch(query) else query.split()
+    words = [re.sub(r"\D", "", query)] if PHONE_ONLY.fullmatch(query) else query.split()
     where = [_matches_word(w) for w in words if w]
     if not where:
         raise ToolError(f"search {args.query!r} has no name, email, phone number or tag to look for")
@@ -769,17 +778,14 @@ class NextBestActionResult(BaseModel):
     """`deterministic` when the rules below answered instead of a model."""
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
-
-
 def _orders(count: int) -> str:
     return f"{count} order{'s' if count != 1 else ''}"
 
 
 def _facts(p: CustomerProfile) -> str:
     last = f"last order {p.last_order_number} on {p.last_order_at:%Y-%m-%d} ({p.days_since_last_order} days ago)"
-    return f"{_orders(p.order_count)}, {_money(p.lifetime_value, p.currency)} lifetime value, {last}"
+    value = format_money(p.lifetime_value, p.currency, style="grouped")
+    return f"{_orders(p.order_count)}, {value} lifetime value, {last}"
 
 
 def suggest_next_action(profile: CustomerProfile, today: date) -> NextBestAction:
@@ -872,7 +878,7 @@ def _orders_text(orders: list[m.Order], limit: int | None = PROMPT_ORDERS) -> st
         eta = f", eta {brief.eta}" if brief.eta else ""
         lines.append(
             f"{brief.number} placed {brief.placed_at:%Y-%m-%d}, {brief.status}{eta}, "
-            f"{_money(brief.total, brief.currency)}: {'; '.join(brief.items)}"
+            f"{format_money(brief.total, brief.currency, style='grouped')}: {'; '.join(brief.items)}"
         )
     return "\n".join(lines)
 
@@ -943,13 +949,11 @@ class FollowupDraftResult(BaseModel):
     """What to check or add before sending."""
 
 
-_ORDER_NUMBER = re.compile(r"\b[A-Z]{1,4}-\d{3,}\b")
 _OFFER = re.compile(
     r"\b(?:discount|voucher|coupon|promo(?:tion)?(?: code)?|gift card|store credit|cashback|refund"
     r"|free (?:shipping|delivery|returns?|gift))\b|\d+(?:\.\d+)?\s?%|\bcode\s+[A-Z0-9]{3,}\b",
     re.IGNORECASE,
 )
-_AMOUNT_TEXT = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d{1,2})?")
 _PURPOSE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("issue", re.compile(r"\b(?:return|refund|late|delay|problem|issue|complain|sorry|apolog|missing|damaged)")),
     ("review", re.compile(r"\b(?:review|feedback|rating|rate)\b")),
@@ -969,7 +973,7 @@ def _draft_rules(
         if draft.channel != channel:
             problems.append(f"channel must be {channel.value!r}, as requested")
         text = f"{draft.subject or ''}\n{draft.body}"
-        for number in sorted(set(_ORDER_NUMBER.findall(text)) - order_numbers):
+        for number in sorted(set(ORDER_NUMBER.findall(text)) - order_numbers):
             problems.append(f"order {number} is not one of this customer's orders")
         for match in _OFFER.finditer(text):
             said = match.group(0)
@@ -979,7 +983,7 @@ def _draft_rules(
                 problems.append(f"the draft offers {said!r} but the request states no offer: remove it")
             elif re.search(r"\d|code", said, re.IGNORECASE):
                 problems.append(f"{said!r} is not in the request: copy the offer's terms exactly")
-        for amount in _AMOUNT_TEXT.findall(text):
+        for amount in AMOUNT_WITH_SYMBOL.findall(text):
             if amount.replace(" ", "").lower() not in allowed:
                 problems.append(f"the amount {amount} is not in the request or the records")
         return list(dict.fromkeys(problems))
@@ -1229,7 +1233,7 @@ def summary_from_profile(profile: CustomerProfile, orders: list[m.Order], today:
     segment = customer_segment(p)
     facts: list[str] = []
     if p.order_count and p.last_order_at is not None and orders:
-        value = _money(p.lifetime_value, p.currency)
+        value = format_money(p.lifetime_value, p.currency, style="grouped")
         last, first = orders[0], orders[-1]
         ago = "today" if p.days_since_last_order == 0 else f"{p.days_since_last_order} days ago"
         placed = f"{last.number} on {last.placed_at:%Y-%m-%d} ({_status_words(last.status)}), {ago}"
@@ -1242,7 +1246,7 @@ def summary_from_profile(profile: CustomerProfile, orders: list[m.Order], today:
             ]
         facts.append(f"{_orders(p.order_count)}, lifetime value {value}")
         if p.average_order_value is not None and p.average_order_value != p.lifetime_value:
-            facts.append(f"Average order value {_money(p.average_order_value, p.currency)}")
+            facts.append(f"Average order value {format_money(p.average_order_value, p.currency, style='grouped')}")
         facts.append(f"Last order {last.number} on {last.placed_at:%Y-%m-%d}: {_status_words(last.status)}")
         if len(orders) > 1:
             facts.append(f"First order {first.number} on {first.placed_at:%Y-%m-%d}")
@@ -1270,19 +1274,7 @@ def summary_from_profile(profile: CustomerProfile, orders: list[m.Order], today:
     )
 
 
-_MONTH_NUMBERS = {
-    name: number for number, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
-}
-_MONTH = (
-    r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
-    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-)
-_WRITTEN_DATES = (
-    re.compile(r"(?<![\d-])(?P<year>\d{4})-(?P<mnum>\d{2})-(?P<day>\d{2})(?!\d)"),
-    re.compile(rf"\b{_MONTH}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>\d{{4}})\b)?"),
-    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b\.?(?:,?\s+(?P<year>\d{{4}})\b)?"),
-    re.compile(rf"\b{_MONTH}\.?,?\s+(?P<year>\d{{4}})\b"),
-)
+_WRITTEN_DATES = (ISO_DATE, MONTH_DAY, DAY_MONTH, MONTH_YEAR)
 """How a summary writes a date: `2026-11-03`, `Nov 3, 2026`, `3 November`, `November 2026`."""
 _SPAN_OF_TIME = re.compile(rf"\b(?P<n>{_NUM})(?:\s+|\s*-\s*)(?P<unit>day|week|month|year)s?\b", re.IGNORECASE)
 _FIGURE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -1290,10 +1282,9 @@ _NOT_FIGURES = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # ids
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"  # dates and timestamps
     r"|\b\d{1,2}:\d{2}\b"  # clock times
-    r"|\b[A-Z]{1,4}-\d{3,}\b",  # order numbers, checked on their own
+    rf"|{ORDER_NUMBER.pattern}",  # order numbers, checked on their own
     re.IGNORECASE,
 )
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 @dataclass(frozen=True)
@@ -1332,7 +1323,7 @@ class _Records:
 
     def has_date(self, match: re.Match[str]) -> bool:
         year = int(match["year"]) if match["year"] else None
-        month = int(match["mnum"]) if "mnum" in match.re.groupindex else _MONTH_NUMBERS[match["month"][:3].lower()]
+        month = int(match["mnum"]) if "mnum" in match.re.groupindex else MONTH_NUMBERS[match["month"][:3].lower()]
         day = int(match["day"]) if "day" in match.re.groupindex else None
         return any(
             d.month == month and (year is None or d.year == year) and (day is None or d.day == day) for d in self.dates
@@ -1359,10 +1350,10 @@ class _Records:
             taken.append((start, end))
             return True
 
-        for match in _ORDER_NUMBER.finditer(text):
+        for match in ORDER_NUMBER.finditer(text):
             if fresh(match) and not match[0].startswith("SKU-") and match[0] not in self.order_numbers:
                 problems.append(f"{field}: order {match[0]} is not one of this customer's orders")
-        for match in _PHONE_LIKE.finditer(text):
+        for match in PHONE_LIKE.finditer(text):
             if Decimal(re.sub(r"\D", "", match[0])) in self.figures:
                 fresh(match)  # a phone number on record, however it is spaced
         for pattern in _WRITTEN_DATES:
@@ -1387,7 +1378,7 @@ class _Records:
 def _summary_rules(
     profile: CustomerProfile, records: _Records, *, has_conversations: bool
 ) -> Callable[[CrmCustomerSummary], list[str]]:
-    expected = {number: issue for issue in profile.open_issues for number in _ORDER_NUMBER.findall(issue)}
+    expected = {number: issue for issue in profile.open_issues for number in ORDER_NUMBER.findall(issue)}
 
     def check(value: CrmCustomerSummary) -> list[str]:
         problems = _segment_problems(value.segment, profile)
@@ -1400,7 +1391,7 @@ def _summary_rules(
         for field, text in fields.items():
             problems += records.ungrounded(field, text)
         if expected:
-            listed = {number for issue in value.open_issues for number in _ORDER_NUMBER.findall(issue)}
+            listed = {number for issue in value.open_issues for number in ORDER_NUMBER.findall(issue)}
             problems += [f"open_issues must include {issue!r}" for n, issue in expected.items() if n not in listed]
             problems += [
                 f"open_issues names order {n}, but the records show no open issue for it"
@@ -1410,7 +1401,7 @@ def _summary_rules(
             problems.append("the summary must not repeat the customer's email address")
         phone = re.sub(r"\D", "", profile.phone or "")
         if len(phone) >= 7 and any(
-            re.sub(r"\D", "", found).endswith(phone[-7:]) for found in _PHONE_LIKE.findall(value.summary)
+            re.sub(r"\D", "", found).endswith(phone[-7:]) for found in PHONE_LIKE.findall(value.summary)
         ):
             problems.append("the summary must not repeat the customer's phone number")
         if not has_conversations and value.sentiment is not Sentiment.UNKNOWN:

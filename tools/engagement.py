@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, String, case, cast, func, literal, or_
 
 from hub.db import models as m
 from hub.db.models import OrderStatus
+from hub.text import order_number_spellings, same_phone
 from tools.context import Audience, ToolContext, ToolError
 from tools.registry import ToolSpec
 
@@ -551,40 +552,6 @@ class OrderStatusResult(BaseModel):
     """What to tell the customer when nothing was found."""
 
 
-_ORDER_NUMBER = re.compile(r"^([A-Z]+)-?(\d+)$")
-
-
-def _order_numbers(raw: str) -> list[str]:
-    """Spellings to try for an order number: `#a10001` and `A 10001` both find `A-10001`."""
-    number = re.sub(r"[\s#]", "", raw).upper()
-    spellings = [number]
-    if match := _ORDER_NUMBER.match(number):
-        spellings += [f"{match[1]}-{match[2]}", f"{match[1]}{match[2]}"]
-    return list(dict.fromkeys(spellings))
-
-
-def _phone_digits(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone)
-    if phone.strip().startswith("00"):
-        digits = digits[2:]
-    return digits
-
-
-def same_phone(given: str, stored: str) -> bool:
-    """Whether two phone numbers are one, however they are written (`+1 (555) 010-0199` = `555 010 0199`).
-
-    A number without its country code, or with a national trunk `0`, matches when it is at least 9 digits
-    and the rest of the full number ends with it.
-    """
-    a, b = _phone_digits(given), _phone_digits(stored)
-    if not a or not b:
-        return False
-    if a == b:
-        return True
-    short, full = sorted((a.removeprefix("0"), b.removeprefix("0")), key=len)
-    return len(short) >= 9 and full.endswith(short)
-
-
 def _contact_matches(given: str, customer: m.Customer) -> bool:
     text = given.strip()
     if "@" in text:
@@ -594,7 +561,7 @@ def _contact_matches(given: str, customer: m.Customer) -> bool:
 
 async def order_status(ctx: ToolContext, args: OrderStatusInput) -> OrderStatusResult:
     """Return an order's status once the contact given matches it; otherwise the same not-found answer."""
-    spellings = _order_numbers(args.order_number)
+    spellings = order_number_spellings(args.order_number)
     not_found = OrderStatusResult(found=False, order_number=spellings[0], message=ORDER_NOT_FOUND)
     candidates = {o.number: o for o in await ctx.data.orders.list(m.Order.number.in_(spellings))}
     order = next((candidates[n] for n in spellings if n in candidates), None)

@@ -12,7 +12,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from hub.db.models import Channel, OrderStatus
-from tools.engagement import same_phone
+from hub.text import (
+    DAY_MONTH,
+    EMAIL,
+    ISO_DATE,
+    MONTH_DAY,
+    MONTH_NUMBERS,
+    ORDER_REFERENCE,
+    PHONE,
+    SKU_LIKE,
+    SKU_PREFIX,
+    SLASHED_DATE,
+    prices_in,
+    same_phone,
+    sku_with_prefix,
+)
 
 CHANNEL_LIMITS: dict[Channel, int] = {Channel.WHATSAPP: 4096, Channel.WEB: 4000, Channel.CONSOLE: 16000}
 """The longest reply each channel accepts, in characters."""
@@ -23,43 +37,7 @@ _STOCK_KEYS = ("stock", "quantity")
 
 # --- what the tool outputs say ------------------------------------------------------------------------
 
-_AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?"
-_PRICE = re.compile(
-    rf"(?P<pre>US\$|CA\$|A\$|\$|€|£|\b(?:USD|EUR|GBP|CAD|AUD)\s?)\s?(?P<a1>{_AMOUNT})(?![\d])"
-    rf"|(?<![\w.,$€£])(?P<a2>{_AMOUNT})\s?(?P<post>(?:USD|EUR|GBP|CAD|AUD|dollars?|euros?)(?!\w)|€|£)"
-)
-_CURRENCY_OF = {
-    "$": {"USD", "CAD", "AUD"},
-    "US$": {"USD"},
-    "CA$": {"CAD"},
-    "A$": {"AUD"},
-    "€": {"EUR"},
-    "£": {"GBP"},
-    "DOLLAR": {"USD", "CAD", "AUD"},
-    "DOLLARS": {"USD", "CAD", "AUD"},
-    "EURO": {"EUR"},
-    "EUROS": {"EUR"},
-}
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(
-    r"(?<![\w+])\+\d[\d\s().-]{6,}\d(?!\w)"  # international, with a leading +
-    r"|(?<![\w(])\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\w)"  # North American, grouped
-    r"|(?<!\w)0\d{2,4}[\s.-]\d{3,4}[\s.-]?\d{3,4}(?!\w)"  # national, with a trunk 0
-    r"|(?<![\w.,-])\d{9,15}(?![\w.,-]?\d)"  # one long run of digits
-)
-_MONTH_NAMES = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-}  # fmt: skip
-_MONTH = r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_DATES = (
-    re.compile(r"(?<![\w-])(?P<year>\d{4})-(?P<mnum>\d{2})-(?P<day>\d{2})(?!\d)"),
-    re.compile(rf"\b{_MONTH}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>\d{{4}})\b)?"),
-    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b\.?(?:,?\s+(?P<year>\d{{4}})\b)?"),
-    re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b"),
-)
-_SKU_DEFAULT = re.compile(r"\bSKU[-_ ]?(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*\b", re.IGNORECASE)
-_SKU_PREFIX = re.compile(r"^([A-Za-z]+[-_]?)\d")
+_DATES = (ISO_DATE, MONTH_DAY, DAY_MONTH, SLASHED_DATE)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
 _DIGIT_RUN = re.compile(r"\d{6,}")
 _DIGIT = re.compile(r"\d")
@@ -97,7 +75,7 @@ def _dates_in(text: str) -> Iterator[tuple[re.Match[str], _Date]]:
             groups = match.groupdict()
             year = int(groups["year"]) if groups.get("year") else None
             if groups.get("month"):
-                found = [(_MONTH_NAMES[groups["month"][:3].lower()], int(groups["day"]))]
+                found = [(MONTH_NUMBERS[groups["month"][:3].lower()], int(groups["day"]))]
             elif groups.get("mnum"):
                 found = [(int(groups["mnum"]), int(groups["day"]))]
             else:
@@ -105,14 +83,6 @@ def _dates_in(text: str) -> Iterator[tuple[re.Match[str], _Date]]:
                 found = [(a, b), (b, a)]  # 11/28/2026 or 28/11/2026: either reading may be the grounded one
             for month, day in found:
                 yield match, _Date(month, day, year)
-
-
-def _prices_in(text: str) -> Iterator[tuple[str, Decimal, set[str]]]:
-    for match in _PRICE.finditer(text):
-        amount = _decimal(match["a1"] or match["a2"])
-        unit = (match["pre"] or match["post"] or "").strip().upper()
-        if amount is not None:
-            yield match.group(0).strip(), amount, _CURRENCY_OF.get(unit, {unit})
 
 
 @dataclass
@@ -166,7 +136,7 @@ class _Grounding:
             self.stock.add(value)
         if key == "currency" and isinstance(value, str):
             self.currencies.add(value.upper())
-        if key == "sku" and isinstance(value, str) and (prefix := _SKU_PREFIX.match(value)):
+        if key == "sku" and isinstance(value, str) and (prefix := SKU_PREFIX.match(value)):
             self.sku_prefixes.add(prefix[1])
         if isinstance(value, bool):
             return
@@ -174,17 +144,17 @@ class _Grounding:
         self.texts.append(text)
         self.identifiers.update(_alnum(t) for t in _TOKEN.findall(text))
         if "@" in text:
-            self.emails.update(e.lower() for e in _EMAIL.findall(text))
+            self.emails.update(e.lower() for e in EMAIL.findall(text))
         if _DIGIT.search(text) is None:
             return  # prices, dates, phone numbers and long numbers all have a digit
         self.digit_runs.update(_DIGIT_RUN.findall(text))
-        for _, amount, currencies in _prices_in(text):
+        for _, amount, currencies in prices_in(text):
             self.money.add(amount)
             self.currencies.update(c for c in currencies if len(currencies) == 1)
         for _, when in _dates_in(text):
             self.dates.add(when)
             self.dates.add(_Date(when.month, when.day, None))
-        self.phones.extend(m.group(0) for m in _PHONE.finditer(text))
+        self.phones.extend(m.group(0) for m in PHONE.finditer(text))
 
     def quotes(self, sentence: str) -> bool:
         """Whether the sentence is copied from a tool output (a policy passage, say), whitespace aside."""
@@ -206,7 +176,7 @@ def _check_length(reply: str, channel: Channel) -> list[str]:
 
 def _check_prices(reply: str, facts: _Grounding) -> list[str]:
     problems = []
-    for text, amount, currencies in _prices_in(reply):
+    for text, amount, currencies in prices_in(reply):
         if amount not in facts.money:
             problems.append(f"price {text} does not appear in this turn's tool outputs")
         elif facts.currencies and currencies.isdisjoint(facts.currencies):
@@ -217,9 +187,7 @@ def _check_prices(reply: str, facts: _Grounding) -> list[str]:
 
 
 def _check_skus(reply: str, facts: _Grounding) -> list[str]:
-    patterns = [_SKU_DEFAULT] + [
-        re.compile(rf"\b{re.escape(prefix)}\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b") for prefix in sorted(facts.sku_prefixes)
-    ]
+    patterns = [SKU_LIKE] + [sku_with_prefix(prefix) for prefix in sorted(facts.sku_prefixes)]
     invented = {
         _alnum(match.group(0)): match.group(0)
         for pattern in patterns
@@ -341,7 +309,6 @@ _HEDGED = re.compile(
     r"\b(?:will|would|should|could|may|might|to|expected|estimated|scheduled)\s+(?:\w+\s+){0,2}$", re.I
 )
 _DEFINITE = re.compile(r"\b(?:your|the|this|that)\s+(?:order|parcel|package|shipment|delivery)\b|\bit\b|\bit's\b", re.I)
-_ORDER_REF = re.compile(r"(?:\b[Oo]rder(?:\s+(?:number|no\.?))?\s*#?\s*|#\s?)([A-Za-z]{0,4}-?\d{3,})\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
@@ -370,7 +337,7 @@ def _check_order_status(reply: str, facts: _Grounding) -> list[str]:
             continue
         tokens = {_alnum(t) for t in _TOKEN.findall(sentence)}
         refs = {n: facts.orders[n][0] for n in facts.orders if n in tokens}
-        refs.update({_alnum(r): r for r in _ORDER_REF.findall(sentence) if _alnum(r) not in refs})
+        refs.update({_alnum(r): r for r in ORDER_REFERENCE.findall(sentence) if _alnum(r) not in refs})
         for statuses, label in claims:
             for key, number in sorted(refs.items()):
                 if key not in facts.orders:
@@ -390,11 +357,11 @@ def _check_order_status(reply: str, facts: _Grounding) -> list[str]:
 def _check_contacts(reply: str, facts: _Grounding, customer_email: str | None, customer_phone: str | None) -> list[str]:
     problems = []
     allowed_emails = facts.emails | ({customer_email.strip().lower()} if customer_email else set())
-    for email in _EMAIL.findall(reply):
+    for email in EMAIL.findall(reply):
         if email.lower() not in allowed_emails:
             problems.append(f"email address {email} is neither the customer's own nor in this turn's tool outputs")
-    without_emails = _EMAIL.sub(" ", reply)
-    for match in _PHONE.finditer(without_emails):
+    without_emails = EMAIL.sub(" ", reply)
+    for match in PHONE.finditer(without_emails):
         number = match.group(0).strip()
         digits = re.sub(r"\D", "", number)
         if not 9 <= len(digits) <= 15 or digits in facts.digit_runs:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hub.cli.common import cli_actor, fail, load_settings, with_session
+from hub.text import format_usd_limit
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -216,12 +217,9 @@ async def _gather(settings: Settings, tenant: str | None) -> PlatformStatus:
         await engine.dispose()
 
 
-def _usd(value: Decimal | None) -> str:
-    return "–" if value is None else f"${value:.2f}"
-
-
 def _spend(spent: Decimal, soft: Decimal | None, hard: Decimal | None) -> str:
-    return f"${spent:.4f} (soft {_usd(soft)}, hard {_usd(hard)})"
+    soft_limit, hard_limit = format_usd_limit(soft, style="cents"), format_usd_limit(hard, style="cents")
+    return f"${spent:.4f} (soft {soft_limit}, hard {hard_limit})"
 
 
 def render_status(status: PlatformStatus, console: Console) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from hub.db.models import OrderStatus
+from hub.text import format_money, format_order_number, format_sku
 
 SHOP_NAME = "Northwind Threads"
 SHOP_SLUG = "demo"
@@ -1191,7 +1192,7 @@ def _build_products(rng: random.Random) -> list[dict[str, Any]]:
             else:
                 raise RuntimeError(f"no unique title left for {style.name!r}")
             titles.add(title)
-            sku = f"SKU-{FIRST_SKU + len(products)}"
+            sku = format_sku(FIRST_SKU + len(products))
             sizes = list(style.sizes) if style.sizes else _size_run(rng, spec.sizes, spec.min_sizes)
             attributes: dict[str, Any] = {
                 "product_type": str(style.product_type),
@@ -1672,14 +1673,14 @@ def _build_orders(
             }
         )
     drafts.sort(key=lambda o: (o["placed_at"], o["customer_email"]))
-    return [{"number": f"A-{FIRST_ORDER_NUMBER + i}", **o} for i, o in enumerate(drafts)]
+    return [{"number": format_order_number(FIRST_ORDER_NUMBER + i), **o} for i, o in enumerate(drafts)]
 
 
 # --- policies --------------------------------------------------------------------------------------
 
 
 def _usd(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
+    return format_money(amount, "USD", style="grouped")
 
 
 def _build_policies() -> list[dict[str, str]]:

@@ -12,10 +12,13 @@ from agents.engine import DeterministicEngine, Pending, ShopVoice
 from hub.db import models as m
 from hub.prompting.outputs import Intent
 from hub.seed.demo import DemoCredentials
+from hub.text import format_date, format_money
+from tools import engagement as eng
 from tools.context import Audience, ToolContext
 from tools.validators import validate_reply
 
 VOICE = ShopVoice(name="Northwind Threads")
+WEB = m.Channel.WEB
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +96,31 @@ async def test_a_wrong_email_reveals_nothing_about_the_order(
     )
     assert turn.tools == ["order_status"] and "couldn't find an order" in turn.reply
     assert "shipped" not in turn.reply and "tracking" not in turn.reply
+
+
+async def test_every_fact_the_engine_writes_is_one_the_validator_checks(
+    session: AsyncSession, demo: DemoCredentials, bot: DeterministicEngine
+) -> None:
+    """Validated against no tool output, each price, SKU, order and date of a real reply is reported: none
+    is written in a form the validator does not read."""
+    ask = f"tell me about {demo.sample_sku}"
+    product = await bot.answer(shopper(session, demo), ask, pending=Pending(), voice=VOICE)
+    detail = product.outputs[0]
+    assert isinstance(detail, eng.ProductDetail)
+    money = format_money(detail.price, detail.currency)
+    assert money in product.reply and validate_reply(product.reply, tool_outputs=product.outputs, channel=WEB) == []
+    assert {
+        f"price {money} does not appear in this turn's tool outputs",
+        f"SKU {detail.sku} does not appear in this turn's tool outputs",
+    } <= set(validate_reply(product.reply, tool_outputs=[], channel=WEB))
+
+    ask = f"where is {demo.sample_order_id}, my email is {demo.sample_order_email}"
+    order = await bot.answer(shopper(session, demo), ask, pending=Pending(), voice=VOICE)
+    status = order.outputs[0]
+    assert isinstance(status, eng.OrderStatusResult) and status.order is not None and status.order.eta is not None
+    eta = format_date(status.order.eta)
+    assert eta in order.reply and validate_reply(order.reply, tool_outputs=order.outputs, channel=WEB) == []
+    assert {
+        f"the reply says order {demo.sample_order_id} is shipped, but no tool output this turn covers it",
+        f"date {eta} does not appear in this turn's tool outputs",
+    } <= set(validate_reply(order.reply, tool_outputs=[], channel=WEB))
