@@ -18,6 +18,7 @@ from chat_ui.whatsapp.constants import DELIVER_TASK
 from chat_ui.whatsapp.outbox import plan
 from chat_ui.whatsapp.worker import whatsapp_account
 from graphs.turns import HUMAN_ROLE
+from hub.audit.events import record
 from hub.db import models as m
 from hub.jobs import JobQueue
 
@@ -41,14 +42,13 @@ async def set_handler(
     """Take a conversation over (the bot stays quiet) or release it back to the bot; audited; the caller commits."""
     conversation = await _owned(session, tenant_id, conversation_id)
     conversation.status = m.ConversationStatus.HUMAN if human else m.ConversationStatus.BOT
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id,
-            actor=operator,
-            action="conversation.taken_over" if human else "conversation.released",
-            subject=str(conversation_id),
-            data={},
-        )
+    await record(
+        session,
+        tenant_id=tenant_id,
+        actor=operator,
+        action="conversation.taken_over" if human else "conversation.released",
+        subject=str(conversation_id),
+        data={},
     )
     return conversation
 
@@ -93,14 +93,13 @@ async def reply_as_human(
     await session.flush()
     if account is not None:
         plan(session, conversation=conversation, message=message, account_config=account.config, now=now)
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id,
-            actor=operator,
-            action="conversation.human_reply",
-            subject=str(conversation.id),
-            data={"message_id": str(message.id), "channel": str(conversation.channel)},
-        )
+    await record(
+        session,
+        tenant_id=tenant_id,
+        actor=operator,
+        action="conversation.human_reply",
+        subject=str(conversation.id),
+        data={"message_id": str(message.id), "channel": str(conversation.channel)},
     )
     await session.commit()
     if account is not None and jobs is not None:

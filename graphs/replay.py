@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agents.engine import DeterministicEngine
 from graphs.conversation import PROMPT_HISTORY_MESSAGES, STEP_LIMIT, RecordedTools, ToolOutcome, build_graph, new_turn
 from graphs.turns import PROMPTS, Conversations, Speaker, agent_prompt
+from hub.audit.events import record
 from hub.audit.explain import ExplainError, trace_spans
 from hub.audit.trace import Trace
 from hub.db import models as m
@@ -278,15 +279,14 @@ async def replay_message(
     )
     async with sessions() as session:
         await conversations.traces.store(session, trace, redact_pii=config.redact_pii)
-        session.add(
-            m.AuditEvent(
-                tenant_id=tenant_pk,
-                actor=actor,
-                action="chat.replayed",
-                subject=str(answer_id),
-                trace_id=trace.trace_id,
-                data={"prompt": replay.prompt, "model": model, "changed": result.changed, "cost": str(cost)},
-            )
+        await record(
+            session,
+            tenant_id=tenant_pk,
+            actor=actor,
+            action="chat.replayed",
+            subject=str(answer_id),
+            trace_id=trace.trace_id,
+            data={"prompt": replay.prompt, "model": model, "changed": result.changed, "cost": str(cost)},
         )
         await session.commit()
     return result

@@ -33,6 +33,7 @@ from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
 from graphs.checkpoint import thread_id
 from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState, new_turn
+from hub.audit.events import event_row
 from hub.audit.redact import redact
 from hub.audit.store import TraceStore
 from hub.audit.trace import Span, Trace
@@ -432,14 +433,14 @@ class Conversations:
             awaiting=[a.model_dump() for a in awaiting] or None,
             cost=data["cost"],
         )
-        audit = {
-            "tenant_id": tenant.id,
-            "actor": speaker.actor,
-            "action": "chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
-            "subject": str(message["id"]),
-            "trace_id": call.trace_id,
-            "data": redact(data) if config_.redact_pii else data,
-        }
+        audit = event_row(
+            tenant_id=tenant.id,
+            actor=speaker.actor,
+            action="chat.loop_stopped" if stopped else ("chat.awaiting" if awaiting else "chat.turn"),
+            subject=str(message["id"]),
+            trace_id=call.trace_id,
+            data=redact(data) if config_.redact_pii else data,
+        )
         changes = {**(conversation_update or {}), **({"status": m.ConversationStatus.HUMAN} if handed_over else {})}
         stored = [inbound, message] if inbound is not None else [message]
         await self._write(session, trace, conversation, stored, changes, audit, redact_pii=config_.redact_pii)

@@ -19,6 +19,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.gateway.guards import Refusal
 from hub.gateway.switches import PHOTOGRAPHY, tenant_switch
@@ -156,14 +157,13 @@ async def submit(
     )
     session.add(job)
     await session.flush()
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id,
-            actor=by,
-            action="photos.requested",
-            subject=product.sku,
-            data={"job_id": str(job.id), "brief": job.brief, "priority": priority},
-        )
+    await record(
+        session,
+        tenant_id=tenant_id,
+        actor=by,
+        action="photos.requested",
+        subject=product.sku,
+        data={"job_id": str(job.id), "brief": job.brief, "priority": priority},
     )
     return job
 
@@ -182,10 +182,8 @@ async def cancel(session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID,
     if job.state in FINISHED:
         raise ImagingRefused(409, "job_id", f"photo job {job_id} is already {job.state}")
     transition(job, m.ImageJobState.CANCELLED, by=by)
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id, actor=by, action="photos.cancelled", subject=job.sku, data={"job_id": str(job.id)}
-        )
+    await record(
+        session, tenant_id=tenant_id, actor=by, action="photos.cancelled", subject=job.sku, data={"job_id": str(job.id)}
     )
     return job
 
@@ -231,14 +229,13 @@ async def decide(
     }
     images[image - 1] = {**images[image - 1], **verdict}
     job.result = {**job.result, "images": images}  # a new dict: JSON changes are not tracked in place
-    session.add(
-        m.AuditEvent(
-            tenant_id=tenant_id,
-            actor=by,
-            action="photos.approved" if approve else "photos.rejected",
-            subject=job.sku,
-            data={"job_id": str(job.id), "image": image, "reason": reason},
-        )
+    await record(
+        session,
+        tenant_id=tenant_id,
+        actor=by,
+        action="photos.approved" if approve else "photos.rejected",
+        subject=job.sku,
+        data={"job_id": str(job.id), "image": image, "reason": reason},
     )
     await session.flush()
     await session.refresh(job)  # updated_at is set by the database

@@ -8,6 +8,7 @@ from dataclasses import replace
 from functools import lru_cache, partial
 from typing import Any
 
+from hub.audit import events
 from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
@@ -59,13 +60,12 @@ async def record(
     trace_id: str | None = None,
 ) -> None:
     """Append an audit event for a write a tool made, in the tool's transaction; `trace_id` ties it to a model call."""
-    ctx.session.add(
-        m.AuditEvent(
-            tenant_id=ctx.tenant_id,
-            actor=by or await actor(ctx),
-            action=action,
-            subject=subject,
-            trace_id=trace_id,
-            data=data or {},
-        )
+    await events.record(
+        ctx.session,
+        tenant_id=ctx.tenant_id,
+        actor=by or await actor(ctx),
+        action=action,
+        subject=subject,
+        trace_id=trace_id,
+        data=data,
     )

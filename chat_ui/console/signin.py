@@ -20,12 +20,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.http.clients import client_of
 from hub.http.deps import Resources
 from hub.http.errors import error_body
 from hub.metrics import AUTH_FAILURES, AUTH_LOCKOUTS, AUTH_THROTTLED
-from hub.tenancy.admin import audit
 from hub.tenancy.guessing import Refused, Subject, account_id, sign_in_guesses
 
 log = structlog.get_logger(__name__)
@@ -156,7 +156,7 @@ async def _locked_out(res: Resources, scopes: tuple[Subject, ...], *, email: str
             found = await session.execute(select(m.Operator.tenant_id).where(m.Operator.email == email))
             tenants = sorted(set(found.scalars()), key=str)
         for tenant_id in tenants or [None]:
-            await audit(
+            await record(
                 session,
                 actor=f"client:{client}",
                 action="console.sign_in_locked_out",

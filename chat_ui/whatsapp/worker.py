@@ -67,6 +67,7 @@ from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.checkpoint import open_checkpointer
 from graphs.conversation import build_graph
 from graphs.turns import Conversations, Speaker, TurnDeadlines, open_conversation
+from hub.audit.events import record
 from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
@@ -355,14 +356,13 @@ class WhatsAppChannel:
                 )
             text = opted_out_reply(tenant.name) if said == "opt_out" else opted_in_reply(tenant.name)
             planned = answer(text, m.DeliveryKind.NOTICE, said)
-            session.add(
-                m.AuditEvent(
-                    tenant_id=tenant.id,
-                    actor=f"customer:{m.Channel.WHATSAPP}:{speaker.external_ref}",
-                    action=f"whatsapp.{said}",
-                    subject=str(conversation.id),
-                    data={"message_id": event.id, "customer_id": str(customer_id) if customer_id else None},
-                )
+            await record(
+                session,
+                tenant_id=tenant.id,
+                actor=f"customer:{m.Channel.WHATSAPP}:{speaker.external_ref}",
+                action=f"whatsapp.{said}",
+                subject=str(conversation.id),
+                data={"message_id": event.id, "customer_id": str(customer_id) if customer_id else None},
             )
             await write_changes()
             return planned

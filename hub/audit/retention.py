@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit.events import record
 from hub.db import models as m
-from hub.tenancy.admin import audit
 from hub.tenancy.config import TenantConfig
 
 log = structlog.get_logger(__name__)
@@ -132,7 +132,7 @@ async def purge_tenant(
     purge = _TenantPurge(session, tenant.id, result.cutoff, dry_run=dry_run, batch_size=batch_size)
     await purge.run(result, forget)
     if not dry_run:
-        await audit(
+        await record(
             session,
             actor=actor,
             action=PURGED_ACTION,

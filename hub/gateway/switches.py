@@ -25,9 +25,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.aio import wait_event
+from hub.audit.events import record
 from hub.constants import SWITCHES
 from hub.db import models as m
-from hub.tenancy.admin import audit
 
 log = structlog.get_logger(__name__)
 
@@ -137,7 +137,7 @@ async def switch_off(
         row = m.KillSwitch(key=key, tenant_id=tenant_id, feature=feature, model=model, reason="", set_by="")
         session.add(row)
     row.reason, row.set_by, row.set_at = reason, by, now
-    await audit(
+    await record(
         session,
         actor=by,
         action="switch.off",
@@ -166,7 +166,7 @@ async def switch_on(
         return None
     was = Switch.of(row)
     await session.execute(delete(m.KillSwitch).where(m.KillSwitch.key == key))
-    await audit(
+    await record(
         session,
         actor=by.strip()[:_BY_MAX] or "unknown",
         action="switch.on",

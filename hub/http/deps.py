@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.gateway.gateway import Gateway
 from hub.http.clients import client_of
@@ -19,7 +20,7 @@ from hub.http.errors import ApiError
 from hub.jobs import JobQueue
 from hub.metrics import AUTH_FAILURES, AUTH_LOCKOUTS, AUTH_THROTTLED
 from hub.settings import Settings
-from hub.tenancy.admin import Caller, audit, authenticate_key
+from hub.tenancy.admin import Caller, authenticate_key
 from hub.tenancy.guessing import Subject, key_guesses
 from hub.tenancy.key_usage import KeyUsage
 from hub.tenancy.repository import TenantData
@@ -103,7 +104,7 @@ async def _audit_key_lockout(res: Resources, client: str) -> None:
     AUTH_LOCKOUTS.labels("api_key", Subject.CLIENT).inc()
     log.warning("api_key_guessing_locked_out", client=client, lockout_s=res.settings.key_lockout_s)
     async with res.sessions() as session:
-        await audit(
+        await record(
             session,
             actor=f"client:{client}",
             action="api_key.locked_out",

@@ -12,6 +12,7 @@ from slugify import slugify
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.tenancy import secrets as sec
 from hub.tenancy.config import TenantConfig
@@ -30,18 +31,6 @@ class Caller:
     key_prefix: str
 
 
-async def audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    tenant_id: uuid.UUID | None,
-    subject: str | None = None,
-    data: dict | None = None,
-) -> None:
-    session.add(m.AuditEvent(actor=actor, action=action, tenant_id=tenant_id, subject=subject, data=data or {}))
-
-
 async def create_tenant(
     session: AsyncSession, *, name: str, slug: str | None = None, config: TenantConfig | None = None, actor: str = "cli"
 ) -> m.Tenant:
@@ -53,7 +42,7 @@ async def create_tenant(
     tenant = m.Tenant(slug=slug, name=name, settings=(config or TenantConfig()).to_column())
     session.add(tenant)
     await session.flush()
-    await audit(session, actor=actor, action="tenant.created", tenant_id=tenant.id, subject=slug)
+    await record(session, actor=actor, action="tenant.created", tenant_id=tenant.id, subject=slug)
     return tenant
 
 
@@ -70,7 +59,7 @@ async def update_tenant_settings(
     changed = {key: (before.get(key), after.get(key)) for key in changes if before.get(key) != after.get(key)}
     if changed:
         tenant.settings = after
-        await audit(
+        await record(
             session,
             actor=actor,
             action="tenant.settings_changed",
@@ -115,7 +104,7 @@ async def issue_key(
     minted = sec.mint_key(role, seed=seed)
     row = m.ApiKey(tenant_id=tenant_id, role=role, name=name, prefix=minted.prefix, key_hash=minted.key_hash)
     session.add(row)
-    await audit(
+    await record(
         session, actor=actor, action="key.issued", tenant_id=tenant_id, subject=minted.prefix, data={"role": role}
     )
     await session.flush()
@@ -130,7 +119,7 @@ async def revoke_key(session: AsyncSession, prefix: str, *, actor: str = "cli") 
         raise TenancyError(f"unknown key {lookup!r}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
-        await audit(session, actor=actor, action="key.revoked", tenant_id=row.tenant_id, subject=row.prefix)
+        await record(session, actor=actor, action="key.revoked", tenant_id=row.tenant_id, subject=row.prefix)
     return row
 
 
@@ -165,7 +154,7 @@ async def create_operator(
         raise TenancyError(f"operator {email!r} already exists for this tenant")
     op = m.Operator(tenant_id=tenant_id, email=email, name=name, password_hash=sec.hash_password(password))
     session.add(op)
-    await audit(session, actor=actor, action="operator.created", tenant_id=tenant_id, subject=email)
+    await record(session, actor=actor, action="operator.created", tenant_id=tenant_id, subject=email)
     await session.flush()
     return op
 

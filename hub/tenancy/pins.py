@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.gateway.config import GatewayConfig
 from hub.prompting.registry import Prompt, PromptRegistry
-from hub.tenancy.admin import audit
 
 
 class PinRefused(Exception):
@@ -129,7 +129,7 @@ async def approve_pins(
             raise PinRefused(await _why_not(session, prompt, tenant, model=model))
         approved.append((prompt, PinChange(use_case, version, previous, evidence.id if evidence else None), model))
     for prompt, change, model in approved:
-        await audit(
+        await record(
             session,
             actor=actor,
             action="prompt.pinned" if change.eval_run is not None else "prompt.pinned_without_eval",

@@ -104,6 +104,19 @@ def test_only_the_gateway_imports_a_model_sdk() -> None:
     assert offenders == []
 
 
+def test_audit_events_are_built_by_one_writer() -> None:
+    # Every audit row takes its shape from `hub.audit.events`, so the trail reads the same whoever wrote it.
+    builders = sorted(
+        str(path.relative_to(ROOT))
+        for _, path in project_modules()
+        if any(
+            isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "AuditEvent"
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    )
+    assert builders == ["hub/audit/events.py"]
+
+
 def test_settings_are_read_only_by_entry_points() -> None:
     readers = sorted(
         str(path.relative_to(ROOT))

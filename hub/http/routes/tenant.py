@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.audit.events import record
 from hub.db import models as m
 from hub.http.deps import AdminKey, OperatorKey, Resources, Session, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
 from hub.http.limits import MAX_JSON_BODY, NO_NUL
 from hub.prompting.registry import PromptError
-from hub.tenancy.admin import audit
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.pins import PinRefused, approve_pins
 
@@ -128,7 +128,7 @@ async def patch_tenant(
     except PinRefused as exc:
         raise ApiError(409, "pin_needs_eval", f'{exc}, or send "force_pins": REASON (audited)') from None
     tenant.settings = merged.to_column()
-    await audit(
+    await record(
         session,
         actor=f"key:{auth.caller.key_prefix}",
         action="tenant.settings_changed",
