@@ -33,7 +33,18 @@ from hub.settings import Settings, get_settings
 from hub.tenancy import admin
 
 PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _redis_url() -> str:
+    """The test Redis database: index 9, or under pytest-xdist one index per worker (9, 10, …), since each test
+    empties its database."""
+    if url := os.environ.get("HUB_TEST_REDIS_URL"):
+        return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return f"redis://127.0.0.1:6379/{9 + int(worker.removeprefix('gw'))}"
+
+
+REDIS_URL = _redis_url()
 
 pytest_plugins = ["tests.watchdog"]
 
