@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -36,12 +37,11 @@ PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@12
 
 
 def _redis_url() -> str:
-    """The test Redis database: index 9, or under pytest-xdist one index per worker (9, 10, …), since each test
-    empties its database."""
-    if url := os.environ.get("HUB_TEST_REDIS_URL"):
-        return url
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return f"redis://127.0.0.1:6379/{9 + int(worker.removeprefix('gw'))}"
+    """The test Redis database (`HUB_TEST_REDIS_URL`, else index 9), one index further per pytest-xdist worker
+    (9, 10, …): each test empties its database, so two processes must not share one."""
+    url = urlsplit(os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    return urlunsplit(url._replace(path=f"/{int(url.path.strip('/') or 0) + worker}"))
 
 
 REDIS_URL = _redis_url()
