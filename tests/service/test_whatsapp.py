@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -822,6 +822,27 @@ async def test_a_burst_of_statuses_from_many_jobs_is_applied_in_a_few_batched_st
     assert [h["status"] for h in moved["wamid.BURST0"].history] == ["sent", "delivered"], "applied once"
 
 
+async def channel_worker(channel: Channel, **env: str) -> asyncio.subprocess.Process:
+    """Start a real `hub worker channels` on the test's database, Redis and fake Graph API, with `env` on top."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        "worker",
+        "channels",
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+            "HUB_DATA_DIR": str(channel.settings.data_dir),
+            "HUB_DATABASE_URL": channel.settings.resolved_database_url,
+            "HUB_REDIS_URL": channel.settings.redis_url or "",
+            "HUB_WHATSAPP_API_BASE": channel.graph.base_url,
+            "HUB_JOBS_IDLE_TIMEOUT_S": "1",
+            **env,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_worker_killed_mid_webhook_loses_and_duplicates_nothing(channel: Channel) -> None:
     """The job is reclaimed by the next worker: customers answered before the kill are not answered twice,
@@ -833,20 +854,9 @@ async def test_a_worker_killed_mid_webhook_loses_and_duplicates_nothing(channel:
     blocked = f"{CONVERSATION_LOCK}:{tenant}:{customers[2]}"
     redis = Redis.from_url(channel.settings.redis_url or "")
     await redis.set(blocked, "held-by-the-test", px=120_000)  # the worker waits here for the third customer
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATA_DIR": str(channel.settings.data_dir),
-        "HUB_DATABASE_URL": channel.settings.resolved_database_url,
-        "HUB_REDIS_URL": channel.settings.redis_url or "",
-        "HUB_WHATSAPP_API_BASE": channel.graph.base_url,
-        "HUB_JOBS_IDLE_TIMEOUT_S": "1",
-        "HUB_WHATSAPP_LOCK_S": "120",
-    }
 
-    async def worker() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub", "worker", "channels", env=env, stdout=asyncio.subprocess.DEVNULL
-        )
+    def worker() -> Awaitable[asyncio.subprocess.Process]:
+        return channel_worker(channel, HUB_WHATSAPP_LOCK_S="120")
 
     body = json.dumps(one_change(*(text(demo, "hello", wa_id=c) for c in customers))).encode()
     doomed = await worker()
@@ -892,20 +902,9 @@ async def test_a_worker_killed_after_the_graph_api_accepted_a_reply_never_sends_
     """The reply is claimed before the send: the next worker finds the claim, marks the reply unconfirmed instead
     of sending it again, and Meta's status for it (echoing the delivery id) confirms it went out."""
     demo = channel.demo
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATA_DIR": str(channel.settings.data_dir),
-        "HUB_DATABASE_URL": channel.settings.resolved_database_url,
-        "HUB_REDIS_URL": channel.settings.redis_url or "",
-        "HUB_WHATSAPP_API_BASE": channel.graph.base_url,
-        "HUB_JOBS_IDLE_TIMEOUT_S": "1",
-        "HUB_WHATSAPP_LOCK_LEASE_S": "2",
-    }
 
-    async def worker() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub", "worker", "channels", env=env, stdout=asyncio.subprocess.DEVNULL
-        )
+    def worker() -> Awaitable[asyncio.subprocess.Process]:
+        return channel_worker(channel, HUB_WHATSAPP_LOCK_LEASE_S="2")
 
     channel.graph.hold()  # the Graph API takes the reply; its answer waits until the worker is dead
     doomed = await worker()
