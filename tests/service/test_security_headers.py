@@ -14,10 +14,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from hub.settings import Environment, Settings
 from hub.tenancy import admin
 from tests.conftest import Shop, make_shop
+from tests.service.test_chat_api import client_for
 
 EVIL_SITE = "https://evil.example"
 PUBLIC_ORIGIN = "https://hub.example.com"
@@ -30,16 +30,9 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
-            yield client
-
-
 @pytest.fixture
 async def hub(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in serve(app_settings.model_copy(update={"public_origins": (PUBLIC_ORIGIN,)})):
+    async for client in client_for(app_settings.model_copy(update={"public_origins": (PUBLIC_ORIGIN,)})):
         yield client
 
 
@@ -137,7 +130,7 @@ async def test_in_production_the_session_cookie_is_secure_and_hsts_is_sent(
     app_settings: Settings, engine: AsyncEngine, shop: Shop
 ) -> None:
     production = app_settings.model_copy(update={"env": Environment.PRODUCTION, "secret_key": SecretStr("s" * 40)})
-    async for hub in serve(production):
+    async for hub in client_for(production):
         signed_in = await hub.post("/console/login", data={"username": EMAIL, "password": PASSWORD})
         assert signed_in.status_code == 200
         cookies = signed_in.headers.get_list("set-cookie")
