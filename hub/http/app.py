@@ -17,7 +17,7 @@ from hub.gateway.factory import build_gateway
 from hub.http import security
 from hub.http.deps import Resources
 from hub.http.errors import install_error_handlers
-from hub.http.middleware import RequestContextMiddleware
+from hub.http.middleware import REQUEST_ID_PATTERN, RequestContextMiddleware
 from hub.http.routes import audit, catalog, health, images, tenant
 from hub.jobs import JobQueue
 from hub.redis_conn import create_redis
@@ -63,9 +63,9 @@ def _document_request_id(app: FastAPI) -> None:
 
 _REQUEST_ID_HEADER = {
     "description": "This request's id, in HUB's logs and audit trail: the client's own when it sent a sane one "
-    "(`[A-Za-z0-9._-]{1,128}`), else a fresh one.",
+    f"(`{REQUEST_ID_PATTERN.strip('^$')}`), else a fresh one.",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+    "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
 }
 
 

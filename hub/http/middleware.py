@@ -17,9 +17,10 @@ from hub.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("hub.http")
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
 """A client's own X-Request-ID is kept when it looks like an id; anything else (spaces, quotes, control characters,
-an essay) could forge log lines, so it is replaced with a fresh one."""
+an essay) could forge log lines, so it is replaced with a fresh one. OpenAPI documents the header with this pattern."""
+_VALID_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 QUIET = "quiet"
 """`request.state.quiet = True`: a route with Meta-sized traffic (the WhatsApp webhook) writes no access line for a
 request that succeeds; it still gets its request id and is counted in the metrics, and a failure is logged."""
