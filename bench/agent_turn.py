@@ -43,7 +43,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import graphs.conversation
 from agents.engine import DeterministicEngine, Pending, ShopVoice
-from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer, Step, last_tool_result, reply, respond, tool_call
 from graphs.turns import Conversations, Speaker
 from hub.db import models as m
@@ -55,6 +54,7 @@ from hub.seed.catalog import build_demo_shop
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
+from service.app import create_app
 from tools import registry
 from tools.context import Audience, ToolContext
 from tools.engagement import ENGAGEMENT_TOOLS

@@ -27,7 +27,6 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer, Step, reply, stall
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
@@ -36,6 +35,7 @@ from hub.redis_conn import EmbeddedRedis
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
+from service.app import create_app
 
 
 @asynccontextmanager

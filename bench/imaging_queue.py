@@ -30,7 +30,7 @@ from hub.redis_conn import EmbeddedRedis, create_redis
 from hub.settings import Settings
 from hub.usage.rollup import nearest_rank
 
-BENCH_QUEUE = QueueSpec("bench-jobs", (), "jobs_concurrency")
+BENCH_QUEUE = QueueSpec("bench-jobs", "jobs_concurrency")
 TASK = "bench_pickup"
 
 
@@ -94,7 +94,7 @@ class QueueSide:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clock = Clock()
-        self.producer = JobQueue(settings, BENCH_QUEUE, register=False, linked=())
+        self.producer = JobQueue(settings, BENCH_QUEUE, linked=())
         self.stop = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
 

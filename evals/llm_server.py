@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import re
 import signal
@@ -708,11 +709,7 @@ async def _send_bytes(send: Send, status: int, body: bytes, headers: Iterable[tu
 
 
 def _has_module(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec(name) is not None
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -13,6 +14,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy.engine import make_url
 
+from hub.audit.retention import ForgetConversations
 from hub.db.models import Channel
 
 CHECKPOINT_FILE = "checkpoints.db"
@@ -53,11 +55,13 @@ async def forget_threads(saver: BaseCheckpointSaver, thread_ids: Sequence[str]) 
 async def forget_conversations(
     database_url: str, data_dir: Path, conversations: Sequence[tuple[uuid.UUID, Channel, str]]
 ) -> int:
-    """Delete the graph memory of these (tenant, channel, external ref) conversations, e.g. after a retention purge.
-
-    `hub.audit.retention` calls this by import path with the service's database URL and data directory.
-    """
+    """Delete the graph memory of these (tenant, channel, external ref) conversations, e.g. after a retention purge."""
     if not conversations:
         return 0
     async with open_checkpointer(database_url, data_dir) as saver:
         return await forget_threads(saver, [thread_id(*key) for key in conversations])
+
+
+def checkpoint_forgetter(database_url: str, data_dir: Path) -> ForgetConversations:
+    """The retention purge's hook (`hub.audit.retention`): forget conversations in this database's checkpointer."""
+    return partial(forget_conversations, database_url, data_dir)

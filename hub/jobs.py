@@ -14,10 +14,11 @@ stream, lets running jobs finish for `STOP_GRACE_S`, puts any still running back
 raises and nothing is lost.
 
 Two queues, so each kind of worker takes only its own work: `GENERAL` (bulk SEO, WhatsApp events; run by
-`hub worker channels`) and `IMAGING` (photo shoots; run by `hub worker imaging` on GPU hosts). Packages above
-`hub` register their tasks by import path (`QueueSpec.tasks`), the way workers find consumers, so `hub` never
-imports them. Producers (`hub serve`) open the general `JobQueue`, which also opens a producer for every
-linked queue (`jobs.on(IMAGING)`); enqueueing there needs no task code, only its name.
+`hub worker channels`) and `IMAGING` (photo shoots; run by `hub worker imaging` on GPU hosts). Whoever hosts a
+worker hands it the functions that register its tasks (`JobQueue(..., tasks=...)`; the service wires which
+package's tasks run on which queue) and, if it likes, the resources they use (`run(stop, resources)`), so `hub`
+never imports the packages built on it. Producers (`hub serve`) open the general `JobQueue`, which also opens a
+producer for every linked queue (`jobs.on(IMAGING)`); enqueueing there needs no task code, only its name.
 
 Keys, all under `hub:jobs:{<queue>}` (one hash slot per queue): `:<priority>` the streams (group `workers`),
 `:delayed:<priority>` sorted sets of jobs waiting for a retry or a delay (score: due time in ms),
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import os
 import time
@@ -99,11 +99,9 @@ return moved
 
 @dataclass(frozen=True)
 class QueueSpec:
-    """One Redis queue: its name, who registers its tasks, and which setting sizes a worker's concurrency."""
+    """One Redis queue: its name and which settings size a worker's concurrency and its idle timeout."""
 
     name: str
-    tasks: tuple[str, ...]
-    """`module:function` that takes a JobQueue and registers its tasks."""
     concurrency_setting: str
     idle_timeout_setting: str = "jobs_idle_timeout_s"
 
@@ -117,12 +115,8 @@ class QueueSpec:
         return f"{JOBS}:{{{self.name}}}:results:{bucket}"
 
 
-GENERAL = QueueSpec(
-    "hub-jobs", ("tools.seo:register_jobs", "chat_ui.whatsapp.worker:register_jobs"), "jobs_concurrency"
-)
-IMAGING = QueueSpec(
-    "hub-imaging", ("imaging_service.worker:register_jobs",), "imaging_concurrency", "imaging_idle_timeout_s"
-)
+GENERAL = QueueSpec("hub-jobs", "jobs_concurrency")
+IMAGING = QueueSpec("hub-imaging", "imaging_concurrency", "imaging_idle_timeout_s")
 LINKED = (IMAGING,)
 """Queues the general producer can also enqueue on (`JobQueue.on`)."""
 
@@ -132,16 +126,21 @@ def events_channel(tenant_id: object) -> str:
 
 
 class JobResources:
-    """What a running task uses: the worker's own database engine and Redis client, and a model gateway that is
-    built the first time a task asks for it (an imaging worker never opens one)."""
+    """What a process's work uses: its database engine and Redis client, a model gateway that is built the first
+    time something asks for it (an imaging worker never opens one), the producer its work enqueues on, and what
+    the host and the queue's registrars added, by name."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, redis: aioredis.Redis, jobs: JobQueue | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.redis = redis
+        self.jobs = jobs
+        """The process's producer (every queue), when its host opened one."""
         self.extra: dict[str, Any] = {}
-        """What registrars added with `JobQueue.provide` (e.g. the conversation graph), by name."""
+        """What the host and the registrars (`JobQueue.provide`) added: the conversation graph, a Graph API client."""
         self._gateway: Gateway | None = None
 
     @property
@@ -161,6 +160,8 @@ class JobResources:
 
 
 Provider = Callable[[JobResources], AbstractAsyncContextManager[Any]]
+Registrar = Callable[["JobQueue"], None]
+"""Registers a package's tasks (and what their worker keeps open) on a queue: `register_jobs(queue)`."""
 
 
 @dataclass(frozen=True)
@@ -226,26 +227,23 @@ class JobQueue:
         settings: Settings,
         spec: QueueSpec = GENERAL,
         *,
-        register: bool = True,
+        tasks: Iterable[Registrar] = (),
         linked: tuple[QueueSpec, ...] = LINKED,
     ) -> None:
-        """`register=False` makes a producer only (tasks are enqueued by name; their code is never imported)."""
+        """`tasks` register what a worker of this queue runs; a producer needs none (it enqueues tasks by name)."""
         if not settings.redis_url:
             raise ValueError("the job queue needs settings.redis_url")
         self.settings = settings
         self.spec = spec
         self.concurrency: int = getattr(settings, spec.concurrency_setting)
         self.idle_timeout_s: float = getattr(settings, spec.idle_timeout_setting)
-        self._linked = {
-            other.name: JobQueue(settings, other, register=False, linked=()) for other in linked if other != spec
-        }
+        self._linked = {other.name: JobQueue(settings, other, linked=()) for other in linked if other != spec}
         self._redis = create_redis(settings.redis_url)
         self._tasks: dict[str, _Task] = {}
         self._providers: dict[str, Provider] = {}
         self._resources: JobResources | None = None
-        for path in spec.tasks if register else ():
-            module, _, attr = path.partition(":")
-            getattr(importlib.import_module(module), attr)(self)
+        for register in tasks:
+            register(self)
 
     def on(self, spec: QueueSpec) -> JobQueue:
         """The producer for a linked queue (open while this one is)."""
@@ -345,25 +343,23 @@ class JobQueue:
 
     # --- running -------------------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, resources: JobResources | None = None) -> None:
         """Consume jobs until `stop` is set; then put back what has not run and return.
 
-        A stop raises nothing and loses nothing; only a start that fails (Redis unreachable, a provider that
-        cannot open, such as a missing model) raises.
+        The host hands over the `resources` its tasks use (and closes them after); without, the worker opens its
+        own database engine and Redis client and closes them when it stops. A stop raises nothing and loses
+        nothing; only a start that fails (Redis unreachable, a provider that cannot open, such as a missing
+        model) raises.
         """
         try:
-            async with self._lifespan() as resources:
-                await _Consumer(self, resources).run(stop)
+            async with self._lifespan(resources) as opened:
+                await _Consumer(self, opened).run(stop)
         finally:
             await self._redis.aclose()
 
     @asynccontextmanager
-    async def _lifespan(self) -> AsyncIterator[JobResources]:
-        resources = JobResources(
-            self.settings,
-            create_engine(self.settings.resolved_database_url),
-            create_redis(self.settings.redis_url or ""),
-        )
+    async def _lifespan(self, hosted: JobResources | None) -> AsyncIterator[JobResources]:
+        resources = hosted or open_job_resources(self.settings)
         try:
             async with AsyncExitStack() as stack:
                 for name, provider in self._providers.items():
@@ -372,7 +368,13 @@ class JobQueue:
                 yield resources
         finally:
             self._resources = None
-            await resources.aclose()
+            if hosted is None:
+                await resources.aclose()
+
+
+def open_job_resources(settings: Settings) -> JobResources:
+    """A worker's own resources: a database engine and a Redis client of its own (the caller closes them)."""
+    return JobResources(settings, create_engine(settings.resolved_database_url), create_redis(settings.redis_url or ""))
 
 
 def _ms() -> int:
@@ -735,8 +737,3 @@ class _Consumer:
                 log.info("job_reclaimed", queue=self.spec.name, entry_id=entry_id, from_worker_tries=counts[entry_id])
                 self._hold(priority, entry_id, fields, deliveries=counts[entry_id] + 1)
         self._dispatch()
-
-
-async def jobs_consumer(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
-    """Run one job worker inside a worker process until stop."""
-    await JobQueue(settings, linked=()).run(stop)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import signal
@@ -44,34 +43,6 @@ async def every(interval_s: float, stop: asyncio.Event, check: Callable[[], Awai
         await wait_event(stop, interval_s)
 
 
-CONSUMERS: dict[WorkerKind, tuple[str, ...]] = {
-    WorkerKind.CHANNELS: (
-        "hub.usage.schedule:daily_rollup_consumer",
-        "hub.audit.schedule:retention_purge_consumer",
-        "hub.jobs:jobs_consumer",
-    ),
-    WorkerKind.IMAGING: ("imaging_service.worker:imaging_consumer",),
-}
-"""What each kind of worker runs, by import path, so packages above `hub` can plug in without `hub` importing them."""
-
-
-def load_consumers(kind: WorkerKind) -> list[Consumer]:
-    """Import the consumers of `kind` and the task code of its queue, before any of them starts.
-
-    Importing the task code (the conversation graph, the compositor) takes seconds; done inside the event
-    loop while another consumer's first Redis connect is waiting, it timed that connect out.
-    """
-    from hub.jobs import GENERAL, IMAGING
-
-    for path in {WorkerKind.CHANNELS: GENERAL, WorkerKind.IMAGING: IMAGING}[kind].tasks:
-        importlib.import_module(path.partition(":")[0])
-    loaded = []
-    for path in CONSUMERS[kind]:
-        module, _, attr = path.partition(":")
-        loaded.append(getattr(importlib.import_module(module), attr))
-    return loaded
-
-
 async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) -> list[dict]:
     """Return the workers whose heartbeat has not lapsed."""
     pattern = f"{WORKER_HEARTBEAT}:{kind or '*'}:*"
@@ -103,7 +74,7 @@ async def run_worker(
     *,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
-    consumers: list[Consumer] | None = None,
+    consumers: list[Consumer],
     metrics_port: int | None = None,
 ) -> None:
     """Announce this worker in Redis, run its kind's consumers, and stop cleanly on SIGTERM, SIGINT or SIGHUP.
@@ -122,7 +93,7 @@ async def _run_worker(
     *,
     stop: asyncio.Event | None,
     handle_signals: bool,
-    consumers: list[Consumer] | None,
+    consumers: list[Consumer],
 ) -> None:
     stop = stop or asyncio.Event()
     if handle_signals:
@@ -141,8 +112,7 @@ async def _run_worker(
         }
     )
     redis = create_redis(settings.redis_url or "")
-    consumers_to_run = load_consumers(kind) if consumers is None else consumers
-    tasks = [asyncio.create_task(c(settings, redis, stop)) for c in consumers_to_run]
+    tasks = [asyncio.create_task(c(settings, redis, stop)) for c in consumers]
     log.info("worker_started", kind=kind, worker_id=worker_id, consumers=len(tasks))
     try:
         while not stop.is_set():

@@ -1,7 +1,7 @@
 """The imaging worker: the `IMAGING` queue's task, and the studio (renderers, batchers) it keeps loaded.
 
-`hub worker imaging` (and, in the embedded default, `hub serve`) runs `imaging_consumer`. The studio is built
-once per worker: the compositor always, and the diffusion pipeline when `HUB_IMAGING_MODEL` is set (loaded
+`hub worker imaging` (and, in the embedded default, `hub serve`) runs the queue `register_jobs` fills. The studio
+is built once per worker: the compositor always, and the diffusion pipeline when `HUB_IMAGING_MODEL` is set (loaded
 before the first job, so a bad model path stops the worker at start with the setting's name).
 """
 
@@ -15,11 +15,10 @@ from functools import partial
 from typing import Any
 
 import anyio
-import redis.asyncio as aioredis
 import structlog
 
 from hub.imaging import RENDER_TASK
-from hub.jobs import IMAGING, JobQueue, JobResources
+from hub.jobs import JobQueue, JobResources
 from hub.settings import Settings
 from imaging_service.batching import MicroBatcher
 from imaging_service.compose import CompositorRenderer
@@ -91,8 +90,3 @@ def register_jobs(queue: JobQueue) -> None:
             if queue.last_try:
                 await studio.fail(uuid.UUID(job_id), f"{type(exc).__name__}: {exc}")
             raise
-
-
-async def imaging_consumer(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
-    """Run one imaging worker inside a worker process until stop."""
-    await JobQueue(settings, IMAGING, linked=()).run(stop)

@@ -12,7 +12,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer
 from graphs.conversation import Decision
 from graphs.turns import Speaker, TurnResult
@@ -20,6 +19,7 @@ from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from service.app import create_app
 from tools.context import Audience
 
 

@@ -21,17 +21,17 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hub.cli.common import migrate_database
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
-from hub.http.app import create_app
 from hub.redis_conn import EmbeddedRedis
 from hub.seed import demo as demo_seed
 from hub.seed.catalog import DemoShop
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings, get_settings
 from hub.tenancy import admin
+from service.app import create_app
+from service.cli.common import migrate_database
 
 PG_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -46,5 +46,5 @@ async def _main(settings: Settings, spec: QueueSpec = GENERAL) -> None:
 
 
 if __name__ == "__main__":
-    spec = QueueSpec(sys.argv[2], (), "jobs_concurrency") if len(sys.argv) > 2 else GENERAL
+    spec = QueueSpec(sys.argv[2], "jobs_concurrency") if len(sys.argv) > 2 else GENERAL
     asyncio.run(_main(Settings.model_validate_json(sys.argv[1]), spec))

@@ -27,23 +27,19 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 import anyio
-import psycopg.errors
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError
 from sqlalchemy import and_, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agents.engine import DeterministicEngine
 from chat_ui.whatsapp.accounts import Account, AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import (
     ACCOUNTS,
     CONVERSATION_LOCK,
-    CONVERSATIONS,
     DELIVER_TASK,
     EVENTS_TASK,
     GRAPH_API,
@@ -64,11 +60,9 @@ from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
 from chat_ui.whatsapp.ledger import claim
 from chat_ui.whatsapp.outbox import deliver_pending, plan
 from chat_ui.whatsapp.statuses import StatusLedger
-from graphs.checkpoint import open_checkpointer
-from graphs.conversation import build_graph
-from graphs.turns import Conversations, Speaker, TurnDeadlines, open_conversation
+from graphs.process import CONVERSATIONS
+from graphs.turns import Conversations, Speaker, open_conversation
 from hub.audit.events import record
-from hub.audit.store import TraceStore
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
@@ -85,7 +79,6 @@ _OPT_IN = re.compile(r"start[\s.!]*", re.IGNORECASE)
 Keyword = Literal["opt_out", "opt_in"]
 Outcome = Literal["processed", "duplicate", "skipped"]
 T = TypeVar("T")
-_SETUP_RACE = (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject)
 
 
 def opted_out_reply(shop: str) -> str:
@@ -488,69 +481,6 @@ def _reply(
     )
 
 
-class LazyConversations:
-    """The worker's conversation graph: built once, on the first WhatsApp job, and kept until the worker stops.
-
-    Built lazily, a worker that never sees a WhatsApp message never opens a checkpointer, and a worker's start
-    never races the API process's checkpointer setup on a fresh Postgres database (LangGraph's `setup()` is not
-    safe to run twice at once there; a loser of that race tries again).
-    """
-
-    SETUP_ATTEMPTS = 3
-
-    def __init__(self, resources: JobResources, jobs: JobQueue) -> None:
-        self.resources = resources
-        self.jobs = jobs
-        self._stack = AsyncExitStack()
-        self._lock = asyncio.Lock()
-        self._conversations: Conversations | None = None
-
-    async def get(self) -> Conversations:
-        async with self._lock:
-            if self._conversations is None:
-                self._conversations = await self._open()
-        return self._conversations
-
-    async def _open(self) -> Conversations:
-        settings = self.resources.settings
-        for attempt in range(1, self.SETUP_ATTEMPTS + 1):
-            try:
-                saver = await self._stack.enter_async_context(
-                    open_checkpointer(settings.resolved_database_url, settings.data_dir)
-                )
-                break
-            except _SETUP_RACE:
-                if attempt == self.SETUP_ATTEMPTS:
-                    raise
-                log.info("checkpointer_setup_raced", attempt=attempt)
-                await asyncio.sleep(0.2 * attempt)
-        traces = TraceStore(settings.otlp_endpoint)
-        self._stack.callback(traces.close)
-        return Conversations(
-            build_graph(saver),
-            self.resources.gateway,
-            DeterministicEngine(),
-            self.resources.sessions,
-            jobs=self.jobs,
-            traces=traces,
-            deadlines=TurnDeadlines.from_settings(settings),
-        )
-
-    async def aclose(self) -> None:
-        await self._stack.aclose()
-
-
-@asynccontextmanager
-async def provide_conversations(resources: JobResources, *, jobs: JobQueue) -> AsyncIterator[LazyConversations]:
-    """Give the worker's tasks one lazily built conversation graph."""
-    conversations = LazyConversations(resources, jobs)
-    try:
-        yield conversations
-    finally:
-        with anyio.CancelScope(shield=True):  # a worker stops by cancelling its lifespan
-            await conversations.aclose()
-
-
 @asynccontextmanager
 async def provide_accounts(resources: JobResources) -> AsyncIterator[AccountDirectory]:
     """Give the worker's tasks the WhatsApp accounts in memory; announce the worker's changes to tenants."""
@@ -571,8 +501,8 @@ async def _closing(context: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
 
 
 def register_jobs(queue: JobQueue) -> None:
-    """Register the WhatsApp jobs and what their worker keeps open: graph, Graph API client, accounts, statuses."""
-    queue.provide(CONVERSATIONS, partial(provide_conversations, jobs=queue))
+    """Register the WhatsApp jobs and what their worker keeps open: Graph API client, accounts, statuses. The
+    conversation graph is the process's (`graphs.process`), built on the worker's first turn."""
     queue.provide(GRAPH_API, lambda resources: _closing(open_graph_api(resources.settings)))
     queue.provide(ACCOUNTS, provide_accounts)
     queue.provide(STATUSES, _provide_statuses)

@@ -6,17 +6,15 @@ without `retention_days`. Deletes run in batches, each committed on its own, so 
 one huge transaction; a purge that stops half way leaves consistent data and the next run finishes it.
 
 The graph's memory of a conversation (LangGraph checkpoints) belongs to `graphs`, which `hub` never imports:
-callers pass a `ForgetConversations` hook, and `checkpoint_forgetter` builds the service's from an import path.
+callers pass a `ForgetConversations` hook (the service passes `graphs.checkpoint.checkpoint_forgetter`'s).
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -40,20 +38,6 @@ ConversationKey = tuple[uuid.UUID, str, str]
 """(tenant id, channel, external ref): what names a conversation's checkpoint thread."""
 ForgetConversations = Callable[[Sequence[ConversationKey]], Awaitable[Any]]
 """Delete the graph memory of these conversations; called before their rows are deleted."""
-
-CHECKPOINTS = "graphs.checkpoint:forget_conversations"
-"""The checkpoint side of a purge, named by path: `hub` never imports the packages built on it."""
-
-
-def checkpoint_forgetter(database_url: str, data_dir: Path) -> ForgetConversations:
-    """The service's hook: forget conversations in the checkpointer of this database (imported on first use)."""
-
-    async def forget(conversations: Sequence[ConversationKey]) -> Any:
-        module, _, attr = CHECKPOINTS.partition(":")
-        forget_conversations = getattr(importlib.import_module(module), attr)
-        return await forget_conversations(database_url, data_dir, conversations)
-
-    return forget
 
 
 @dataclass

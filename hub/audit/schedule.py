@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.audit.retention import (
     ForgetConversations,
     PurgeResult,
-    checkpoint_forgetter,
     purge_tenant,
     tenants_with_retention,
 )
@@ -85,10 +84,12 @@ async def run_due_purge(
     return results
 
 
-async def retention_purge_consumer(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
-    """Purge every tenant with a retention period once a day, until `stop` is set (a `hub.workers.Consumer`)."""
+async def retention_purge_consumer(
+    settings: Settings, redis: aioredis.Redis, stop: asyncio.Event, *, forget: ForgetConversations | None
+) -> None:
+    """Purge every tenant with a retention period once a day, until `stop` is set; `forget` deletes the purged
+    conversations' graph memory (the service binds it: a `hub.workers.Consumer` once bound)."""
     engine = create_engine(settings.resolved_database_url)
-    forget = checkpoint_forgetter(settings.resolved_database_url, settings.data_dir)
     try:
         await every(
             CHECK_EVERY.total_seconds(),

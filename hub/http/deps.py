@@ -31,7 +31,7 @@ _key_header = APIKeyHeader(name="X-Hub-Key", auto_error=False, description="A te
 
 @dataclass
 class Resources:
-    """What the app holds open for its lifetime; built by the lifespan in hub.http.app."""
+    """What the app holds open for its lifetime; built by the app's lifespan (`service.app`)."""
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]

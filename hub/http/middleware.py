@@ -29,7 +29,7 @@ request that succeeds; it still gets its request id and is counted in the metric
 class RequestContextMiddleware:
     """Pure ASGI (not BaseHTTPMiddleware) so context bound here reaches the endpoint's task.
 
-    The app wraps its whole stack in it (`hub.http.app`), Starlette's 500 handler included: every response, a 500
+    The app wraps its whole stack in it (`hub.http.app.install_core`), Starlette's 500 handler included: every response, a 500
     or a CORS preflight too, carries `X-Request-ID`, and a failure the 500 handler has answered ends here instead
     of reaching the server, which would close the client's keep-alive connection.
     """

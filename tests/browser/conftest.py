@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from chat_ui.app import create_app
 from hub.redis_conn import EmbeddedRedis
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import services_required
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -21,10 +21,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
 
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import REDIS_URL, make_shop, postgres_database
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(420)]

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from hub.audit.export import MANIFEST, ExportRange, export_tenant, verify_export
-from hub.cli.common import with_session
-from hub.cli.main import app
 from hub.db import models as m
 from hub.settings import Settings
+from service.cli.common import with_session
+from service.cli.main import app
 from tests.conftest import Shop, make_shop
 from tests.service.test_retention import OLD, RECENT, seed_history
 

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat_ui.app import create_app
 from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from graphs.replay import ReplayError, replay_message
 from hub.db import models as m
@@ -28,6 +27,7 @@ from hub.db.engine import session_factory
 from hub.prompting.registry import PromptRegistry, default_prompts_dir
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import make_shop
 from tests.processes import ahub
 

@@ -11,12 +11,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from evals.llm_server import Reply, ScriptedLLMServer, error, last_tool_result, reply, respond, tool_call
 from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import Shop
 from tools.engagement import ENGAGEMENT_TOOLS
 

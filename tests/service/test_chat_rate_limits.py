@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import Shop
 
 ShopperAt = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]

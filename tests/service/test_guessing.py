@@ -13,10 +13,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.settings import Settings
 from hub.tenancy import admin
+from service.app import create_app
 from tests.conftest import Shop, make_shop
 
 EMAIL = "ops@alpha.example.com"

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from chat_ui.whatsapp.webhook import MAX_BODY as WEBHOOK_MAX_BODY
 from hub.db import models as m
 from hub.http.limits import MAX_JSON_BODY
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import Shop
 from tests.service.test_whatsapp import load
 

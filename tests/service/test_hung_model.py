@@ -16,10 +16,10 @@ from pydantic import SecretStr
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer, stall
 from hub.db import models as m
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import Shop, make_shop
 
 HUNG_TURNS = 16

@@ -29,11 +29,10 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from evals.llm_server import ScriptedLLMServer, reply
 from hub.db import models as m
 from hub.db.engine import session_factory
-from hub.jobs import IMAGING, JobQueue, JobResources, events_channel
+from hub.jobs import IMAGING, JobResources, events_channel
 from hub.redis_conn import create_redis
 from hub.seed.demo import DemoCredentials
 from hub.seed.images import render_product_image
@@ -46,6 +45,8 @@ from imaging_service.compose import CompositorRenderer
 from imaging_service.studio import Studio
 from imaging_service.types import RenderRequest
 from imaging_service.worker import STUDIO
+from service.app import create_app
+from service.workers import host, worker_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 BRIEF = {"scene": "studio packshot", "background": "seamless pure white", "aspect": "1:1", "count": 2, "seed": 11}
@@ -90,10 +91,10 @@ class Imaging:
         self.headers = {"X-Hub-Key": demo.operator_key}
 
     def start_worker(self, settings: Settings | None = None) -> None:
-        queue = JobQueue(settings or self.settings, IMAGING, linked=())
+        queue = worker_queue(settings or self.settings, IMAGING)
         queue.provide("test_resources", self._keep)
         stop = asyncio.Event()
-        self.workers.append((stop, asyncio.create_task(queue.run(stop))))
+        self.workers.append((stop, asyncio.create_task(host(queue, stop))))
 
     @asynccontextmanager
     async def _keep(self, resources: JobResources) -> AsyncIterator[None]:

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from hub.tenancy import admin
+from service.app import create_app
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from evals.cases import load_cases
 from evals.runner import RunSpec, judge, run_suite, store, stored_baseline
 from hub.db import models as m
-from hub.http.app import create_app
 from hub.prompting.registry import load_prompts
 from hub.settings import Settings
+from service.app import create_app
 from tests.conftest import Shop
 
 PIN = {"seo_product_copy": "1.0.0"}

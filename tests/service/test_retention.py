@@ -19,16 +19,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
-from graphs.checkpoint import open_checkpointer, thread_id
-from hub.audit.retention import ConversationKey, checkpoint_forgetter, purge_all
-from hub.audit.schedule import purge_key, retention_purge_consumer, run_due_purge
-from hub.cli.common import with_session
-from hub.cli.main import app
+from graphs.checkpoint import checkpoint_forgetter, open_checkpointer, thread_id
+from hub.audit.retention import ConversationKey, purge_all
+from hub.audit.schedule import purge_key, run_due_purge
 from hub.db import models as m
 from hub.redis_conn import create_redis
 from hub.settings import Settings
 from hub.tenancy import admin
-from hub.workers import CONSUMERS, WorkerKind
+from hub.workers import WorkerKind
+from service.cli.common import with_session
+from service.cli.main import app
+from service.workers import consumers, retention_purge
 from tests.conftest import Shop, make_shop
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -436,10 +437,10 @@ async def test_the_channel_workers_purge_consumer_runs_todays_purge_and_stops_wh
 ) -> None:
     alpha, bravo = shops
     before_bravo = await snapshot(session, bravo.tenant_id)
-    assert "hub.audit.schedule:retention_purge_consumer" in CONSUMERS[WorkerKind.CHANNELS]
+    assert retention_purge in consumers(WorkerKind.CHANNELS)
     redis = create_redis(app_settings.redis_url or "")
     stop = asyncio.Event()
-    consumer = asyncio.create_task(retention_purge_consumer(app_settings, redis, stop))
+    consumer = asyncio.create_task(retention_purge(app_settings, redis, stop))
     try:
         async with asyncio.timeout(30):
             while await redis.get(purge_key(datetime.now(UTC))) != "done":  # noqa: ASYNC110 — polling Redis, not a local event

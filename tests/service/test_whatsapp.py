@@ -33,7 +33,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chat_ui import handoff
-from chat_ui.app import create_app
 from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import ACCOUNTS, CONVERSATION_LOCK
 from chat_ui.whatsapp.events import StatusUpdate
@@ -42,9 +41,11 @@ from chat_ui.whatsapp.outbox import CALLBACK_KEY, MAX_TEXT, deliver_pending, pla
 from chat_ui.whatsapp.statuses import StatusLedger
 from hub.db import models as m
 from hub.db.engine import session_factory
-from hub.jobs import JobQueue, JobResources
+from hub.jobs import JobResources
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from service.app import create_app
+from service.workers import host, worker_queue
 from tests.conftest import services_required
 from tests.fake_graph_api import FakeGraphApi
 
@@ -149,10 +150,10 @@ class Channel:
     workers: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
     def start_worker(self) -> None:
-        queue = JobQueue(self.settings)
+        queue = worker_queue(self.settings)
         queue.provide("test_accounts", self._keep_accounts)
         stop = asyncio.Event()
-        self.workers.append((stop, asyncio.create_task(queue.run(stop))))
+        self.workers.append((stop, asyncio.create_task(host(queue, stop))))
 
     @asynccontextmanager
     async def _keep_accounts(self, resources: JobResources) -> AsyncIterator[None]:

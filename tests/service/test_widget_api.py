@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from chat_ui.api import ChatRateLimit
-from chat_ui.app import create_app
 from hub.db import models as m
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from hub.tenancy import admin
+from service.app import create_app
 
 SHOP_SITE = "http://localhost:8000"
 """One of the demo shop's allowed origins."""

@@ -14,7 +14,7 @@ import sys
 import pytest
 import typer
 
-from hub.cli.main import app
+from service.cli.main import app
 from tests.processes import hub
 
 HEAVY = (
@@ -33,7 +33,7 @@ HEAVY = (
 BUILD_THE_CLI = """
 import sys
 import typer
-from hub.cli.main import app
+from service.cli.main import app
 typer.main.get_command(app)  # every command's signature and option types, as `hub --help` needs them
 print("\\n".join(sorted(sys.modules)))
 """
@@ -48,7 +48,7 @@ def env() -> dict[str, str]:
 def test_building_the_cli_imports_no_heavy_package(env: dict[str, str]) -> None:
     built = subprocess.run([sys.executable, "-c", BUILD_THE_CLI], env=env, capture_output=True, text=True, check=True)
     modules = set(built.stdout.split())
-    assert {"hub.cli.main", "hub.cli.ops", "hub.cli.usage", "typer"} <= modules
+    assert {"service.cli.main", "service.cli.ops", "service.cli.usage", "typer"} <= modules
     loaded = sorted(name for name in modules if name.split(".")[0] in HEAVY)
     assert loaded == []
 

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner
 
-from hub.cli.main import app
 from hub.settings import Settings
+from service.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()

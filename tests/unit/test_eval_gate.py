@@ -18,16 +18,16 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from evals.cases import load_cases
-from evals.cli import eval_app
 from evals.gate import Baseline
 from evals.llm_server import ScriptedLLMServer, reply, respond
 from evals.runner import RunSpec, judge, run_suite
-from hub.cli.common import with_session
-from hub.cli.prompts import prompts_app
 from hub.db import models as m
 from hub.prompting.registry import PromptRegistry, default_prompts_dir
 from hub.settings import Settings, get_settings
 from hub.tenancy import admin
+from service.cli.common import with_session
+from service.cli.evals import eval_app
+from service.cli.prompts import prompts_app
 
 CASES = 6
 

@@ -25,7 +25,7 @@ from hub.redis_conn import EmbeddedRedis, create_redis
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = QueueSpec("test-jobs", (), "jobs_concurrency")
+SPEC = QueueSpec("test-jobs", "jobs_concurrency")
 
 
 class _Events(logging.Handler):
@@ -64,7 +64,7 @@ def settings(embedded_redis: EmbeddedRedis, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[JobQueue]:
-    async with JobQueue(settings, SPEC, register=False, linked=()) as queue:
+    async with JobQueue(settings, SPEC, linked=()) as queue:
         yield queue
 
 
@@ -232,7 +232,7 @@ async def test_a_worker_on_an_unmigrated_database_stops_on_sigterm_with_no_trace
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    async with JobQueue(settings, SPEC, register=False, linked=()) as producer:
+    async with JobQueue(settings, SPEC, linked=()) as producer:
         await producer.enqueue("count_and_sleep", "sigterm", 50, 0.1)
         client = create_redis(settings.redis_url or "")
         try:
@@ -287,7 +287,7 @@ async def test_every_job_a_sigkilled_worker_held_is_reclaimed_and_finished_by_an
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        async with JobQueue(settings, SPEC, register=False, linked=()) as producer:
+        async with JobQueue(settings, SPEC, linked=()) as producer:
             for key in keys:  # more than its concurrency (8): some run, the rest wait fetched ahead
                 await producer.enqueue("count_and_sleep", key, 50, 0.1)
             async with asyncio.timeout(60):

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from hub.cli.common import with_session
-from hub.cli.prompts import prompts_app
 from hub.db import models as m
 from hub.prompting.outputs import OUTPUT_SCHEMAS, IntentRoute, SeoProductCopy
 from hub.prompting.registry import LOCK_FILE, Prompt, PromptError, PromptRegistry, default_prompts_dir
 from hub.settings import Settings, get_settings
 from hub.tenancy import admin
+from service.cli.common import with_session
+from service.cli.prompts import prompts_app
 
 SHIPPED = PromptRegistry.load(default_prompts_dir())
 

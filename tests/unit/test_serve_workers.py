@@ -30,7 +30,7 @@ def worker_children(serve_pid: int) -> list[psutil.Process]:
     found = []
     for child in psutil.Process(serve_pid).children(recursive=True):
         try:
-            if "hub.worker_process" in " ".join(child.cmdline()):
+            if "service.worker_process" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:
             continue

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hub.cli.audit import audit_app
-from hub.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
-from hub.cli.explain import explain_command, replay_command
-from hub.cli.ops import status_command, switch_app
-from hub.cli.prompts import prompts_app
-from hub.cli.usage import usage_app
 from hub.db.roles import ApiKeyRole
 from hub.worker_kinds import WorkerKind
+from service.cli.audit import audit_app
+from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
+from service.cli.explain import explain_command, replay_command
+from service.cli.ops import status_command, switch_app
+from service.cli.prompts import prompts_app
+from service.cli.usage import usage_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,10 +56,6 @@ app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")
 app.command("status")(status_command)
 
-EVAL_APP = "evals.cli:eval_app"
-"""`hub eval` lives with the evals (which build on every other package), named by path like the app factory,
-and imported only when an eval command runs: ragas and the graph take seconds to import."""
-
 
 @app.command(
     "eval",
@@ -70,12 +64,11 @@ and imported only when an eval command runs: ragas and the graph take seconds to
 )
 def eval_command(ctx: typer.Context) -> None:
     """Run eval suites, compare runs, gate prompt versions: `hub eval run|compare|gate --help`."""
-    module, _, attr = EVAL_APP.partition(":")
-    try:
-        evals = getattr(importlib.import_module(module), attr)
+    try:  # imported only when an eval command runs: ragas and the graph take seconds to import
+        from service.cli.evals import eval_app
     except ModuleNotFoundError as exc:
         raise fail(f"evals need the [evals] extra ({exc.name} is missing): pip install 'hub[evals]'") from None
-    typer.main.get_command(evals)(args=ctx.args, prog_name="hub eval")
+    typer.main.get_command(eval_app)(args=ctx.args, prog_name="hub eval")
 
 
 @app.command()
@@ -91,7 +84,7 @@ def serve(
     """
     from hub.http.serving import ServerStartFailed, serve_app, stop_on_signals
     from hub.redis_conn import EmbeddedRedis, EmbeddedRedisError
-    from hub.worker_process import WorkerProcess
+    from service.worker_process import WorkerProcess
 
     settings = load_settings(service=True)
     host = host or settings.host
@@ -109,7 +102,9 @@ def serve(
                 # Embedded default: a child process runs the channel and imaging workers, so job work never
                 # holds up this server's event loop; it stops before the embedded Redis does.
                 with WorkerProcess(settings) if embedded is not None else nullcontext() as workers:
-                    app = load_app_factory()(settings)  # imported while the child starts
+                    from service.app import create_app  # imported while the child starts
+
+                    app = create_app(settings)
                     if workers is not None:
                         workers.wait_ready(WORKERS_READY_S)
                     serve_app(app, host=host, port=port)
@@ -129,15 +124,6 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-APP_FACTORY = "chat_ui.app:create_app"
-"""The full app (core + chat surfaces), named by path: `hub` never imports the packages built on it."""
-
-
-def load_app_factory() -> Callable[..., Any]:
-    module, _, attr = APP_FACTORY.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def _verify_prompts(settings: Settings) -> None:
     """Refuse to start on a broken prompt file or a tenant pin that is not a released version."""
     from hub.gateway.factory import load_prompts, verify_tenant_pins
@@ -154,13 +140,14 @@ def _verify_prompts(settings: Settings) -> None:
 def worker(kind: Annotated[WorkerKind, typer.Argument(help="Which queues this worker consumes.")]) -> None:
     """Run a worker process for one kind of background work until SIGTERM or Ctrl-C."""
     from hub.workers import run_worker
+    from service.workers import consumers  # the task code, imported before any consumer starts
 
     settings = load_settings(service=True)
     if not settings.redis_url:
         raise fail(
             "HUB_REDIS_URL must be set for a separate worker process (the embedded Redis lives inside `hub serve`)"
         )
-    asyncio.run(run_worker(kind, settings, metrics_port=settings.metrics_port))
+    asyncio.run(run_worker(kind, settings, consumers=consumers(kind), metrics_port=settings.metrics_port))
 
 
 health_app = typer.Typer(no_args_is_help=True, help="Health checks a container orchestrator runs.")

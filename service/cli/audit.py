@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import fail, load_settings, with_session
+from service.cli.common import fail, load_settings, with_session
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -39,7 +39,8 @@ def purge(
 
     Usage and cost rows are always kept, as is everything of a tenant without a retention period.
     """
-    from hub.audit.retention import checkpoint_forgetter, purge_all, purge_tenant
+    from graphs.checkpoint import checkpoint_forgetter
+    from hub.audit.retention import purge_all, purge_tenant
     from hub.tenancy import admin
 
     settings = load_settings()

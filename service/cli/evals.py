@@ -18,12 +18,12 @@ from evals.cases import USE_CASES, golden_sha256
 from evals.gate import Baseline, due, predecessor
 from evals.report import compare_rows
 from evals.runner import RunResult, RunSpec, judge, run_suite, store, stored_baseline
-from hub.cli.common import fail, load_settings, migrate_database, with_session
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.gateway.factory import load_prompts
 from hub.settings import Settings
 from hub.tenancy import admin
+from service.cli.common import fail, load_settings, migrate_database, with_session
 
 eval_app = typer.Typer(no_args_is_help=True, help="Run eval suites, compare runs, gate prompt versions.")
 console = Console(stderr=True)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import cli_actor, fail, load_settings, migrate_database, with_session
+from service.cli.common import cli_actor, fail, load_settings, migrate_database, with_session
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from hub.audit.explain import Explanation
-
-REPLAY = "graphs.replay:replay_from_cli"
-"""Replay runs the conversation graph, which builds on every other package: named by path, imported on use."""
 
 
 def _message_id(value: str) -> uuid.UUID:
@@ -60,8 +56,8 @@ def replay_command(
     settings = load_settings()
     wanted = _message_id(message_id)
     migrate_database(settings)
-    module, _, attr = REPLAY.partition(":")
-    replay = getattr(importlib.import_module(module), attr)
+    from graphs.replay import replay_from_cli as replay  # the graph takes seconds to import: only for a replay
+
     errors = (LookupError, ValueError)  # ReplayError, an unknown prompt version (PromptError)
     typer.echo(f"replaying {wanted} with prompt version {prompt_version}…", err=True)
     try:

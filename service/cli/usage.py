@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import fail, load_settings, with_session
 from hub.usage.formats import ReportFormat
+from service.cli.common import fail, load_settings, with_session
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

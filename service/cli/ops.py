@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import cli_actor, fail, load_settings, with_session
 from hub.text import format_usd_limit
+from service.cli.common import cli_actor, fail, load_settings, with_session
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -205,7 +205,7 @@ async def _gather(settings: Settings, tenant: str | None) -> PlatformStatus:
                 jobs = None
                 if redis is not None:
                     url = running_redis_url(settings.redis_url, settings.data_dir)
-                    jobs = JobQueue(settings.model_copy(update={"redis_url": url}), register=False)
+                    jobs = JobQueue(settings.model_copy(update={"redis_url": url}))
                     try:
                         await stack.enter_async_context(jobs)
                     except (RedisError, OSError):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import fail, load_settings, with_session
 from hub.prompting.semver import Bump
+from service.cli.common import fail, load_settings, with_session
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

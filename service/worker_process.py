@@ -3,7 +3,7 @@ before it stops, and never outliving it.
 
 In the embedded default `hub serve` runs the channel and imaging workers itself; in a child process their job
 work (a turn, a photo shoot) never holds up the server's event loop. The child runs `python -m
-hub.worker_process PARENT_PID` with the server's environment plus the embedded Redis's URL, so it uses the
+service.worker_process PARENT_PID` with the server's environment plus the embedded Redis's URL, so it uses the
 same SQLite file and the same Redis, and announces its workers there like `hub worker` does (`hub status`,
 `hub health worker` see them). It runs in a session of its own, so Ctrl-C in a terminal reaches the server
 alone, which then stops the child in order (SIGTERM; running jobs finish or go back to their queue; SIGKILL
@@ -93,7 +93,7 @@ class WorkerProcess:
         env = {**os.environ, "HUB_REDIS_URL": self.redis_url, "HUB_DATA_DIR": str(self.settings.data_dir)}
         env.pop("HUB_METRICS_PORT", None)  # the server's /metrics is on its own port; two listeners would clash
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.worker_process", str(os.getpid()), *self.kinds],
+            [sys.executable, "-m", "service.worker_process", str(os.getpid()), *self.kinds],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=sys.stderr.fileno(),  # stdout is the server's (its banner); the child only logs
@@ -174,9 +174,10 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
 
 async def run_children(settings: Settings, kinds: Iterable[WorkerKind], parent_pid: int) -> None:
     """Run a worker of each kind in this process until SIGTERM, SIGINT, SIGHUP or the parent's death."""
-    from hub.workers import load_consumers, run_worker
+    from hub.workers import run_worker
+    from service.workers import consumers as consumers_of  # the task code, imported before any consumer starts
 
-    consumers = {kind: load_consumers(kind) for kind in kinds}  # every import before any consumer starts
+    consumers = {kind: consumers_of(kind) for kind in kinds}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -192,13 +193,13 @@ async def run_children(settings: Settings, kinds: Iterable[WorkerKind], parent_p
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m hub.worker_process PARENT_PID KIND...`: what `WorkerProcess` runs."""
+    """`python -m service.worker_process PARENT_PID KIND...`: what `WorkerProcess` runs."""
     args = sys.argv[1:] if argv is None else argv
     parent_pid, kinds = int(args[0]), [WorkerKind(k) for k in args[1:]]
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before the death signal was armed
         return
-    from hub.cli.common import load_settings
+    from service.cli.common import load_settings
 
     asyncio.run(run_children(load_settings(service=True), kinds, parent_pid))
 

@@ -1,0 +1,5 @@
+"""Run the `hub` command as `python -m service`."""
+
+from service.cli.main import main
+
+main()

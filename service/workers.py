@@ -1,0 +1,66 @@
+"""What each kind of worker runs: the queue's tasks and the scheduled consumers, wired with real imports.
+
+`hub worker channels` runs the general queue (bulk SEO copy, WhatsApp events and sends), the daily usage rollup
+and the retention purge; `hub worker imaging` runs the imaging queue. Each queue's worker gets the process's
+resources from `open_resources` (so the conversation graph is the one every surface of the process uses, and an
+imaging worker never builds a model gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from chat_ui.whatsapp import worker as whatsapp
+from graphs.checkpoint import checkpoint_forgetter
+from hub.audit.schedule import retention_purge_consumer
+from hub.jobs import GENERAL, IMAGING, JobQueue, QueueSpec, Registrar
+from hub.settings import Settings
+from hub.usage.schedule import daily_rollup_consumer
+from hub.workers import Consumer, WorkerKind
+from imaging_service import worker as imaging
+from service.resources import open_resources
+from tools import seo
+
+TASKS: dict[str, tuple[Registrar, ...]] = {
+    GENERAL.name: (seo.register_jobs, whatsapp.register_jobs),
+    IMAGING.name: (imaging.register_jobs,),
+}
+"""Which packages' tasks each queue's workers run."""
+
+
+def worker_queue(settings: Settings, spec: QueueSpec = GENERAL) -> JobQueue:
+    """A worker of `spec` with its tasks registered (it enqueues follow-ups on itself; the process's producer
+    reaches the other queues)."""
+    return JobQueue(settings, spec, tasks=TASKS[spec.name], linked=())
+
+
+async def host(queue: JobQueue, stop: asyncio.Event) -> None:
+    """Run the worker `queue` on this process's resources (`open_resources`) until `stop` is set."""
+    async with open_resources(queue.settings) as resources:
+        await queue.run(stop, resources)
+
+
+async def _general(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    await host(worker_queue(settings, GENERAL), stop)
+
+
+async def _imaging(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    await host(worker_queue(settings, IMAGING), stop)
+
+
+async def retention_purge(settings: Settings, redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    forget = checkpoint_forgetter(settings.resolved_database_url, settings.data_dir)
+    await retention_purge_consumer(settings, redis, stop, forget=forget)
+
+
+CONSUMERS: dict[WorkerKind, tuple[Consumer, ...]] = {
+    WorkerKind.CHANNELS: (daily_rollup_consumer, retention_purge, _general),
+    WorkerKind.IMAGING: (_imaging,),
+}
+"""What each kind of worker runs."""
+
+
+def consumers(kind: WorkerKind) -> list[Consumer]:
+    return list(CONSUMERS[kind])
