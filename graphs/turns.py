@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
 from graphs.checkpoint import thread_id
-from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState, new_turn
+from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnState, new_turn
 from hub.audit.events import event_row
 from hub.audit.redact import redact
 from hub.audit.store import TraceStore
@@ -88,7 +88,7 @@ class TurnResult(BaseModel):
     reply: str
     intent: Intent
     tools: list[str]
-    engine: Literal["llm", "deterministic"]
+    engine: Engine
     prompt_version: str | None
     """The prompt (`use_case@version`) this turn sent to a model, even if its answer then fell back; None when
     no model was called (none configured, the gateway refused). `hub explain` names the same one."""
