@@ -482,15 +482,7 @@ async def chat_messages(
     after: Annotated[uuid.UUID | None, Query(description="Only replies stored after this message (its id).")] = None,
 ) -> ChatMessages:
     """Return people's replies in the key's shop's conversation for this widget session, and who handles it."""
-    conversation = (
-        await session.execute(
-            select(m.Conversation).where(
-                m.Conversation.tenant_id == auth.caller.tenant_id,
-                m.Conversation.channel == m.Channel.WEB,
-                m.Conversation.external_ref == session_id,
-            )
-        )
-    ).scalar_one_or_none()
+    conversation = await auth.data.conversations.by_key(m.Channel.WEB, session_id)
     if conversation is None:
         return ChatMessages(handled_by="bot", messages=[])
     query = select(m.Message).where(

@@ -104,7 +104,8 @@ class TurnState(TypedDict, total=False):
     pending: dict[str, Any]
     """The deterministic engine's open question (e.g. waiting for an order number), across turns."""
     text: str
-    intent: str
+    intent: Intent
+    """Held as the member's plain string value (`str(intent)`), as checkpoints store it and read it back."""
     work: list[AnyMessage]
     """This turn's exchange with the model: tool calls, tool results, re-asks."""
     calls: list[dict[str, Any]]
@@ -113,7 +114,7 @@ class TurnState(TypedDict, total=False):
     problems: list[str]
     abandoned: list[dict[str, Any]]
     """Tool calls the model made before the turn fell back: kept for the audit, not for the reply."""
-    engine: str
+    engine: Engine
     reply: str
     fallback_reason: str | None
     rungs: list[dict[str, Any]]
@@ -321,7 +322,9 @@ def _spent(state: TurnState, model: GatewayChatModel) -> dict[str, Any]:
     }
 
 
-async def after_agent(state: TurnState, runtime: Runtime[TurnDeps]) -> str:
+async def after_agent(
+    state: TurnState, runtime: Runtime[TurnDeps]
+) -> Literal["fallback", "confirm", "tools", "validate"]:
     if state.get("fallback_reason"):
         return "fallback"
     last = state["work"][-1]
@@ -403,7 +406,7 @@ async def _run_call(deps: TurnDeps, name: str, args: dict[str, Any], decision: d
     return ToolOutcome(tool=name, args=args, status="ok", result=result.model_dump(mode="json"))
 
 
-async def after_tools(state: TurnState) -> str:
+async def after_tools(state: TurnState) -> Literal["agent", "compose"]:
     return "agent" if state.get("engine") == "llm" else "compose"
 
 
@@ -445,9 +448,9 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
     return {"problems": problems, "fallback_reason": f"validation: {'; '.join(problems)}"}
 
 
-async def after_validate(state: TurnState) -> str:
+async def after_validate(state: TurnState) -> Literal["__end__", "fallback", "agent"]:
     if state.get("reply"):
-        return END
+        return "__end__"
     return "fallback" if state.get("fallback_reason") else "agent"
 
 
@@ -499,9 +502,9 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
     }
 
 
-async def after_fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> str:
+async def after_fallback(state: TurnState, runtime: Runtime[TurnDeps]) -> Literal["__end__", "confirm", "tools"]:
     if state.get("reply"):
-        return END
+        return "__end__"
     return "confirm" if _undecided(runtime.context, state) else "tools"
 
 
@@ -558,10 +561,11 @@ def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
     graph.add_node("fallback", fallback)
     graph.add_node("compose", compose)
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", after_agent, ["fallback", "confirm", "tools", "validate"])
+    # each router's return type names the nodes it may route to
+    graph.add_conditional_edges("agent", after_agent)
     graph.add_edge("confirm", "tools")
-    graph.add_conditional_edges("tools", after_tools, ["agent", "compose"])
-    graph.add_conditional_edges("validate", after_validate, [END, "fallback", "agent"])
-    graph.add_conditional_edges("fallback", after_fallback, [END, "confirm", "tools"])
+    graph.add_conditional_edges("tools", after_tools)
+    graph.add_conditional_edges("validate", after_validate)
+    graph.add_conditional_edges("fallback", after_fallback)
     graph.add_edge("compose", END)
     return graph.compile(checkpointer=checkpointer)

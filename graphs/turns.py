@@ -26,19 +26,18 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
 from graphs.checkpoint import thread_id
-from graphs.conversation import STEP_LIMIT, Decision, TurnDeps, TurnState, new_turn
+from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnState, new_turn
 from hub.audit.events import event_row
 from hub.audit.redact import redact
 from hub.audit.store import TraceStore
 from hub.audit.trace import Span, Trace
 from hub.db import models as m
-from hub.db.upsert import upsert_insert
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
@@ -48,6 +47,7 @@ from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
+from hub.tenancy.repository import TenantData
 from tools.context import Audience, ToolScope
 from tools.crm import CRM_TOOLS
 from tools.deps import bind_model
@@ -88,7 +88,7 @@ class TurnResult(BaseModel):
     reply: str
     intent: Intent
     tools: list[str]
-    engine: Literal["llm", "deterministic"]
+    engine: Engine
     prompt_version: str | None
     """The prompt (`use_case@version`) this turn sent to a model, even if its answer then fell back; None when
     no model was called (none configured, the gateway refused). `hub explain` names the same one."""
@@ -212,14 +212,9 @@ class Conversations:
         """The speaker's conversation, read in a short session of its own (detached from it); on their first message
         a new one that is not stored yet: the turn's write creates it, with the turn's messages."""
         async with self.sessions() as session:
-            found = await session.execute(
-                select(m.Conversation).where(
-                    m.Conversation.tenant_id == tenant_id,
-                    m.Conversation.channel == speaker.channel,
-                    m.Conversation.external_ref == speaker.external_ref,
-                )
+            conversation = await TenantData(session, tenant_id).conversations.by_key(
+                speaker.channel, speaker.external_ref
             )
-            conversation = found.scalar_one_or_none()
             await session.commit()  # end the read: nothing stays open while the turn runs
         if conversation is not None:
             return conversation
@@ -477,12 +472,10 @@ class Conversations:
         """Write the turn's rows in the caller's transaction, one statement per table (Core inserts: the rows are
         plain values, no unit of work to flush); a new conversation is created first."""
         if not inspect(conversation).has_identity:  # the customer's first message: store the conversation now
-            stored = await open_conversation(
-                session,
-                conversation.tenant_id,
+            stored = await TenantData(session, conversation.tenant_id).conversations.open(
                 conversation.channel,
                 conversation.external_ref,
-                conversation.customer_id,
+                customer_id=conversation.customer_id,
                 conversation_id=conversation.id,
             )
             if stored.id != conversation.id:  # a concurrent first message created it: join that one
@@ -580,28 +573,3 @@ def _message(
         "trace_id": None,
         **extra,
     }
-
-
-async def open_conversation(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    channel: m.Channel,
-    external_ref: str,
-    customer_id: uuid.UUID | None,
-    *,
-    conversation_id: uuid.UUID | None = None,
-) -> m.Conversation:
-    """Create the (tenant, channel, external ref) conversation in the session's transaction, or read the one that
-    exists: concurrent first messages agree on one row (the unique key decides). The caller commits."""
-    key = {"tenant_id": tenant_id, "channel": channel, "external_ref": external_ref}
-    created = await session.execute(
-        upsert_insert(session, m.Conversation)
-        .values(id=conversation_id or uuid.uuid4(), customer_id=customer_id, status=m.ConversationStatus.BOT, **key)
-        .on_conflict_do_nothing(index_elements=list(key))
-        .returning(m.Conversation)
-    )
-    conversation = created.scalar_one_or_none()
-    if conversation is None:
-        found = await session.execute(select(m.Conversation).filter_by(**key))
-        conversation = found.scalar_one()
-    return conversation

@@ -33,7 +33,7 @@ import anyio
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import LockError
-from sqlalchemy import and_, exists, literal, select, update
+from sqlalchemy import exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chat_ui.whatsapp.accounts import Account, AccountDirectory, open_accounts
@@ -61,13 +61,14 @@ from chat_ui.whatsapp.ledger import claim
 from chat_ui.whatsapp.outbox import deliver_pending, plan
 from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.process import CONVERSATIONS
-from graphs.turns import Conversations, Speaker, open_conversation
+from graphs.turns import Conversations, Speaker
 from hub.audit.events import record
 from hub.db import models as m
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
 from hub.settings import Settings
 from hub.tenancy.changes import announcing
+from hub.tenancy.repository import TenantData
 from tools.context import Audience
 
 log = structlog.get_logger(__name__)
@@ -253,7 +254,9 @@ class WhatsAppChannel:
             seen = await _seen(session, tenant.id, wa_id, event.id)
             conversation = seen.conversation
             if conversation is None and not seen.claimed:
-                conversation = await open_conversation(session, tenant.id, m.Channel.WHATSAPP, wa_id, seen.customer_id)
+                conversation = await TenantData(session, tenant.id).conversations.open(
+                    m.Channel.WHATSAPP, wa_id, customer_id=seen.customer_id
+                )
                 await session.commit()
         if seen.claimed:
             observe_webhook_dedupe(WEBHOOK_SOURCE)
@@ -403,19 +406,13 @@ async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message
         m.MessageDelivery.conversation_id == m.Conversation.id,
         m.MessageDelivery.status.in_((m.DeliveryStatus.PENDING, m.DeliveryStatus.SENDING)),
     )
+    keyed = TenantData(session, tenant_id).conversations.keyed(m.Channel.WHATSAPP, wa_id)
     one = select(literal(1).label("one")).subquery()
     row = (
         await session.execute(
             select(claimed.label("claimed"), customer.label("customer_id"), pending.label("pending"), m.Conversation)
             .select_from(one)
-            .outerjoin(
-                m.Conversation,
-                and_(
-                    m.Conversation.tenant_id == tenant_id,
-                    m.Conversation.channel == m.Channel.WHATSAPP,
-                    m.Conversation.external_ref == wa_id,
-                ),
-            )
+            .outerjoin(m.Conversation, keyed)
         )
     ).one()
     return Seen(

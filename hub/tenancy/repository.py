@@ -9,10 +9,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.db.upsert import upsert_insert
 
 ModelT = TypeVar("ModelT", bound=m.Base)
 
@@ -115,7 +116,55 @@ class Policies(TenantRepository[m.PolicyDocument]):
 
 
 class Conversations(TenantRepository[m.Conversation]):
+    """Every channel's conversations, each found by its key: (channel, external ref) is unique within a tenant.
+
+    The external ref is the conversation's name on its channel (widget session id, WhatsApp number, console
+    thread), so one shopper on two channels has two conversations.
+    """
+
     model = m.Conversation
+
+    def keyed(self, channel: m.Channel, external_ref: str) -> ColumnElement[bool]:
+        """The condition that picks this tenant's (channel, external ref) conversation, for a query that joins it
+        to other reads."""
+        return and_(
+            m.Conversation.tenant_id == self.tenant_id,
+            m.Conversation.channel == channel,
+            m.Conversation.external_ref == external_ref,
+        )
+
+    def _by_key(self, channel: m.Channel, external_ref: str) -> Select[tuple[m.Conversation]]:
+        return self._scoped(m.Conversation.channel == channel, m.Conversation.external_ref == external_ref)
+
+    async def by_key(self, channel: m.Channel, external_ref: str) -> m.Conversation | None:
+        """The (channel, external ref) conversation; None before its first message is stored."""
+        return (await self.session.execute(self._by_key(channel, external_ref))).scalar_one_or_none()
+
+    async def open(
+        self,
+        channel: m.Channel,
+        external_ref: str,
+        *,
+        customer_id: uuid.UUID | None = None,
+        conversation_id: uuid.UUID | None = None,
+    ) -> m.Conversation:
+        """Create the (channel, external ref) conversation in the session's transaction, or read the one that
+        exists: concurrent first messages agree on one row (the unique key decides). The caller commits.
+
+        `conversation_id` is the new row's id (a turn that already wrote it on its messages); a conversation that
+        exists keeps its own.
+        """
+        key = {"tenant_id": self.tenant_id, "channel": channel, "external_ref": external_ref}
+        created = await self.session.execute(
+            upsert_insert(self.session, m.Conversation)
+            .values(id=conversation_id or uuid.uuid4(), customer_id=customer_id, status=m.ConversationStatus.BOT, **key)
+            .on_conflict_do_nothing(index_elements=list(key))
+            .returning(m.Conversation)
+        )
+        conversation = created.scalar_one_or_none()
+        if conversation is None:
+            conversation = (await self.session.execute(self._by_key(channel, external_ref))).scalar_one()
+        return conversation
 
 
 class Messages(TenantRepository[m.Message]):

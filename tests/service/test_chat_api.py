@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -97,6 +98,21 @@ async def test_sessions_never_cross_tenants(
     assert out["tools"] != ["order_status"]
     conversations = (await session.execute(select(m.Conversation.tenant_id))).scalars().all()
     assert sorted(map(str, conversations)) == sorted([str(alpha.tenant_id), str(bravo.tenant_id)])
+
+
+async def test_two_first_messages_of_one_session_sent_at_once_share_one_conversation(
+    chat: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    answers = await asyncio.gather(
+        say(chat, demo.storefront_key, "web-twice", "hello!"),
+        say(chat, demo.storefront_key, "web-twice", "any hoodies under $80?"),
+    )
+    assert all(a["reply"] for a in answers)
+    stored = (await session.execute(select(m.Conversation.id).where(m.Conversation.external_ref == "web-twice"))).all()
+    assert len(stored) == 1
+    messages = (await session.execute(select(m.Message.conversation_id, m.Message.role))).all()
+    assert sorted(r.role for r in messages) == ["assistant", "assistant", "customer", "customer"]
+    assert {r.conversation_id for r in messages} == {stored[0].id}
 
 
 async def test_bad_requests_get_4xx_and_store_nothing(
