@@ -45,11 +45,10 @@ from hub.text import (
     PHONE_ONLY,
     format_money,
 )
-from tools.context import Audience, ToolContext, ToolError
+from tools.context import OPERATOR_ONLY, ToolContext, ToolError
 from tools.deps import actor, check_call, operator, record
-from tools.registry import ToolSpec
+from tools.registry import ToolSpec, tool
 
-OPERATOR_ONLY = frozenset({Audience.OPERATOR})
 CUSTOMER_REF = "The customer's id from find_customers, or their email address, e.g. `jane.doe@example.com`."
 RECENT_ORDERS = 5
 PROMPT_ORDERS = 20
@@ -163,8 +162,9 @@ def _card(c: m.Customer) -> CustomerCard:
     return CustomerCard(id=c.id, name=c.name, email=c.email, phone=c.phone, tags=list(c.tags or []))
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def find_customers(ctx: ToolContext, args: FindCustomersInput) -> FindCustomersResult:
-    """Find customers whose name, email, phone number or tags match every word of the query."""
+    """Find customers by name, email address, phone number or tag. Returns their ids for the other customer tools."""
     query = args.query.strip()
     # A phone number typed with spaces or dashes is one search term, compared on its digits.
     words = [re.sub(r"\D", "", query)] if PHONE_ONLY.fullmatch(query) else query.split()
@@ -301,8 +301,10 @@ async def _profile(
     return profile, orders
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def customer_profile(ctx: ToolContext, args: CustomerRef) -> CustomerProfile:
-    """Return one customer's record: contact, tags, notes, order count, lifetime value, last and recent orders."""
+    """One customer's record: contact details, tags, notes, opt-ins, order count, lifetime value, last order, open
+    issues and recent orders."""
     customer = await _customer(ctx, args.customer)
     _, config = await _shop(ctx)
     profile, _ = await _profile(ctx, customer, today=_today(config), currency=config.currency)
@@ -326,8 +328,9 @@ class CustomerNotesResult(BaseModel):
     """Every note on the customer, oldest first, the new one last."""
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def add_note(ctx: ToolContext, args: AddNoteInput) -> CustomerNotesResult:
-    """Append a dated note, signed by the operator, to a customer's record."""
+    """Add a note to a customer's record, signed by the operator."""
     customer = await _customer(ctx, args.customer, lock=True)
     op = await operator(ctx)
     by = f"operator:{op.email}" if op is not None else "operator"
@@ -381,8 +384,9 @@ class CustomerTagsResult(BaseModel):
     """Tags that were there and are gone."""
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def tag_customer(ctx: ToolContext, args: TagCustomerInput) -> CustomerTagsResult:
-    """Add and remove tags on a customer."""
+    """Add or remove tags on a customer, e.g. `vip`."""
     customer = await _customer(ctx, args.customer, lock=True)
     before = list(customer.tags or [])
     removed = [t for t in args.remove if t in before]
@@ -711,8 +715,10 @@ async def _evaluate(ctx: ToolContext, rule: SegmentRule) -> tuple[int, list[Segm
     return await activity.count(*where), sample
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def segment_customers(ctx: ToolContext, args: SegmentCustomersInput) -> SegmentResult:
-    """Read a plain-words audience into a rule, count who matches and show a sample."""
+    """Count and preview the customers matching a plain-words description such as `VIPs who have not ordered in 60
+    days`; shows how the description was read."""
     rule = parse_segment(args.description)
     count, sample = await _evaluate(ctx, rule)
     return SegmentResult(
@@ -737,8 +743,9 @@ class SavedSegment(BaseModel):
     replaced: bool
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def save_segment(ctx: ToolContext, args: SaveSegmentInput) -> SavedSegment:
-    """Save a named segment with its rule and current size."""
+    """Save a segment under a name so it can be reused for campaigns."""
     rule = parse_segment(args.description)
     count, _ = await _evaluate(ctx, rule)
     name = args.name.strip()
@@ -895,10 +902,11 @@ async def _model_context(
     return customer, shop_name, today, profile, orders
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def next_best_action(
     ctx: ToolContext, args: CustomerRef, *, gateway: Gateway, call: CallContext
 ) -> NextBestActionResult:
-    """Suggest the single most useful next step for one customer, from their records."""
+    """Suggest the single most useful next step for one customer, with the reason and a priority."""
     customer, shop_name, today, profile, orders = await _model_context(ctx, args.customer, call)
     result = await gateway.generate(
         call,
@@ -1073,10 +1081,11 @@ def _followup_notes(profile: CustomerProfile, args: DraftFollowupInput, determin
     return notes
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def draft_followup(
     ctx: ToolContext, args: DraftFollowupInput, *, gateway: Gateway, call: CallContext
 ) -> FollowupDraftResult:
-    """Draft a follow-up email or WhatsApp message to one customer for the operator to review; never send it."""
+    """Draft a follow-up email or WhatsApp message to one customer for the operator to review. Nothing is sent."""
     customer, shop_name, today, profile, orders = await _model_context(ctx, args.customer, call)
     op = await operator(ctx)
     sender_name = op.name if op is not None and op.name else f"The {shop_name} team"
@@ -1437,10 +1446,12 @@ def check_customer_summary(
     return _summary_rules(profile, records, has_conversations=bool(conversations))(value)
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def summarize_customer(
     ctx: ToolContext, args: CustomerRef, *, gateway: Gateway, call: CallContext
 ) -> CustomerSummaryResult:
-    """Brief the operator on one customer from their records: who they are, how they buy, what needs attention."""
+    """Brief the operator on one customer in a few lines, from their records: a summary, their segment, key facts, open
+    issues, mood and one suggested next step."""
     customer, shop_name, today, profile, orders = await _model_context(ctx, args.customer, call)
     conversations = await _conversation_text(ctx, customer.id)
     records = _summary_records(profile, orders, conversations, today)
@@ -1473,84 +1484,13 @@ async def summarize_customer(
 
 
 CRM_TOOLS: list[ToolSpec] = [
-    ToolSpec(
-        name="find_customers",
-        description="Find customers by name, email address, phone number or tag. Returns their ids for the other "
-        "customer tools.",
-        input_model=FindCustomersInput,
-        result_model=FindCustomersResult,
-        fn=find_customers,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="customer_profile",
-        description="One customer's record: contact details, tags, notes, opt-ins, order count, lifetime value, "
-        "last order, open issues and recent orders.",
-        input_model=CustomerRef,
-        result_model=CustomerProfile,
-        fn=customer_profile,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="add_note",
-        description="Add a note to a customer's record, signed by the operator.",
-        input_model=AddNoteInput,
-        result_model=CustomerNotesResult,
-        fn=add_note,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="tag_customer",
-        description="Add or remove tags on a customer, e.g. `vip`.",
-        input_model=TagCustomerInput,
-        result_model=CustomerTagsResult,
-        fn=tag_customer,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="segment_customers",
-        description="Count and preview the customers matching a plain-words description such as `VIPs who have "
-        "not ordered in 60 days`; shows how the description was read.",
-        input_model=SegmentCustomersInput,
-        result_model=SegmentResult,
-        fn=segment_customers,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="save_segment",
-        description="Save a segment under a name so it can be reused for campaigns.",
-        input_model=SaveSegmentInput,
-        result_model=SavedSegment,
-        fn=save_segment,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="summarize_customer",
-        description="Brief the operator on one customer in a few lines, from their records: a summary, their "
-        "segment, key facts, open issues, mood and one suggested next step.",
-        input_model=CustomerRef,
-        result_model=CustomerSummaryResult,
-        fn=summarize_customer,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="next_best_action",
-        description="Suggest the single most useful next step for one customer, with the reason and a priority.",
-        input_model=CustomerRef,
-        result_model=NextBestActionResult,
-        fn=next_best_action,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="draft_followup",
-        description="Draft a follow-up email or WhatsApp message to one customer for the operator to review. "
-        "Nothing is sent.",
-        input_model=DraftFollowupInput,
-        result_model=FollowupDraftResult,
-        fn=draft_followup,
-        audiences=OPERATOR_ONLY,
-    ),
+    find_customers,
+    customer_profile,
+    add_note,
+    tag_customer,
+    segment_customers,
+    save_segment,
+    summarize_customer,
+    next_best_action,
+    draft_followup,
 ]

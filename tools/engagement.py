@@ -21,8 +21,8 @@ from sqlalchemy import ColumnElement, String, case, cast, func, literal, or_
 from hub.db import models as m
 from hub.db.models import OrderStatus
 from hub.text import order_number_spellings, same_phone
-from tools.context import Audience, ToolContext, ToolError
-from tools.registry import ToolSpec
+from tools.context import EVERYONE, ToolContext, ToolError
+from tools.registry import ToolSpec, tool
 
 LOW_STOCK_THRESHOLD = 5
 """At or below this many units an item counts as low stock."""
@@ -397,8 +397,12 @@ def _rank(rows: list[m.Product], terms: list[_Term], args: SearchProductsInput) 
     return [p for _, p in scored]
 
 
+@tool(audiences=EVERYONE)
 async def search_products(ctx: ToolContext, args: SearchProductsInput) -> SearchProductsResult:
-    """Find active products matching the shopper's words and filters, best first; a SKU finds its product."""
+    """Search the shop's catalog by the shopper's words and optional filters (category, price range, size, colour, in
+    stock). Returns a few product cards with SKU, title, price, stock, sizes and colours. Use it before naming, pricing
+    or recommending any product; only mention products it returned."""
+    # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
         hit = _rank([exact], [], args)
         return SearchProductsResult(searched=args, products=[ProductCard.of(p) for p in hit], total=len(hit))
@@ -443,8 +447,10 @@ class ProductDetail(ProductCard):
 _CARD_ATTRIBUTES = frozenset({"sizes", "colours", "material", "care", "fit"})
 
 
+@tool(audiences=EVERYONE)
 async def get_product(ctx: ToolContext, args: GetProductInput) -> ProductDetail:
-    """Return everything the catalog says about one product."""
+    """Get one product's full details by SKU: description, material, care, fit, sizes, colours, price and stock. Use it
+    to answer questions about a specific product."""
     p = await _product_by_sku(ctx, args.sku)
     attrs = p.attributes or {}
     return ProductDetail(
@@ -479,8 +485,10 @@ class CheckStockResult(BaseModel):
     """What to tell the shopper about the size or colour asked for, when it is not offered."""
 
 
+@tool(audiences=EVERYONE)
 async def check_stock(ctx: ToolContext, args: CheckStockInput) -> CheckStockResult:
-    """Say whether a product, in the size and colour asked for, is in stock, low or out."""
+    """Check whether a product is in stock, low or sold out, optionally for a size and colour, with the quantity on
+    hand. Use it whenever the shopper asks about availability."""
     p = await _product_by_sku(ctx, args.sku)
     attrs = p.attributes or {}
     problems = []
@@ -559,8 +567,11 @@ def _contact_matches(given: str, customer: m.Customer) -> bool:
     return customer.phone is not None and same_phone(text, customer.phone)
 
 
+@tool(audiences=EVERYONE)
 async def order_status(ctx: ToolContext, args: OrderStatusInput) -> OrderStatusResult:
-    """Return an order's status once the contact given matches it; otherwise the same not-found answer."""
+    """Look up an order's status, items, carrier, tracking number and estimated delivery. Needs the order number and the
+    email or phone number on the order; ask the customer for both first. A not-found answer means the number or the
+    contact is wrong: say so without guessing which."""
     spellings = order_number_spellings(args.order_number)
     not_found = OrderStatusResult(found=False, order_number=spellings[0], message=ORDER_NOT_FOUND)
     candidates = {o.number: o for o in await ctx.data.orders.list(m.Order.number.in_(spellings))}
@@ -754,8 +765,11 @@ def _bm25(passages: list[_Passage], query: dict[str, float]) -> list[float]:
     return scores
 
 
+@tool(audiences=EVERYONE)
 async def policy_answer(ctx: ToolContext, args: PolicyAnswerInput) -> PolicyAnswerResult:
-    """Return the tenant's policy passages that best answer the question, quoted exactly."""
+    """Find the shop's policy passages that answer a question about shipping, delivery, returns, refunds, exchanges,
+    cancellations and order changes, payment, account, invoices, newsletters, WhatsApp messages, sizing or contacting a
+    person. Answer only from the passages returned; if none are found, offer a handoff instead of guessing."""
     passages = _index(await ctx.data.policies.list(order_by=[m.PolicyDocument.slug]))
     query = _query_weights(args.question)
     if not passages or not query:
@@ -940,8 +954,10 @@ async def _complementary(ctx: ToolContext, source: m.Product, limit: int) -> lis
     return [Recommendation(product=ProductCard.of(p), reason=reasons[p.id]) for p in _interleave(groups, limit)]
 
 
+@tool(audiences=EVERYONE)
 async def recommend_products(ctx: ToolContext, args: RecommendProductsInput) -> RecommendProductsResult:
-    """Suggest in-stock alternatives to a product, or items that go with it."""
+    """Suggest in-stock products related to a SKU: `similar` alternatives (same kind, close price) or `complementary`
+    items that go with it (e.g. jeans → tees, belts, sneakers), each with a reason."""
     source = await _product_by_sku(ctx, args.sku)
     if args.kind is RecommendationKind.SIMILAR:
         recommendations = await _similar(ctx, source, args.limit)
@@ -990,8 +1006,11 @@ class HandoffResult(BaseModel):
     requested_at: datetime
 
 
+@tool(audiences=EVERYONE)
 async def handoff_to_human(ctx: ToolContext, args: HandoffInput) -> HandoffResult:
-    """Hand the conversation to the shop's team; the conversation graph marks it as waiting for a human."""
+    """Hand the conversation to the shop's customer care team when the customer asks for a person, complains, or when no
+    tool or policy can answer. Returns a reference to give the customer."""
+    # Nothing is written here: the conversation graph reads this result and marks the conversation as waiting.
     return HandoffResult(
         reference=f"HO-{uuid.uuid4().hex[:8].upper()}",
         reason=args.reason,
@@ -1002,89 +1021,13 @@ async def handoff_to_human(ctx: ToolContext, args: HandoffInput) -> HandoffResul
 
 # --- registry -----------------------------------------------------------------------------------------
 
-_EVERYONE = frozenset({Audience.CUSTOMER, Audience.OPERATOR})
-
 ENGAGEMENT_TOOLS: list[ToolSpec] = [
-    ToolSpec(
-        name="search_products",
-        description=(
-            "Search the shop's catalog by the shopper's words and optional filters (category, price range, size, "
-            "colour, in stock). Returns a few product cards with SKU, title, price, stock, sizes and colours. Use it "
-            "before naming, pricing or recommending any product; only mention products it returned."
-        ),
-        input_model=SearchProductsInput,
-        result_model=SearchProductsResult,
-        fn=search_products,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="get_product",
-        description=(
-            "Get one product's full details by SKU: description, material, care, fit, sizes, colours, price and "
-            "stock. Use it to answer questions about a specific product."
-        ),
-        input_model=GetProductInput,
-        result_model=ProductDetail,
-        fn=get_product,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="check_stock",
-        description=(
-            "Check whether a product is in stock, low or sold out, optionally for a size and colour, with the "
-            "quantity on hand. Use it whenever the shopper asks about availability."
-        ),
-        input_model=CheckStockInput,
-        result_model=CheckStockResult,
-        fn=check_stock,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="order_status",
-        description=(
-            "Look up an order's status, items, carrier, tracking number and estimated delivery. Needs the order "
-            "number and the email or phone number on the order; ask the customer for both first. A not-found "
-            "answer means the number or the contact is wrong: say so without guessing which."
-        ),
-        input_model=OrderStatusInput,
-        result_model=OrderStatusResult,
-        fn=order_status,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="policy_answer",
-        description=(
-            "Find the shop's policy passages that answer a question about shipping, delivery, returns, refunds, "
-            "exchanges, cancellations and order changes, payment, account, invoices, newsletters, WhatsApp "
-            "messages, sizing or contacting a person. Answer only from the passages returned; if none are found, "
-            "offer a handoff instead of guessing."
-        ),
-        input_model=PolicyAnswerInput,
-        result_model=PolicyAnswerResult,
-        fn=policy_answer,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="recommend_products",
-        description=(
-            "Suggest in-stock products related to a SKU: `similar` alternatives (same kind, close price) or "
-            "`complementary` items that go with it (e.g. jeans → tees, belts, sneakers), each with a reason."
-        ),
-        input_model=RecommendProductsInput,
-        result_model=RecommendProductsResult,
-        fn=recommend_products,
-        audiences=_EVERYONE,
-    ),
-    ToolSpec(
-        name="handoff_to_human",
-        description=(
-            "Hand the conversation to the shop's customer care team when the customer asks for a person, "
-            "complains, or when no tool or policy can answer. Returns a reference to give the customer."
-        ),
-        input_model=HandoffInput,
-        result_model=HandoffResult,
-        fn=handoff_to_human,
-        audiences=_EVERYONE,
-    ),
+    search_products,
+    get_product,
+    check_stock,
+    order_status,
+    policy_answer,
+    recommend_products,
+    handoff_to_human,
 ]
 """Customer-facing tools: read-only, offered to customers and operators alike."""
