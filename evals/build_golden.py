@@ -54,6 +54,7 @@ from tools import crm
 from tools import engagement as eng
 from tools.context import Audience, ToolContext
 from tools.photography import read_request
+from tools.retrieval.policies import split_passages
 from tools.seo import CLAIM_WORDS, product_record
 
 PREFIXES = {
@@ -801,7 +802,7 @@ def _phone_local(phone: str) -> str:
 def _policy_passage(shop: Shop, slug: str, phrases: Sequence[str], where: str) -> str:
     if slug not in shop.policies:
         raise BuildError(f"{where}: the demo shop has no policy {slug!r}")
-    for passage in eng._split_passages(shop.policies[slug].body):
+    for passage in split_passages(shop.policies[slug].body):
         if all(phrase.casefold() in passage.casefold() for phrase in phrases):
             return passage
     raise BuildError(f"{where}: no passage of policy {slug!r} says all of {list(phrases)}")
