@@ -628,7 +628,7 @@ class HandoffResult(BaseModel):
 async def handoff_to_human(ctx: ToolContext, args: HandoffInput) -> HandoffResult:
     """Hand the conversation to the shop's customer care team when the customer asks for a person, complains, or when no
     tool or policy can answer. Returns a reference to give the customer."""
-    # Nothing is written here: the conversation graph reads this result and marks the conversation as waiting.
+    # Nothing is written here: the conversation graph reads this result and hands the conversation to a person.
     return HandoffResult(
         reference=f"HO-{uuid.uuid4().hex[:8].upper()}",
         reason=args.reason,
