@@ -53,7 +53,11 @@ from hub.text import format_money
 from tools import crm
 from tools import engagement as eng
 from tools.context import Audience, ToolContext
+from tools.crm import followup
+from tools.crm.next_action import SELLING_ACTIONS
+from tools.crm.profile import build_profile, orders_text
 from tools.photography import read_request
+from tools.retrieval.policies import split_passages
 from tools.seo import CLAIM_WORDS, product_record
 
 PREFIXES = {
@@ -203,7 +207,7 @@ async def snapshots(shop: Shop, customer: m.Customer) -> tuple[list[Snapshot], l
     for offset in range(DB_AGE_DAYS + 1):
         now = shop.anchor + timedelta(days=offset)
         today = now.astimezone(shop.tz).date()
-        profile, orders = await crm._profile(shop.operator(), customer, today=today, currency=shop.currency)
+        profile, orders = await build_profile(shop.operator(), customer, today=today, currency=shop.currency)
         # The profile counts days from the wall clock; count them from the simulated day instead.
         days = (now - orders[0].placed_at).days if orders else None
         result.append(Snapshot(today, profile.model_copy(update={"days_since_last_order": days})))
@@ -801,7 +805,7 @@ def _phone_local(phone: str) -> str:
 def _policy_passage(shop: Shop, slug: str, phrases: Sequence[str], where: str) -> str:
     if slug not in shop.policies:
         raise BuildError(f"{where}: the demo shop has no policy {slug!r}")
-    for passage in eng._split_passages(shop.policies[slug].body):
+    for passage in split_passages(shop.policies[slug].body):
         if all(phrase.casefold() in passage.casefold() for phrase in phrases):
             return passage
     raise BuildError(f"{where}: no passage of policy {slug!r} says all of {list(phrases)}")
@@ -1101,7 +1105,7 @@ def _actions(snaps: list[Snapshot], restock: bool) -> list[str]:
         if restock and (p.marketing_opt_in or p.whatsapp_opt_in):
             found.append(NextAction.NOTIFY_BACK_IN_STOCK)
     contactable = any(s.profile.marketing_opt_in or s.profile.whatsapp_opt_in for s in snaps)
-    if not contactable and set(found) & crm._SELLING_ACTIONS:
+    if not contactable and set(found) & SELLING_ACTIONS:
         raise BuildError("a selling action for a customer who opted out of every channel")
     return [a.value for a in _unique(found)]
 
@@ -1439,11 +1443,11 @@ async def build_crm_followup_draft(shop: Shop) -> list[tuple[dict[str, Any], Exp
             if product.stock <= 0 or any(size not in sizes for size in re.findall(r"\bEU (\d+)", purpose)):
                 raise BuildError(f"{case.customer}: {purpose!r} is not true of {product.sku}")
         reference = case.reference.format(**fields)
-        records = crm._orders_text(orders)
+        records = orders_text(orders)
         as_draft = CrmFollowupDraft(
             subject="Draft" if case.channel is FollowupChannel.EMAIL else None, body=reference, channel=case.channel
         )
-        if problems := crm._draft_rules(case.channel, purpose, records, {o.number for o in orders})(as_draft):
+        if problems := followup._draft_rules(case.channel, purpose, records, {o.number for o in orders})(as_draft):
             raise BuildError(f"follow-up to {case.customer}: the reference breaks the draft rules: {problems}")
         cases.append(
             (

@@ -24,6 +24,12 @@ class Audience(StrEnum):
     """A shop's staff in the console: every tool, for their own tenant only."""
 
 
+EVERYONE = frozenset(Audience)
+"""Customers and operators alike: the read-only engagement tools."""
+OPERATOR_ONLY = frozenset({Audience.OPERATOR})
+"""The shop's staff alone: CRM, SEO and photography tools."""
+
+
 class ToolError(Exception):
     """A failure the model or the person can act on; the message names the bad value."""
 

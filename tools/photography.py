@@ -17,11 +17,10 @@ from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.imaging import DEFAULT_NEGATIVE_PROMPT, ImagingRefused, StudioBrief, decide, dispatch, submit
 from hub.prompting.outputs import AspectRatio, PhotoBrief
-from tools.context import Audience, ToolContext, ToolError
+from tools.context import OPERATOR_ONLY, ToolContext, ToolError
 from tools.deps import actor, check_call
-from tools.registry import ToolSpec
+from tools.registry import ToolSpec, tool
 
-OPERATOR_ONLY = frozenset({Audience.OPERATOR})
 SKU_FIELD = "The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
 
 
@@ -342,10 +341,13 @@ def _product_facts(product: m.Product) -> str:
     return json.dumps(facts, ensure_ascii=False, indent=1)
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def draft_photo_brief(
     ctx: ToolContext, args: PhotoBriefInput, *, gateway: Gateway, call: CallContext
 ) -> PhotoBriefResult:
-    """Turn the operator's words into a studio brief for one product, checked against what they asked for."""
+    """Turn the operator's words about a shoot, e.g. `3 lifestyle shots on a marble counter, 4:5`, into a studio brief
+    for one product (scene, background, aspect, count, what to avoid, style) for them to check. Nothing is queued;
+    request_photos does that."""
     check_call(ctx, call)
     product = await _product(ctx, args.sku)
     asked = read_request(args.request)
@@ -399,8 +401,10 @@ class RequestPhotosInput(BaseModel):
     )
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def request_photos(ctx: ToolContext, args: RequestPhotosInput) -> PhotoJobResult:
-    """Queue a studio shoot of one product for the imaging service; the job waits there until a worker takes it."""
+    """Queue studio shots of one product: its reference photo placed in a new scene. The images arrive later; follow
+    them with photo_job_status."""
     settings = ctx.settings or (ctx.jobs.settings if ctx.jobs else None)
     if settings is None:
         raise ToolError("photo requests need the imaging service, which this process is not connected to")
@@ -430,8 +434,9 @@ class PhotoJobRef(BaseModel):
     job_id: uuid.UUID = Field(description="The photo job's id, as request_photos returned it.")
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def photo_job_status(ctx: ToolContext, args: PhotoJobRef) -> PhotoJobResult:
-    """Return a photo job's state, history and, once finished, its images and any decisions on them."""
+    """The state of a photo job and, once finished, its images."""
     return _job_result(await _job(ctx, args.job_id))
 
 
@@ -444,6 +449,7 @@ class DecidePhotoInput(PhotoJobRef):
     reason: str | None = Field(default=None, max_length=500, description="Why, in the operator's words; optional.")
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def decide_photo(ctx: ToolContext, args: DecidePhotoInput) -> PhotoJobResult:
     """Approve or reject one image of a finished photo job."""
     try:
@@ -461,42 +467,4 @@ async def decide_photo(ctx: ToolContext, args: DecidePhotoInput) -> PhotoJobResu
     return _job_result(job)
 
 
-PHOTO_TOOLS: list[ToolSpec] = [
-    ToolSpec(
-        name="draft_photo_brief",
-        description="Turn the operator's words about a shoot, e.g. `3 lifestyle shots on a marble counter, 4:5`, "
-        "into a studio brief for one product (scene, background, aspect, count, what to avoid, style) for them "
-        "to check. Nothing is queued; request_photos does that.",
-        input_model=PhotoBriefInput,
-        result_model=PhotoBriefResult,
-        fn=draft_photo_brief,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="request_photos",
-        description="Queue studio shots of one product: its reference photo placed in a new scene. The images "
-        "arrive later; follow them with photo_job_status.",
-        input_model=RequestPhotosInput,
-        result_model=PhotoJobResult,
-        fn=request_photos,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="photo_job_status",
-        description="The state of a photo job and, once finished, its images.",
-        input_model=PhotoJobRef,
-        result_model=PhotoJobResult,
-        fn=photo_job_status,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="decide_photo",
-        description="Approve or reject one image of a finished photo job.",
-        input_model=DecidePhotoInput,
-        result_model=PhotoJobResult,
-        fn=decide_photo,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-]
+PHOTO_TOOLS: list[ToolSpec] = [draft_photo_brief, request_photos, photo_job_status, decide_photo]

@@ -1,11 +1,13 @@
-"""Describe every tool once (models, audience, sensitivity) and run it with permissions checked at execution."""
+"""Declare every tool once, from its function (name, models, description), and run it with permissions checked."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -13,21 +15,27 @@ from pydantic_core import core_schema
 
 from tools.context import Audience, PermissionDenied, ToolContext, ToolError
 
-ToolFn = Callable[..., Awaitable[BaseModel]]
-"""`async def fn(ctx: ToolContext, args: InputModel) -> ResultModel`."""
+InputT = TypeVar("InputT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class ToolSpec:
+class ToolSpec(Generic[InputT, ResultT]):
+    """A tool as the registry knows it; `@tool` builds one from a function, so nothing here is written twice."""
+
     name: str
     description: str
     """Shown to the model: write it as prompt text."""
-    input_model: type[BaseModel]
-    result_model: type[BaseModel]
-    fn: ToolFn
+    input_model: type[InputT]
+    result_model: type[ResultT]
+    fn: Callable[..., Awaitable[ResultT]]
     audiences: frozenset[Audience]
     sensitive: bool = False
     """Writes or sends something: runs only after an operator confirms (the graph interrupts first)."""
+
+    def __call__(self, ctx: ToolContext, args: InputT, /, **deps: Any) -> Awaitable[ResultT]:
+        """Run the function as written, with no audience check and no validation: `run_tool` is the model's way in."""
+        return self.fn(ctx, args, **deps)
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-tool definition the model sees: the description and the compact argument schema."""
@@ -35,6 +43,70 @@ class ToolSpec:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": arguments(self.input_model)},
         }
+
+
+def tool(
+    *, audiences: Iterable[Audience], sensitive: bool = False, name: str | None = None
+) -> Callable[[Callable[..., Awaitable[ResultT]]], ToolSpec[Any, ResultT]]:
+    """Declare a tool from its function alone, the way pydantic-ai and openai-agents do.
+
+    The name is the function's (or `name`), the input model the annotation of its `args` parameter, the result model
+    its return annotation, and the description the model reads is its docstring (see `description_of`). Only who may
+    use it and whether it needs a confirmation are said here. The decorated name is the `ToolSpec`, which the family
+    lists hold; calling it still runs the function, so tests and evals call a tool as before. A function that lacks
+    a docstring, an annotated `args` model or a pydantic return model is refused with TypeError when it is defined.
+    """
+    allowed = frozenset(audiences)
+
+    def declare(fn: Callable[..., Awaitable[ResultT]]) -> ToolSpec[Any, ResultT]:
+        input_model, result_model = models_of(fn)
+        return ToolSpec(
+            name=name or fn.__name__,
+            description=description_of(fn),
+            input_model=input_model,
+            result_model=result_model,
+            fn=fn,
+            audiences=allowed,
+            sensitive=sensitive,
+        )
+
+    return declare
+
+
+def description_of(fn: Callable[..., Any]) -> str:
+    """Return the tool description `fn`'s docstring holds: cleaned by `inspect.cleandoc`, each paragraph on one line.
+
+    The source wraps a docstring at the line length; the model should read the sentences, not where they wrap.
+    """
+    if not (fn.__doc__ or "").strip():
+        raise TypeError(f"tool {fn.__qualname__} has no docstring: it is the description the model reads")
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(fn.__doc__ or ""))
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def models_of(fn: Callable[..., Any]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """Return a tool function's input model (`args`' annotation) and result model (its return annotation)."""
+    where = f"tool {fn.__qualname__}"
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{where} must be an `async def`: run_tool awaits it")
+    positional = [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if positional[1:2] != ["args"]:
+        raise TypeError(f"{where} must take `(ctx, args)` first, as run_tool calls it; it takes {positional}")
+    try:
+        hints = inspect.get_annotations(fn, eval_str=True)
+    except NameError as exc:
+        raise TypeError(f"{where} has an annotation that cannot be read: {exc}") from None
+    found = []
+    for key, label in (("args", "its `args` parameter"), ("return", "its return")):
+        model = hints.get(key)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"{where}: annotate {label} with a pydantic model, not {model!r}")
+        found.append(model)
+    return found[0], found[1]
 
 
 class CompactJsonSchema(GenerateJsonSchema):

@@ -21,11 +21,10 @@ from hub.gateway.run import GenerationResult
 from hub.jobs import JobQueue
 from hub.prompting.outputs import SeoProductCopy
 from hub.tenancy.config import TenantConfig
-from tools.context import Audience, ToolContext, ToolError
+from tools.context import OPERATOR_ONLY, Audience, ToolContext, ToolError
 from tools.deps import actor, check_call, record
-from tools.registry import ToolSpec
+from tools.registry import ToolSpec, tool
 
-OPERATOR_ONLY = frozenset({Audience.OPERATOR})
 SKU_FIELD = "The product's SKU exactly as the catalog has it, e.g. `SKU-1042`."
 TITLE_MAX = 60
 META_MAX = 155
@@ -468,8 +467,10 @@ async def _draft(
     return draft
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def seo_copy(ctx: ToolContext, args: SeoCopyInput, *, gateway: Gateway, call: CallContext) -> ContentDraftResult:
-    """Write search copy for one product from its catalog data and keep it as a draft for review."""
+    """Write search copy (title, meta description, slug, keywords, alt text, description) for one product from its
+    catalog data, and keep it as a draft for the operator to review."""
     check_call(ctx, call)
     product = await _product(ctx, args.sku)
     draft = await _draft(
@@ -498,12 +499,14 @@ async def _content_draft(ctx: ToolContext, draft_id: uuid.UUID) -> m.ContentDraf
     return draft
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def approve_content(ctx: ToolContext, args: DraftRef) -> ContentDraftResult:
-    """Approve a content draft after checking it still matches the product; publishing is a separate step."""
+    """Approve a content draft. It is not published until publish_content runs."""
     draft = await _content_draft(ctx, args.draft_id)
     if draft.status != m.ContentDraftStatus.DRAFT:
         raise ToolError(f"draft {draft.id} is {draft.status}; only a draft waiting for review can be approved")
     product = await _product(ctx, draft.sku)
+    # The product may have changed since the copy was written: approve only copy that still fits it.
     if problems := check_seo_copy(SeoProductCopy.model_validate(draft.payload), product):
         raise ToolError(f"draft {draft.id} no longer fits product {draft.sku!r}: {'; '.join(problems)}")
     by = await actor(ctx)
@@ -514,8 +517,9 @@ async def approve_content(ctx: ToolContext, args: DraftRef) -> ContentDraftResul
     return _result(draft, product)
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def reject_content(ctx: ToolContext, args: RejectContentInput) -> ContentDraftResult:
-    """Reject a content draft, or an approved one not yet published, with the operator's reason."""
+    """Reject a content draft with a reason."""
     draft = await _content_draft(ctx, args.draft_id)
     if draft.status not in (m.ContentDraftStatus.DRAFT, m.ContentDraftStatus.APPROVED):
         raise ToolError(f"draft {draft.id} is {draft.status}; it can no longer be rejected")
@@ -527,8 +531,9 @@ async def reject_content(ctx: ToolContext, args: RejectContentInput) -> ContentD
     return _result(draft, await ctx.data.products.by_sku(draft.sku))
 
 
+@tool(audiences=OPERATOR_ONLY, sensitive=True)
 async def publish_content(ctx: ToolContext, args: DraftRef) -> ContentDraftResult:
-    """Write an approved draft to its product: title and description, with the rest kept under `attributes.seo`."""
+    """Publish an approved content draft: replaces the product's title and description on the storefront."""
     draft = await _content_draft(ctx, args.draft_id)
     if draft.status != m.ContentDraftStatus.APPROVED:
         hint = " approve it first" if draft.status == m.ContentDraftStatus.DRAFT else " only approved drafts publish"
@@ -603,8 +608,10 @@ class SeoBulkReport(BaseModel):
 Progress = Callable[[SeoBulkProgress], Awaitable[None]]
 
 
+@tool(audiences=OPERATOR_ONLY)
 async def seo_bulk(ctx: ToolContext, args: SeoBulkInput) -> SeoBulkResult:
-    """Queue SEO copy drafts for every product of one category as a background job; nothing is generated here."""
+    """Plan SEO copy for every active product in one category, to run in the background. Returns the job: how many
+    products and which are skipped."""
     if ctx.jobs is None:
         raise ToolError("Background jobs are not running here, so bulk SEO copy cannot start; draft SKUs one by one")
     products = await ctx.data.products.list(
@@ -632,6 +639,7 @@ async def seo_bulk(ctx: ToolContext, args: SeoBulkInput) -> SeoBulkResult:
         target_keywords=args.target_keywords,
         requested_by=await actor(ctx),
     )
+    # Nothing is generated here: the background job drafts each SKU in turn.
     task_id = await ctx.jobs.enqueue(SEO_BULK_TASK, job.model_dump(mode="json")) if skus else ""
     return SeoBulkResult(job=job, task_id=task_id, product_count=len(skus), skipped=skipped)
 
@@ -738,51 +746,4 @@ def register_jobs(queue: JobQueue) -> None:
         return summary
 
 
-SEO_TOOLS: list[ToolSpec] = [
-    ToolSpec(
-        name="seo_copy",
-        description="Write search copy (title, meta description, slug, keywords, alt text, description) for one "
-        "product from its catalog data, and keep it as a draft for the operator to review.",
-        input_model=SeoCopyInput,
-        result_model=ContentDraftResult,
-        fn=seo_copy,
-        audiences=OPERATOR_ONLY,
-    ),
-    ToolSpec(
-        name="approve_content",
-        description="Approve a content draft. It is not published until publish_content runs.",
-        input_model=DraftRef,
-        result_model=ContentDraftResult,
-        fn=approve_content,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="reject_content",
-        description="Reject a content draft with a reason.",
-        input_model=RejectContentInput,
-        result_model=ContentDraftResult,
-        fn=reject_content,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="publish_content",
-        description="Publish an approved content draft: replaces the product's title and description on the "
-        "storefront.",
-        input_model=DraftRef,
-        result_model=ContentDraftResult,
-        fn=publish_content,
-        audiences=OPERATOR_ONLY,
-        sensitive=True,
-    ),
-    ToolSpec(
-        name="seo_bulk",
-        description="Plan SEO copy for every active product in one category, to run in the background. Returns "
-        "the job: how many products and which are skipped.",
-        input_model=SeoBulkInput,
-        result_model=SeoBulkResult,
-        fn=seo_bulk,
-        audiences=OPERATOR_ONLY,
-    ),
-]
+SEO_TOOLS: list[ToolSpec] = [seo_copy, approve_content, reject_content, publish_content, seo_bulk]
