@@ -7,14 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from hub.db import models as m
 
-ModelT = TypeVar("ModelT", bound=m.Base)
+
+class _TenantRow(Protocol):
+    """A mapped model that `m.TenantOwned` gives a tenant, with an id of its own."""
+
+    id: Mapped[uuid.UUID]
+    tenant_id: Mapped[uuid.UUID]
+
+    def __init__(self, **kw: Any) -> None: ...
+
+
+ModelT = TypeVar("ModelT", bound=_TenantRow)
 
 
 class MissingTenantError(TypeError):
@@ -27,7 +38,7 @@ class TenantRepository(Generic[ModelT]):
     model: type[ModelT]
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        if not isinstance(tenant_id, uuid.UUID):
+        if not isinstance(tenant_id, uuid.UUID):  # pyright: ignore[reportUnnecessaryIsInstance]  # for untyped callers
             raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
         self.session = session
         self.tenant_id = tenant_id
@@ -218,7 +229,7 @@ class CustomerActivity:
     """
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        if not isinstance(tenant_id, uuid.UUID):
+        if not isinstance(tenant_id, uuid.UUID):  # pyright: ignore[reportUnnecessaryIsInstance]  # for untyped callers
             raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
         self.session = session
         self.tenant_id = tenant_id
@@ -264,4 +275,4 @@ class CustomerActivity:
         stmt = stmt.where(*where).order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
+        return [tuple(row) for row in (await self.session.execute(stmt)).all()]
