@@ -29,7 +29,7 @@ from hub.prompting.registry import PromptError, PromptRegistry
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from hub.usage.billing import BudgetState, check_budget, spend_by_tenant
-from hub.workers import live_workers  # pyright: ignore[reportUnknownVariableType]  # typed in service/ (issue 17)
+from hub.workers import live_workers  # pyright: ignore[reportUnknownVariableType]  # unchecked until issue 17 moves it
 
 log = structlog.get_logger(__name__)
 
