@@ -1008,7 +1008,7 @@ async def build_crm_customer_summary(shop: Shop) -> list[tuple[dict[str, Any], E
         reference = _summary_reference(profile, orders, issue_orders)
         as_summary = CrmCustomerSummary(
             summary=reference,
-            segment=segments[0],
+            segment=CustomerSegment(segments[0]),
             open_issues=profile.open_issues,
             sentiment=Sentiment.UNKNOWN,
             suggested_next_step="Review the account.",
@@ -2083,6 +2083,7 @@ async def build(database_url: str, *, check: bool) -> Built:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    assert __doc__ is not None  # the module docstring (stripped only under -OO)
     parser = argparse.ArgumentParser(prog="python -m evals.build_golden", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="The HUB_DATA_DIR `hub seed demo` wrote to.")
     parser.add_argument("--out", type=Path, default=GOLDEN_DIR, help="Where to write the JSONL files.")

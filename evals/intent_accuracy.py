@@ -140,6 +140,7 @@ def _print_report(title: str, report: Report, *, details: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    assert __doc__ is not None  # the module docstring (stripped only under -OO)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=Path, default=EXAMPLES_PATH)
     parser.add_argument("--holdout", type=Path, default=HOLDOUT_PATH)

@@ -438,7 +438,7 @@ class ScriptedLLMServer:
         if await exchange.pause(self.latency_s):
             await exchange.answer(step)
 
-    def _transport_for(self, scope: Message) -> asyncio.BaseTransport:
+    def _transport_for(self, scope: Message) -> asyncio.Transport:
         """Find the connection serving `scope`; ASGI does not expose it, uvicorn's server state does."""
         assert self._uvicorn is not None
         client = tuple(scope["client"])
@@ -498,7 +498,7 @@ class _Exchange:
             case ToolCall():
                 await self.tool_call(step)
             case Error():
-                headers = [_JSON]
+                headers: list[tuple[bytes, bytes]] = [_JSON]
                 if step.retry_after is not None:
                     headers.append((b"retry-after", f"{step.retry_after:g}".encode()))
                 await _send_json(self.send, step.status, _error_body(step.status, step.message, step.code), headers)
@@ -532,7 +532,8 @@ class _Exchange:
             return True
         left = asyncio.ensure_future(self._disconnected())
         stopped = asyncio.ensure_future(stopping.wait())
-        done, pending = await asyncio.wait({left, stopped}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {left, stopped}
+        done, pending = await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -722,6 +723,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve the default reply until interrupted: `python -m evals.llm_server --port 8599 --latency-ms 20`."""
+    assert __doc__ is not None  # the module docstring (stripped only under -OO)
     parser = argparse.ArgumentParser(prog="python -m evals.llm_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8599)

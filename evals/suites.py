@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
@@ -122,13 +122,17 @@ def _model_outcome(env: Env, started: float, value: BaseModel, text: str, checks
     )
 
 
+R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+
 async def _tool_case(
     env: Env,
     use_case: str,
-    run: Callable[[ToolContext, Gateway, CallContext], Awaitable[BaseModel]],
-    output: Callable[[BaseModel], BaseModel],
-    text: Callable[[BaseModel], str],
-    checks: Callable[[ToolContext, BaseModel], Awaitable[list[str]]] | None = None,
+    run: Callable[[ToolContext, Gateway, CallContext], Awaitable[R]],
+    output: Callable[[R], BaseModel],
+    text: Callable[[R], str],
+    checks: Callable[[ToolContext, R], Awaitable[list[str]]] | None = None,
 ) -> Outcome:
     """Run a model-backed tool on one case; `checks` re-applies its business rules to the final answer."""
     call = CallContext(tenant_id=env.tenant_id, tenant=env.config)
@@ -295,7 +299,7 @@ async def next_best_action(env: Env, case: EvalCase) -> Outcome:
 async def seo_product_copy(env: Env, case: EvalCase) -> Outcome:
     args = seo.SeoCopyInput.model_validate(case.input)
 
-    async def run(ctx: ToolContext, gateway: Gateway, call: CallContext) -> BaseModel:
+    async def run(ctx: ToolContext, gateway: Gateway, call: CallContext) -> seo.ContentDraftResult:
         return await seo.seo_copy(ctx, args, gateway=gateway, call=call)
 
     async def checks(ctx: ToolContext, result: BaseModel) -> list[str]:
@@ -307,8 +311,8 @@ async def seo_product_copy(env: Env, case: EvalCase) -> Outcome:
         env,
         "seo_product_copy",
         run,
-        lambda r: r.content,  # type: ignore[attr-defined]
-        lambda r: _text(r.content, "title", "meta_description", "description", "keywords", "image_alt_text"),  # type: ignore[attr-defined]
+        lambda r: r.content,
+        lambda r: _text(r.content, "title", "meta_description", "description", "keywords", "image_alt_text"),
         checks,
     )
 
@@ -320,7 +324,7 @@ async def photo_brief(env: Env, case: EvalCase) -> Outcome:
         return await photography.draft_photo_brief(ctx, args, gateway=gateway, call=call)
 
     async def checks(ctx: ToolContext, result: BaseModel) -> list[str]:
-        return photography.check_photo_brief(_as(result, PhotoBrief), args.request)  # type: ignore[arg-type]
+        return photography.check_photo_brief(_as(result, PhotoBrief), args.request)
 
     return await _tool_case(
         env,
@@ -332,7 +336,7 @@ async def photo_brief(env: Env, case: EvalCase) -> Outcome:
     )
 
 
-def _as(value: BaseModel, model: type[BaseModel]) -> BaseModel:
+def _as(value: BaseModel, model: type[M]) -> M:
     """The prompt's output object inside a tool result (the result carries it plus ids and engine)."""
     return model.model_validate(value.model_dump(include=set(model.model_fields)))
 

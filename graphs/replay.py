@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import BaseModel
@@ -232,7 +233,7 @@ async def replay_message(
         deps.recorded = RecordedTools(rec.outcomes)
         root.set(prompt=deps.prompt.ref, prompt_sha256=deps.prompt.sha256)
         graph = build_graph(InMemorySaver())
-        run_config: dict[str, Any] = {
+        run_config: RunnableConfig = {
             "configurable": {"thread_id": f"replay-{uuid.uuid4().hex}"},
             "recursion_limit": STEP_LIMIT,
         }
@@ -241,7 +242,7 @@ async def replay_message(
         try:
             with trace.activate(root):
                 for _ in range(MAX_RESUMES):
-                    await graph.ainvoke(graph_input, run_config, context=deps)
+                    await graph.ainvoke(graph_input, run_config, context=deps)  # pyright: ignore[reportArgumentType]  # build_graph's annotation leaves out its context type
                     snapshot = await graph.aget_state(run_config)
                     if not snapshot.interrupts:
                         break
@@ -299,8 +300,11 @@ async def replay_from_cli(
     engine = create_engine(settings.resolved_database_url)
     url = running_redis_url(settings.redis_url, settings.data_dir)
     with tempfile.TemporaryDirectory(prefix="hub-replay-") as scratch:
-        embedded = EmbeddedRedis(Path(scratch)) if url is None else None
-        redis = create_redis(url or embedded.start())  # type: ignore[union-attr]
+        embedded = None
+        if url is None:
+            embedded = EmbeddedRedis(Path(scratch))
+            url = embedded.start()
+        redis = create_redis(url)
         try:
             gateway = build_gateway(settings, session_factory(engine), redis)
             try:

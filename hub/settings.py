@@ -279,7 +279,7 @@ class Settings(BaseSettings):
 
 def describe_validation_error(exc: ValidationError) -> str:
     """Render a settings error as one line naming the environment variable."""
-    parts = []
+    parts: list[str] = []
     for err in exc.errors():
         loc = "__".join(str(p) for p in err["loc"])
         name = f"HUB_{loc.upper()}" if loc else "settings"

@@ -11,7 +11,7 @@ import time as clock
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -29,7 +29,7 @@ from hub.prompting.registry import PromptError, PromptRegistry
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from hub.usage.billing import BudgetState, check_budget, spend_by_tenant
-from hub.workers import live_workers
+from hub.workers import live_workers  # pyright: ignore[reportUnknownVariableType]  # unchecked until issue 17 moves it
 
 log = structlog.get_logger(__name__)
 
@@ -122,8 +122,12 @@ async def _circuits(
     if redis is None:
         return None
     try:
+        # create_redis decodes replies to str.
         return {
-            model: BreakerSnapshot.parse(await redis.hgetall(CircuitBreaker.key(provider, model))) for model in models
+            model: BreakerSnapshot.parse(
+                cast("dict[str, str]", await redis.hgetall(CircuitBreaker.key(provider, model)))
+            )
+            for model in models
         }
     except (RedisError, OSError) as exc:
         log.warning("status_redis_unreachable", error=repr(exc))
@@ -151,7 +155,7 @@ async def platform_status(
     chains = _chains(config, prompts)
     names = list(dict.fromkeys([*chains, *model_switches]))
     circuits = await _circuits(redis, config.provider, names)
-    models = []
+    models: list[ModelStatus] = []
     for name in names:
         snapshot = circuits.get(name) if circuits is not None else None
         state = snapshot.state(clock.time()) if snapshot is not None else "unknown"
@@ -174,7 +178,7 @@ async def platform_status(
         stmt = stmt.where(m.Tenant.id == tenant_id)
     shops = list((await session.execute(stmt)).scalars())
     spend = await spend_by_tenant(session, now, tenant_id)
-    tenants = []
+    tenants: list[TenantStatus] = []
     for shop in shops:
         cfg = TenantConfig.model_validate(shop.settings or {})
         today, month = spend.get(shop.id, (Decimal(0), Decimal(0)))
@@ -207,8 +211,9 @@ async def platform_status(
             status.queues = [QueueStatus(name=n, unfinished=d) for n, d in (await jobs.depths()).items()]
         if tenant_id is None:
             status.dead_letters = await redis.llen(DEAD_LETTERS)
+            heartbeats = cast("list[dict[str, Any]]", await live_workers(redis))  # JSON objects; see the import
             status.workers = sorted(
-                (WorkerStatus.model_validate(w) for w in await live_workers(redis)), key=lambda w: (w.kind, w.host)
+                (WorkerStatus.model_validate(w) for w in heartbeats), key=lambda w: (w.kind, w.host)
             )
     except (RedisError, OSError) as exc:
         log.warning("status_redis_unreachable", error=repr(exc))

@@ -30,6 +30,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
@@ -167,8 +168,8 @@ def _backdrop(rgb: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, float]:
         residual = np.abs(terms @ coefficients - values).max(axis=1)
         # Objects cut by the frame are outliers; the ramp is refitted without them.
         fits = residual <= max(6 * float(np.median(residual[fits])), 0.02)
-    yy, xx = np.indices(rgb.shape[:2], dtype=np.float32)
-    model = _ramp_terms(yy, xx, rgb.shape[:2]) @ coefficients
+    grid = np.indices(rgb.shape[:2], dtype=np.float32)
+    model = _ramp_terms(grid[0], grid[1], rgb.shape[:2]) @ coefficients
     return np.clip(model, 0, 1).astype(np.float32), float(fits.mean())
 
 
@@ -189,7 +190,7 @@ def _segment(distance: np.ndarray, gradient: np.ndarray, border: np.ndarray) -> 
     high = max(float(filters.threshold_otsu(distance)), 2 * low)
     colour = filters.apply_hysteresis_threshold(distance, low, high)
     edge_floor = max(EDGE_FLOOR, NOISE_FACTOR * float(np.percentile(gradient[border], 95)))
-    closed = ndi.binary_closing(colour | (gradient > edge_floor), morphology.disk(CLOSING_RADIUS))
+    closed = cast("np.ndarray", ndi.binary_closing(colour | (gradient > edge_floor), morphology.disk(CLOSING_RADIUS)))
     filled = ndi.binary_fill_holes(closed)
     bare = distance <= max(MATCH_FLOOR, NOISE_FACTOR * backdrop_spread)
     filled &= ~_see_through_holes(filled & ~closed, bare)
@@ -199,7 +200,7 @@ def _segment(distance: np.ndarray, gradient: np.ndarray, border: np.ndarray) -> 
 
 def _see_through_holes(holes: np.ndarray, bare: np.ndarray) -> np.ndarray:
     """Return the enclosed regions where enough pixels are `bare` backdrop to be gaps, not product."""
-    labels, count = ndi.label(holes)
+    labels, count = cast("tuple[np.ndarray, int]", ndi.label(holes))  # without `output`: (labels, count)
     if not count:
         return holes
     index = np.arange(1, count + 1)
@@ -209,7 +210,7 @@ def _see_through_holes(holes: np.ndarray, bare: np.ndarray) -> np.ndarray:
 
 
 def _main_parts(mask: np.ndarray) -> np.ndarray:
-    labels, count = ndi.label(mask)
+    labels, count = cast("tuple[np.ndarray, int]", ndi.label(mask))  # without `output`: (labels, count)
     if count <= 1:
         return mask
     index = np.arange(1, count + 1)
@@ -262,7 +263,11 @@ def place(reference: Image.Image, mask: Image.Image, width: int, height: int, ru
     if min(room) < 1:
         raise ValueError(f"padding {rules.padding} and margin {rules.margin} leave no room on {width}x{height}")
     mask = mask.convert("L")
-    extent = mask.point(lambda v: 255 if v >= ALPHA_FLOOR else 0).getbbox() or (0, 0, *mask.size)
+
+    def opaque(v: int) -> int:  # Pillow calls it once per grey level
+        return 255 if v >= ALPHA_FLOOR else 0
+
+    extent = mask.point(opaque).getbbox() or (0, 0, *mask.size)
     cut = reference.convert("RGB").crop(extent)
     cut.putalpha(mask.crop(extent))
     scale = min(room[0] / cut.width, room[1] / cut.height)
@@ -351,8 +356,15 @@ def _shadow(placement: Placement, style: ShadowStyle) -> Image.Image:
     ambient = Image.new("L", size, 0)
     ambient.paste(placement.mask, (0, round(style.drop * height)))
     ambient = ambient.filter(ImageFilter.GaussianBlur(max(1.0, style.softness * AMBIENT_BLUR * width)))
-    ambient = ambient.point(lambda v: round(v * AMBIENT_SHARE))
-    return ImageChops.lighter(floor, ambient).point(lambda v: round(v * style.strength))
+
+    def faint(v: int) -> int:  # Pillow calls these once per grey level
+        return round(v * AMBIENT_SHARE)
+
+    def strength(v: int) -> int:
+        return round(v * style.strength)
+
+    ambient = ambient.point(faint)
+    return ImageChops.lighter(floor, ambient).point(strength)
 
 
 def _footprint(cut: Image.Image) -> tuple[int, int]:

@@ -9,6 +9,8 @@ IP-Adapter that takes the placed product as its image prompt, and per-tenant LoR
 Needs the `imaging` extra (torch, diffusers, transformers, peft).
 """
 
+# diffusers exports its public names through a lazy import structure that pyright reads as private imports.
+# pyright: reportPrivateImportUsage=false
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +68,7 @@ class _PerImageIPAdapterEmbeds:
         rows = num_images_per_prompt * (2 if do_classifier_free_guidance else 1)
         if ip_adapter_image_embeds is not None and all(embeds.shape[0] == rows for embeds in ip_adapter_image_embeds):
             return [embeds.to(device) for embeds in ip_adapter_image_embeds]
-        return super().prepare_ip_adapter_image_embeds(  # type: ignore[misc]
+        return super().prepare_ip_adapter_image_embeds(  # pyright: ignore[reportAttributeAccessIssue]  # a mixin: the pipeline after it in the MRO has it
             ip_adapter_image, ip_adapter_image_embeds, device, num_images_per_prompt, do_classifier_free_guidance
         )
 
@@ -245,7 +247,7 @@ class DiffusionRenderer:
         with self._lock:
             pipe = self.pipeline
             self._use_lora(pipe, batch[0].lora)
-            images = iter(pipe(**self._call_arguments(pipe, batch)).images)
+            images = iter(pipe(**self._call_arguments(pipe, batch)).images)  # pyright: ignore[reportCallIssue]  # every pipeline in PIPELINES is callable
         return [[self._finish(request, next(images)) for _ in request.seeds] for request in batch]
 
     def _call_arguments(self, pipe: DiffusionPipeline, batch: list[RenderRequest]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -128,7 +128,7 @@ def score(
         "brand": _brand(views, placement, rules),
         "quality": _quality(views, candidate.size, min_side),
     }
-    grades = {name: _grade(checks, GROUP_FLOORS[name]) for name, checks in groups.items()}
+    grades: dict[Group, float] = {name: _grade(checks, GROUP_FLOORS[name]) for name, checks in groups.items()}
     total = sum(GROUP_WEIGHTS[name] * grade for name, grade in grades.items()) / sum(GROUP_WEIGHTS.values())
     reasons = [reason for name in REASON_ORDER for reason in _reasons(name, groups[name], grades[name])]
     if total < threshold and not reasons:
@@ -260,7 +260,11 @@ def _structure(candidate: np.ndarray, reference: np.ndarray, inside: np.ndarray)
     window = min(7, side if side % 2 else side - 1)
     if window < 3 or not inside.any():
         return 1.0
-    _, similarity = structural_similarity(reference, candidate, data_range=1.0, win_size=window, full=True)
+    # With full=True it returns the mean and the per-pixel image (its return type covers every flag).
+    _, similarity = cast(
+        "tuple[float, np.ndarray]",
+        structural_similarity(reference, candidate, data_range=1.0, win_size=window, full=True),
+    )
     return float(np.clip(similarity[inside].mean(), 0, 1))
 
 
@@ -285,7 +289,8 @@ def _brand(views: _Views, placement: Placement, rules: BrandRules) -> list[Check
     height, width = views.product.shape
     reach = round(SHADOW_REACH * min(width, height) / SAMPLE_STEP)
     grid = (slice(None, None, SAMPLE_STEP), slice(None, None, SAMPLE_STEP))
-    background = views.candidate[grid][~ndi.maximum_filter(views.product[grid], size=2 * reach + 1)] * 255
+    near_product = cast("np.ndarray", ndi.maximum_filter(views.product[grid], size=2 * reach + 1))  # a bool mask in
+    background = views.candidate[grid][~near_product] * 255
     backdrop = np.median(background, axis=0) if len(background) else None
     return [
         _palette_check(background, rules),

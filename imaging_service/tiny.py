@@ -9,6 +9,8 @@ benchmarks (speed does not depend on the weights).
     ip = build_tiny_ip_adapter(tmp / "ip", model=model)  # tmp/ip/models/{ip-adapter_sd15.safetensors,image_encoder}
 """
 
+# diffusers exports its public names through a lazy import structure that pyright reads as private imports.
+# pyright: reportPrivateImportUsage=false
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -137,9 +139,9 @@ def build_tiny_sd(
         text_encoder=_text_encoder(dims),
         tokenizer=_tokenizer(),
         unet=_unet(dims, in_channels),
-        scheduler=_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
+        scheduler=_scheduler(),  # pyright: ignore[reportArgumentType]  # diffusers annotates an enum of scheduler names
+        safety_checker=None,  # pyright: ignore[reportArgumentType]  # optional in fact (requires_safety_checker=False)
+        feature_extractor=None,  # pyright: ignore[reportArgumentType]  # optional in fact, as above
         requires_safety_checker=False,
     )
     pipe.save_pretrained(path)
@@ -169,11 +171,11 @@ def build_tiny_ip_adapter(path: Path, *, model: Path, size: Size = "tiny", seed:
     """
     dims = DIMS[size]
     with torch.device("meta"):  # only the attention layout is needed, not the weights
-        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(model, subfolder="unet"))
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(model, subfolder="unet"))  # pyright: ignore[reportArgumentType]  # a dict without return_unused_kwargs
     torch.manual_seed(seed)
     folder = path / IP_ADAPTER_SUBFOLDER
     _image_encoder(dims).save_pretrained(folder / "image_encoder")
-    save_file(_ip_adapter_state_dict(unet, dims.vision_projection), folder / IP_ADAPTER_WEIGHT_NAME)
+    save_file(_ip_adapter_state_dict(unet, dims.vision_projection), folder / IP_ADAPTER_WEIGHT_NAME)  # pyright: ignore[reportArgumentType]  # a model without return_unused_kwargs
     return path
 
 
@@ -210,9 +212,9 @@ def _vae(dims: Dims) -> AutoencoderKL:
         in_channels=3,
         out_channels=3,
         latent_channels=4,
-        block_out_channels=dims.vae_channels,
-        down_block_types=("DownEncoderBlock2D",) * blocks,
-        up_block_types=("UpDecoderBlock2D",) * blocks,
+        block_out_channels=dims.vae_channels,  # pyright: ignore[reportArgumentType]  # diffusers writes tuple[int] for a tuple of ints
+        down_block_types=("DownEncoderBlock2D",) * blocks,  # pyright: ignore[reportArgumentType]  # as above
+        up_block_types=("UpDecoderBlock2D",) * blocks,  # pyright: ignore[reportArgumentType]  # as above
         layers_per_block=dims.vae_layers,
         norm_num_groups=dims.vae_groups,
         sample_size=512,
@@ -231,9 +233,9 @@ def _text_encoder(dims: Dims) -> CLIPTextModel:
         max_position_embeddings=tokenizer.model_max_length,
         projection_dim=hidden,
         hidden_act="quick_gelu",
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,  # pyright: ignore[reportArgumentType]  # transformers types token ids loosely: ints here
+        eos_token_id=tokenizer.eos_token_id,  # pyright: ignore[reportArgumentType]  # as above
+        pad_token_id=tokenizer.pad_token_id,  # pyright: ignore[reportArgumentType]  # as above
     )
     return CLIPTextModel(config)
 
@@ -252,7 +254,7 @@ def _tokenizer() -> CLIPTokenizer:
                 vocab.append("".join(pair))
             symbols = ["".join(pair), *symbols[2:]]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(vocab={token: i for i, token in enumerate(vocab)}, merges=merges, model_max_length=77)
+    return CLIPTokenizer(vocab={token: i for i, token in enumerate(vocab)}, merges=merges, model_max_length=77)  # pyright: ignore[reportArgumentType]  # it takes merge pairs too
 
 
 def _scheduler() -> PNDMScheduler:
@@ -284,7 +286,7 @@ def _image_encoder(dims: Dims) -> CLIPVisionModelWithProjection:
 
 def _ip_adapter_state_dict(unet: UNet2DConditionModel, image_embed_dim: int) -> dict[str, torch.Tensor]:
     """Random weights in the original IP-Adapter checkpoint layout (4 image tokens; keys 1, 3, 5, ... per cross-attention)."""
-    cross = unet.config.cross_attention_dim
+    cross = unet.config["cross_attention_dim"]
     tokens = 4
     state = {
         "image_proj.proj.weight": torch.randn(tokens * cross, image_embed_dim) * 0.02,
@@ -302,7 +304,7 @@ def _ip_adapter_state_dict(unet: UNet2DConditionModel, image_embed_dim: int) -> 
 
 def _hidden_size(unet: UNet2DConditionModel, processor: str) -> int:
     """Channels of the block an attention processor sits in, the way diffusers' IP-Adapter loader computes them."""
-    channels = list(unet.config.block_out_channels)
+    channels = list(unet.config["block_out_channels"])
     if processor.startswith("mid_block"):
         return channels[-1]
     block = int(processor.split(".")[1])

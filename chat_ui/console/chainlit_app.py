@@ -70,6 +70,7 @@ async def start() -> None:
     tenant_id, _, _ = _who()
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        assert tenant is not None  # the signed-in operator's shop
     # The page cannot know the shop before sign-in; the first message says whose console this is.
     await cl.Message(content=f"**{tenant.name}** · HUB console\n\nHello! {HELP}").send()
     _follow_jobs()
@@ -81,6 +82,7 @@ async def resume(thread: ThreadDict) -> None:
     tenant_id, operator_id, _ = _who()
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        assert tenant is not None  # the signed-in operator's shop
         awaiting = await state().conversations.awaiting(tenant, await _speaker(session, operator_id))
     if awaiting:
         actions = _actions(awaiting)
@@ -227,6 +229,7 @@ async def on_message(message: cl.Message) -> None:
         return
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        assert tenant is not None  # the signed-in operator's shop
         speaker = await _speaker(session, operator_id)
         await session.commit()  # hold nothing while the turn waits on a model
         out = await state().conversations.turn(
@@ -244,6 +247,7 @@ async def _decide(action: cl.Action, approved: bool) -> None:
     tenant_id, operator_id, actor = _who()
     async with state().sessions() as session:
         tenant = await session.get(m.Tenant, tenant_id)
+        assert tenant is not None  # the signed-in operator's shop
         speaker = await _speaker(session, operator_id)
         await session.commit()  # hold nothing while the turn waits on a model
         try:

@@ -23,11 +23,11 @@ class ConsoleDataLayer(SQLAlchemyDataLayer):
         """Chart images are not kept: a resumed thread shows each answer's text and steps, not its chart."""
 
     @property
-    def async_session(self) -> Any:  # type: ignore[override]
+    def async_session(self) -> Any:
         return state().sessions
 
     @property
-    def engine(self) -> AsyncEngine:  # type: ignore[override]
+    def engine(self) -> AsyncEngine:
         return state().sessions.kw["bind"]
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import HTTPConnection, Request
-from starlette.routing import get_route_path
+from starlette.routing import get_route_path  # pyright: ignore[reportPrivateImportUsage]  # its home, starlette._utils, is private
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.audit.events import record

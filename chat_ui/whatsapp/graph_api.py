@@ -90,7 +90,7 @@ class GraphApi:
         """
         url = f"{self.base_url}/{phone_number_id}/messages"
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts) | self._retry_after_too_long,
+            stop=stop_after_attempt(self.max_attempts) | self._retry_after_too_long,  # pyright: ignore[reportOperatorIssue]  # tenacity runs any callable as a stop; its types name stop_base
             wait=self._wait,
             retry=retry_if_exception(lambda exc: isinstance(exc, GraphApiError) and exc.retryable),
             before_sleep=self._log_retry,
@@ -113,8 +113,11 @@ class GraphApi:
                 return str(data["messages"][0]["id"])
             except (KeyError, IndexError, TypeError) as exc:
                 raise GraphApiError("the Graph API answered without a message id", status=response.status_code) from exc
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = {}
+        error_data = error.get("error_data")
+        details = error_data.get("details") if isinstance(error_data, dict) else None
         raise GraphApiError(
             str(error.get("message") or response.reason_phrase or f"HTTP {response.status_code}"),
             status=response.status_code,

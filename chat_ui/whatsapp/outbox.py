@@ -20,10 +20,10 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -148,7 +148,7 @@ def plan(
     session: AsyncSession,
     *,
     conversation: m.Conversation,
-    message: Outgoing,
+    message: m.Message | Outgoing,
     account_config: Mapping[str, Any],
     kind: m.DeliveryKind = m.DeliveryKind.REPLY,
     now: datetime,
@@ -228,7 +228,7 @@ async def deliver_pending(
     session: AsyncSession,
     api: GraphApi,
     *,
-    account: Sender,
+    account: m.ChannelAccount | Sender,
     conversation: m.Conversation,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     pending: Sequence[m.MessageDelivery] | None = None,
@@ -305,7 +305,7 @@ async def _settle(
         .execution_options(synchronize_session=False)
     )
     await session.commit()
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not cast("CursorResult[Any]", result).rowcount:  # an UPDATE's result is a CursorResult
         session.expire(row)
         return False
     for name, value in changes.items():

@@ -11,7 +11,7 @@ import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -146,7 +146,7 @@ def _explain(message: m.Message, spans: list[m.TraceSpan]) -> Explanation:
         elif span.kind == "tool":
             steps.append(_tool_step(span))
         elif span.kind == "validate":
-            problems = a.get("problems") or []
+            problems: list[str] = a.get("problems") or []
             validation.extend(problems)
             if a.get("verdict") == "accepted":
                 steps.append(Step(at=span.start_ts, kind="validation", text="the reply validator accepted the draft"))
@@ -224,8 +224,9 @@ def _attempt_step(span: m.TraceSpan) -> Step:
         return Step(at=span.start_ts, kind="retry", text=f"{head} failed: {a.get('error')}")
     output = a.get("output")
     if isinstance(output, dict):
-        calls = [f"{c['name']}({short(c.get('args', {}), 80)})" for c in output.get("tool_calls", [])]
-        said = f"called {', '.join(calls)}" if calls else f"replied: {short(output.get('content', ''), 200)}"
+        reply = cast("dict[str, Any]", output)  # the span stores a model's reply as a JSON object or a string
+        calls = [f"{c['name']}({short(c.get('args', {}), 80)})" for c in reply.get("tool_calls", [])]
+        said = f"called {', '.join(calls)}" if calls else f"replied: {short(reply.get('content', ''), 200)}"
     else:
         said = f"replied: {short(output or '', 200)}"
     if a.get("outcome") == "invalid_output":
@@ -244,7 +245,7 @@ def _tool_step(span: m.TraceSpan) -> Step:
 
 
 def _summary(e: Explanation, spans: list[m.TraceSpan]) -> str:
-    parts = []
+    parts: list[str] = []
     if e.prompt:
         parts.append(f"prompt {e.prompt}")
     if e.models:

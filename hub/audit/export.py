@@ -401,7 +401,8 @@ def verify_export(directory: Path) -> Verification:
         raise ExportError(f"{directory / MANIFEST} not found: not an export directory") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ExportError(f"{directory / MANIFEST} is not a readable manifest ({exc})") from None
-    problems, listed, rows = [], {MANIFEST}, 0
+    problems: list[str] = []
+    listed, rows = {MANIFEST}, 0
     for entry in entries:
         name = str(entry.get("name", ""))
         listed.add(name)

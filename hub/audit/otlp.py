@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -35,7 +35,7 @@ def _attributes(values: dict[str, Any], prefix: str = "hub.") -> dict[str, Any]:
             continue
         if isinstance(value, str | bool | int | float):
             out[prefix + key] = value
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        elif isinstance(value, list) and all(isinstance(v, str) for v in cast("list[Any]", value)):
             out[prefix + key] = value
         else:
             out[prefix + key] = json.dumps(value, ensure_ascii=False, default=str)

@@ -8,7 +8,7 @@ personal data (`email`, `phone`, `address`, …) are masked whole, which is what
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 
@@ -53,15 +53,15 @@ def redact(value: Any, *, key: str | None = None) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: redact(v, key=str(k)) for k, v in value.items()}
+        return {k: redact(v, key=str(k)) for k, v in cast("dict[Any, Any]", value).items()}  # JSON-like: any keys
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v) for v in cast("list[Any]", value)]
     return value
 
 
 def _mask_all(value: Any, placeholder: str) -> Any:
     if isinstance(value, dict):
-        return {k: _mask_all(v, placeholder) for k, v in value.items()}
+        return {k: _mask_all(v, placeholder) for k, v in cast("dict[Any, Any]", value).items()}  # JSON-like: any keys
     if isinstance(value, list):
-        return [_mask_all(v, placeholder) for v in value]
+        return [_mask_all(v, placeholder) for v in cast("list[Any]", value)]
     return placeholder if value not in (None, "") else value

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextvars
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from hub.audit.redact import redact
 from hub.db import models as m
@@ -36,9 +36,9 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, str):
         return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT] + f"… [{len(value) - TEXT_LIMIT} more chars]"
     if isinstance(value, dict):
-        return {str(k): _bounded(v) for k, v in value.items()}
+        return {str(k): _bounded(v) for k, v in cast("dict[Any, Any]", value).items()}  # any keys: str() below
     if isinstance(value, list | tuple):
-        return [_bounded(v) for v in value]
+        return [_bounded(v) for v in cast("list[Any] | tuple[Any, ...]", value)]
     if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)
@@ -110,7 +110,7 @@ class Trace:
         return span
 
     @contextmanager
-    def span(self, name: str, kind: SpanKind, **attributes: Any) -> Iterator[Span]:
+    def span(self, name: str, kind: SpanKind, **attributes: Any) -> Generator[Span]:
         """Open a span for the block and make it the current one, so calls made inside become its children."""
         span = self.start(name, kind, **attributes)
         token = _current.set(span)
@@ -125,7 +125,7 @@ class Trace:
                 span.finish()
 
     @contextmanager
-    def activate(self, span: Span) -> Iterator[Span]:
+    def activate(self, span: Span) -> Generator[Span]:
         """Make an already-open span the parent of what starts inside the block."""
         token = _current.set(span)
         try:
@@ -139,7 +139,7 @@ class Trace:
 
     def rows(self, *, redact_pii: bool = False) -> list[m.TraceSpan]:
         """The spans as database rows (open spans end now), redacted when the tenant asks for it."""
-        rows = []
+        rows: list[m.TraceSpan] = []
         for span in self.spans:
             attributes, events = span.attributes, span.events
             if redact_pii:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, PoolResetState
 
 from hub.db.sqlite_onehop import one_hop
+
+if TYPE_CHECKING:
+    import aiosqlite
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 PING_AFTER_IDLE_S = 5.0
 """A pooled Postgres connection idle longer than this is pinged before it is handed out."""
@@ -38,12 +45,13 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(parsed, connect_args={"timeout": 30}, pool_reset_on_return=None)
 
         @event.listens_for(engine.sync_engine, "reset")
-        def _rollback_if_open(dbapi_conn, record, state) -> None:
-            if not state.terminate_only and record.driver_connection.in_transaction:
+        def _rollback_if_open(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, state: PoolResetState) -> None:
+            # A live aiosqlite connection is being reset (terminate_only means it is being thrown away).
+            if not state.terminate_only and cast("aiosqlite.Connection", record.driver_connection).in_transaction:
                 dbapi_conn.rollback()
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             one_hop(dbapi_conn)
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -69,12 +77,14 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
     """
 
     @event.listens_for(engine.sync_engine, "checkin")
-    def _idle_since(_dbapi_conn, record) -> None:
+    def _idle_since(_dbapi_conn: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
-        idle_since = record.info.get("idle_since")
+    def _ping_if_idle(
+        dbapi_conn: AsyncAdapt_asyncpg_connection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:  # Postgres engines here run on asyncpg (ASYNC_DRIVERS), whose adapted connection can ping
+        idle_since: float | None = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
             return
         try:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -151,6 +151,8 @@ def _uuid() -> uuid.UUID:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here is mapped to a Table; DeclarativeBase types it as any FromClause (a subquery, a join).
+    __table__: ClassVar[Table]  # pyright: ignore[reportIncompatibleVariableOverride]  # narrowed, never reassigned
 
 
 class Timestamped:

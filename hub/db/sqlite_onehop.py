@@ -33,7 +33,7 @@ class _Executed:
     arraysize: int = 1
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple[_Executed, list | None]:
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> tuple[_Executed, list[Any] | None]:
     """In the driver's thread: execute, read every row, close; return what the adapter serves afterwards."""
     cursor = conn.cursor()
     try:
@@ -55,16 +55,17 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     def __init__(self, adapt_connection: Any) -> None:
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = _Executed()  # type: ignore[assignment]  # no driver cursor lives between trips
+        # No driver cursor lives between trips: _Executed serves the attributes the adapter reads from one.
+        self._cursor = _Executed()  # pyright: ignore[reportAttributeAccessIssue]  # not the full cursor protocol
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        async with self._adapt_connection._execute_mutex:  # pyright: ignore[reportPrivateUsage]  # the adapter's own lock
             raw = self._connection._conn  # the sqlite3 connection, used only inside its own thread
             executed, rows = await self._connection._execute(_run, raw, operation, parameters, many)
         executed.arraysize = self._cursor.arraysize
-        self._cursor = executed  # type: ignore[assignment]
+        self._cursor = executed
         self._rows = collections.deque(rows or ())
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:

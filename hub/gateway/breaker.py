@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -119,7 +119,8 @@ class CircuitBreaker:
         return f"{BREAKER}:{provider}:{model}"
 
     async def snapshot(self, provider: str, model: str) -> BreakerSnapshot:
-        return BreakerSnapshot.parse(await self.redis.hgetall(self.key(provider, model)))
+        raw = await self.redis.hgetall(self.key(provider, model))
+        return BreakerSnapshot.parse(cast("dict[str, str]", raw))  # create_redis decodes replies to str
 
     def admit(self, provider: str, model: str, snapshot: BreakerSnapshot) -> bool:
         """Closed: yes. Open or half-open: no, and make sure this process has a probe waiting to close it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -14,7 +14,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, SecretStr
 
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Verdict, reask_text, truncation
@@ -47,7 +47,7 @@ def chat_client(gateway: Gateway, model: str) -> ChatOpenAI:
         client = gateway.chat_clients[model] = ChatOpenAI(
             model=model,
             base_url=cfg.base_url,
-            api_key=cfg.api_key or "not-needed",
+            api_key=SecretStr(cfg.api_key or "not-needed"),
             max_retries=0,
             timeout=cfg.read_timeout_s,
             stream_usage=True,
@@ -57,7 +57,7 @@ def chat_client(gateway: Gateway, model: str) -> ChatOpenAI:
 
 
 def _message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for m in messages:
         entry: dict[str, Any] = {"role": m.type, "content": m.content if isinstance(m.content, str) else str(m.content)}
         if isinstance(m, AIMessage) and m.tool_calls:
@@ -113,9 +113,10 @@ class GatewayChatModel(BaseChatModel):
         return "hub-gateway"
 
     @property
-    def _serialized(self) -> dict[str, Any]:
+    def _serialized(self) -> dict[str, Any]:  # pyright: ignore[reportIncompatibleVariableOverride]  # see below
         """What callbacks are told this model is. LangChain's default reprs every field (the gateway with its
-        clients included) on every call: about a millisecond a call, for a string nobody reads."""
+        clients included) on every call: about a millisecond a call, for a string nobody reads. A plain property
+        where LangChain caches one: nothing assigns it, and the feature is read when it is asked for."""
         return {"lc": 1, "type": "not_implemented", "id": ["hub", "gateway", "GatewayChatModel"], "name": self.feature}
 
     async def answer(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
@@ -173,7 +174,7 @@ class GatewayChatModel(BaseChatModel):
             self._give_up(run, check.refusal, check.detail)
         return models, check
 
-    def _give_up(self, run: CallRun, reason: Refusal, detail: str) -> None:
+    def _give_up(self, run: CallRun, reason: Refusal, detail: str) -> NoReturn:
         run.fell_back(reason, detail)
         raise ModelUnavailable(reason, detail, run.rungs)
 
@@ -232,8 +233,9 @@ class GatewayChatModel(BaseChatModel):
             # (see `Gateway.complete`: the SDK's typed transform walks every tool schema on every call) and the
             # answer is read here rather than on a worker thread (`ChatOpenAI._agenerate` hops to one).
             client = self._client(model)
-            response = await self.gateway.post_chat(client._get_request_payload(convo, stop=stop, **kwargs))
-            return client._create_chat_result(response)
+            payload = client._get_request_payload(convo, stop=stop, **kwargs)  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType, reportUnknownVariableType]  # LangChain's, typed `dict`
+            response = await self.gateway.post_chat(cast("dict[str, Any]", payload))  # an OpenAI request body
+            return client._create_chat_result(response)  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType]  # LangChain's, as above
 
         def judge(result: ChatResult, convo: list[BaseMessage]) -> Verdict[AIMessage]:
             generation = result.generations[0]
@@ -284,7 +286,11 @@ class GatewayChatModel(BaseChatModel):
                 # Hold back framing chunks until real content arrives, so a stream that fails or
                 # stalls before saying anything can still be retried invisibly.
                 started = time.monotonic()
-                stream = self._client(model)._astream(list(messages), stop=stop, **kwargs)
+                # ChatOpenAI._astream is an async generator function (typed as returning an iterator): aclose() below.
+                stream = cast(
+                    "AsyncGenerator[ChatGenerationChunk, None]",
+                    self._client(model)._astream(list(messages), stop=stop, **kwargs),  # pyright: ignore[reportPrivateUsage]  # LangChain's streaming call, as above
+                )
                 held: list[ChatGenerationChunk] = []
                 async for chunk in stream:
                     held.append(chunk)
@@ -305,15 +311,16 @@ class GatewayChatModel(BaseChatModel):
                     await gw.breaker.record_failure(cfg.provider, model, hang=hang, tenant_id=self.ctx.tenant_id)
                 run.rung("next_model", model, failures[-1].summary() if failures else "failed")
                 continue
+            # ChatOpenAI streams AIMessageChunks, and two of them add up to one (typed as BaseMessageChunk).
             total: AIMessageChunk | None = None
             finish = None
             try:
                 for chunk in held:
-                    total = chunk.message if total is None else total + chunk.message
+                    total = cast(AIMessageChunk, chunk.message if total is None else total + chunk.message)
                     finish = finish or (chunk.generation_info or {}).get("finish_reason")
                     yield chunk
                 async for chunk in stream:
-                    total = chunk.message if total is None else total + chunk.message
+                    total = cast(AIMessageChunk, chunk.message if total is None else total + chunk.message)
                     finish = (
                         finish
                         or (chunk.generation_info or {}).get("finish_reason")

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import openai
 import redis.asyncio as aioredis
@@ -264,7 +264,8 @@ class Gateway:
     ) -> GenerationResult[T]:
         """Return a typed, validated result from a model, or the deterministic fallback; never raise for the model."""
         prompt = self.resolve(use_case, ctx.tenant.prompt_pins)
-        model_cls: type[T] | None = output_model or prompt.output_model  # type: ignore[assignment]
+        # A prompt's output model is the type its callers' fallback and validators are written for.
+        model_cls = cast("type[T] | None", output_model or prompt.output_model)
         if model_cls is None:
             raise PromptError(f"prompt {prompt.ref} is an agent prompt (output: null); the agent graph runs it")
         feature = feature or use_case
@@ -395,7 +396,7 @@ class Gateway:
                     raw_output=verdict.raw,
                 )
                 if not verdict.errors:
-                    return verdict.value, model  # type: ignore[return-value]
+                    return cast(V, verdict.value), model  # a verdict without errors carries its value
                 last = Refusal.INVALID_OUTPUT
                 convo = reask(convo, verdict)
             else:

@@ -134,7 +134,7 @@ class Guard:
             self._tenants = {t: seen for t, seen in self._tenants.items() if now_mono - seen < _SEEN_FOR_S}
             self._models = {pm: seen for pm, seen in self._models.items() if now_mono - seen < _SEEN_FOR_S}
             self._keys = {t: keys for t, keys in self._keys.items() if t in self._tenants}
-            pending, self._unsynced = dict(self._unsynced), defaultdict(int)
+            pending, self._unsynced = dict(self._unsynced), defaultdict[str, int](int)
             tenants, models = list(self._tenants), list(self._models)
             for tenant_id in tenants:  # INCRBY 0 reads the minute's count that other replicas made
                 pending.setdefault(rate_key(tenant_id, time.time()), 0)

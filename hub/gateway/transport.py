@@ -179,7 +179,7 @@ async def call_with_retries(
                 backoff = wait_exponential_jitter(
                     multiplier=config.backoff_initial_s, max=config.backoff_max_s, jitter=config.backoff_initial_s
                 )
-            delay = max(failure.retry_after_s or 0.0, backoff(_BackoffState(attempt)))
+            delay = max(failure.retry_after_s or 0.0, backoff(_BackoffState(attempt)))  # pyright: ignore[reportArgumentType]  # duck-typed, see _BackoffState
             if time.monotonic() + delay >= deadline_at:
                 raise
             await asyncio.sleep(delay)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import structlog
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
+from starlette.types import HTTPExceptionHandler
 
 log = structlog.get_logger(__name__)
 
@@ -156,8 +158,17 @@ async def _client_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    _handle(app, ApiError, _api_error)
+    _handle(app, ClientDisconnect, _client_gone)
+    _handle(app, StarletteHTTPException, _http_error)
+    _handle(app, RequestValidationError, _validation_error)
+    _handle(app, Exception, _unexpected)
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def _handle(app: FastAPI, exc_class: type[E], handler: Callable[[Request, E], Awaitable[JSONResponse]]) -> None:
+    """Answer `exc_class` with `handler`: Starlette types every handler as taking any Exception, but calls one only
+    with the class it was installed for."""
+    app.add_exception_handler(exc_class, cast(HTTPExceptionHandler, handler))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,7 +29,7 @@ class _Server(uvicorn.Server):
     """
 
     @contextmanager
-    def capture_signals(self) -> Iterator[None]:
+    def capture_signals(self) -> Generator[None]:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -48,7 +48,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[None]:
+def stop_on_signals() -> Generator[None]:
     """Turn SIGTERM and SIGHUP into KeyboardInterrupt (as Ctrl-C is) while the block runs, so a stop that
     arrives before or after the server itself runs (migrating, seeding, starting Redis) still unwinds the
     block's context managers instead of killing the process."""

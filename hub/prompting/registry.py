@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, meta
@@ -146,7 +146,7 @@ class Prompt:
     def render(self, variables: Mapping[str, Any]) -> list[dict[str, str]]:
         """Render the system and user messages; a missing variable raises PromptError naming it."""
         values = dict(variables)
-        messages = []
+        messages: list[dict[str, str]] = []
         for role, template in (("system", self._system), ("user", self._user)):
             try:
                 content = template.render(values)
@@ -253,9 +253,9 @@ class PromptRegistry:
 
     def check_pins(self, pins: Mapping[str, str]) -> None:
         """Raise PromptError naming every pin that does not select a released version."""
-        bad = []
+        bad: list[str] = []
         for use_case, version in sorted(pins.items()):
-            if not isinstance(version, str):
+            if not isinstance(version, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # a tenant's stored pins are any JSON
                 bad.append(f"prompt pin {use_case}={version!r}: a pin is a version string like '1.0.0'")
                 continue
             try:
@@ -346,7 +346,7 @@ class _FrontMatterDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)  # pyright: ignore[reportUnknownMemberType]  # typeshed's yaml leaves `value` untyped
 
 
 _FrontMatterDumper.add_representer(str, _represent_str)
@@ -489,8 +489,8 @@ def _read_lock(root: Path, problems: list[str]) -> dict[str, str]:
     if not isinstance(raw, dict):
         problems.append(f"{where}: must be a JSON object mapping use_case@version to sha256")
         return {}
-    lock = {}
-    for ref, digest in raw.items():
+    lock: dict[str, str] = {}
+    for ref, digest in cast("dict[str, Any]", raw).items():  # a JSON object: its keys are strings
         use_case, _, version = ref.partition("@")
         if not (_USE_CASE.match(use_case) and is_exact_version(version)):
             problems.append(f"{where}: {ref!r} is not use_case@MAJOR.MINOR.PATCH")

@@ -123,7 +123,8 @@ async def seed_demo(
         shop = build_demo_shop(datetime.now(UTC))
         tenant = await admin.create_tenant(session, name=shop.shop_name, slug=shop.shop_slug, actor="seed")
         # Media paths are relative to the media dir and start with the tenant id, like product photos.
-        brand = BrandKit(**{**shop.brand, "logo_path": f"{tenant.id}/{shop.brand['logo_path']}"})
+        brand_fields: dict[str, Any] = {**shop.brand, "logo_path": f"{tenant.id}/{shop.brand['logo_path']}"}
+        brand = BrandKit(**brand_fields)
         tenant.settings = TenantConfig(brand=brand, allowed_origins=DEMO_ORIGINS).to_column()
     else:
         # Rebuild against the original anchor so a re-run produces exactly the rows already stored.
@@ -210,7 +211,7 @@ async def _insert_shop(session: AsyncSession, tenant: m.Tenant, shop: DemoShop) 
     }
     customer_ids = await _existing(session, m.Customer.email, tid)
     counts["customers"] = await _insert_missing(session, m.Customer, "email", customers, customer_ids)
-    orders = []
+    orders: list[dict[str, Any]] = []
     for o in shop.orders:
         row = {k: v for k, v in o.items() if k != "customer_email"}
         orders.append({**row, "id": uuid.uuid4(), "tenant_id": tid, "customer_id": customer_ids[o["customer_email"]]})

@@ -52,7 +52,7 @@ def _luminance(c: RGB) -> float:
 
 def _curve(p0: Point, p1: Point, p2: Point, steps: int = 12) -> list[Point]:
     """Sample a quadratic Bézier from p0 to p2 pulled towards p1."""
-    out = []
+    out: list[Point] = []
     for i in range(steps + 1):
         t = i / steps
         u = 1 - t
@@ -627,7 +627,7 @@ def _product_type(product: dict[str, Any]) -> ProductType:
 
 
 def _product_colour(product: dict[str, Any]) -> RGB:
-    colours = product.get("attributes", {}).get("colours") or []
+    colours: list[str] = product.get("attributes", {}).get("colours") or []
     name = colours[0] if colours else ""
     if name.startswith("#") and len(name) == 7:
         return _hex(name)
@@ -676,7 +676,11 @@ def render_product_image(product: dict[str, Any], size: int = 384) -> Image.Imag
     image.paste(surface, mask=silhouette)
     # A fine edge keeps pale products readable against the pale backdrop.
     halo = silhouette.filter(ImageFilter.BoxBlur(1))
-    edge = ImageChops.subtract(halo, silhouette).point(lambda v: min(255, v * 2))
+
+    def doubled(v: int) -> int:  # a mask: Pillow calls this once per grey level
+        return min(255, v * 2)
+
+    edge = ImageChops.subtract(halo, silhouette).point(doubled)
     image.paste(_mix(colour, (0, 0, 0), 0.25) if not dark else _mix(colour, BACKGROUND_BOTTOM, 0.2), mask=edge)
     return image
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from itertools import chain
 
@@ -38,13 +38,13 @@ _READ_S = 1.0
 """Longest single wait for an announcement: how often a follower checks that it should stop."""
 _announcers: dict[aioredis.Redis, int] = {}
 """Redis clients that announce this process's commits, with how many `announcing` blocks hold each."""
-_sending: set[asyncio.Task[None]] = set()
+_sending: set[asyncio.Task[bool]] = set()
 
 
 async def announce(redis: aioredis.Redis) -> bool:
     """Tell every process to reload tenants and channel accounts now; False when Redis is unreachable."""
     try:
-        await redis.publish(TENANCY_CHANGES, "reload")
+        await redis.publish(TENANCY_CHANGES, "reload")  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
     except (RedisError, OSError) as exc:
         log.warning("tenancy_announce_failed", error=repr(exc))
         return False
@@ -52,7 +52,7 @@ async def announce(redis: aioredis.Redis) -> bool:
 
 
 @asynccontextmanager
-async def announcing(redis: aioredis.Redis) -> AsyncIterator[None]:
+async def announcing(redis: aioredis.Redis) -> AsyncGenerator[None]:
     """Announce, through `redis`, every commit of this process that changes a tenant or a channel account."""
     _announcers[redis] = _announcers.get(redis, 0) + 1
     try:
@@ -142,7 +142,7 @@ class Follower:
             log.warning("tenancy_reload_failed", follower=self._name, exc_info=True)
 
     async def _subscribe(self) -> PubSub | None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         try:
             await pubsub.subscribe(TENANCY_CHANGES)
         except (RedisError, OSError) as exc:

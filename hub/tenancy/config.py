@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
 
@@ -96,5 +96,5 @@ class TenantConfig(BaseModel):
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"
 
-    def to_column(self) -> dict:
+    def to_column(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -7,15 +7,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from hub.db import models as m
 from hub.db.upsert import upsert_insert
 
-ModelT = TypeVar("ModelT", bound=m.Base)
+
+class _TenantRow(Protocol):
+    """A mapped model that `m.TenantOwned` gives a tenant, with an id of its own."""
+
+    id: Mapped[uuid.UUID]
+    tenant_id: Mapped[uuid.UUID]
+
+    def __init__(self, **kw: Any) -> None: ...
+
+
+ModelT = TypeVar("ModelT", bound=_TenantRow)
 
 
 class MissingTenantError(TypeError):
@@ -28,7 +39,7 @@ class TenantRepository(Generic[ModelT]):
     model: type[ModelT]
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        if not isinstance(tenant_id, uuid.UUID):
+        if not isinstance(tenant_id, uuid.UUID):  # pyright: ignore[reportUnnecessaryIsInstance]  # for untyped callers
             raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
         self.session = session
         self.tenant_id = tenant_id
@@ -267,7 +278,7 @@ class CustomerActivity:
     """
 
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        if not isinstance(tenant_id, uuid.UUID):
+        if not isinstance(tenant_id, uuid.UUID):  # pyright: ignore[reportUnnecessaryIsInstance]  # for untyped callers
             raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
         self.session = session
         self.tenant_id = tenant_id
@@ -313,4 +324,4 @@ class CustomerActivity:
         stmt = stmt.where(*where).order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
+        return [tuple(row) for row in (await self.session.execute(stmt)).all()]

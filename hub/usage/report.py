@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
 from rich import box
@@ -27,7 +27,13 @@ from hub.tenancy.admin import TenancyError
 from hub.usage.rollup import aggregate_days
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.container import BarContainer
     from matplotlib.figure import Figure
+    from numpy.typing import NDArray
 
 
 CURRENCY = "USD"
@@ -187,7 +193,7 @@ async def build_report(
         by_model[(row.provider, row.model)].append(row)
         by_day[row.day].append(row)
 
-    days = []
+    days: list[DayCost] = []
     for day in period:
         cost_by_feature: dict[str, Decimal] = defaultdict(Decimal)
         for row in by_day.get(day, []):
@@ -236,7 +242,7 @@ def format_cost(cost: Decimal) -> str:
 
 
 def _cell(field: str, value: int | Decimal) -> str:
-    return format_cost(value) if field == "cost" else f"{value:,}"
+    return format_cost(cast(Decimal, value)) if field == "cost" else f"{value:,}"  # the cost counter is a Decimal
 
 
 def _period(report: UsageReport) -> str:
@@ -324,29 +330,36 @@ def cost_chart(report: UsageReport) -> Figure:
     """
     import matplotlib
 
-    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": _SALT}):
+    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": _SALT}):  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave a PathLike untyped
         return _draw_cost_chart(report)
 
 
 def _draw_cost_chart(report: UsageReport) -> Figure:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, DayLocator, date2num
+    from matplotlib.dates import (
+        AutoDateLocator,
+        ConciseDateFormatter,
+        DateFormatter,
+        DayLocator,
+        date2num,  # pyright: ignore[reportUnknownVariableType]  # untyped in matplotlib
+    )
     from matplotlib.figure import Figure
     from matplotlib.ticker import StrMethodFormatter
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)  # this figure alone renders with Agg; the global backend is untouched
     ax = fig.add_subplot()
-    x = date2num([d.day for d in report.days])
+    x = cast("NDArray[np.float64]", date2num([d.day for d in report.days]))  # days as matplotlib's float dates
     features = [f.feature for f in report.features]
-    palette = matplotlib.colormaps["tab10" if len(features) <= 10 else "tab20"].colors
+    cmap = cast("ListedColormap", matplotlib.colormaps["tab10" if len(features) <= 10 else "tab20"])  # both are
+    palette = cast("Sequence[tuple[float, float, float]]", cmap.colors)  # a ListedColormap's colors: RGB tuples
     bottom = [0.0] * len(x)
-    handles = []
+    handles: list[BarContainer] = []
     for i, feature in enumerate(features):
         heights = [float(d.by_feature.get(feature, 0)) for d in report.days]
-        bars = ax.bar(x, heights, width=0.8, bottom=bottom, color=palette[i % len(palette)], linewidth=0)
-        for j, rect in enumerate(bars):
+        bars = ax.bar(x, heights, width=0.8, bottom=bottom, color=palette[i % len(palette)], linewidth=0)  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave **kwargs untyped
+        for j, rect in enumerate(bars.patches):
             rect.set_gid(f"cost-{i}-{j}")
         handles.append(bars)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
@@ -365,15 +378,15 @@ def _draw_cost_chart(report: UsageReport) -> Figure:
         ax.set_ylim(0, peak * 1.08)
     else:
         ax.set_ylim(0, 1)
-        ax.text(0.5, 0.5, "No model cost in this period", transform=ax.transAxes, ha="center", color="0.4")
+        ax.text(0.5, 0.5, "No model cost in this period", transform=ax.transAxes, ha="center", color="0.4")  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave **kwargs untyped
     decimals = 0 if peak >= 100 else 2 if peak >= 0.1 or peak == 0 else 4
     ax.yaxis.set_major_formatter(StrMethodFormatter(f"{{x:,.{decimals}f}}"))
-    ax.set_ylabel(f"Cost ({CURRENCY})")
-    ax.grid(axis="y", color="0.9")
+    ax.set_ylabel(f"Cost ({CURRENCY})")  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave **kwargs untyped
+    ax.grid(axis="y", color="0.9")  # pyright: ignore[reportUnknownMemberType]  # matplotlib's stubs leave **kwargs untyped
     ax.set_axisbelow(True)
     if handles:
         # Explicit labels: matplotlib would drop a label starting with "_" from an automatic legend.
-        legend = fig.legend(handles, features, loc="outside upper center", ncols=min(len(features), 5), frameon=False)
+        legend = fig.legend(handles, features, loc="outside upper center", ncols=min(len(features), 5), frameon=False)  # pyright: ignore[reportArgumentType, reportUnknownMemberType]  # matplotlib's stubs: bars are legend handles too, **kwargs untyped
         for text in legend.get_texts():
             text.set_parse_math(False)  # a "$" in a feature name is text, not mathtext
     return fig
@@ -387,7 +400,7 @@ def _html_table(keys: list[str], items: Iterable[tuple[list[str], Counters]]) ->
     head = "".join(f'<th class="key">{escape(k)}</th>' for k in keys) + "".join(
         f"<th>{label}</th>" for _, label in _SHOWN
     )
-    body = []
+    body: list[str] = []
     for key_cells, counters in items:
         cells = "".join(f'<td class="key">{escape(c)}</td>' for c in key_cells)
         cells += "".join(f"<td>{_cell(f, getattr(counters, f))}</td>" for f, _ in _SHOWN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CursorResult,
     Date,
     String,
     and_,
@@ -188,7 +190,7 @@ async def aggregate_days(
         func.sum(cast(func.round(u.cost * 10**COST_SCALE), BigInteger)),
         _latencies(dialect),
     ).where(where)
-    aggregates = []
+    aggregates: list[DailyAggregate] = []
     for row_day, tenant, feature, provider, model, calls, attempts, ok, retries, fallbacks, failures, *rest in (
         await session.execute(totals.group_by(*keys).order_by(*keys))
     ).all():
@@ -230,7 +232,8 @@ async def rollup_day(session: AsyncSession, day: date) -> RollupResult:
         await session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_LOCK_SPACE, day.toordinal())))
     # Writing first makes this a write transaction from the start: on SQLite a read that upgrades
     # to a write later fails at once if another connection wrote in between.
-    replaced = (await session.execute(delete(m.UsageDaily).where(m.UsageDaily.day == day))).rowcount
+    deleted = await session.execute(delete(m.UsageDaily).where(m.UsageDaily.day == day))
+    replaced = typing.cast("CursorResult[Any]", deleted).rowcount  # a DML statement's result is a CursorResult
 
     computed_at = datetime.now(UTC)
     aggregates = await aggregate_days(session, [day])

@@ -157,7 +157,7 @@ def compare(
     """Diff two runs metric by metric and case by case."""
     settings = load_settings()
 
-    async def find(session: object, ref: str) -> m.EvalRun:
+    async def find(session: AsyncSession, ref: str) -> m.EvalRun:
         stmt = select(m.EvalRun).order_by(m.EvalRun.finished_at.desc())
         if "@" in ref:
             name, _, version = ref.partition("@")
@@ -166,19 +166,19 @@ def compare(
             try:
                 stmt = stmt.where(m.EvalRun.id == uuid.UUID(ref))
             except ValueError:
-                rows = [r for r in (await session.execute(stmt)).scalars() if str(r.id).startswith(ref)]  # type: ignore[attr-defined]
+                rows = [r for r in (await session.execute(stmt)).scalars() if str(r.id).startswith(ref)]
                 if len(rows) == 1:
                     return rows[0]
                 raise admin.TenancyError(f"{len(rows)} runs match {ref!r}; give more of the id") from None
-        run_row = (await session.execute(stmt.limit(1))).scalar_one_or_none()  # type: ignore[attr-defined]
+        run_row = (await session.execute(stmt.limit(1))).scalar_one_or_none()
         if run_row is None:
             raise admin.TenancyError(f"no eval run matches {ref!r}")
         return run_row
 
-    async def work(session: object) -> tuple[m.EvalRun, m.EvalRun]:
+    async def work(session: AsyncSession) -> tuple[m.EvalRun, m.EvalRun]:
         return await find(session, a), await find(session, b)
 
-    first, second = with_session(settings, work)  # type: ignore[arg-type]
+    first, second = with_session(settings, work)
     table = Table(
         title=f"{first.use_case}@{first.prompt_version} ({first.mode}) → {second.use_case}@{second.prompt_version} ({second.mode})"
     )

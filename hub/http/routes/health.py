@@ -37,7 +37,7 @@ async def readyz(res: Annotated[Resources, Depends(resources)]) -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        await res.redis.ping()
+        await res.redis.ping()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"

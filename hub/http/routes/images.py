@@ -120,6 +120,8 @@ def _image(job: m.ImageJob, raw: dict[str, Any], number: int | None) -> ImageOut
 
 def job_out(job: m.ImageJob) -> JobOut:
     result = job.result or {}
+    images: list[dict[str, Any]] = result.get("images") or []
+    candidates: list[dict[str, Any]] = result.get("candidates") or []
     return JobOut(
         id=job.id,
         sku=job.sku,
@@ -128,8 +130,8 @@ def job_out(job: m.ImageJob) -> JobOut:
         attempts=job.attempts,
         brief=job.brief,
         history=job.history,
-        images=[_image(job, raw, n) for n, raw in enumerate(result.get("images") or [], start=1)],
-        candidates=[_image(job, raw, None) for raw in result.get("candidates") or []],
+        images=[_image(job, raw, n) for n, raw in enumerate(images, start=1)],
+        candidates=[_image(job, raw, None) for raw in candidates],
         error=job.error,
         created_at=job.created_at,
         updated_at=job.updated_at,
