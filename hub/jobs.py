@@ -35,16 +35,17 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import StreamIdT
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.aio import wait_event
@@ -160,6 +161,10 @@ class JobResources:
 
 
 Provider = Callable[[JobResources], AbstractAsyncContextManager[Any]]
+Entries = list[tuple[str, dict[str, str] | None]]
+"""Stream entries as the client decodes them: (entry id, fields), fields None where the entry was deleted."""
+StreamEntries = list[tuple[str, Entries]]
+"""XREADGROUP's answer: each stream with its entries (redis-py types replies loosely: this is their shape here)."""
 Registrar = Callable[["JobQueue"], None]
 """Registers a package's tasks (and what their worker keeps open) on a queue: `register_jobs(queue)`."""
 
@@ -245,6 +250,14 @@ class JobQueue:
         for register in tasks:
             register(self)
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The queue's own Redis client (its workers read and acknowledge jobs through it)."""
+        return self._redis
+
+    def task_named(self, name: str) -> _Task | None:
+        return self._tasks.get(name)
+
     def on(self, spec: QueueSpec) -> JobQueue:
         """The producer for a linked queue (open while this one is)."""
         return self if spec == self.spec else self._linked[spec.name]
@@ -292,7 +305,7 @@ class JobQueue:
 
     async def publish(self, tenant_id: object, event: dict[str, Any]) -> None:
         """Tell the tenant's operators about a job's progress (the console subscribes to this channel)."""
-        await self._redis.publish(events_channel(tenant_id), json.dumps(event, default=str))
+        await self._redis.publish(events_channel(tenant_id), json.dumps(event, default=str))  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
 
     async def result(self, task_id: str, *, timeout_s: float) -> JobResult:
         """Wait up to `timeout_s` for the job to finish (or be dead-lettered) and return how it ended."""
@@ -331,7 +344,8 @@ class JobQueue:
         return [json.loads(raw) for raw in await self._redis.lrange(DEAD_LETTERS, 0, -1)]
 
     async def __aenter__(self) -> JobQueue:
-        await self._redis.ping()  # a producer that cannot reach Redis fails at startup, not on its first job
+        # A producer that cannot reach Redis fails at startup, not on its first job.
+        await self._redis.ping()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         for other in self._linked.values():
             await other.__aenter__()
         return self
@@ -358,7 +372,7 @@ class JobQueue:
             await self._redis.aclose()
 
     @asynccontextmanager
-    async def _lifespan(self, hosted: JobResources | None) -> AsyncIterator[JobResources]:
+    async def _lifespan(self, hosted: JobResources | None) -> AsyncGenerator[JobResources]:
         resources = hosted or open_job_resources(self.settings)
         try:
             async with AsyncExitStack() as stack:
@@ -399,7 +413,7 @@ class _Consumer:
     def __init__(self, queue: JobQueue, resources: JobResources) -> None:
         self.queue = queue
         self.spec = queue.spec
-        self.redis = queue._redis
+        self.redis = queue.redis
         self.resources = resources
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.concurrency = queue.concurrency
@@ -407,7 +421,7 @@ class _Consumer:
         """Recent jobs' running time (moving average); decides how many jobs to fetch ahead."""
         self.max_tries = queue.settings.jobs_max_tries
         self.idle_ms = int(queue.idle_timeout_s * 1000)
-        self.streams = {self.spec.stream(p): p for p in _HIGH_FIRST}
+        self.streams: dict[str, Priority] = {self.spec.stream(p): p for p in _HIGH_FIRST}
         self.waiting: dict[Priority, deque[_Delivery]] = {p: deque() for p in _HIGH_FIRST}
         self.running: dict[asyncio.Task[None], _Delivery] = {}
         self.started: dict[asyncio.Task[None], float] = {}
@@ -505,8 +519,11 @@ class _Consumer:
                 await self.room.wait()
                 continue
             try:
-                found = await self.redis.xreadgroup(
-                    GROUP, self.name, dict.fromkeys(self.streams, ">"), count=want, block=READ_BLOCK_MS
+                found = cast(
+                    StreamEntries | None,
+                    await self.redis.xreadgroup(
+                        GROUP, self.name, dict.fromkeys(self.streams, ">"), count=want, block=READ_BLOCK_MS
+                    ),
                 )
             except ResponseError as exc:
                 self._redis_failed("read", exc)
@@ -560,7 +577,7 @@ class _Consumer:
             if job is None:
                 await self._dead(delivery, "unreadable job entry", None)
                 return
-            task = self.queue._tasks.get(job.task)
+            task = self.queue.task_named(job.task)
             if task is None:
                 await self._dead(delivery, f"no task named {job.task!r} on queue {self.spec.name}", None)
                 return
@@ -659,7 +676,7 @@ class _Consumer:
                 return
 
     async def _ack(self, batch: list[tuple[_Delivery, str | None]]) -> None:
-        by_stream: dict[str, list[str]] = {}
+        by_stream: dict[str, list[StreamIdT]] = {}
         for delivery, _ in batch:
             by_stream.setdefault(self.spec.stream(delivery.priority), []).append(delivery.entry_id)
         for attempt in range(3):
@@ -711,7 +728,7 @@ class _Consumer:
         held = [*self.running.values(), *(d for w in self.waiting.values() for d in w)]
         if not held:
             return
-        by_stream: dict[str, list[str]] = {}
+        by_stream: dict[str, list[StreamIdT]] = {}
         for d in held:
             by_stream.setdefault(self.spec.stream(d.priority), []).append(d.entry_id)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -729,8 +746,9 @@ class _Consumer:
             stale = [p for p in stale if p["consumer"] != self.name]
             if not stale:
                 continue
-            counts = {p["message_id"]: int(p["times_delivered"]) for p in stale}
-            claimed = await self.redis.xclaim(stream, GROUP, self.name, self.idle_ms, list(counts))
+            counts = {str(p["message_id"]): int(p["times_delivered"]) for p in stale}
+            ids: list[StreamIdT] = [*counts]
+            claimed = cast(Entries, await self.redis.xclaim(stream, GROUP, self.name, self.idle_ms, ids))
             for entry_id, fields in claimed:
                 if fields is None:
                     continue

@@ -11,7 +11,7 @@ import time as clock
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -29,7 +29,7 @@ from hub.prompting.registry import PromptError, PromptRegistry
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from hub.usage.billing import BudgetState, check_budget, spend_by_tenant
-from hub.workers import live_workers  # pyright: ignore[reportUnknownVariableType]  # unchecked until issue 17 moves it
+from hub.workers import live_workers
 
 log = structlog.get_logger(__name__)
 
@@ -211,7 +211,7 @@ async def platform_status(
             status.queues = [QueueStatus(name=n, unfinished=d) for n, d in (await jobs.depths()).items()]
         if tenant_id is None:
             status.dead_letters = await redis.llen(DEAD_LETTERS)
-            heartbeats = cast("list[dict[str, Any]]", await live_workers(redis))  # JSON objects; see the import
+            heartbeats = await live_workers(redis)
             status.workers = sorted(
                 (WorkerStatus.model_validate(w) for w in heartbeats), key=lambda w: (w.kind, w.host)
             )

@@ -8,9 +8,10 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -28,7 +29,7 @@ HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL = 3 * HEARTBEAT_SECONDS
 
 
-Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Awaitable[None]]
+Consumer = Callable[[Settings, aioredis.Redis, asyncio.Event], Coroutine[Any, Any, None]]
 """A queue consumer or scheduled job: runs until the stop event is set."""
 
 
@@ -43,12 +44,14 @@ async def every(interval_s: float, stop: asyncio.Event, check: Callable[[], Awai
         await wait_event(stop, interval_s)
 
 
-async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) -> list[dict]:
+async def live_workers(redis: aioredis.Redis, kind: WorkerKind | None = None) -> list[dict[str, Any]]:
     """Return the workers whose heartbeat has not lapsed."""
     pattern = f"{WORKER_HEARTBEAT}:{kind or '*'}:*"
-    found = []
-    async for key in redis.scan_iter(match=pattern):
-        raw = await redis.get(key)
+    found: list[dict[str, Any]] = []
+    # The client decodes replies (`create_redis`), so keys and values are str; redis-py types them loosely.
+    keys = cast(AsyncIterator[str], redis.scan_iter(match=pattern))  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
+    async for key in keys:
+        raw = cast(str | None, await redis.get(key))
         if raw:
             found.append(json.loads(raw))
     return found

@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, CursorResult, Delete, Select, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit.events import record
@@ -82,7 +82,7 @@ async def purge_all(
     batch_size: int = BATCH_SIZE,
 ) -> list[PurgeResult]:
     """Purge every tenant that has a retention period; tenants without one are not touched."""
-    results = []
+    results: list[PurgeResult] = []
     for tenant in await tenants_with_retention(session):
         result = await purge_tenant(
             session, tenant, now, forget=forget, dry_run=dry_run, actor=actor, batch_size=batch_size
@@ -174,12 +174,18 @@ class _TenantPurge:
                 return deliveries, messages
             # Deliveries would go by cascade; deleting them first counts them.
             stmt = delete(d).where(d.message_id.in_(batch))
-            deliveries += (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            deliveries += await self._bulk_delete(stmt)
             stmt = delete(m.Message).where(m.Message.id.in_(batch))
-            messages += (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            messages += await self._bulk_delete(stmt)
             await self.session.commit()
             if len(batch) < self.batch_size:
                 return deliveries, messages
+
+    async def _bulk_delete(self, stmt: Delete) -> int:
+        """Run a bulk DELETE in the session; return how many rows it removed."""
+        # A DML statement's result is a CursorResult, which has the row count; `execute` is typed for any statement.
+        done = cast(CursorResult[Any], await self.session.execute(stmt.execution_options(synchronize_session=False)))
+        return done.rowcount
 
     def _idle_conversation(self) -> tuple[ColumnElement[bool], ...]:
         """Conversations untouched since the cutoff with no message left after it (their old ones go first)."""
@@ -212,7 +218,7 @@ class _TenantPurge:
                 forgotten += len(batch)
             # The idle test is repeated: a customer who wrote since the batch was read keeps the conversation.
             stmt = delete(c).where(c.id.in_([row.id for row in batch]), *idle)
-            conversations += (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            conversations += await self._bulk_delete(stmt)
             await self.session.commit()
             if len(batch) < self.batch_size:
                 return conversations, forgotten
@@ -264,7 +270,7 @@ class _TenantPurge:
             # correlate(None): the subquery reads the very table the statement deletes from.
             batch: Select[Any] = select(id_column).where(*where).limit(self.batch_size).correlate(None)
             stmt = delete(table).where(id_column.in_(batch))
-            deleted = (await self.session.execute(stmt.execution_options(synchronize_session=False))).rowcount
+            deleted = await self._bulk_delete(stmt)
             await self.session.commit()
             total += deleted
             if deleted < self.batch_size:

@@ -27,7 +27,7 @@ def _around_everything(app: FastAPI) -> None:
     def build_with_context() -> ASGIApp:
         return RequestContextMiddleware(build())
 
-    app.build_middleware_stack = build_with_context  # type: ignore[method-assign]
+    app.build_middleware_stack = build_with_context
 
 
 def _document_request_id(app: FastAPI) -> None:
@@ -36,18 +36,17 @@ def _document_request_id(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            schema.setdefault("components", {}).setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    for response in operation.get("responses", {}).values():
-                        response.setdefault("headers", {})["X-Request-ID"] = {
-                            "$ref": "#/components/headers/X-Request-ID"
-                        }
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # FastAPI keeps it as `app.openapi_schema`: this runs once
+        schema.setdefault("components", {}).setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    response.setdefault("headers", {})["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
+        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi
 
 
 _REQUEST_ID_HEADER = {

@@ -144,7 +144,7 @@ class Conversations(TenantRepository[m.Conversation]):
             m.Conversation.external_ref == external_ref,
         )
 
-    def _by_key(self, channel: m.Channel, external_ref: str) -> Select[tuple[m.Conversation]]:
+    def _by_key(self, channel: m.Channel, external_ref: str) -> Select[m.Conversation]:
         return self._scoped(m.Conversation.channel == channel, m.Conversation.external_ref == external_ref)
 
     async def by_key(self, channel: m.Channel, external_ref: str) -> m.Conversation | None:

@@ -55,7 +55,7 @@ def due_rollups(now: datetime) -> list[DueRollup]:
 
 async def run_due_rollups(engine: AsyncEngine, redis: aioredis.Redis, now: datetime) -> list[RollupResult]:
     """Run the rollups due at `now` that no other worker has claimed; return the ones this worker ran."""
-    ran = []
+    ran: list[RollupResult] = []
     for due in due_rollups(now):
         token = f"running:{uuid.uuid4().hex}"
         ttl = RUNNING_TTL if due.final else OPEN_DAY_EVERY
