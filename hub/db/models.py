@@ -219,6 +219,7 @@ class Product(TenantOwned, Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "sku"),
         Index("ix_products_tenant_category", "tenant_id", "category"),
+        Index("ix_products_tenant_handle", "tenant_id", "handle", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
@@ -235,6 +236,41 @@ class Product(TenantOwned, Timestamped, Base):
     image_path: Mapped[str | None] = mapped_column(String(500), default=None)
     """Reference photo, relative to the media directory."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Shown to shoppers; False for a draft, an unpublished or an archived product (`status` says which)."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+    handle: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The shop platform's key for the product (Shopify's Handle, WooCommerce's parent SKU or ID): what a
+    re-import matches on. None for products made in HUB."""
+    compare_at_price: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    """The price before a sale, when the shop shows one (the lowest variant's)."""
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    """`active`, `draft` (not published) or `archived` (gone from the shop's last full export)."""
+
+
+class ProductVariant(TenantOwned, Timestamped, Base):
+    """One purchasable version of a product (a size, a colour): its own SKU, price, compare-at price and stock.
+
+    A product with variants keeps the lowest price and the summed stock on its own row, so lists and search read
+    one row per product; a question about one size or colour reads its variant.
+    """
+
+    __tablename__ = "product_variants"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sku"),
+        Index("ix_product_variants_product", "product_id", "position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    """Option name → value as the shop names them, e.g. {"Size": "M", "Color": "Navy"}."""
+    price: Mapped[Decimal] = mapped_column(Money)
+    compare_at_price: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    grams: Mapped[int | None] = mapped_column(Integer, default=None)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    """The shop's order of the variants (1 first)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
