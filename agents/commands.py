@@ -8,7 +8,7 @@ tools' results alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,10 +24,14 @@ _BRIEF_USAGE = "/brief SKU 3 lifestyle shots on a marble counter, 4:5"
 class Outcome(Protocol):
     """What `compose` reads of a tool call's outcome (the graph's `ToolOutcome`)."""
 
-    tool: str
-    status: str
-    result: dict[str, Any] | None
-    detail: str | None
+    @property
+    def tool(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+    @property
+    def detail(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ class OperatorCommands:
         command = _BY_NAME.get(word.lstrip("/").lower())
         return command.read(rest) if command else Plan(reply=self.help())
 
-    def compose(self, outcomes: list[Outcome]) -> str:
+    def compose(self, outcomes: Sequence[Outcome]) -> str:
         parts = []
         for o in outcomes:
             if o.status != "ok" or o.result is None:

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -14,7 +13,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from sqlalchemy.engine import make_url
 
-from hub.audit.retention import ForgetConversations
+from hub.audit.retention import ConversationKey, ForgetConversations
 from hub.db.models import Channel
 
 CHECKPOINT_FILE = "checkpoints.db"
@@ -64,4 +63,10 @@ async def forget_conversations(
 
 def checkpoint_forgetter(database_url: str, data_dir: Path) -> ForgetConversations:
     """The retention purge's hook (`hub.audit.retention`): forget conversations in this database's checkpointer."""
-    return partial(forget_conversations, database_url, data_dir)
+
+    async def forget(conversations: Sequence[ConversationKey]) -> int:
+        # the purge reads the channel from its rows as a plain string; the thread id is named by the Channel value
+        keys = [(tenant_id, Channel(channel), ref) for tenant_id, channel, ref in conversations]
+        return await forget_conversations(database_url, data_dir, keys)
+
+    return forget

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -41,6 +41,7 @@ from langchain_core.messages import (
     HumanMessage,
     RemoveMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -98,14 +99,22 @@ class ToolOutcome(BaseModel):
     detail: str | None = None
 
 
-class TurnState(TypedDict, total=False):
+class TurnMemory(TypedDict, total=False):
+    """What a thread carries from one turn to the next: absent until a turn first writes it."""
+
     messages: Annotated[list[AnyMessage], add_messages]
     """The thread's memory: each turn's message and final reply."""
     pending: dict[str, Any]
     """The deterministic engine's open question (e.g. waiting for an order number), across turns."""
+
+
+class TurnState(TurnMemory):
+    """The full state of a turn: every key below is set by `new_turn`, the input that starts each turn."""
+
     text: str
-    intent: Intent
-    """Held as the member's plain string value (`str(intent)`), as checkpoints store it and read it back."""
+    intent: str
+    """An `Intent`, held as the member's plain string value (`str(intent)`), as checkpoints store it and read it
+    back."""
     work: list[AnyMessage]
     """This turn's exchange with the model: tool calls, tool results, re-asks."""
     calls: list[dict[str, Any]]
@@ -242,10 +251,10 @@ def _content(message: BaseMessage) -> str:
 # --- nodes ---------------------------------------------------------------------------------------------
 
 
-def new_turn(text: str, **values: Any) -> dict[str, Any]:
+def new_turn(text: str, *, messages: list[AnyMessage] | None = None) -> TurnState:
     """The graph input that starts a turn on `text`: the previous turn's scratch state cleared, the intent unknown
-    until the agent node (or the fallback) reads the message."""
-    return {
+    until the agent node (or the fallback) reads the message; `messages` seeds a fresh thread's memory (a replay)."""
+    turn: TurnState = {
         "text": text,
         "intent": str(Intent.OUT_OF_SCOPE),
         "work": [],
@@ -262,8 +271,10 @@ def new_turn(text: str, **values: Any) -> dict[str, Any]:
         "input_tokens": 0,
         "handoff": None,
         "products": [],
-        **values,
     }
+    if messages is not None:
+        turn["messages"] = messages
+    return turn
 
 
 async def agent(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
@@ -333,7 +344,7 @@ async def after_agent(
     return "confirm" if _undecided(runtime.context, state) else "tools"
 
 
-def _undecided(deps: TurnDeps, state: TurnState) -> list[tuple[dict[str, Any], ToolSpec]]:
+def _undecided(deps: TurnDeps, state: TurnState) -> list[tuple[ToolCall, ToolSpec]]:
     """The last message's sensitive calls (of tools this conversation may use) that wait for an operator's decision."""
     last = state["work"][-1]
     assert isinstance(last, AIMessage)
@@ -517,7 +528,8 @@ async def compose(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
 def _answered(state: TurnState, update: dict[str, Any]) -> dict[str, Any]:
     """Finish the turn with `update`'s reply: remember the exchange, collect what the surfaces show (product cards,
     handoff). Every node that settles a reply returns this, so the turn ends in that step."""
-    done: TurnState = {**state, **update}  # type: ignore[typeddict-item]
+    # a node's update holds TurnState keys only, so the merged state is still a TurnState
+    done = cast(TurnState, {**state, **update})
     memory = state.get("messages", [])
     extra = len(memory) + 2 - MEMORY_MESSAGES
     dropped = [RemoveMessage(id=str(m.id)) for m in memory[: max(extra, 0)]]
@@ -551,7 +563,9 @@ def product_cards(results: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[st
     return list(cards.values())
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
+def build_graph(
+    checkpointer: BaseCheckpointSaver | None,
+) -> CompiledStateGraph[TurnState, TurnDeps, TurnState, TurnState]:
     """Compile the conversation graph once per process; every turn passes its own `TurnDeps` as context."""
     graph = StateGraph(TurnState, context_schema=TurnDeps)
     graph.add_node("agent", agent)

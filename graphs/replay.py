@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -27,7 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
-from graphs.conversation import PROMPT_HISTORY_MESSAGES, STEP_LIMIT, RecordedTools, ToolOutcome, build_graph, new_turn
+from graphs.conversation import (
+    PROMPT_HISTORY_MESSAGES,
+    STEP_LIMIT,
+    RecordedTools,
+    ToolOutcome,
+    TurnState,
+    build_graph,
+    new_turn,
+)
 from graphs.turns import PROMPTS, Conversations, Speaker, agent_prompt
 from hub.audit.events import record
 from hub.audit.explain import ExplainError, trace_spans
@@ -238,11 +245,11 @@ async def replay_message(
             "recursion_limit": STEP_LIMIT,
         }
         rejected = {o.tool for o in rec.outcomes if o.status == "rejected"}
-        graph_input: dict[str, Any] | Command = new_turn(rec.text, messages=rec.history)
+        graph_input: TurnState | Command = new_turn(rec.text, messages=rec.history)
         try:
             with trace.activate(root):
                 for _ in range(MAX_RESUMES):
-                    await graph.ainvoke(graph_input, run_config, context=deps)  # pyright: ignore[reportArgumentType]  # build_graph's annotation leaves out its context type
+                    await graph.ainvoke(graph_input, run_config, context=deps)
                     snapshot = await graph.aget_state(run_config)
                     if not snapshot.interrupts:
                         break

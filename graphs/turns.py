@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -36,7 +37,7 @@ from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnStat
 from hub.audit.events import event_row
 from hub.audit.redact import redact
 from hub.audit.store import TraceStore
-from hub.audit.trace import Span, Trace
+from hub.audit.trace import Span, SpanKind, Trace
 from hub.db import models as m
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
@@ -142,7 +143,7 @@ class TurnDeadlines:
 class Conversations:
     """One per process: the compiled graph plus the engine and gateway every turn shares."""
 
-    graph: CompiledStateGraph
+    graph: CompiledStateGraph[TurnState, TurnDeps, TurnState, TurnState]
     gateway: Gateway
     engine: DeterministicEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -250,7 +251,7 @@ class Conversations:
             Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id, trace, None
         )
 
-    def _config(self, tenant: m.Tenant, speaker: Speaker) -> dict[str, Any]:
+    def _config(self, tenant: m.Tenant, speaker: Speaker) -> RunnableConfig:
         return {
             "configurable": {"thread_id": thread_id(tenant.id, speaker.channel, speaker.external_ref)},
             "recursion_limit": STEP_LIMIT,
@@ -324,7 +325,7 @@ class Conversations:
 
     async def _run(
         self,
-        graph_input: dict[str, Any] | Command,
+        graph_input: TurnState | Command,
         session: AsyncSession,
         tenant: m.Tenant,
         speaker: Speaker,
@@ -369,8 +370,9 @@ class Conversations:
         if output is None:  # the loop was stopped: read what the state holds now
             snapshot = await self.graph.aget_state(config)
             output = {**snapshot.values, INTERRUPTS: snapshot.interrupts}
-        # the run's output is the final state plus the interrupts it paused on: no second checkpoint read
-        state: TurnState = {k: v for k, v in output.items() if k != INTERRUPTS}  # type: ignore[assignment]
+        # the run's output is the final state plus the interrupts it paused on: no second checkpoint read; without
+        # the interrupts it is the graph's output schema, TurnState
+        state = cast(TurnState, {k: v for k, v in output.items() if k != INTERRUPTS})
         awaiting = [PendingAction.model_validate(i.value) for i in output.get(INTERRUPTS, ())]
         engine = "deterministic" if stopped else state.get("engine", "llm")
         reply = "Please confirm:\n" + "\n".join(_describe(a) for a in awaiting) if awaiting else state["reply"]
@@ -508,7 +510,7 @@ def agent_prompt(prompts: PromptRegistry, use_case: str, version: str) -> Prompt
 def _root_span(
     trace: Trace,
     name: str,
-    kind: str,
+    kind: SpanKind,
     tenant: m.Tenant,
     speaker: Speaker,
     conversation: m.Conversation,
@@ -519,7 +521,7 @@ def _root_span(
     """Open a turn's root span with who wrote what, where."""
     return trace.start(
         name,
-        kind,  # type: ignore[arg-type]
+        kind,
         tenant_id=str(tenant.id),
         tenant=tenant.slug,
         channel=speaker.channel.value,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -17,6 +17,7 @@ from tools.context import Audience, PermissionDenied, ToolContext, ToolError
 
 InputT = TypeVar("InputT", bound=BaseModel)
 ResultT = TypeVar("ResultT", bound=BaseModel)
+DepsP = ParamSpec("DepsP")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ToolSpec(Generic[InputT, ResultT]):
 
 def tool(
     *, audiences: Iterable[Audience], sensitive: bool = False, name: str | None = None
-) -> Callable[[Callable[..., Awaitable[ResultT]]], ToolSpec[Any, ResultT]]:
+) -> Callable[[Callable[Concatenate[ToolContext, InputT, DepsP], Awaitable[ResultT]]], ToolSpec[InputT, ResultT]]:
     """Declare a tool from its function alone, the way pydantic-ai and openai-agents do.
 
     The name is the function's (or `name`), the input model the annotation of its `args` parameter, the result model
@@ -58,13 +59,14 @@ def tool(
     """
     allowed = frozenset(audiences)
 
-    def declare(fn: Callable[..., Awaitable[ResultT]]) -> ToolSpec[Any, ResultT]:
+    def declare(fn: Callable[Concatenate[ToolContext, InputT, DepsP], Awaitable[ResultT]]) -> ToolSpec[InputT, ResultT]:
         input_model, result_model = models_of(fn)
         return ToolSpec(
             name=name or fn.__name__,
             description=description_of(fn),
-            input_model=input_model,
-            result_model=result_model,
+            # models_of returns the classes `args` and the return are annotated with, which InputT and ResultT are
+            input_model=cast("type[InputT]", input_model),
+            result_model=cast("type[ResultT]", result_model),
             fn=fn,
             audiences=allowed,
             sensitive=sensitive,
