@@ -70,8 +70,47 @@ def _stock_phrase(card: eng.ProductCard) -> str:
     return "in stock"
 
 
+def _price_phrase(card: eng.ProductCard) -> str:
+    """The card's price, or its range ("from $19.00 to $29.00") where its variants differ in price."""
+    price = format_money(card.price, card.currency)
+    return f"from {price} to {format_money(card.price_to, card.currency)}" if card.price_to is not None else price
+
+
 def _card_line(card: eng.ProductCard) -> str:
-    return f"- {card.title} ({card.sku}): {format_money(card.price, card.currency)}, {_stock_phrase(card)}"
+    return f"- {card.title} ({card.sku}): {_price_phrase(card)}, {_stock_phrase(card)}"
+
+
+def _variant_line(variant: eng.VariantInfo, currency: str) -> str:
+    """One size or colour's price and stock: `M (TEE-M): $24.00, only 2 left`."""
+    price = format_money(variant.price, currency)
+    if variant.compare_at_price is not None and variant.compare_at_price > variant.price:
+        price += f" (was {format_money(variant.compare_at_price, currency)})"
+    return f"{variant.label()} ({variant.sku}): {price}, {_variant_stock(variant)}"
+
+
+def _variant_stock(variant: eng.VariantInfo) -> str:
+    if variant.stock_level == eng.StockLevel.OUT:
+        return "out of stock"
+    if variant.stock_level == eng.StockLevel.LOW:
+        return f"only {variant.stock} left"
+    return "in stock"
+
+
+def _variant_answer(detail: eng.ProductDetail, size: str | None, colour: str | None) -> str:
+    """Price and stock of the size or colour asked for, or what the product comes in when it lacks it."""
+    asked = ", ".join(v for v in (size, colour) if v)
+    chosen = eng.matching_variants(detail.variants, size=size, colour=colour)
+    if len(chosen) == 1:
+        v = chosen[0]
+        price = format_money(v.price, detail.currency)
+        if v.compare_at_price is not None and v.compare_at_price > v.price:
+            price += f" (down from {format_money(v.compare_at_price, detail.currency)})"
+        return f"{detail.title} in {v.label()} ({v.sku}) costs {price} and is {_variant_stock(v)}."
+    if chosen:
+        lines = "\n".join(f"- {_variant_line(v, detail.currency)}" for v in chosen)
+        return f"{detail.title} in {asked}:\n{lines}"
+    lines = "\n".join(f"- {_variant_line(v, detail.currency)}" for v in detail.variants)
+    return f"{detail.title} ({detail.sku}) does not come in {asked}. It comes in:\n{lines}"
 
 
 class DeterministicEngine:
@@ -87,7 +126,10 @@ class DeterministicEngine:
             return cached[1]
         products = [p for p in await ctx.data.products.list() if p.active]
         colours = {c for p in products for c in p.attributes.get("colours", [])}
-        index = CatalogIndex.build([(p.sku, p.title, p.category) for p in products], colours=sorted(colours))
+        sizes = {str(s) for p in products for s in p.attributes.get("sizes", [])}
+        index = CatalogIndex.build(
+            [(p.sku, p.title, p.category) for p in products], colours=sorted(colours), sizes=sorted(sizes)
+        )
         self._catalogs[ctx.tenant_id] = (time.monotonic(), index)
         return index
 
@@ -205,9 +247,17 @@ class DeterministicEngine:
                 "low": f"is running low: {stock.quantity} left",
                 "out_of_stock": "is out of stock",
             }
-            turn.reply = f"{stock.title} ({stock.sku}) {phrase[stock.level.value]}." + (
-                f" {stock.note}" if stock.note else ""
-            )
+            if stock.variant_sku is not None:
+                turn.reply = (
+                    f"{stock.title} in {stock.variants[0].label()} ({stock.variant_sku}) {phrase[stock.level.value]}."
+                )
+            elif stock.variants:
+                lines = "\n".join(f"- {_variant_line(v, stock.currency or '')}" for v in stock.variants)
+                turn.reply = f"{stock.title} ({stock.sku}) {phrase[stock.level.value]}:\n{lines}"
+            else:
+                turn.reply = f"{stock.title} ({stock.sku}) {phrase[stock.level.value]}." + (
+                    f" {stock.note}" if stock.note else ""
+                )
             return
         if turn.intent == Intent.RECOMMENDATION and sku:
             recs = await self._call(ctx, turn, "recommend_products", sku=sku, kind="complementary")
@@ -220,9 +270,11 @@ class DeterministicEngine:
             detail = await self._call(ctx, turn, "get_product", sku=sku)
             assert isinstance(detail, eng.ProductDetail)
             turn.products = [detail]
-            facts = [
-                f"{detail.title} ({detail.sku}) costs {format_money(detail.price, detail.currency)} and is {_stock_phrase(detail)}."
-            ]
+            size, colour = (ent.sizes[0] if ent.sizes else None), (ent.colours[0] if ent.colours else None)
+            if detail.variants and (size or colour):
+                turn.reply = _variant_answer(detail, size, colour)
+                return
+            facts = [f"{detail.title} ({detail.sku}) costs {_price_phrase(detail)} and is {_stock_phrase(detail)}."]
             if detail.material:
                 facts.append(f"Material: {detail.material}.")
             if detail.sizes:

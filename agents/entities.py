@@ -314,6 +314,7 @@ class CatalogIndex:
         norms: np.ndarray,
         weak_words: frozenset[int],
         colours: tuple[str, ...],
+        sizes: tuple[str, ...] = (),
     ) -> None:
         self._skus = skus
         self._titles = titles
@@ -330,13 +331,21 @@ class CatalogIndex:
         self._sku_lookup = {sku.lower(): i for i, sku in enumerate(skus)}
         self.colours = colours
         """The catalog's colour names, the vocabulary `extract_entities` matches colours against."""
+        self.sizes = sizes
+        """The catalog's size labels; `extract_entities` reads those the everyday size patterns miss ("S/M")."""
+        self.own_sizes = _catalog_sizes(sizes)
         self._typo_cache: dict[str, tuple[tuple[int, float], ...]] = {}
 
     @classmethod
     def build(
-        cls, products: Iterable[tuple[str, str, str]], *, colours: Iterable[str] = DEFAULT_COLOURS
+        cls,
+        products: Iterable[tuple[str, str, str]],
+        *,
+        colours: Iterable[str] = DEFAULT_COLOURS,
+        sizes: Iterable[str] = (),
     ) -> CatalogIndex:
-        """Index `(sku, title, category)` rows; `colours` is the catalog's colour vocabulary."""
+        """Index `(sku, title, category)` rows; `colours` and `sizes` are the catalog's colour and size vocabulary,
+        as the shop spells them (an imported shop's option values)."""
         skus: list[str] = []
         titles: list[str] = []
         documents: list[dict[str, float]] = []
@@ -381,6 +390,7 @@ class CatalogIndex:
             norms=norms,
             weak_words=weak_words,
             colours=colours,
+            sizes=tuple(dict.fromkeys(sizes)),
         )
 
     def __len__(self) -> int:
@@ -542,13 +552,18 @@ def _prices(text: str) -> tuple[Decimal | None, Decimal | None]:
     return low, high
 
 
-def _sizes(text: str) -> list[str]:
+def _sizes(text: str, catalog_sizes: _CatalogSizes | None = None) -> list[str]:
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
 
     def add(position: int, span: tuple[int, int], system: _SizeSystem, value: str) -> None:
         found.append((position, _size_label(system, value)))
         taken.append(span)
+
+    if catalog_sizes is not None:
+        for m in catalog_sizes.pattern.finditer(text):
+            found.append((m.start(1), catalog_sizes.labels[m.group(1).casefold()]))
+            taken.append(m.span())
 
     def free(span: tuple[int, int]) -> bool:
         return all(span[1] <= a or span[0] >= b for a, b in taken)
@@ -593,6 +608,24 @@ def _sizes(text: str) -> list[str]:
             add(m.start(), m.span(), _SizeSystem.LETTER, _LETTER_SIZES[raw.lower()])
     found.sort(key=lambda item: item[0])
     return _unique(label for _, label in found)
+
+
+class _CatalogSizes(NamedTuple):
+    """A catalog's own size labels that the everyday size patterns do not read ("S/M", "Petite", "10-12Y")."""
+
+    pattern: re.Pattern[str]
+    """Such a label after "size" or "in (a)": group 1 is the label as written."""
+    labels: dict[str, str]
+    """Case-folded label → the catalog's spelling."""
+
+
+def _catalog_sizes(sizes: Iterable[str]) -> _CatalogSizes | None:
+    own = {s.strip().casefold(): s.strip() for s in sizes if s.strip() and _sizes(f"size {s.strip()}") != [s.strip()]}
+    if not own:
+        return None
+    alternatives = "|".join(re.escape(label) for label in sorted(own, key=len, reverse=True))
+    pattern = re.compile(rf"(?:\b(?:size|sz)\s*[:=]?\s*|\bin\s+(?:an?\s+)?)({alternatives})(?![\w'’/-])", re.IGNORECASE)
+    return _CatalogSizes(pattern, own)
 
 
 def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
@@ -667,7 +700,7 @@ def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities
         emails=_unique(emails),
         phones=_unique(phones),
         skus=_unique(sku for _, sku in sorted(skus)),
-        sizes=_sizes(rest),
+        sizes=_sizes(rest, catalog.own_sizes if catalog is not None else None),
         colours=colours,
         min_price=min_price,
         max_price=max_price,

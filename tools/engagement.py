@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -13,6 +14,7 @@ from sqlalchemy import String, cast, func
 
 from hub.db import models as m
 from hub.db.models import OrderStatus
+from hub.product_options import OptionKind, option_kind, option_named
 from hub.text import order_number_spellings, same_phone
 from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
@@ -20,6 +22,7 @@ from tools.retrieval.policies import bm25, passages_of, query_weights
 from tools.retrieval.products import (
     any_like,
     candidate_products,
+    colour_matches,
     colour_ok,
     rank_products,
     search_filters,
@@ -55,6 +58,72 @@ def _level(stock: int) -> StockLevel:
     return StockLevel.LOW if stock <= LOW_STOCK_THRESHOLD else StockLevel.IN_STOCK
 
 
+def _absent(value: object) -> bool:
+    """Leave a field out of a tool output when it says nothing: a product without variants reads as it always did."""
+    return value is None or value == []
+
+
+class VariantInfo(BaseModel):
+    """One size or colour of a product, as a shopper buys it: its own SKU, price and stock."""
+
+    sku: str
+    options: dict[str, str]
+    """Option name → value as the shop names them, e.g. {"Size": "M", "Color": "Navy"}."""
+    price: Decimal
+    compare_at_price: Decimal | None = Field(default=None, exclude_if=_absent)
+    """The price before a sale, when the shop shows one."""
+    stock: int
+    stock_level: StockLevel
+    in_stock: bool
+
+    @classmethod
+    def of(cls, v: m.ProductVariant) -> VariantInfo:
+        return cls(
+            sku=v.sku,
+            options={str(k): str(value) for k, value in (v.options or {}).items()},
+            price=v.price,
+            compare_at_price=v.compare_at_price,
+            stock=v.stock,
+            stock_level=_level(v.stock),
+            in_stock=v.stock > 0,
+        )
+
+    def label(self) -> str:
+        """The variant as a shopper names it: its option values, `M / Navy`."""
+        return " / ".join(self.options.values()) or self.sku
+
+
+def _values(variant: VariantInfo, kind: OptionKind) -> list[str]:
+    """The variant's size (colour) value; all its option values when none of its option names says size (colour)."""
+    name = option_named(variant.options, kind)
+    return [variant.options[name]] if name is not None else list(variant.options.values())
+
+
+def matching_variants(
+    variants: Sequence[VariantInfo], *, size: str | None = None, colour: str | None = None
+) -> list[VariantInfo]:
+    """Return the variants in this size and colour, comparing values case-insensitively with the option that is the
+    size (colour) one in whatever language the shop names it; a colour no value spells matches by its words ("grey":
+    Heather Grey)."""
+    chosen = list(variants)
+    for wanted, kind in ((size, OptionKind.SIZE), (colour, OptionKind.COLOUR)):
+        if not wanted:
+            continue
+        key = wanted.strip().casefold()
+        exact = [v for v in chosen if any(value.strip().casefold() == key for value in _values(v, kind))]
+        if not exact and kind is OptionKind.COLOUR:
+            exact = [v for v in chosen if any(colour_matches(value, wanted) for value in _values(v, kind))]
+        chosen = exact
+    return chosen
+
+
+def _values_of(variants: Sequence[VariantInfo], kind: OptionKind) -> list[str]:
+    """The size (colour) values the variants come in, in the shop's order."""
+    return list(
+        dict.fromkeys(value for v in variants for name, value in v.options.items() if option_kind(name) is kind)
+    )
+
+
 class ProductCard(BaseModel):
     """What a shopper sees of a product in a list: safe to show and to link, nothing internal."""
 
@@ -71,15 +140,20 @@ class ProductCard(BaseModel):
     colours: list[str]
     image_path: str | None
     """Reference photo, relative to the media directory."""
+    price_to: Decimal | None = Field(default=None, exclude_if=_absent)
+    """The dearest variant's price, when variants differ in price: `price` is then a "from" price."""
+    compare_at_price: Decimal | None = Field(default=None, exclude_if=_absent)
+    """The price before a sale, when the shop shows one."""
 
     @classmethod
-    def of(cls, p: m.Product) -> ProductCard:
+    def of(cls, p: m.Product, price_range: tuple[Decimal, Decimal] | None = None) -> ProductCard:
+        """Describe a product; `price_range` is its variants' lowest and highest price, when it has variants."""
         attrs = p.attributes or {}
+        low, high = price_range or (p.price, p.price)
         return cls(
             sku=p.sku,
             title=p.title,
             category=p.category,
-            price=p.price,
             currency=p.currency,
             stock=p.stock,
             in_stock=p.stock > 0,
@@ -87,24 +161,44 @@ class ProductCard(BaseModel):
             sizes=[str(s) for s in attrs.get("sizes", [])],
             colours=[str(c) for c in attrs.get("colours", [])],
             image_path=p.image_path,
+            price=min(p.price, low),
+            price_to=high if high > min(p.price, low) else None,
+            compare_at_price=p.compare_at_price,
         )
 
 
-async def _find_sku(ctx: ToolContext, sku: str) -> m.Product | None:
-    """Return the active product with this SKU, matched exactly or else case-insensitively when that is unambiguous."""
+async def _cards(ctx: ToolContext, products: Sequence[m.Product]) -> list[ProductCard]:
+    """Cards for products, with each one's price range read from its variants in one query."""
+    ranges = await ctx.data.variants.price_ranges([p.id for p in products])
+    return [ProductCard.of(p, ranges.get(p.id)) for p in products]
+
+
+async def _find_sku(ctx: ToolContext, sku: str) -> tuple[m.Product, m.ProductVariant | None] | None:
+    """Return the active product with this SKU, or with a variant of this SKU (and that variant), matched exactly or
+    else case-insensitively when that is unambiguous."""
     wanted = sku.strip()
     product = await ctx.data.products.by_sku(wanted)
-    if product is None:
+    variant = None if product is not None else await ctx.data.variants.by_sku(wanted)
+    if product is None and variant is None:
         loose = await ctx.data.products.list(func.upper(m.Product.sku) == wanted.upper(), limit=2)
         product = loose[0] if len(loose) == 1 else None
-    return product if product is not None and product.active else None
+        if not loose:
+            loose_variants = await ctx.data.variants.list(func.upper(m.ProductVariant.sku) == wanted.upper(), limit=2)
+            variant = loose_variants[0] if len(loose_variants) == 1 else None
+    if product is None and variant is not None:
+        product = await ctx.data.products.get(variant.product_id)
+    return (product, variant) if product is not None and product.active else None
+
+
+async def _product_and_variant(ctx: ToolContext, sku: str) -> tuple[m.Product, m.ProductVariant | None]:
+    found = await _find_sku(ctx, sku)
+    if found is None:
+        raise ToolError(f"Unknown SKU {sku!r}: search the catalog first and use a SKU from a product card")
+    return found
 
 
 async def _product_by_sku(ctx: ToolContext, sku: str) -> m.Product:
-    product = await _find_sku(ctx, sku)
-    if product is None:
-        raise ToolError(f"Unknown SKU {sku!r}: search the catalog first and use a SKU from a product card")
-    return product
+    return (await _product_and_variant(ctx, sku))[0]
 
 
 # --- search_products ----------------------------------------------------------------------------------
@@ -157,8 +251,8 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
     or recommending any product; only mention products it returned."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
-        hit = rank_products([exact], [], args)
-        return SearchProductsResult(searched=args, products=[ProductCard.of(p) for p in hit], total=len(hit))
+        hit = rank_products([exact[0]], [], args)
+        return SearchProductsResult(searched=args, products=await _cards(ctx, hit), total=len(hit))
     where = search_filters(args)
     terms = search_terms(args.query)
     ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
@@ -171,7 +265,7 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
             ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
     return SearchProductsResult(
         searched=args,
-        products=[ProductCard.of(p) for p in ranked[: args.limit]],
+        products=await _cards(ctx, ranked[: args.limit]),
         total=len(ranked),
         ignored_words=ignored,
     )
@@ -195,6 +289,9 @@ class ProductDetail(ProductCard):
     tags: list[str]
     details: dict[str, Any]
     """Other catalog attributes, e.g. inseam or US shoe-size equivalents."""
+    variants: list[VariantInfo] = Field(default_factory=list, exclude_if=_absent)
+    """Each size or colour with its own SKU, price and stock, in the shop's order; empty when the catalog does not
+    keep variants."""
 
 
 _CARD_ATTRIBUTES = frozenset({"sizes", "colours", "material", "care", "fit"})
@@ -202,12 +299,17 @@ _CARD_ATTRIBUTES = frozenset({"sizes", "colours", "material", "care", "fit"})
 
 @tool(audiences=EVERYONE)
 async def get_product(ctx: ToolContext, args: GetProductInput) -> ProductDetail:
-    """Get one product's full details by SKU: description, material, care, fit, sizes, colours, price and stock. Use it
-    to answer questions about a specific product."""
+    """Get one product's full details by SKU: description, material, care, fit, sizes, colours, price and stock, and
+    each variant (size, colour) with its own SKU, price and stock. Use it to answer questions about a specific
+    product."""
     p = await _product_by_sku(ctx, args.sku)
     attrs = p.attributes or {}
+    variants = [VariantInfo.of(v) for v in await ctx.data.variants.of_product(p.id)]
+    prices = [v.price for v in variants]
+    card = ProductCard.of(p, (min(prices), max(prices)) if prices else None)
     return ProductDetail(
-        **ProductCard.of(p).model_dump(),
+        **dict(card),
+        variants=variants,
         description=p.description,
         material=attrs.get("material"),
         care=attrs.get("care"),
@@ -232,17 +334,45 @@ class CheckStockResult(BaseModel):
     """False when the product does not come in the size or colour asked for."""
     level: StockLevel
     quantity: int
-    """Units on hand across every size and colour: the catalog does not count stock per variant."""
+    """Units on hand: of the variants asked for when the catalog keeps variants, else across every size and colour."""
     can_order: bool
     note: str | None
     """What to tell the shopper about the size or colour asked for, when it is not offered."""
+    variant_sku: str | None = Field(default=None, exclude_if=_absent)
+    """The SKU of the one variant asked for (by size, colour or its own SKU)."""
+    variants: list[VariantInfo] = Field(default_factory=list, exclude_if=_absent)
+    """The variants asked for, each with its own SKU, price and stock."""
+    currency: str | None = Field(default=None, exclude_if=_absent)
+    """The currency of the variants' prices."""
+
+
+def _not_offered(title: str, variants: Sequence[VariantInfo], size: str | None, colour: str | None) -> str:
+    """Say which size or colour the product lacks, and what it comes in instead."""
+    problems = []
+    for wanted, kind, word in ((size, OptionKind.SIZE, "size"), (colour, OptionKind.COLOUR, "colour")):
+        alone = matching_variants(
+            variants,
+            size=wanted if kind is OptionKind.SIZE else None,
+            colour=wanted if kind is OptionKind.COLOUR else None,
+        )
+        if wanted and not alone:
+            known = _values_of(variants, kind)
+            problems.append(f"{word} {wanted}" + (f" ({word}s: {', '.join(known)})" if known else ""))
+    if problems:
+        return f"{title} does not come in " + " or ".join(problems) + "."
+    combos = ", ".join(v.label() for v in variants)
+    return f"{title} does not come in size {size} in {colour} (it comes in: {combos})."
 
 
 @tool(audiences=EVERYONE)
 async def check_stock(ctx: ToolContext, args: CheckStockInput) -> CheckStockResult:
     """Check whether a product is in stock, low or sold out, optionally for a size and colour, with the quantity on
-    hand. Use it whenever the shopper asks about availability."""
-    p = await _product_by_sku(ctx, args.sku)
+    hand; where the shop keeps variants, for that size or colour's own SKU and stock. Use it whenever the shopper asks
+    about availability."""
+    p, asked = await _product_and_variant(ctx, args.sku)
+    variants = [VariantInfo.of(v) for v in await ctx.data.variants.of_product(p.id)]
+    if variants and (args.size or args.colour or asked is not None):
+        return _variant_stock(p, variants, asked, args)
     attrs = p.attributes or {}
     problems = []
     if args.size and attrs.get("sizes") and not size_ok(p, args.size):
@@ -261,6 +391,42 @@ async def check_stock(ctx: ToolContext, args: CheckStockInput) -> CheckStockResu
         quantity=p.stock if offered else 0,
         can_order=level is not StockLevel.OUT,
         note=None if offered else f"{p.title} does not come in " + " or ".join(problems) + ".",
+    )
+
+
+def _variant_stock(
+    p: m.Product, variants: list[VariantInfo], asked: m.ProductVariant | None, args: CheckStockInput
+) -> CheckStockResult:
+    """Answer from the stock of the variants asked for: by SKU, narrowed by the size and colour when given."""
+    pool = [v for v in variants if asked is None or v.sku == asked.sku]
+    chosen = matching_variants(pool, size=args.size, colour=args.colour)
+    if not chosen:
+        return CheckStockResult(
+            sku=p.sku,
+            title=p.title,
+            size=args.size,
+            colour=args.colour,
+            variant_offered=False,
+            level=StockLevel.OUT,
+            quantity=0,
+            can_order=False,
+            note=_not_offered(p.title, variants, args.size, args.colour),
+        )
+    quantity = sum(max(v.stock, 0) for v in chosen)
+    level = _level(quantity)
+    return CheckStockResult(
+        sku=p.sku,
+        title=p.title,
+        size=args.size,
+        colour=args.colour,
+        variant_offered=True,
+        level=level,
+        quantity=quantity,
+        can_order=level is not StockLevel.OUT,
+        note=None,
+        variant_sku=chosen[0].sku if len(chosen) == 1 else None,
+        variants=chosen,
+        currency=p.currency,
     )
 
 
@@ -514,7 +680,7 @@ def _popularity(p: m.Product) -> tuple[bool, int, str]:
     return ("bestseller" not in p.tags, -p.stock, p.sku)
 
 
-async def _similar(ctx: ToolContext, source: m.Product, limit: int) -> list[Recommendation]:
+async def _similar(ctx: ToolContext, source: m.Product, limit: int) -> list[tuple[m.Product, str]]:
     low, high = source.price * (1 - SIMILAR_PRICE_BAND), source.price * (1 + SIMILAR_PRICE_BAND)
     rows = await ctx.data.products.list(
         m.Product.active.is_(True),
@@ -535,11 +701,11 @@ async def _similar(ctx: ToolContext, source: m.Product, limit: int) -> list[Reco
     result = []
     for p in sorted(rows, key=closeness)[:limit]:
         same = f"the same kind of item ({_type_label(kind)})" if kind and _type_of(p) == kind else source.category
-        result.append(Recommendation(product=ProductCard.of(p), reason=f"Also {same}, at a similar price."))
+        result.append((p, f"Also {same}, at a similar price."))
     return result
 
 
-async def _complementary(ctx: ToolContext, source: m.Product, limit: int) -> list[Recommendation]:
+async def _complementary(ctx: ToolContext, source: m.Product, limit: int) -> list[tuple[m.Product, str]]:
     kind = _type_of(source)
     base = [m.Product.active.is_(True), m.Product.stock > 0, m.Product.id != source.id]
     groups: list[list[m.Product]] = []
@@ -569,7 +735,7 @@ async def _complementary(ctx: ToolContext, source: m.Product, limit: int) -> lis
             groups.append(sorted((p for p in rows if p.category.lower() == target.lower()), key=_popularity))
             labels.append(f"From {target}, to go with the {source.title}.")
     reasons = {p.id: label for group, label in zip(groups, labels, strict=True) for p in group}
-    return [Recommendation(product=ProductCard.of(p), reason=reasons[p.id]) for p in _interleave(groups, limit)]
+    return [(p, reasons[p.id]) for p in _interleave(groups, limit)]
 
 
 @tool(audiences=EVERYONE)
@@ -578,9 +744,13 @@ async def recommend_products(ctx: ToolContext, args: RecommendProductsInput) -> 
     items that go with it (e.g. jeans → tees, belts, sneakers), each with a reason."""
     source = await _product_by_sku(ctx, args.sku)
     if args.kind is RecommendationKind.SIMILAR:
-        recommendations = await _similar(ctx, source, args.limit)
+        picked = await _similar(ctx, source, args.limit)
     else:
-        recommendations = await _complementary(ctx, source, args.limit)
+        picked = await _complementary(ctx, source, args.limit)
+    cards = await _cards(ctx, [p for p, _ in picked])
+    recommendations = [
+        Recommendation(product=card, reason=reason) for card, (_, reason) in zip(cards, picked, strict=True)
+    ]
     return RecommendProductsResult(source_sku=source.sku, kind=args.kind, recommendations=recommendations)
 
 

@@ -84,6 +84,15 @@ class Products(TenantRepository[m.Product]):
     async def by_sku(self, sku: str) -> m.Product | None:
         return await self.one_where(m.Product.sku == sku)
 
+    async def by_variant_sku(self, sku: str) -> m.Product | None:
+        """Return the product one of whose variants has this SKU."""
+        variant = await ProductVariants(self.session, self.tenant_id).by_sku(sku)
+        return None if variant is None else await self.get(variant.product_id)
+
+    async def by_any_sku(self, sku: str) -> m.Product | None:
+        """Return the product with this SKU, or else the one with a variant of this SKU."""
+        return await self.by_sku(sku) or await self.by_variant_sku(sku)
+
     @staticmethod
     def _matching(text: str | None, category: str | None) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [m.Product.active.is_(True)]
@@ -106,6 +115,33 @@ class Products(TenantRepository[m.Product]):
 
     async def count_matching(self, text: str | None = None, *, category: str | None = None) -> int:
         return await self.count(*self._matching(text, category))
+
+
+class ProductVariants(TenantRepository[m.ProductVariant]):
+    """Each size or colour of a product, with its own SKU, price and stock."""
+
+    model = m.ProductVariant
+
+    async def by_sku(self, sku: str) -> m.ProductVariant | None:
+        return await self.one_where(m.ProductVariant.sku == sku)
+
+    async def of_product(self, product_id: uuid.UUID) -> list[m.ProductVariant]:
+        """The product's variants in the shop's order."""
+        return await self.list(
+            m.ProductVariant.product_id == product_id, order_by=[m.ProductVariant.position, m.ProductVariant.sku]
+        )
+
+    async def price_ranges(self, product_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[Decimal, Decimal]]:
+        """Lowest and highest variant price of each product that has variants, in one query."""
+        if not product_ids:
+            return {}
+        v = m.ProductVariant
+        stmt = (
+            select(v.product_id, func.min(v.price), func.max(v.price))
+            .where(v.tenant_id == self.tenant_id, v.product_id.in_(product_ids))
+            .group_by(v.product_id)
+        )
+        return {row[0]: (row[1], row[2]) for row in (await self.session.execute(stmt)).all()}
 
 
 class Customers(TenantRepository[m.Customer]):
@@ -207,6 +243,10 @@ class TenantData:
     @cached_property
     def products(self) -> Products:
         return Products(self.session, self.tenant_id)
+
+    @cached_property
+    def variants(self) -> ProductVariants:
+        return ProductVariants(self.session, self.tenant_id)
 
     @cached_property
     def customers(self) -> Customers:

@@ -121,11 +121,20 @@ def any_like(column: ColumnElement[str], patterns: Iterable[str]) -> ColumnEleme
     return or_(*(column.like(pattern) for pattern in patterns))
 
 
+def _colour_in(name: frozenset[str], colour: str) -> bool:
+    wanted = [_COLOUR_SYNONYMS.get(t, frozenset({t})) for t in stems(colour)]
+    return all(not alts.isdisjoint(name) for alts in wanted)
+
+
 def colour_ok(p: m.Product, colour: str) -> bool:
     """Tell whether the product comes in the colour asked for (judged by its title when it lists no colours)."""
-    wanted = [_COLOUR_SYNONYMS.get(t, frozenset({t})) for t in stems(colour)]
     names = [stem_set(str(c)) for c in (p.attributes or {}).get("colours", [])] or [stem_set(p.title)]
-    return any(all(not alts.isdisjoint(name) for alts in wanted) for name in names)
+    return any(_colour_in(name, colour) for name in names)
+
+
+def colour_matches(name: str, colour: str) -> bool:
+    """Tell whether a colour name the shop uses ("Heather Grey") is the colour asked for ("gray")."""
+    return _colour_in(stem_set(name), colour)
 
 
 def size_ok(p: m.Product, size: str) -> bool:

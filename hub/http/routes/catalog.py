@@ -65,8 +65,8 @@ async def search_products(
 
 @router.get("/{sku}", responses=error_responses((404, "No such SKU in this tenant's catalog.")))
 async def get_product(auth: Storefront, sku: Annotated[str, Path(max_length=64, pattern=NO_NUL)]) -> ProductOut:
-    """Return one product of this tenant by SKU."""
-    product = await auth.data.products.by_sku(sku)
+    """Return one product of this tenant by its SKU or one of its variants' SKUs."""
+    product = await auth.data.products.by_any_sku(sku)
     if product is None or not product.active:
         raise ApiError(404, "unknown_sku", f"Unknown SKU {sku!r}")
     return ProductOut.of(product)

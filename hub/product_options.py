@@ -1,0 +1,50 @@
+"""Tell which of a product's variant options is its size and which its colour, whatever language the shop names them in."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+
+class OptionKind(StrEnum):
+    SIZE = "size"
+    COLOUR = "colour"
+
+
+OPTION_NAMES: dict[OptionKind, frozenset[str]] = {
+    OptionKind.SIZE: frozenset(
+        """size sizes taille tailles grosse groesse konfektionsgrosse talla tallas taglia taglie tamanho tamanhos
+        maat maten storlek storrelse koko rozmiar velikost meret beden razmer""".split()
+    ),
+    OptionKind.COLOUR: frozenset(
+        """color colors colour colours couleur couleurs farbe farben colores colore colori cor cores kleur
+        kleuren farg farge farve vari kolor barva szin renk tsvet""".split()
+    ),
+}
+"""Option names, folded (lower case, no accents), that shops in English, French, German, Spanish, Italian,
+Portuguese, Dutch, the Nordic languages, Polish, Czech, Hungarian, Turkish and Russian (transliterated) use for a
+size or a colour: Shopify's "Größe" folds to `grosse`, "Färg" to `farg`."""
+
+
+def fold_option_name(name: str) -> str:
+    """Lower-case an option name, strip accents and spell ß as ss, so "Größe" and "GROSSE" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", name.replace("ß", "ss").replace("ẞ", "ss"))
+    return "".join(c for c in decomposed if c.isalnum()).lower()
+
+
+def option_kind(name: str) -> OptionKind | None:
+    """Return whether an option name means size or colour, or None for any other option (material, style)."""
+    folded = fold_option_name(name)
+    return next((kind for kind, names in OPTION_NAMES.items() if folded in names), None)
+
+
+def option_named(names: Iterable[str], kind: OptionKind) -> str | None:
+    """Return the first of a product's option names that is its size (or colour) option, as the shop spells it."""
+    return next((name for name in names if option_kind(name) is kind), None)
+
+
+def option_value(options: Mapping[str, str], kind: OptionKind) -> str | None:
+    """Return a variant's size (or colour) value, or None when none of its options is one."""
+    name = option_named(options, kind)
+    return None if name is None else options[name]
