@@ -379,18 +379,28 @@ async def check_stock(ctx: ToolContext, args: CheckStockInput) -> CheckStockResu
         problems.append(f"size {args.size} (sizes: {', '.join(map(str, attrs['sizes']))})")
     if args.colour and attrs.get("colours") and not colour_ok(p, args.colour):
         problems.append(f"colour {args.colour} (colours: {', '.join(map(str, attrs['colours']))})")
-    offered = not problems
-    level = _level(p.stock) if offered else StockLevel.OUT
+    if problems:
+        return _stock_answer(p, args, None, note=f"{p.title} does not come in " + " or ".join(problems) + ".")
+    return _stock_answer(p, args, p.stock)
+
+
+def _stock_answer(
+    p: m.Product, args: CheckStockInput, quantity: int | None, *, note: str | None = None, **variant: Any
+) -> CheckStockResult:
+    """The answer for the size and colour asked: `quantity` on hand, or None when that size or colour is not offered
+    (`note` says why); `variant` adds the variant fields (`variant_sku`, `variants`, `currency`)."""
+    level = StockLevel.OUT if quantity is None else _level(quantity)
     return CheckStockResult(
         sku=p.sku,
         title=p.title,
         size=args.size,
         colour=args.colour,
-        variant_offered=offered,
+        variant_offered=quantity is not None,
         level=level,
-        quantity=p.stock if offered else 0,
+        quantity=quantity or 0,
         can_order=level is not StockLevel.OUT,
-        note=None if offered else f"{p.title} does not come in " + " or ".join(problems) + ".",
+        note=note,
+        **variant,
     )
 
 
@@ -401,29 +411,11 @@ def _variant_stock(
     pool = [v for v in variants if asked is None or v.sku == asked.sku]
     chosen = matching_variants(pool, size=args.size, colour=args.colour)
     if not chosen:
-        return CheckStockResult(
-            sku=p.sku,
-            title=p.title,
-            size=args.size,
-            colour=args.colour,
-            variant_offered=False,
-            level=StockLevel.OUT,
-            quantity=0,
-            can_order=False,
-            note=_not_offered(p.title, variants, args.size, args.colour),
-        )
-    quantity = sum(max(v.stock, 0) for v in chosen)
-    level = _level(quantity)
-    return CheckStockResult(
-        sku=p.sku,
-        title=p.title,
-        size=args.size,
-        colour=args.colour,
-        variant_offered=True,
-        level=level,
-        quantity=quantity,
-        can_order=level is not StockLevel.OUT,
-        note=None,
+        return _stock_answer(p, args, None, note=_not_offered(p.title, variants, args.size, args.colour))
+    return _stock_answer(
+        p,
+        args,
+        sum(max(v.stock, 0) for v in chosen),
         variant_sku=chosen[0].sku if len(chosen) == 1 else None,
         variants=chosen,
         currency=p.currency,

@@ -1231,6 +1231,8 @@ def _build_products(rng: random.Random) -> list[dict[str, Any]]:
                     "attributes": attributes,
                     "tags": tags,
                     "image_path": f"products/{sku}.png",
+                    "handle": None,  # made in HUB, not imported from a shop platform
+                    "compare_at_price": None,
                 }
             )
     return products
