@@ -9,7 +9,7 @@ from hub.catalog.fields import FieldError
 from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
 from hub.catalog.source import Row, read_table
 
-REQUIRED = ("handle", "title", "variant price")
+REQUIRED = ("Handle", "Title", "Variant Price")
 OPTIONS = (1, 2, 3)
 DEFAULT_OPTION = ("title", "default title")
 """Shopify's placeholder option on a product without real options."""

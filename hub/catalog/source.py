@@ -43,9 +43,9 @@ class Table:
     """Header key → the header as the file spells it (what a rejection names)."""
     rows: list[Row]
 
-    def require(self, keys: Iterable[str], what: str) -> None:
-        """Refuse a file missing any of `keys` with one message naming them all."""
-        missing = [k for k in keys if k not in self.headers]
+    def require(self, names: Iterable[str], what: str) -> None:
+        """Refuse a file missing any of the columns `names` with one message naming them all."""
+        missing = [n for n in names if header_key(n) not in self.headers]
         if missing:
             raise CatalogFormatError(f"not a {what}: missing column(s) {', '.join(missing)}")
 

@@ -12,7 +12,7 @@ from hub.catalog.fields import FieldError
 from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
 from hub.catalog.source import Row, read_table
 
-REQUIRED = ("type", "sku", "name", "regular price")
+REQUIRED = ("Type", "SKU", "Name", "Regular price")
 _ATTRIBUTE = re.compile(r"^attribute (\d+) name$")
 IN_STOCK_UNCOUNTED = 1
 """Stock of an item marked in stock whose quantity the shop does not track: available, count unknown."""
