@@ -12,7 +12,7 @@ from hub.catalog.importer import import_catalog, read_catalog
 from hub.catalog.records import CatalogFormat, CatalogFormatError
 from hub.db import models as m
 from hub.http.deps import AdminKey, Resources, Session, resources
-from hub.http.errors import KEY_ERRORS, ApiError, error_responses
+from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
 from hub.http.limits import MAX_IMPORT_BODY
 
 router = APIRouter(
@@ -53,7 +53,8 @@ _BODY: dict[str, Any] = {
     "/import",
     openapi_extra=_BODY,
     responses=error_responses(
-        413, (422, "The file is not the named format (the message names the missing columns), or a bad parameter.")
+        *BODY_ERRORS,
+        (422, "The file is not the named format (the message names the missing columns), or a bad parameter."),
     ),
 )
 async def import_products(
