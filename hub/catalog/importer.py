@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -150,6 +150,8 @@ class _Existing:
     """Every SKU of the tenant, on a product row or a variant, → the product that holds it."""
     imported: dict[str, tuple[uuid.UUID, str]]
     """handle → (id, status) of every product with a handle."""
+    claimed: dict[str, tuple[str, int]] = field(default_factory=dict[str, tuple[str, int]])
+    """SKU → (handle, line) of the file's product that took it, for the reason given to a later one."""
 
 
 async def _existing(session: AsyncSession, tenant_id: uuid.UUID) -> _Existing:
@@ -182,9 +184,9 @@ def _plan(
     for variant in record.variants:
         owner = existing.sku_owner.get(variant.sku)
         if owner is not None and owner != own_id:
-            rejected.append(
-                Rejection(variant.line, sku_column, f"SKU {variant.sku!r} belongs to another product of this shop")
-            )
+            claim = existing.claimed.get(variant.sku)
+            where = f"product {claim[0]!r} on line {claim[1]} of this file" if claim else "another product of this shop"
+            rejected.append(Rejection(variant.line, sku_column, f"SKU {variant.sku!r} belongs to {where}"))
             continue
         kept.append(variant)
     if not kept:
@@ -194,6 +196,7 @@ def _plan(
     new_id = own_id or uuid.uuid4()
     for variant in kept:
         existing.sku_owner[variant.sku] = new_id  # a later product of the file may not take it
+        existing.claimed[variant.sku] = (record.handle, variant.line)
     record.variants = kept
     cheapest = min(kept, key=lambda v: v.price)
     values: dict[str, Any] = {

@@ -266,6 +266,25 @@ async def test_a_sku_another_product_holds_rejects_only_that_row(session: AsyncS
     assert (await products_of(session, other)).keys() == {"hub:LS-L-SAND"}
 
 
+async def test_two_products_of_one_file_with_the_same_sku_keep_it_for_the_first(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    shop = await make_shop(session, "alpha")
+    copy = shopify_row(
+        "mug-copy", Title="Mug copy", Option1_Name="Title", Option1_Value="Default Title", Variant_SKU="MUG-1",
+        Variant_Price="9",
+    )  # fmt: skip
+
+    summary = await imported(engine, shop, f"{SHOPIFY}\n{copy}".encode())
+
+    assert summary.as_dict()["rejected"][-1] == {
+        "line": 10,
+        "column": "Variant SKU",
+        "reason": "SKU 'MUG-1' belongs to product 'mug' on line 9 of this file",
+    }
+    assert "mug-copy" not in await products_of(session, shop)
+
+
 WOOCOMMERCE = (
     "\ufeffID,Type,SKU,Name,Published,Short description,Description,In stock?,Stock,Sale price,Regular price,"
     "Categories,Tags,Images,Parent,Attribute 1 name,Attribute 1 value(s),Attribute 1 visible,Attribute 1 global,"
