@@ -10,13 +10,26 @@ from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Reject
 from hub.catalog.source import Row, read_table
 
 REQUIRED = ("Handle", "Title", "Variant Price")
+ALIASES = {
+    "url handle": "handle",
+    "description": "body (html)",
+    "published on online store": "published",
+    "sku": "variant sku",
+    "price": "variant price",
+    "compare-at price": "variant compare at price",
+    "inventory quantity": "variant inventory qty",
+    "weight value (grams)": "variant grams",
+    "product image url": "image src",
+    "variant image url": "variant image",
+}
+"""The column names of Shopify's newer product CSV template, read as the classic export's."""
 OPTIONS = (1, 2, 3)
 DEFAULT_OPTION = ("title", "default title")
 """Shopify's placeholder option on a product without real options."""
 
 
 def read(text: str) -> ReadResult:
-    table = read_table(text)
+    table = read_table(text).aliased(ALIASES)
     table.require(REQUIRED, "Shopify product CSV")
     products: dict[str, ProductRecord] = {}
     rejected: list[Rejection] = []

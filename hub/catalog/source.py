@@ -52,6 +52,16 @@ class Table:
     def column(self, key: str) -> str:
         return self.headers.get(key, key)
 
+    def aliased(self, aliases: dict[str, str]) -> Table:
+        """The same table with columns known by another name (alias key → canonical key) read as the canonical one,
+        unless the file has that column too; a rejection still names the column as the file spells it."""
+        renames = {a: c for a, c in aliases.items() if a in self.headers and c not in self.headers}
+        if not renames:
+            return self
+        headers = {renames.get(k, k): name for k, name in self.headers.items()}
+        rows = [Row(r.line, {renames.get(k, k): v for k, v in r.cells.items()}) for r in self.rows]
+        return Table(headers=headers, rows=rows)
+
 
 def _delimiter(text: str) -> str:
     first = text.split("\n", 1)[0]

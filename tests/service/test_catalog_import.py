@@ -451,3 +451,29 @@ async def test_the_http_twin_imports_for_an_admin_key_only(api: httpx.AsyncClien
     listed = await api.get("/v1/products?q=linen", headers={"X-Hub-Key": shop.storefront_key})
     assert [p["sku"] for p in listed.json()["items"]] == ["LINEN-SHIRT-S-NAVY"]
     assert uuid.UUID(str(shop.tenant_id))
+
+
+def test_shopifys_newer_template_column_names_read_like_the_classic_export() -> None:
+    newer = (
+        b"Title,URL handle,Description,Vendor,Product category,Type,Tags,Published on online store,Status,SKU,"
+        b"Option1 name,Option1 value,Price,Compare-at price,Inventory quantity,Weight value (grams),Product image URL\n"
+        b"Wool Beanie,wool-beanie,<p>Warm</p>,Acme,Apparel > Hats,,,TRUE,Active,,Farbe,Grau,20.00,25.00,3,90,"
+        b"https://cdn.example/beanie.jpg\n"
+        b",wool-beanie,,,,,,,,BEANIE-BLK,,Schwarz,20.00,,0,90,\n"
+    )
+
+    catalog = read_catalog(newer, CatalogFormat.SHOPIFY)
+
+    assert catalog.rejected == []
+    (beanie,) = catalog.products
+    assert (beanie.handle, beanie.title, beanie.description, beanie.category) == (
+        "wool-beanie",
+        "Wool Beanie",
+        "Warm",
+        "Hats",
+    )
+    assert [(v.sku, v.options, v.price, v.compare_at_price, v.stock, v.grams) for v in beanie.variants] == [
+        ("WOOL-BEANIE-GRAU", {"Farbe": "Grau"}, Decimal("20.00"), Decimal("25.00"), 3, 90),
+        ("BEANIE-BLK", {"Farbe": "Schwarz"}, Decimal("20.00"), None, 0, 90),
+    ]
+    assert [i.src for i in beanie.images] == ["https://cdn.example/beanie.jpg"]
