@@ -251,14 +251,17 @@ async def _write(session: AsyncSession, tenant_id: uuid.UUID, batch: list[_Plann
     new = [p for p in batch if p.existing_id is None]
     if new:
         await session.execute(insert(products), [{"tenant_id": tenant_id, **p.values} for p in new])
+    changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # one executemany per set of changed columns
     for p in batch:
         if p.existing_id is not None and p.values:
-            await session.execute(
-                update(products)
-                .where(and_(products.c.tenant_id == tenant_id, products.c.id == bindparam("_id")))
-                .values(**{k: bindparam(k) for k in p.values}),
-                [{"_id": p.existing_id, **p.values}],
-            )
+            changed.setdefault(tuple(sorted(p.values)), []).append({"_id": p.existing_id, **p.values})
+    for columns, params in changed.items():
+        await session.execute(
+            update(products)
+            .where(and_(products.c.tenant_id == tenant_id, products.c.id == bindparam("_id")))
+            .values(**{k: bindparam(k) for k in columns}),
+            params,
+        )
     replaced = [p.existing_id for p in batch if p.existing_id is not None and p.variants_changed]
     if replaced:
         await session.execute(
