@@ -14,3 +14,7 @@ take (a larger one overflowed the driver with a 500)."""
 NO_NUL = r"^[^\x00]*$"
 """The pattern of a text parameter or field that reaches the database: anything but NUL, which no HUB value holds and
 Postgres can neither store nor compare (a SKU of `%00` was a 500)."""
+
+MAX_IMPORT_BODY = 50 * 1024 * 1024
+"""Bytes of a catalog file sent to `POST /v1/catalog/import`: a 10,000-product Shopify export with every variant and
+image row is about 15 MiB."""

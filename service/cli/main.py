@@ -13,6 +13,7 @@ import typer
 from hub.db.roles import ApiKeyRole
 from hub.worker_kinds import WorkerKind
 from service.cli.audit import audit_app
+from service.cli.catalog import catalog_app
 from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
 from service.cli.explain import explain_command, replay_command
 from service.cli.ops import status_command, switch_app
@@ -51,6 +52,7 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(usage_app, name="usage")
 app.add_typer(audit_app, name="audit")
+app.add_typer(catalog_app, name="catalog")
 app.command("explain")(explain_command)
 app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")

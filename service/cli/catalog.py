@@ -1,0 +1,125 @@
+"""`hub catalog import`: load a shop's products from a Shopify or WooCommerce export, or HUB's CSV / JSON Lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hub.catalog.records import CatalogFormat
+from service.cli.common import fail, load_settings
+
+if TYPE_CHECKING:
+    from hub.catalog.records import ImportSummary, ReadResult
+    from hub.settings import Settings
+
+catalog_app = typer.Typer(no_args_is_help=True, help="The shop's catalog.")
+
+SHOWN_REJECTIONS = 50
+"""Rejected rows the human summary lists; `--json` lists them all."""
+
+
+@catalog_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The export to import.", exists=True, dir_okay=False, readable=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    fmt: Annotated[CatalogFormat, typer.Option("--format", help="What wrote the file.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the file and count changes; write nothing.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="The file is a full export: archive imported products missing from it.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
+) -> None:
+    """Create or update the tenant's products from FILE, matched by handle; rows that fail are reported, not fatal."""
+    from hub.catalog.importer import read_catalog
+    from hub.catalog.records import CatalogFormatError
+
+    settings = load_settings()
+    try:
+        catalog = read_catalog(file.read_bytes(), fmt)
+    except CatalogFormatError as exc:
+        raise fail(f"{file}: {exc}") from None
+    summary = _run(settings, tenant, catalog, fmt, dry_run=dry_run, prune=prune, show_progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict()))
+        return
+    _print(summary, dry_run=dry_run)
+
+
+def _run(
+    settings: Settings,
+    tenant: str,
+    catalog: ReadResult,
+    fmt: CatalogFormat,
+    *,
+    dry_run: bool,
+    prune: bool,
+    show_progress: bool,
+) -> ImportSummary:
+    from contextlib import nullcontext
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hub.catalog.importer import import_catalog
+    from hub.db.engine import create_engine, session_factory
+    from hub.db.migrate import upgrade
+    from hub.tenancy import admin
+
+    console = Console(stderr=True)
+    bar = (
+        Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        if show_progress and console.is_terminal
+        else None
+    )
+
+    async def main() -> ImportSummary:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+            sessions = session_factory(engine)
+            async with sessions() as session:
+                row = await admin.resolve_tenant(session, tenant)
+            with bar or nullcontext():
+                task = bar.add_task("import", total=None) if bar is not None else None
+
+                def tick(done: int, total: int) -> None:
+                    if bar is not None and task is not None:
+                        bar.update(task, completed=done, total=total)
+
+                return await import_catalog(
+                    sessions,
+                    row.id,
+                    catalog,
+                    fmt=fmt,
+                    currency=str((row.settings or {}).get("currency") or "USD"),
+                    dry_run=dry_run,
+                    prune=prune,
+                    progress=tick,
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except admin.TenancyError as exc:
+        raise fail(str(exc)) from None
+
+
+def _print(summary: ImportSummary, *, dry_run: bool) -> None:
+    s = summary
+    verb = "would import" if dry_run else "imported"
+    typer.echo(
+        f"{verb} {s.products} products ({s.variants} variants): {s.created} created, {s.updated} updated, "
+        f"{s.unchanged} unchanged, {s.archived} archived; {len(s.rejected)} rows rejected"
+    )
+    rejected = summary.as_dict()["rejected"]
+    for r in rejected[:SHOWN_REJECTIONS]:
+        typer.echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
+    if len(rejected) > SHOWN_REJECTIONS:
+        typer.echo(f"  … and {len(rejected) - SHOWN_REJECTIONS} more (--json lists them all)")
