@@ -4,15 +4,14 @@ variant gets when the shop left it empty."""
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
-from typing import Any, Literal
+from typing import Any
 
 from slugify import slugify
 
 from hub.catalog.records import ProductRecord
+from hub.product_options import OptionKind, option_kind
 
 SKU_MAX = 64
 HANDLE_MAX = 255
@@ -151,39 +150,8 @@ def make_sku(handle: str, values: list[str]) -> str:
     return f"{slug[: SKU_MAX - 9].rstrip('-')}-{digest}"
 
 
-OptionKind = Literal["sizes", "colours", "material"]
-
-_OPTION_NAMES: dict[OptionKind, frozenset[str]] = {
-    "sizes": frozenset(
-        "size|sizes|shoe size|ring size|taille|pointure|grosse|groesse|konfektionsgrosse|talla|tallas|taglia|taglie|"
-        "misura|maat|tamanho|rozmiar|storlek|storrelse|koko|velikost|meret".split("|")
-    ),
-    "colours": frozenset(
-        "color|colour|colors|colours|couleur|coloris|farbe|colore|kleur|cor|kolor|farg|farve|farge|vari|barva|"
-        "szin".split("|")
-    ),
-    "material": frozenset(
-        "material|materials|fabric|matiere|tissu|stoff|werkstoff|materiale|tessuto|materiaal|stof|tejido|tecido|"
-        "tyg".split("|")
-    ),
-}
-
-
-def _folded(name: str) -> str:
-    """Lowercase without accents, so `Größe`, `Matière` and `Färg` match `grosse`, `matiere` and `farg`."""
-    text = name.casefold().replace("ß", "ss").replace("ø", "o").replace("ł", "l")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w ]", " ", text).split())
-
-
-def option_kind(name: str) -> OptionKind | None:
-    """Which attribute the engine reads an option as (sizes, colours, material), in English and the common shop
-    languages; None for any other option (Fit, Length…)."""
-    folded = _folded(name)
-    for kind, names in _OPTION_NAMES.items():
-        if folded in names:
-            return kind
-    return None
+_ATTRIBUTE: dict[OptionKind, str] = {OptionKind.SIZE: "sizes", OptionKind.COLOUR: "colours"}
+"""The `attributes` list the tools and the engine read for a size or colour option."""
 
 
 def attributes(product: ProductRecord) -> dict[str, Any]:
@@ -201,11 +169,11 @@ def attributes(product: ProductRecord) -> dict[str, Any]:
     material = product.material
     for name, values in options.items():
         kind = option_kind(name)
-        if kind == "material":
+        if kind is OptionKind.MATERIAL:
             material = material or ", ".join(values)
         elif kind is not None:
-            result.setdefault(kind, [])
-            result[kind] += [v for v in values if v not in result[kind]]
+            listed: list[str] = result.setdefault(_ATTRIBUTE[kind], [])
+            listed += [v for v in values if v not in listed]
     if material:
         result["material"] = material
     if product.product_type:

@@ -1,4 +1,4 @@
-"""Reading a catalog's cells: option names in the shops' languages, HTML bodies, made-up SKUs and prices."""
+"""Reading a catalog's cells: HTML bodies, made-up SKUs and prices (option names: test_product_options.py)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,6 @@ import pytest
 
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
-
-
-@pytest.mark.parametrize(
-    ("name", "kind"),
-    [
-        ("Size", "sizes"),
-        ("TAILLE", "sizes"),
-        ("Größe", "sizes"),
-        ("Talla", "sizes"),
-        ("Taglia", "sizes"),
-        ("Maat", "sizes"),
-        ("Color", "colours"),
-        ("Colour", "colours"),
-        ("Couleur", "colours"),
-        ("Farbe", "colours"),
-        ("Colore", "colours"),
-        ("Kleur", "colours"),
-        ("Matière", "material"),
-        ("Stoff", "material"),
-        ("Fit", None),
-        ("Length", None),
-    ],
-)
-def test_option_names_in_the_shops_languages_become_sizes_colours_or_material(name: str, kind: str | None) -> None:
-    assert fields.option_kind(name) == kind
 
 
 def test_an_html_body_reads_as_text_without_scripts() -> None:

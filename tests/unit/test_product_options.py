@@ -10,18 +10,25 @@ from hub.product_options import OptionKind, option_kind, option_value
 from tools.engagement import StockLevel, VariantInfo, matching_variants
 
 
-@pytest.mark.parametrize("name", ["Size", "taille", "Größe", "GROESSE", "Talla", "Taglia", "Tamanho", "Maat"])
-def test_size_option_names_in_other_languages(name: str) -> None:
-    assert option_kind(name) is OptionKind.SIZE
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        *(
+            (n, OptionKind.SIZE)
+            for n in ["Size", "taille", "TAILLE", "Größe", "GROESSE", "Talla", "Taglia", "Tamanho", "Maat", "Shoe size"]
+        ),
+        *((n, OptionKind.COLOUR) for n in ["Color", "Colour", "Couleur", "Farbe", "Färg", "Colore", "Cor", "Kleur"]),
+        *((n, OptionKind.MATERIAL) for n in ["Material", "Matière", "Stoff"]),
+        *((n, None) for n in ["Style", "Fit", "Length"]),
+    ],
+)
+def test_option_names_in_the_shops_languages_are_read_as_size_colour_or_material(
+    name: str, kind: OptionKind | None
+) -> None:
+    assert option_kind(name) is kind
 
 
-@pytest.mark.parametrize("name", ["Color", "Colour", "Couleur", "Farbe", "Färg", "Colore", "Cor", "Kleur"])
-def test_colour_option_names_in_other_languages(name: str) -> None:
-    assert option_kind(name) is OptionKind.COLOUR
-
-
-def test_other_options_are_neither() -> None:
-    assert option_kind("Material") is None and option_kind("Style") is None
+def test_a_variants_size_is_found_whatever_its_option_is_called() -> None:
     assert option_value({"Material": "Wool", "Größe": "M"}, OptionKind.SIZE) == "M"
 
 
