@@ -135,8 +135,9 @@ class DeterministicEngine:
 
     async def understand(self, ctx: ToolContext, text: str, pending: Pending) -> tuple[Intent, Entities]:
         """Route the message and extract its entities; the graph reports this intent whichever engine answers."""
-        entities = extract_entities(text, await self._catalog(ctx))
-        intent = self.router.route(text).intent
+        catalog = await self._catalog(ctx)
+        entities = extract_entities(text, catalog)
+        intent = self.router.route(text, catalog.product_words).intent
         if pending.intent is not None and (entities.order_numbers or entities.emails or entities.phones):
             intent = pending.intent  # the customer is answering our question
         elif intent == Intent.OUT_OF_SCOPE and (

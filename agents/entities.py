@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -395,6 +396,14 @@ class CatalogIndex:
 
     def __len__(self) -> int:
         return len(self._skus)
+
+    @cached_property
+    def product_words(self) -> frozenset[str]:
+        """The catalog's own words for its products (from titles and categories; common words, colours and short
+        words left out), singular and plural: what the intent router reads as naming a product."""
+        weak = {self._words[i] for i in self._weak_words}
+        words = {w for w in self._vocabulary if w not in weak and len(w) > 2 and w.isalpha()}
+        return frozenset(words | {f"{w}s" for w in words} | {f"{w}es" for w in words})
 
     def sku(self, code: str) -> str | None:
         """Return the catalog's spelling of a SKU written in any case, or None when the catalog has no such SKU."""

@@ -208,8 +208,15 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def _features(tokens: list[str]) -> tuple[set[str], set[str]]:
-    """Return the word-level features (words, word pairs, word classes) and the character n-grams of a message."""
+_PRODUCT_CLASS = f"{_PLACEHOLDER_PREFIX}garment"
+"""The class of words that name a product: the lexicon's clothing words, and the shop's own catalog words."""
+
+
+def _features(tokens: list[str], catalog_words: frozenset[str] = frozenset()) -> tuple[set[str], set[str]]:
+    """Return the word-level features (words, word pairs, word classes) and the character n-grams of a message.
+
+    A word of the shop's own catalog (`catalog_words`: "table", "necklace") that no class of the lexicon claims
+    joins the product class, so what the model learned about asking for a hoodie serves a table as well."""
     words = set(tokens)
     words.update(f"{a} {b}" for a, b in pairwise(tokens))
     # How the request opens ("is the...", "can i...", "where is...") once any greeting is skipped.
@@ -218,6 +225,8 @@ def _features(tokens: list[str]) -> tuple[set[str], set[str]]:
         start += 1
     words.update("^" + " ".join(tokens[start : start + n]) for n in (1, 2) if start + n <= len(tokens))
     classes = {name for token in tokens for name in _WORD_CLASSES.get(token, ())}
+    if any(t in catalog_words and t not in _WORD_CLASSES and not _is_social(t) for t in tokens):
+        classes.add(_PRODUCT_CLASS)
     words |= classes
     if not (classes - _MOOD_CLASSES) and not any(
         t in _DOMAIN_WORDS or t.startswith(_PLACEHOLDER_PREFIX) for t in tokens
@@ -334,14 +343,15 @@ class IntentRouter:
         """Return the router trained on the shipped examples, trained once per process."""
         return _default_router()
 
-    def probabilities(self, text: str) -> np.ndarray:
+    def probabilities(self, text: str, catalog_words: frozenset[str] = frozenset()) -> np.ndarray:
         """Return the model's probability of each intent of `INTENTS` for one message."""
-        return self._probabilities(_tokens(text))
+        return self._probabilities(_tokens(text), catalog_words)
 
-    def route(self, text: str) -> RoutedIntent:
-        """Pick the intent of one customer message."""
+    def route(self, text: str, catalog_words: frozenset[str] = frozenset()) -> RoutedIntent:
+        """Pick the intent of one customer message; `catalog_words` are the shop's own product words
+        (`CatalogIndex.product_words`), read as naming a product."""
         tokens = _tokens(text)
-        probabilities = self._probabilities(tokens)
+        probabilities = self._probabilities(tokens, catalog_words)
         order = np.argsort(probabilities)[::-1]
         if INTENTS[order[0]] is Intent.GREETING and not any(map(_is_social, tokens)):
             # Unknown words ("asdfgh", "blah") look like a one-word hello to the model; they are not one.
@@ -369,8 +379,8 @@ class IntentRouter:
             fallback=fallback,
         )
 
-    def _probabilities(self, tokens: list[str]) -> np.ndarray:
-        words, chars = _features(tokens)
+    def _probabilities(self, tokens: list[str], catalog_words: frozenset[str] = frozenset()) -> np.ndarray:
+        words, chars = _features(tokens, catalog_words)
         scores = self._bias.copy()
         for vocabulary, group in ((self._word_ids, words), (self._char_ids, chars)):
             ids = [vocabulary[f] for f in group if f in vocabulary]

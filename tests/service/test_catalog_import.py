@@ -16,14 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
+from agents.engine import DeterministicEngine, Pending, ShopVoice
 from hub.catalog.importer import import_catalog, read_catalog
 from hub.catalog.records import CatalogFormat, CatalogFormatError, ImportSummary
 from hub.db import models as m
 from hub.db.engine import session_factory
+from hub.prompting.outputs import Intent
 from hub.settings import Settings
 from service.cli.common import with_session
 from service.cli.main import app
 from tests.conftest import Shop, make_shop
+from tools.context import Audience, ToolContext
 
 SHOPIFY_HEADER = (
     "Handle,Title,Body (HTML),Vendor,Product Category,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,"
@@ -477,3 +480,50 @@ def test_shopifys_newer_template_column_names_read_like_the_classic_export() -> 
         ("BEANIE-BLK", {"Farbe": "Schwarz"}, Decimal("20.00"), None, 0, 90),
     ]
     assert [i.src for i in beanie.images] == ["https://cdn.example/beanie.jpg"]
+
+
+FURNITURE = "\n".join(
+    [
+        SHOPIFY_HEADER,
+        shopify_row(
+            "oak-dining-table",
+            Title="Oak Dining Table",
+            Body_HTML="<p>Solid oak, seats six.</p>",
+            Type="Tables",
+            Published="true",
+            Option1_Name="Title",
+            Option1_Value="Default Title",
+            Variant_SKU="OAK-TBL",
+            Variant_Inventory_Qty="2",
+            Variant_Price="899.00",
+        ),
+        shopify_row(
+            "walnut-bookcase",
+            Title="Walnut Bookcase",
+            Type="Storage",
+            Published="true",
+            Option1_Name="Finish",
+            Option1_Value="Natural",
+            Variant_SKU="WAL-BK",
+            Variant_Inventory_Qty="0",
+            Variant_Price="640.00",
+        ),
+    ]
+)
+
+
+async def test_an_imported_furniture_shop_is_served_with_its_own_product_words(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    # The intent router learned its phrasings from a clothing shop; the catalog's own words ("table", "bookcase")
+    # must count as product words, or "do you sell tables?" reads as out of scope.
+    shop = await make_shop(session, "woodwork", sku="WW-1")
+    await imported(engine, shop, FURNITURE.encode())
+    bot, voice = DeterministicEngine(), ShopVoice(name="Woodwork", tone="warm")
+    ctx = ToolContext(session=session, tenant_id=shop.tenant_id, audience=Audience.CUSTOMER, channel=m.Channel.WEB)
+    listed = await bot.answer(ctx, "do you sell tables?", pending=Pending(), voice=voice)
+    assert listed.intent is Intent.PRODUCT_SEARCH and "Oak Dining Table" in listed.reply and "899.00" in listed.reply
+    priced = await bot.answer(ctx, "what's the price of the walnut bookcase", pending=Pending(), voice=voice)
+    assert priced.intent is Intent.PRODUCT_QUESTION and "640.00" in priced.reply and "WAL-BK" in priced.reply
+    stocked = await bot.answer(ctx, "is the oak table in stock", pending=Pending(), voice=voice)
+    assert stocked.intent is Intent.STOCK_CHECK and "2 left" in stocked.reply
