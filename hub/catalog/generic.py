@@ -14,14 +14,13 @@ Columns (keys), any case; only `price` and one of `handle`/`sku` are required, a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, cast
 
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
 from hub.catalog.records import CatalogFormatError, ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
-from hub.catalog.source import Row, header_key, read_table
+from hub.catalog.source import Row, read_jsonl_rows, read_table
 
 _NAMED_OPTIONS = {"size": "Size", "colour": "Colour", "color": "Colour"}
 _STATUSES: dict[str, ProductStatus] = {"active": "active", "draft": "draft", "archived": "archived"}
@@ -44,36 +43,7 @@ def read_csv(text: str) -> ReadResult:
 
 
 def read_jsonl(text: str) -> ReadResult:
-    rows: list[Row] = []
-    extras: dict[int, dict[str, Any]] = {}
-    rejected: list[Rejection] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj: object = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if not rows and not rejected:
-                raise CatalogFormatError(f"not JSON Lines: line {number}: {exc.msg}") from None
-            rejected.append(Rejection(number, "", f"not JSON: {exc.msg}"))
-            continue
-        if not isinstance(obj, dict):
-            if not rows and not rejected:
-                raise CatalogFormatError(f"not JSON Lines of objects: line {number} is {type(obj).__name__}")
-            rejected.append(Rejection(number, "", "not a JSON object"))
-            continue
-        cells: dict[str, str] = {}
-        extra: dict[str, Any] = {}
-        for key, value in cast(dict[str, Any], obj).items():
-            name = header_key(str(key))
-            if isinstance(value, list | dict):
-                extra[name] = value
-            elif value is not None:
-                cells[name] = (str(value).lower() if isinstance(value, bool) else str(value)).strip()
-        rows.append(Row(line=number, cells=cells))
-        extras[number] = extra
-    if not rows and not rejected:
-        raise CatalogFormatError("the file is empty")
+    rows, extras, rejected = read_jsonl_rows(text)
     result = _build(rows, {}, extras)
     result.rejected += rejected
     return result

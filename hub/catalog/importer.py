@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +31,8 @@ from hub.db import models as m
 
 BATCH = 200
 """Products per transaction."""
+
+_T = TypeVar("_T")
 
 SKU_COLUMN = {
     CatalogFormat.SHOPIFY: "Variant SKU",
@@ -121,7 +123,7 @@ async def import_catalog(
         summary.archived = len(stale)
     if dry_run:
         return summary
-    for done, batch in enumerate(_batches(to_write), start=1):
+    for done, batch in enumerate(batches(to_write), start=1):
         async with sessions() as session:
             await _write(session, tenant_id, batch)
             await session.commit()
@@ -241,9 +243,10 @@ def _same(stored: Any, new: Any) -> bool:
     return stored == new
 
 
-def _batches(plans: list[_Planned]) -> Iterator[list[_Planned]]:
-    for start in range(0, len(plans), BATCH):
-        yield plans[start : start + BATCH]
+def batches(items: list[_T], size: int = BATCH) -> Iterator[list[_T]]:
+    """`items` in runs of `size`: each run is one transaction of an import."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 async def _write(session: AsyncSession, tenant_id: uuid.UUID, batch: list[_Planned]) -> None:

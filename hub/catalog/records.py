@@ -111,5 +111,10 @@ class ImportSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "archived": self.archived,
-            "rejected": [r.as_dict() for r in sorted(self.rejected, key=lambda r: (r.line, r.column))],
+            "rejected": rejections_json(self.rejected),
         }
+
+
+def rejections_json(rejected: list[Rejection]) -> list[dict[str, Any]]:
+    """Rejected rows as every import's summary lists them: in file order."""
+    return [r.as_dict() for r in sorted(rejected, key=lambda r: (r.line, r.column))]

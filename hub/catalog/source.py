@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from hub.catalog.records import CatalogFormatError
+from hub.catalog.records import CatalogFormatError, Rejection
 
 DELIMITERS = ",;\t"
 
@@ -87,3 +89,40 @@ def read_table(text: str) -> Table:
         if any(c.strip() for c in cells):
             rows.append(Row(line=start, cells={k: c.strip() for k, c in zip(keys, cells, strict=False) if k}))
     return Table(headers=headers, rows=rows)
+
+
+def read_jsonl_rows(text: str) -> tuple[list[Row], dict[int, dict[str, Any]], list[Rejection]]:
+    """Parse JSON Lines, one object a line: the rows (scalar values as cells, keyed by `header_key`), each row's
+    list and object values by line, and the lines that are not objects. A first line that is not a JSON object means
+    the file is not JSON Lines at all."""
+    rows: list[Row] = []
+    extras: dict[int, dict[str, Any]] = {}
+    rejected: list[Rejection] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj: object = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if not rows and not rejected:
+                raise CatalogFormatError(f"not JSON Lines: line {number}: {exc.msg}") from None
+            rejected.append(Rejection(number, "", f"not JSON: {exc.msg}"))
+            continue
+        if not isinstance(obj, dict):
+            if not rows and not rejected:
+                raise CatalogFormatError(f"not JSON Lines of objects: line {number} is {type(obj).__name__}")
+            rejected.append(Rejection(number, "", "not a JSON object"))
+            continue
+        cells: dict[str, str] = {}
+        extra: dict[str, Any] = {}
+        for key, value in cast(dict[str, Any], obj).items():
+            name = header_key(str(key))
+            if isinstance(value, list | dict):
+                extra[name] = value
+            elif value is not None:
+                cells[name] = (str(value).lower() if isinstance(value, bool) else str(value)).strip()
+        rows.append(Row(line=number, cells=cells))
+        extras[number] = extra
+    if not rows and not rejected:
+        raise CatalogFormatError("the file is empty")
+    return rows, extras, rejected
