@@ -136,8 +136,8 @@ ORDER_REFERENCE = re.compile(r"(?:\b[Oo]rder(?:\s+(?:number|no\.?))?\s*#?\s*|#\s
 """An order a reply names after the word `order` or `#`, even written loosely (`order #a10423`); group 1."""
 ORDER_FROM_SHOPPER = re.compile(
     r"\b[Aa](?:\s?-\s?|)(\d{4,8})\b"
-    r"|\border\s*(?:number|no\.?|num|nr|id|#)?\s*(?:is|was|:)?\s*#?\s*(\d{5,8})\b"
-    r"|#\s?(\d{5,8})\b",
+    r"|\border\s*(?:number|no\.?|num|nr|id|#)?\s*(?:is|was|:)?\s*#?\s*(\d{4,8})\b"
+    r"|#\s?(\d{4,8})\b",
     re.IGNORECASE,
 )
 """A demo-shop order number as a shopper writes it (`a10423`, `order no 10423`, `#10423`); the first group
@@ -155,11 +155,14 @@ def format_order_number(number: int | str) -> str:
 
 
 def order_number_spellings(raw: str) -> list[str]:
-    """Spellings to try for an order number: `#a10001` and `A 10001` both find `A-10001`."""
+    """Spellings to try for an order number: `#a10001` and `A 10001` both find `A-10001`, and the digits of any
+    (`1001`, `A-1001`) find an imported Shopify order stored as `#1001`."""
     number = re.sub(r"[\s#]", "", raw).upper()
     spellings = [number]
     if match := _ORDER_SPELLING.match(number):
         spellings += [f"{match[1]}-{match[2]}", f"{match[1]}{match[2]}"]
+    if digits := re.fullmatch(r"[A-Z]*-?(\d+)", number):
+        spellings += [f"#{digits[1]}", digits[1]]
     return list(dict.fromkeys(spellings))
 
 

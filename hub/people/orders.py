@@ -195,7 +195,7 @@ def read_orders(data: bytes, fmt: PeopleFormat) -> tuple[list[OrderRecord], list
             rejected.append(Rejection(row.line, column, str(exc)))
             if number not in orders:
                 broken.add(number)
-    return list(orders.values()), rejected
+    return [o for o in orders.values() if o.items], rejected  # an order whose every line item was rejected
 
 
 def _cell(row: Row, table: Table, key: str, read: Callable[[str], _V]) -> _V:

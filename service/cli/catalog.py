@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -13,8 +13,16 @@ from hub.catalog.records import CatalogFormat
 from service.cli.common import fail, load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from hub.catalog.importer import Progress
     from hub.catalog.records import ImportSummary, ReadResult
+    from hub.db.models import Tenant
     from hub.settings import Settings
+
+_S = TypeVar("_S")
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The shop's catalog.")
 
@@ -61,12 +69,39 @@ def _run(
     prune: bool,
     show_progress: bool,
 ) -> ImportSummary:
+    from hub.catalog.importer import import_catalog
+
+    return run_import(
+        settings,
+        tenant,
+        lambda sessions, row, tick: import_catalog(
+            sessions,
+            row.id,
+            catalog,
+            fmt=fmt,
+            currency=str((row.settings or {}).get("currency") or "USD"),
+            dry_run=dry_run,
+            prune=prune,
+            progress=tick,
+        ),
+        show_progress=show_progress,
+    )
+
+
+def run_import(
+    settings: Settings,
+    tenant: str,
+    job: Callable[[async_sessionmaker[AsyncSession], Tenant, Progress], Awaitable[_S]],
+    *,
+    show_progress: bool,
+) -> _S:
+    """Run one import for the tenant `tenant` names (an unknown one fails with one line), with a progress bar on
+    a terminal: the database is migrated first, and `job` gets the sessions, the tenant and the bar's tick."""
     from contextlib import nullcontext
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hub.catalog.importer import import_catalog
     from hub.db.engine import create_engine, session_factory
     from hub.db.migrate import upgrade
     from hub.tenancy import admin
@@ -78,7 +113,7 @@ def _run(
         else None
     )
 
-    async def main() -> ImportSummary:
+    async def main() -> _S:
         engine = create_engine(settings.resolved_database_url)
         try:
             await upgrade(engine)
@@ -92,16 +127,7 @@ def _run(
                     if bar is not None and task is not None:
                         bar.update(task, completed=done, total=total)
 
-                return await import_catalog(
-                    sessions,
-                    row.id,
-                    catalog,
-                    fmt=fmt,
-                    currency=str((row.settings or {}).get("currency") or "USD"),
-                    dry_run=dry_run,
-                    prune=prune,
-                    progress=tick,
-                )
+                return await job(sessions, row, tick)
         finally:
             await engine.dispose()
 

@@ -17,6 +17,7 @@ from service.cli.catalog import catalog_app
 from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
 from service.cli.explain import explain_command, replay_command
 from service.cli.ops import status_command, switch_app
+from service.cli.people import customers_app, orders_app
 from service.cli.prompts import prompts_app
 from service.cli.usage import usage_app
 
@@ -53,6 +54,8 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(usage_app, name="usage")
 app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(customers_app, name="customers")
+app.add_typer(orders_app, name="orders")
 app.command("explain")(explain_command)
 app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")
