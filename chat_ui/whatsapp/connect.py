@@ -89,7 +89,7 @@ async def list_whatsapp(session: AsyncSession, tenant: m.Tenant | None = None) -
     if tenant is not None:
         query = query.where(m.ChannelAccount.tenant_id == tenant.id)
     found: list[WhatsAppNumber] = []
-    for account, slug in (await session.execute(query)).tuples():
+    for account, slug in await session.execute(query):
         config = account.config or {}
         stored = [config[k] for k in ("access_token", "app_secret") if config.get(k)]
         found.append(
