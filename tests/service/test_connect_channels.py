@@ -20,7 +20,7 @@ from chat_ui.whatsapp.accounts import open_accounts
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.encryption import SecretBox
-from hub.settings import Settings
+from hub.settings import Settings, get_settings
 from service.app import create_app
 from service.cli.main import app
 
@@ -60,8 +60,10 @@ async def stored_config(engine: AsyncEngine) -> dict[str, str] | None:
 
 
 async def test_a_connected_number_takes_webhooks_signed_with_its_secret_which_is_never_stored_or_shown_in_plain(
-    cli_settings: Settings, shop_engine: AsyncEngine, redis_url: str
+    cli_settings: Settings, shop_engine: AsyncEngine, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HUB_REDIS_URL", redis_url)  # the CLI announces its changes where the running service listens
+    get_settings.cache_clear()
     code, out, err = await hub(
         "whatsapp", "connect", "--tenant", "alpha", "--phone-number-id", NUMBER, "--access-token", TOKEN,
         "--app-secret", APP_SECRET, "--verify-token", "my-verify-token", "--display-phone", "+15550101234",
