@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.aio import wait_event
 from hub.db import models as m
+from hub.encryption import SecretBox, SecretError
 from hub.tenancy.changes import Follower
 
 log = structlog.get_logger(__name__)
@@ -48,9 +49,10 @@ class Account:
     """The phone number id (`metadata.phone_number_id`)."""
     tenant: m.Tenant
     config: Mapping[str, Any]
-    """Verify token, app secret, access token, re-engagement template."""
+    """Verify token, app secret, access token, re-engagement template, as stored (the secrets encrypted)."""
     connected_at: datetime
     secret: bytes = field(repr=False)
+    """The app secret, decrypted once when the account is loaded: the webhook checks signatures with it."""
 
     @property
     def tenant_id(self) -> uuid.UUID:
@@ -76,11 +78,13 @@ class AccountDirectory:
         sessions: async_sessionmaker[AsyncSession],
         redis: aioredis.Redis,
         *,
+        box: SecretBox,
         reload_s: float = RELOAD_S,
         miss_reload_s: float = MISS_RELOAD_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
+        self._box = box
         self._accounts: dict[str, Account] = {}
         self._miss_reload_s = miss_reload_s
         self._clock = clock
@@ -194,18 +198,26 @@ class AccountDirectory:
                 tenant=tenant,
                 config=dict(account.config or {}),
                 connected_at=account.created_at,
-                secret=str((account.config or {}).get("app_secret") or "").encode(),
+                secret=self._app_secret(account),
             )
             for account, tenant in rows
         }
 
+    def _app_secret(self, account: m.ChannelAccount) -> bytes:
+        """The account's app secret in plaintext; empty (nothing verifies) when this key cannot decrypt it."""
+        try:
+            return self._box.open(str((account.config or {}).get("app_secret") or "")).encode()
+        except SecretError:
+            log.warning("whatsapp_app_secret_unreadable", phone_number_id=account.external_id)
+            return b""
+
 
 @asynccontextmanager
 async def open_accounts(
-    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, **options: Any
+    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, *, box: SecretBox, **options: Any
 ) -> AsyncIterator[AccountDirectory]:
     """Yield a started directory; it stops following changes on exit."""
-    directory = AccountDirectory(sessions, redis, **options)
+    directory = AccountDirectory(sessions, redis, box=box, **options)
     try:
         await directory.start()
         yield directory

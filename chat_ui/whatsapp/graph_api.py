@@ -16,6 +16,7 @@ import httpx
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from hub.encryption import SecretBox, SecretError
 from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -75,8 +76,11 @@ class GraphApi:
         max_attempts: int = 4,
         backoff_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        box: SecretBox | None = None,
     ) -> None:
         self.client = client
+        self.box = box
+        """Decrypts the access tokens accounts store encrypted; None: tokens are given in plaintext."""
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
         self.backoff_max_s = backoff_max_s
@@ -85,9 +89,16 @@ class GraphApi:
     async def send(self, *, phone_number_id: str, access_token: str, body: dict[str, Any]) -> str:
         """POST `body` to `/{phone_number_id}/messages` and return the new message's `wamid`.
 
-        Raises GraphApiError once a send is refused for good, or is still failing after the last try; a
-        Retry-After longer than `backoff_max_s` ends the tries early so the caller can defer the send.
+        `access_token` as the account stores it (encrypted, or plaintext written by an older HUB): it is
+        decrypted here, for this send only. Raises GraphApiError once a send is refused for good, or is still
+        failing after the last try; a Retry-After longer than `backoff_max_s` ends the tries early so the caller
+        can defer the send.
         """
+        if self.box is not None:
+            try:
+                access_token = self.box.open(access_token)
+            except SecretError as exc:  # no later try can read it either: refused for good, like a bad token
+                raise GraphApiError(str(exc), status=401, details="decrypting the stored access token") from None
         url = f"{self.base_url}/{phone_number_id}/messages"
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts) | self._retry_after_too_long,  # pyright: ignore[reportOperatorIssue]  # tenacity runs any callable as a stop; its types name stop_base
@@ -157,6 +168,7 @@ async def open_graph_api(settings: Settings) -> AsyncIterator[GraphApi]:
             max_attempts=settings.whatsapp_max_attempts,
             backoff_s=settings.whatsapp_backoff_s,
             backoff_max_s=settings.whatsapp_backoff_max_s,
+            box=SecretBox(settings.secret_key.get_secret_value()),
         )
 
 

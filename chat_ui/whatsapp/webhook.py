@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from chat_ui.whatsapp.accounts import AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import ACCOUNTS, SIGNATURE_HEADER, WEBHOOK_TASK
 from chat_ui.whatsapp.events import MalformedBody, count_events, read_webhook
+from hub.encryption import SecretBox
 from hub.http.errors import ApiError, error_responses
 from hub.http.middleware import QUIET
 from hub.tenancy.changes import announcing
@@ -40,7 +41,10 @@ log = structlog.get_logger(__name__)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Keep the WhatsApp accounts in memory while the app runs; announce this process's changes to them."""
     res = app.state.resources
-    async with announcing(res.redis), open_accounts(res.sessions, res.redis) as accounts:
+    async with (
+        announcing(res.redis),
+        open_accounts(res.sessions, res.redis, box=SecretBox(res.settings.secret_key.get_secret_value())) as accounts,
+    ):
         setattr(app.state, ACCOUNTS, accounts)
         yield
 

@@ -64,6 +64,7 @@ from graphs.process import CONVERSATIONS
 from graphs.turns import Conversations, Speaker
 from hub.audit.events import record
 from hub.db import models as m
+from hub.encryption import SecretBox
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
 from hub.settings import Settings
@@ -481,7 +482,11 @@ def _reply(
 @asynccontextmanager
 async def provide_accounts(resources: JobResources) -> AsyncIterator[AccountDirectory]:
     """Give the worker's tasks the WhatsApp accounts in memory; announce the worker's changes to tenants."""
-    async with _closing(announcing(resources.redis)), _closing(open_accounts(resources.sessions, resources.redis)) as a:
+    box = SecretBox(resources.settings.secret_key.get_secret_value())
+    async with (
+        _closing(announcing(resources.redis)),
+        _closing(open_accounts(resources.sessions, resources.redis, box=box)) as a,
+    ):
         yield a
 
 

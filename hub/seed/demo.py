@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.encryption import SecretBox
 from hub.seed.catalog import SHOP_SLUG, DemoShop, build_demo_shop
 from hub.seed.images import write_images
 from hub.settings import Settings
@@ -160,12 +161,14 @@ async def seed_demo(
                 tenant_id=tenant.id,
                 channel=m.Channel.WHATSAPP,
                 external_id=phone_number_id,
-                config={
-                    "verify_token": secret("whatsapp-verify-token"),
-                    "app_secret": secret("whatsapp-app-secret", 32),
-                    "access_token": secret("whatsapp-access-token", 40),
-                    "display_phone_number": "15550100000",
-                },
+                config=SecretBox(master).seal_config(
+                    {
+                        "verify_token": secret("whatsapp-verify-token"),
+                        "app_secret": secret("whatsapp-app-secret", 32),
+                        "access_token": secret("whatsapp-access-token", 40),
+                        "display_phone_number": "15550100000",
+                    }
+                ),
             )
         )
     await session.flush()

@@ -14,6 +14,7 @@ from hub.db.roles import ApiKeyRole
 from hub.worker_kinds import WorkerKind
 from service.cli.audit import audit_app
 from service.cli.catalog import catalog_app
+from service.cli.channels import whatsapp_app, widget_app
 from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
 from service.cli.explain import explain_command, replay_command
 from service.cli.ops import status_command, switch_app
@@ -56,6 +57,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(customers_app, name="customers")
 app.add_typer(orders_app, name="orders")
+app.add_typer(whatsapp_app, name="whatsapp")
+app.add_typer(widget_app, name="widget")
 app.command("explain")(explain_command)
 app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")
@@ -291,8 +294,18 @@ def tenants_set(
     redact_pii: Annotated[
         bool | None, typer.Option("--redact-pii/--no-redact-pii", help="Mask PII in stored traces.")
     ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A site (https://shop.example[:port]) whose pages may use the chat widget; repeat for several. "
+            "Replaces the list."
+        ),
+    ] = None,
+    no_allowed_origins: Annotated[
+        bool, typer.Option("--no-allowed-origins", help="Allow no site to use the chat widget.")
+    ] = False,
 ) -> None:
-    """Change a tenant's retention and trace redaction; audited."""
+    """Change a tenant's retention, trace redaction and the sites allowed to chat; audited."""
     from hub.tenancy import admin
 
     if retention_days is not None and no_retention:
@@ -302,8 +315,15 @@ def tenants_set(
         changes["retention_days"] = retention_days
     if redact_pii is not None:
         changes["redact_pii"] = redact_pii
+    if allowed_origin and no_allowed_origins:
+        raise fail("give --allowed-origin or --no-allowed-origins, not both")
+    if allowed_origin or no_allowed_origins:
+        changes["allowed_origins"] = [_origin(o) for o in allowed_origin or []]
     if not changes:
-        raise fail("nothing to change: give --retention-days, --no-retention or --redact-pii/--no-redact-pii")
+        raise fail(
+            "nothing to change: give --retention-days, --no-retention, --redact-pii/--no-redact-pii, "
+            "--allowed-origin or --no-allowed-origins"
+        )
 
     async def work(session: AsyncSession) -> tuple[str, dict[str, tuple[Any, Any]]]:
         t = await admin.resolve_tenant(session, tenant)
@@ -321,7 +341,31 @@ def _setting(value: Any) -> str:
         return "none"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
     return str(value)
+
+
+def _origin(url: str) -> str:
+    """The origin a browser sends for a site: scheme and host[:port], lower-case; anything after it is refused."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or port == -1
+    ):
+        raise fail(f"--allowed-origin {url!r} is not a site like https://shop.example.com[:port] (no path)")
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else "")
 
 
 @keys_app.command("create")

@@ -68,6 +68,14 @@ async def _announce(settings: Settings) -> bool:
         return redis is not None and await announce(redis)
 
 
+async def announce_tenancy_change(settings: Settings) -> bool:
+    """Tell running processes to reload tenants and channel accounts; False when no Redis answered."""
+    from hub.tenancy.changes import announce
+
+    async with _reachable_redis(settings) as redis:
+        return redis is not None and await announce(redis)
+
+
 def _target(tenant: str | None, feature: str | None, model: str | None) -> None:
     if model is not None and (tenant is not None or feature is not None):
         raise fail("give --model alone, or --tenant with --feature, not both")

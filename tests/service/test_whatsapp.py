@@ -41,6 +41,7 @@ from chat_ui.whatsapp.outbox import CALLBACK_KEY, MAX_TEXT, deliver_pending, pla
 from chat_ui.whatsapp.statuses import StatusLedger
 from hub.db import models as m
 from hub.db.engine import session_factory
+from hub.encryption import SecretBox
 from hub.jobs import JobResources
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
@@ -968,7 +969,9 @@ async def test_accounts_written_where_nothing_announces_are_found_on_a_miss_or_b
     tenant_id = uuid.UUID(demo.tenant_id)
     try:
         sessions = session_factory(engine)
-        async with open_accounts(sessions, redis, reload_s=3600) as accounts:
+        async with open_accounts(
+            sessions, redis, box=SecretBox(wa_settings.secret_key.get_secret_value()), reload_s=3600
+        ) as accounts:
             async with engine.begin() as conn:  # Core statements: no ORM session, so nothing announces them
                 await conn.execute(
                     m.ChannelAccount.__table__.insert().values(
@@ -982,7 +985,9 @@ async def test_accounts_written_where_nothing_announces_are_found_on_a_miss_or_b
             found = await accounts.find("123450001")
             assert found is not None and found.tenant_id == tenant_id, "an unknown number reloads at once"
 
-        async with open_accounts(sessions, redis, reload_s=0.3) as accounts:
+        async with open_accounts(
+            sessions, redis, box=SecretBox(wa_settings.secret_key.get_secret_value()), reload_s=0.3
+        ) as accounts:
             async with engine.begin() as conn:
                 await conn.execute(
                     m.ChannelAccount.__table__.update()
