@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.db import models as m
 from hub.db.engine import session_factory
+from hub.encryption import SecretBox
 from hub.seed.demo import seed_demo
 from hub.settings import Settings
 from hub.tenancy import admin
@@ -79,7 +80,9 @@ async def test_demo_shop_is_realistic(engine: AsyncEngine, settings: Settings) -
         account = (await session.execute(select(m.ChannelAccount))).scalar_one()
         assert account.external_id == creds.whatsapp_phone_number_id
         assert account.config["verify_token"] == creds.whatsapp_verify_token
-        assert account.config["app_secret"] == creds.whatsapp_app_secret
+        box = SecretBox(settings.secret_key.get_secret_value())
+        assert account.config["app_secret"] != creds.whatsapp_app_secret, "the app secret is stored encrypted"
+        assert box.open(account.config["app_secret"]) == creds.whatsapp_app_secret
 
 
 async def test_second_seed_changes_nothing(engine: AsyncEngine, settings: Settings) -> None:
