@@ -10,7 +10,7 @@ from typing import Any
 
 from slugify import slugify
 
-from hub.catalog.records import ProductRecord
+from hub.catalog.records import ProductRecord, RowRejected
 from hub.product_options import OptionKind, option_kind
 
 SKU_MAX = 64
@@ -148,6 +148,22 @@ def make_sku(handle: str, values: list[str]) -> str:
         return slug
     digest = hashlib.sha1(slug.encode()).hexdigest()[:8].upper()
     return f"{slug[: SKU_MAX - 9].rstrip('-')}-{digest}"
+
+
+def variant_sku(product: ProductRecord, given: str, options: dict[str, str], column: str) -> str:
+    """A new variant's SKU: the file's, or one made from the handle and option values (`make_sku`); a SKU too long
+    or repeating another variant of the product rejects the row."""
+    sku = given or make_sku(product.handle, list(options.values()))
+    if len(sku) > SKU_MAX:
+        raise RowRejected(column, f"SKU longer than {SKU_MAX} characters")
+    if any(v.sku == sku for v in product.variants):
+        raise RowRejected(column, f"SKU {sku!r} repeats another variant of {product.handle!r}")
+    return sku
+
+
+def compare_at(price: Decimal, before: Decimal | None) -> Decimal | None:
+    """The compare-at price worth showing: only one above the price is a sale."""
+    return before if before is not None and before > price else None
 
 
 _ATTRIBUTE: dict[OptionKind, str] = {OptionKind.SIZE: "sizes", OptionKind.COLOUR: "colours"}

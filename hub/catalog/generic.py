@@ -19,17 +19,19 @@ from typing import Any, cast
 
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
-from hub.catalog.records import CatalogFormatError, ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
+from hub.catalog.records import (
+    CatalogFormatError,
+    ProductRecord,
+    ProductStatus,
+    ReadResult,
+    Rejection,
+    RowRejected,
+    VariantRecord,
+)
 from hub.catalog.source import Row, read_jsonl_rows, read_table
 
 _NAMED_OPTIONS = {"size": "Size", "colour": "Colour", "color": "Colour"}
 _STATUSES: dict[str, ProductStatus] = {"active": "active", "draft": "draft", "archived": "archived"}
-
-
-class _Rejected(Exception):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.reason = column, reason
 
 
 def read_csv(text: str) -> ReadResult:
@@ -60,15 +62,15 @@ def _build(
         product = products.get(handle)
         try:
             if not handle:
-                raise _Rejected("handle", "neither handle nor sku")
+                raise RowRejected("handle", "neither handle nor sku")
             if len(handle) > fields.HANDLE_MAX:
-                raise _Rejected("handle", f"handle longer than {fields.HANDLE_MAX}")
+                raise RowRejected("handle", f"handle longer than {fields.HANDLE_MAX}")
             if product is None:
                 if not row.get("title"):
-                    raise _Rejected("title", f"the first row of {handle!r} has no title")
+                    raise RowRejected("title", f"the first row of {handle!r} has no title")
                 product = products[handle] = _product(handle, row, extra)
             _add_variant(product, row, extra)
-        except _Rejected as exc:
+        except RowRejected as exc:
             if product is not None:
                 product.rejected_lines += 1
             rejected.append(Rejection(row.line, headers.get(exc.column, exc.column), exc.reason))
@@ -78,10 +80,10 @@ def _build(
 def _product(handle: str, row: Row, extra: dict[str, Any]) -> ProductRecord:
     status = _STATUSES.get(row.get("status").casefold() or "active")
     if status is None:
-        raise _Rejected("status", f"status must be active, draft or archived, not {row.get('status')!r}")
+        raise RowRejected("status", f"status must be active, draft or archived, not {row.get('status')!r}")
     currency = row.get("currency").upper() or None
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
-        raise _Rejected("currency", f"not an ISO 4217 currency code: {row.get('currency')!r}")
+        raise RowRejected("currency", f"not an ISO 4217 currency code: {row.get('currency')!r}")
     raw_tags = extra.get("tags")
     product = ProductRecord(
         handle=handle,
@@ -127,12 +129,8 @@ def _add_variant(product: ProductRecord, row: Row, extra: dict[str, Any]) -> Non
         if name not in product.option_names:
             product.option_names.append(name)
     if any(v.options == options for v in product.variants):
-        raise _Rejected("sku", f"same options as another variant of {product.handle!r}")
-    sku = row.get("sku") or fields.make_sku(product.handle, list(options.values()))
-    if len(sku) > fields.SKU_MAX:
-        raise _Rejected("sku", f"SKU longer than {fields.SKU_MAX} characters")
-    if any(v.sku == sku for v in product.variants):
-        raise _Rejected("sku", f"SKU {sku!r} repeats another variant of {product.handle!r}")
+        raise RowRejected("sku", f"same options as another variant of {product.handle!r}")
+    sku = fields.variant_sku(product, row.get("sku"), options, "sku")
     column = "price"
     try:
         amount = fields.price(row.get(column))
@@ -143,7 +141,7 @@ def _add_variant(product: ProductRecord, row: Row, extra: dict[str, Any]) -> Non
         column = "grams"
         weight = fields.grams(row.get(column))
     except FieldError as exc:
-        raise _Rejected(column, str(exc)) from None
+        raise RowRejected(column, str(exc)) from None
     assert amount is not None
     product.variants.append(
         VariantRecord(
@@ -151,7 +149,7 @@ def _add_variant(product: ProductRecord, row: Row, extra: dict[str, Any]) -> Non
             sku=sku,
             options=options,
             price=amount,
-            compare_at_price=compare_at if compare_at is not None and compare_at > amount else None,
+            compare_at_price=fields.compare_at(amount, compare_at),
             stock=on_hand,
             grams=weight,
         )

@@ -22,6 +22,14 @@ class CatalogFormatError(ValueError):
     """The file is not the named format (a required column is missing, it is not JSON Lines): nothing is imported."""
 
 
+class RowRejected(Exception):
+    """A row that cannot be imported: the column at fault and why; the import reports it with its line and goes on."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(reason)
+        self.column, self.reason = column, reason
+
+
 @dataclass(frozen=True)
 class Rejection:
     """One row the import skipped, and why: `line` is the file's 1-based physical line (the header is 1)."""

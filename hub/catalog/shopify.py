@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
-from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
+from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, RowRejected, VariantRecord
 from hub.catalog.source import Row, read_table
 
 REQUIRED = ("Handle", "Title", "Variant Price")
@@ -58,19 +58,13 @@ def read(text: str) -> ReadResult:
         if _is_variant_row(row):
             try:
                 _add_variant(product, row)
-            except _Rejected as exc:
+            except RowRejected as exc:
                 product.rejected_lines += 1
                 rejected.append(Rejection(row.line, table.column(exc.column), exc.reason))
     for handle, product in products.items():
         if handle not in titled:
             rejected.append(Rejection(product.line, table.column("title"), f"no row of product {handle!r} has a Title"))
     return ReadResult(products=[p for h, p in products.items() if h in titled], rejected=rejected)
-
-
-class _Rejected(Exception):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.reason = column, reason
 
 
 def _product_fields(product: ProductRecord, row: Row) -> None:
@@ -117,20 +111,16 @@ def _add_variant(product: ProductRecord, row: Row) -> None:
     for n, name in enumerate(product.option_names, start=1):
         value = row.get(f"option{n} value")
         if not value:
-            raise _Rejected(f"option{n} value", f"no value for option {name!r}")
+            raise RowRejected(f"option{n} value", f"no value for option {name!r}")
         options[name] = value
     for other in product.variants:
         if other.options == options:
-            raise _Rejected("option1 value", f"same options as the variant on line {other.line}")
-    sku = row.get("variant sku") or fields.make_sku(product.handle, list(options.values()))
-    if len(sku) > fields.SKU_MAX:
-        raise _Rejected("variant sku", f"SKU longer than {fields.SKU_MAX} characters")
-    if any(v.sku == sku for v in product.variants):
-        raise _Rejected("variant sku", f"SKU {sku!r} repeats another variant of {product.handle!r}")
+            raise RowRejected("option1 value", f"same options as the variant on line {other.line}")
+    sku = fields.variant_sku(product, row.get("variant sku"), options, "variant sku")
     try:
         amount = fields.price(row.get("variant price"))
     except FieldError as exc:
-        raise _Rejected("variant price", str(exc)) from None
+        raise RowRejected("variant price", str(exc)) from None
     assert amount is not None
     column = "variant compare at price"
     try:
@@ -140,14 +130,14 @@ def _add_variant(product: ProductRecord, row: Row) -> None:
         column = "variant grams"
         weight = fields.grams(row.get(column))
     except FieldError as exc:
-        raise _Rejected(column, str(exc)) from None
+        raise RowRejected(column, str(exc)) from None
     product.variants.append(
         VariantRecord(
             line=row.line,
             sku=sku,
             options=options,
             price=amount,
-            compare_at_price=compare_at if compare_at is not None and compare_at > amount else None,
+            compare_at_price=fields.compare_at(amount, compare_at),
             stock=on_hand,
             grams=weight,
         )

@@ -9,19 +9,13 @@ from decimal import Decimal
 
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
-from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, VariantRecord
+from hub.catalog.records import ProductRecord, ProductStatus, ReadResult, Rejection, RowRejected, VariantRecord
 from hub.catalog.source import Row, read_table
 
 REQUIRED = ("Type", "SKU", "Name", "Regular price")
 _ATTRIBUTE = re.compile(r"^attribute (\d+) name$")
 IN_STOCK_UNCOUNTED = 1
 """Stock of an item marked in stock whose quantity the shop does not track: available, count unknown."""
-
-
-class _Rejected(Exception):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.reason = column, reason
 
 
 def read(text: str) -> ReadResult:
@@ -39,7 +33,7 @@ def read(text: str) -> ReadResult:
                 variations.append(row)
                 continue
             if "grouped" in kinds:
-                raise _Rejected("type", "grouped products are not imported (their children are)")
+                raise RowRejected("type", "grouped products are not imported (their children are)")
             product = _product(row, attribute_numbers)
             if "variable" in kinds:
                 for key in (row.get("id") and f"id:{row.get('id')}", row.get("sku")):
@@ -48,18 +42,18 @@ def read(text: str) -> ReadResult:
             else:
                 product.variants.append(_variant(row, product, {}))
             products.append(product)
-        except _Rejected as exc:
+        except RowRejected as exc:
             rejected.append(Rejection(row.line, table.column(exc.column), exc.reason))
     for row in variations:
         parent = parents.get(row.get("parent").casefold()) if row.get("parent") else None
         try:
             if parent is None:
-                raise _Rejected("parent", f"no variable product {row.get('parent')!r} in the file")
+                raise RowRejected("parent", f"no variable product {row.get('parent')!r} in the file")
             options = _variation_options(row, parent, attribute_numbers)
             if any(v.options == options for v in parent.variants):
-                raise _Rejected("parent", "same attribute values as another variation")
+                raise RowRejected("parent", "same attribute values as another variation")
             parent.variants.append(_variant(row, parent, options))
-        except _Rejected as exc:
+        except RowRejected as exc:
             if parent is not None:
                 parent.rejected_lines += 1
             rejected.append(Rejection(row.line, table.column(exc.column), exc.reason))
@@ -69,9 +63,9 @@ def read(text: str) -> ReadResult:
 def _product(row: Row, attribute_numbers: list[int]) -> ProductRecord:
     handle = row.get("sku") or (f"woo-{row.get('id')}" if row.get("id") else "")
     if not handle:
-        raise _Rejected("sku", "neither SKU nor ID: the product cannot be matched on a re-import")
+        raise RowRejected("sku", "neither SKU nor ID: the product cannot be matched on a re-import")
     if not row.get("name"):
-        raise _Rejected("name", "Name is empty")
+        raise RowRejected("name", "Name is empty")
     categories = [c.strip() for c in row.get("categories").split(",") if c.strip()]
     product = ProductRecord(
         handle=handle[: fields.HANDLE_MAX],
@@ -113,11 +107,7 @@ def _variation_options(row: Row, parent: ProductRecord, attribute_numbers: list[
 
 
 def _variant(row: Row, product: ProductRecord, options: dict[str, str]) -> VariantRecord:
-    sku = row.get("sku") or fields.make_sku(product.handle, list(options.values()))
-    if len(sku) > fields.SKU_MAX:
-        raise _Rejected("sku", f"SKU longer than {fields.SKU_MAX} characters")
-    if any(v.sku == sku for v in product.variants):
-        raise _Rejected("sku", f"SKU {sku!r} repeats another variation of {product.handle!r}")
+    sku = fields.variant_sku(product, row.get("sku"), options, "sku")
     column = "regular price"
     try:
         regular = fields.price(row.get(column))
@@ -128,7 +118,7 @@ def _variant(row: Row, product: ProductRecord, options: dict[str, str]) -> Varia
         column = "weight (kg)"
         weight = fields.grams(row.get(column), per_unit=Decimal(1000))
     except FieldError as exc:
-        raise _Rejected(column, str(exc)) from None
+        raise RowRejected(column, str(exc)) from None
     assert regular is not None
     in_stock = row.get("in stock?")
     if count is None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.catalog import fields
 from hub.catalog.fields import FieldError
 from hub.catalog.importer import BATCH, Progress, batches
-from hub.catalog.records import Rejection, rejections_json
+from hub.catalog.records import Rejection, RowRejected, rejections_json
 from hub.catalog.source import Row, Table
 from hub.db import models as m
 from hub.db.models import OrderStatus
@@ -121,12 +121,6 @@ class OrderSummary:
         }
 
 
-class _Rejected(Exception):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.reason = column, reason
-
-
 def status(financial: str, fulfillment: str, cancelled_at: str) -> OrderStatus:
     """The order's one status from Shopify's three: cancelled and refunded first, then how far fulfilment went."""
     fin, ful = financial.strip().casefold(), fulfillment.strip().casefold()
@@ -190,8 +184,8 @@ def read_orders(data: bytes, fmt: PeopleFormat) -> tuple[list[OrderRecord], list
             if order is None:
                 order = orders[number] = _order(row, number, table)
             order.items.append(_item(row, table))
-        except (_Rejected, FieldError) as exc:
-            column = exc.column if isinstance(exc, _Rejected) else ""
+        except (RowRejected, FieldError) as exc:
+            column = exc.column if isinstance(exc, RowRejected) else ""
             rejected.append(Rejection(row.line, column, str(exc)))
             if number not in orders:
                 broken.add(number)
@@ -202,16 +196,16 @@ def _cell(row: Row, table: Table, key: str, read: Callable[[str], _V]) -> _V:
     try:
         return read(row.get(key))
     except FieldError as exc:
-        raise _Rejected(table.column(key), str(exc)) from None
+        raise RowRejected(table.column(key), str(exc)) from None
 
 
 def _order(row: Row, number: str, table: Table) -> OrderRecord:
     address = email(row.get("email"))
     if not address:
-        raise _Rejected(table.column("email"), "email is empty")
+        raise RowRejected(table.column("email"), "email is empty")
     given = row.get("status").strip().casefold()
     if given and given not in OrderStatus:
-        raise _Rejected(table.column("status"), f"not an order status: {given!r}")
+        raise RowRejected(table.column("status"), f"not an order status: {given!r}")
     values: dict[str, Any] = {
         "status": OrderStatus(given)
         if given
@@ -233,7 +227,7 @@ def _order(row: Row, number: str, table: Table) -> OrderRecord:
 def _item(row: Row, table: Table) -> dict[str, Any]:
     quantity = _cell(row, table, "lineitem quantity", fields.whole_number)
     if quantity is None or quantity <= 0:
-        raise _Rejected(table.column("lineitem quantity"), f"not a quantity: {row.get('lineitem quantity')!r}")
+        raise RowRejected(table.column("lineitem quantity"), f"not a quantity: {row.get('lineitem quantity')!r}")
     unit_price = _cell(row, table, "lineitem price", fields.price)
     title, options = item_options(row.get("lineitem name"))
     for key in ("size", "colour"):
