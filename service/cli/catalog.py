@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -30,18 +30,22 @@ SHOWN_REJECTIONS = 50
 """Rejected rows the human summary lists; `--json` lists them all."""
 
 
+FileArg = Annotated[Path, typer.Argument(help="The export to import.", exists=True, dir_okay=False, readable=True)]
+TenantOpt = Annotated[str, typer.Option(help="Tenant slug or id.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Check the file and count changes; write nothing.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
+
+
 @catalog_app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="The export to import.", exists=True, dir_okay=False, readable=True)],
-    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    file: FileArg,
+    tenant: TenantOpt,
     fmt: Annotated[CatalogFormat, typer.Option("--format", help="What wrote the file.")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check the file and count changes; write nothing.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="The file is a full export: archive imported products missing from it.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create or update the tenant's products from FILE, matched by handle; rows that fail are reported, not fatal."""
     from hub.catalog.importer import read_catalog
@@ -52,11 +56,12 @@ def import_command(
         catalog = read_catalog(file.read_bytes(), fmt)
     except CatalogFormatError as exc:
         raise fail(f"{file}: {exc}") from None
-    summary = _run(settings, tenant, catalog, fmt, dry_run=dry_run, prune=prune, show_progress=not as_json)
-    if as_json:
-        typer.echo(json.dumps(summary.as_dict()))
-        return
-    _print(summary, dry_run=dry_run)
+    s = _run(settings, tenant, catalog, fmt, dry_run=dry_run, prune=prune, show_progress=not as_json)
+    counts = (
+        f"{s.products} products ({s.variants} variants): {s.created} created, {s.updated} updated, "
+        f"{s.unchanged} unchanged, {s.archived} archived"
+    )
+    report(s.as_dict(), counts, dry_run=dry_run, as_json=as_json)
 
 
 def _run(
@@ -137,14 +142,13 @@ def run_import(
         raise fail(str(exc)) from None
 
 
-def _print(summary: ImportSummary, *, dry_run: bool) -> None:
-    s = summary
-    verb = "would import" if dry_run else "imported"
-    typer.echo(
-        f"{verb} {s.products} products ({s.variants} variants): {s.created} created, {s.updated} updated, "
-        f"{s.unchanged} unchanged, {s.archived} archived; {len(s.rejected)} rows rejected"
-    )
-    rejected = summary.as_dict()["rejected"]
+def report(result: dict[str, Any], counts: str, *, dry_run: bool, as_json: bool) -> None:
+    """Print an import's summary: its JSON object as the last line, or `counts` and the first rejected rows."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    rejected: list[dict[str, Any]] = result["rejected"]
+    typer.echo(f"{'would import' if dry_run else 'imported'} {counts}; {len(rejected)} rows rejected")
     for r in rejected[:SHOWN_REJECTIONS]:
         typer.echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
     if len(rejected) > SHOWN_REJECTIONS:

@@ -3,27 +3,18 @@ CSV / JSON Lines."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from hub.people.common import PeopleFormat
-from service.cli.catalog import SHOWN_REJECTIONS, run_import
+from service.cli.catalog import DryRunOpt, FileArg, JsonOpt, TenantOpt, report, run_import
 from service.cli.common import fail, load_settings
-
-if TYPE_CHECKING:
-    from hub.catalog.records import Rejection
 
 customers_app = typer.Typer(no_args_is_help=True, help="The shop's customers.")
 orders_app = typer.Typer(no_args_is_help=True, help="The shop's orders.")
 
-FileArg = Annotated[Path, typer.Argument(help="The export to import.", exists=True, dir_okay=False, readable=True)]
-TenantOpt = Annotated[str, typer.Option(help="Tenant slug or id.")]
 FormatOpt = Annotated[PeopleFormat, typer.Option("--format", help="What wrote the file.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Check the file and count changes; write nothing.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 
 
 @customers_app.command("import")
@@ -47,11 +38,10 @@ def import_customers_command(
         ),
         show_progress=not as_json,
     )
-    _report(
+    report(
         summary.as_dict(),
         f"{summary.customers} customers: {summary.created} created, {summary.updated} updated, "
         f"{summary.unchanged} unchanged",
-        summary.rejected,
         dry_run=dry_run,
         as_json=as_json,
     )
@@ -84,23 +74,10 @@ def import_orders_command(
         ),
         show_progress=not as_json,
     )
-    _report(
+    report(
         summary.as_dict(),
         f"{summary.orders} orders ({summary.line_items} line items): {summary.created} created, "
         f"{summary.updated} updated, {summary.unchanged} unchanged, {summary.customers_created} customers created",
-        summary.rejected,
         dry_run=dry_run,
         as_json=as_json,
     )
-
-
-def _report(result: dict[str, Any], counts: str, rejected: list[Rejection], *, dry_run: bool, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    typer.echo(f"{'would import' if dry_run else 'imported'} {counts}; {len(rejected)} rows rejected")
-    listed: list[dict[str, Any]] = result["rejected"]
-    for r in listed[:SHOWN_REJECTIONS]:
-        typer.echo(f"  line {r['line']}, {r['column'] or '-'}: {r['reason']}")
-    if len(listed) > SHOWN_REJECTIONS:
-        typer.echo(f"  … and {len(listed) - SHOWN_REJECTIONS} more (--json lists them all)")
