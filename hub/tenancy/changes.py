@@ -41,10 +41,18 @@ _announcers: dict[aioredis.Redis, int] = {}
 _sending: set[asyncio.Task[bool]] = set()
 
 
+def changes_channel(redis: aioredis.Redis) -> str:
+    """The pub/sub channel of this Redis database's deployment: Redis delivers a message to every subscriber of its
+    channel whatever database they selected, so two deployments (or test runs) sharing a server must not hear each
+    other's changes."""
+    database = int(redis.connection_pool.connection_kwargs.get("db") or 0)
+    return f"{TENANCY_CHANGES}:{database}"
+
+
 async def announce(redis: aioredis.Redis) -> bool:
     """Tell every process to reload tenants and channel accounts now; False when Redis is unreachable."""
     try:
-        await redis.publish(TENANCY_CHANGES, "reload")  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
+        await redis.publish(changes_channel(redis), "reload")  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
     except (RedisError, OSError) as exc:
         log.warning("tenancy_announce_failed", error=repr(exc))
         return False
@@ -144,7 +152,7 @@ class Follower:
     async def _subscribe(self) -> PubSub | None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
         try:
-            await pubsub.subscribe(TENANCY_CHANGES)
+            await pubsub.subscribe(changes_channel(self._redis))
         except (RedisError, OSError) as exc:
             log.warning("tenancy_subscribe_failed", follower=self._name, error=repr(exc))
             with contextlib.suppress(Exception):
