@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.aio import wait_event
 from hub.db import models as m
 from hub.encryption import SecretBox, SecretError
-from hub.tenancy.changes import Follower
+from hub.tenancy.changes import follow
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ class AccountDirectory:
         self._loaded = asyncio.Event()
         self._last_miss: float | None = None
         self._miss: asyncio.Task[None] | None = None
-        self._follower = Follower(redis, self._load, poll_s=reload_s, name="whatsapp-accounts")
+        self._follower = follow(redis, self._load, poll_s=reload_s, name="whatsapp-accounts")
 
     async def start(self) -> None:
         """Load the accounts and follow changes; wait up to `READY_S` for the first load."""

@@ -10,8 +10,6 @@ missed message (Redis down, a subscriber reconnecting) delays a flip by seconds 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,13 +17,13 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 import structlog
 from pydantic import BaseModel, ConfigDict
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub import broadcast
 from hub.aio import wait_event
 from hub.audit.events import record
+from hub.broadcast import Follower
 from hub.constants import SWITCHES
 from hub.db import models as m
 
@@ -36,8 +34,6 @@ EVERY_FEATURE = "*"
 PHOTOGRAPHY = "photography"
 """The photo pipeline's feature: no model call, `hub.imaging.submit` checks it before queueing GPU work."""
 _REASON_MAX = 500
-_READ_S = 1.0
-"""Longest single wait for an announcement."""
 _READY_S = 10.0
 """Longest a model call waits for the switch board's first load."""
 _BY_MAX = 200
@@ -204,12 +200,7 @@ async def tenant_switch(session: AsyncSession, tenant_id: uuid.UUID, feature: st
 
 async def announce(redis: aioredis.Redis) -> bool:
     """Tell every process to reload the switches now; False when Redis is unreachable (they poll instead)."""
-    try:
-        await redis.publish(SWITCHES, "reload")  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
-    except (RedisError, OSError) as exc:
-        log.warning("switch_announce_failed", error=repr(exc))
-        return False
-    return True
+    return await broadcast.announce(redis, SWITCHES)
 
 
 def _one_line(exc: Exception) -> str:
@@ -227,14 +218,13 @@ class SwitchBoard:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, *, poll_s: float) -> None:
         self._sessions = sessions
-        self._redis = redis
-        self._poll_s = poll_s
         self._tenants: dict[tuple[uuid.UUID, str], Switch] = {}
         self._models: dict[str, Switch] = {}
         self._loaded = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._reload_error: str | None = None
+        self._follower = Follower(
+            redis, self._reload_or_keep, channel=SWITCHES, poll_s=poll_s, name="gateway-switch-board"
+        )
 
     def tenant_off(self, tenant_id: uuid.UUID, feature: str) -> Switch | None:
         """The switch that stops this tenant's feature (its own, else the tenant's `*`), or None."""
@@ -245,8 +235,7 @@ class SwitchBoard:
 
     def start(self) -> None:
         """Load the switches and follow flips in the background (idempotent; call inside the event loop)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._follow(), name="gateway-switch-board")
+        self._follower.start()
 
     async def ready(self) -> None:
         """Wait for the first load, so no call slips through before the switches are known; a load that takes
@@ -283,56 +272,7 @@ class SwitchBoard:
         finally:
             self._loaded.set()
 
-    async def _subscribe(self) -> PubSub | None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
-        try:
-            await pubsub.subscribe(SWITCHES)
-        except (RedisError, OSError) as exc:
-            log.warning("switch_subscribe_failed", error=repr(exc))
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-            return None
-        return pubsub
-
-    async def _follow(self) -> None:
-        await self._reload_or_keep()
-        pubsub = await self._subscribe()
-        try:
-            if pubsub is not None:
-                await self._reload_or_keep()  # a flip announced before the subscription took is not missed
-            next_poll = time.monotonic() + self._poll_s
-            while not self._stopping.is_set():
-                # redis-py (8.1) can swallow a cancellation that lands while it connects or subscribes, so
-                # `aclose` also sets a stop flag, which the loop checks at least every `_READ_S`.
-                wait = min(_READ_S, max(0.0, next_poll - time.monotonic()))
-                notified = False
-                if pubsub is None:
-                    await asyncio.sleep(wait)
-                    if time.monotonic() >= next_poll:  # try Redis again once per poll; the reload below follows
-                        pubsub = await self._subscribe()
-                else:
-                    try:
-                        notified = await pubsub.get_message(timeout=wait) is not None
-                    except Exception as exc:
-                        log.warning("switch_subscription_lost", error=repr(exc))
-                        with contextlib.suppress(Exception):
-                            await pubsub.aclose()
-                        pubsub = None
-                        await asyncio.sleep(min(wait, 1.0))
-                if notified or time.monotonic() >= next_poll:
-                    await self._reload_or_keep()
-                    next_poll = time.monotonic() + self._poll_s
-        finally:
-            if pubsub is not None:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-
     async def aclose(self) -> None:
         """Stop following flips and close the subscription's connection."""
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.aclose()
         self._loaded.set()  # nobody waits for a first load that will not come

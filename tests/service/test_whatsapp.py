@@ -26,6 +26,7 @@ from unittest.mock import ANY
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select, update
@@ -676,11 +677,16 @@ async def _take(channel: Any, tenant: uuid.UUID) -> None:
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
-    """Collect every SQL statement any engine of this process sends while the block runs."""
+    """Collect every SQL statement any engine of this process sends on behalf of a request while the block runs.
+
+    What a request runs, and every task it starts, carries its request id; the reloads the app's followers run on
+    their own clock (kill switches, WhatsApp accounts) do not, and may land in the block on a busy machine.
+    """
     sent: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
+        if structlog.contextvars.get_contextvars().get("request_id"):
+            sent.append(statement)
 
     event.listen(Engine, "before_cursor_execute", record)
     try:
