@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from hub.seed.catalog import COLOUR_HEX
 from hub.text import (
     CURRENCY_WORDS,
     EMAIL,
@@ -26,9 +25,6 @@ from hub.text import (
     format_order_number,
     format_sku,
 )
-
-DEFAULT_COLOURS: tuple[str, ...] = tuple(COLOUR_HEX)
-"""The demo catalog's colour names; a `CatalogIndex` built with its own colours uses those instead."""
 
 MIN_PRODUCT_SCORE = 30.0
 """Weakest product match `extract_entities` reports: below it a message shares only stray words with a title."""
@@ -178,38 +174,57 @@ _HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{CURRENCY_WORDS})\b", re.IGNORECASE)
 # --- colours -----------------------------------------------------------------------------------------
 
 _COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
-    "grey": ("Heather Grey", "Charcoal", "Grey"),
-    "light grey": ("Heather Grey",),
-    "dark grey": ("Charcoal",),
-    "green": ("Sage", "Olive", "Forest", "Green"),
-    "dark green": ("Forest",),
-    "bottle green": ("Forest",),
-    "forest green": ("Forest",),
-    "sage green": ("Sage",),
-    "olive green": ("Olive",),
-    "blue": ("Navy", "Sky Blue", "Blue"),
-    "light blue": ("Sky Blue",),
-    "baby blue": ("Sky Blue",),
-    "dark blue": ("Navy",),
-    "navy blue": ("Navy",),
-    "brown": ("Chocolate", "Cognac", "Tan", "Camel", "Brown"),
-    "dark brown": ("Chocolate",),
-    "light brown": ("Tan", "Camel"),
-    "beige": ("Oatmeal", "Stone", "Khaki", "Ecru", "Beige"),
-    "off white": ("Ecru", "Cream"),
-    "off-white": ("Ecru", "Cream"),
-    "ivory": ("Cream", "Ecru"),
-    "red": ("Burgundy", "Rust", "Red"),
-    "maroon": ("Burgundy",),
-    "pink": ("Dusty Rose", "Pink"),
-    "rose": ("Dusty Rose",),
-    "blush": ("Dusty Rose",),
-    "purple": ("Lavender", "Purple"),
-    "lilac": ("Lavender",),
-    "yellow": ("Mustard", "Yellow"),
-    "orange": ("Rust", "Terracotta", "Orange"),
-    "burnt orange": ("Rust", "Terracotta"),
+    "grey": ("grey", "charcoal", "graphite", "slate", "ash", "silver", "anthracite"),
+    "light grey": ("heather grey", "light grey", "pale grey", "ash", "silver"),
+    "dark grey": ("charcoal", "dark grey", "graphite", "anthracite", "slate"),
+    "green": ("green", "sage", "olive", "forest", "emerald", "mint", "moss", "bottle", "jade"),
+    "dark green": ("forest", "dark green", "bottle", "emerald"),
+    "bottle green": ("forest", "bottle"),
+    "forest green": ("forest",),
+    "sage green": ("sage",),
+    "olive green": ("olive",),
+    "blue": ("blue", "navy", "sky", "cobalt", "indigo", "azure", "royal"),
+    "light blue": ("sky", "light blue", "baby blue", "powder", "pale blue"),
+    "baby blue": ("sky", "baby blue", "powder"),
+    "dark blue": ("navy", "dark blue", "midnight", "indigo"),
+    "navy blue": ("navy", "midnight"),
+    "brown": ("brown", "chocolate", "cognac", "tan", "camel", "chestnut", "mocha", "espresso", "walnut"),
+    "dark brown": ("chocolate", "dark brown", "espresso", "mocha"),
+    "light brown": ("tan", "camel", "light brown"),
+    "beige": ("beige", "oatmeal", "stone", "khaki", "ecru", "sand", "taupe", "nude", "biscuit"),
+    "off white": ("ecru", "cream", "off white", "ivory", "bone"),
+    "off-white": ("ecru", "cream", "off white", "ivory", "bone"),
+    "ivory": ("cream", "ecru", "ivory"),
+    "red": ("red", "burgundy", "rust", "crimson", "scarlet", "wine", "cherry", "maroon"),
+    "maroon": ("burgundy", "maroon", "wine", "oxblood"),
+    "pink": ("pink", "rose", "blush", "fuchsia", "magenta", "salmon"),
+    "rose": ("rose",),
+    "blush": ("rose", "blush"),
+    "purple": ("purple", "lavender", "lilac", "violet", "plum", "mauve", "aubergine"),
+    "lilac": ("lavender", "lilac"),
+    "yellow": ("yellow", "mustard", "lemon", "butter", "ochre"),
+    "orange": ("orange", "rust", "terracotta", "coral", "apricot", "tangerine"),
+    "burnt orange": ("rust", "terracotta", "burnt orange"),
 }
+"""General colour knowledge: a word a shopper uses for a colour → the words of shade names that belong to it. A
+catalog colour belongs to a family when its name holds one of them as whole words ("Forest Green", "Heather Grey")."""
+DEFAULT_COLOURS: tuple[str, ...] = tuple(
+    dict.fromkeys(shade.title() for shade in ("white", "black", *(s for f in _COLOUR_FAMILIES.values() for s in f)))
+)
+"""Colour names understood when no catalog says which it uses; a `CatalogIndex` brings the catalog's own."""
+
+
+def _family_members(family: str, by_name: dict[str, str]) -> list[str]:
+    """The catalog colours (folded name → as the shop writes it) of a family, in the order of its shades."""
+    shades = [f" {shade} " for shade in _COLOUR_FAMILIES[family]]
+    ranked = []
+    for folded, name in by_name.items():
+        rank = next((i for i, shade in enumerate(shades) if shade in f" {folded} "), None)
+        if rank is not None:
+            ranked.append((rank, name))
+    return [name for _, name in sorted(ranked, key=lambda item: item[0])]
+
+
 _COMMON_WORDS = frozenset(
     """a about above after again against all also am an and any anything are around as ask at back be because been
     before being below between both but buy by can cant could did do does doing dont down during each else even ever
@@ -650,7 +665,7 @@ def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
             if phrase in by_name:
                 hits.append((start, [by_name[phrase]]))
             else:
-                hits.append((start, [by_name[_fold(c)] for c in _COLOUR_FAMILIES[phrase] if _fold(c) in by_name]))
+                hits.append((start, _family_members(phrase, by_name)))
             folded = folded[: start + 1] + "#" * len(phrase) + folded[start + 1 + len(phrase) :]
             start = folded.find(needle)
     single = [name for name in by_name if " " not in name and len(name) >= 5]

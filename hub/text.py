@@ -128,6 +128,17 @@ def sku_with_prefix(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(prefix)}\d[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\b")
 
 
+WORD_SKU_PREFIX = re.compile(r"^([A-Z][A-Z0-9]*[-_])[A-Z]+(?:[-_][A-Z0-9]+)*$")
+"""The first part of a SKU made of capitals words (`LS-` of `LS-M-NAVY`, `MOON-` of `MOON-STUDS`), as a shop's
+export or `hub catalog import` spells SKUs without digits: with `word_sku_with_prefix`, its own SKUs are found."""
+
+
+def word_sku_with_prefix(prefix: str) -> re.Pattern[str]:
+    """Return a pattern for capitals SKUs that start with `prefix` (as `WORD_SKU_PREFIX` found it); case-sensitive,
+    so prose ("moon-shaped") is never read as one."""
+    return re.compile(rf"(?<![A-Za-z0-9-]){re.escape(prefix)}[A-Z0-9]+(?:[-_][A-Z0-9]+)*(?![A-Za-z0-9-])")
+
+
 # --- order numbers ------------------------------------------------------------------------------------
 
 ORDER_NUMBER = re.compile(r"\b[A-Z]{1,4}-\d{3,}\b")

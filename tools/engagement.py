@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import String, cast, func
+from sqlalchemy import func
 
 from hub.db import models as m
 from hub.db.models import OrderStatus
@@ -20,7 +20,6 @@ from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
 from tools.retrieval.policies import bm25, passages_of, query_weights
 from tools.retrieval.products import (
-    any_like,
     candidate_products,
     colour_matches,
     colour_ok,
@@ -30,10 +29,10 @@ from tools.retrieval.products import (
     size_ok,
     unknown_terms,
 )
+from tools.retrieval.related import complementary_products, similar_products
 
 LOW_STOCK_THRESHOLD = 5
 """At or below this many units an item counts as low stock."""
-RECOMMEND_PREFILTER_LIMIT = 300
 POLICY_MIN_SCORE = 1.2
 """BM25 score under which a passage is too weak to quote; calibrated on the demo shop's policies."""
 ORDER_NOT_FOUND = (
@@ -598,147 +597,15 @@ class RecommendProductsResult(BaseModel):
     """In-stock products only, never the source product."""
 
 
-SIMILAR_PRICE_BAND = Decimal("0.35")
-"""Similar items cost within ±35% of the source product."""
-
-COMPLEMENTS: dict[str, tuple[str, ...]] = {
-    "tee": ("trousers", "jacket", "sneaker", "cap"),
-    "long_sleeve_tee": ("trousers", "jacket", "boot", "beanie"),
-    "tank": ("trousers", "sandal", "bucket_hat", "tote"),
-    "hoodie": ("trousers", "sneaker", "beanie", "tee"),
-    "sweatshirt": ("trousers", "sneaker", "tee", "cap"),
-    "trousers": ("tee", "belt", "sneaker", "hoodie"),
-    "dress": ("sandal", "crossbody", "jacket", "tote"),
-    "slip_dress": ("sandal", "jacket", "crossbody", "loafer"),
-    "jacket": ("hoodie", "tee", "boot", "scarf"),
-    "puffer": ("beanie", "scarf", "boot", "hoodie"),
-    "coat": ("scarf", "boot", "trousers", "loafer"),
-    "sneaker": ("socks", "tee", "trousers", "cap"),
-    "boot": ("socks", "trousers", "coat", "belt"),
-    "loafer": ("socks", "trousers", "belt", "card_holder"),
-    "sandal": ("dress", "tote", "tank", "bucket_hat"),
-    "tote": ("card_holder", "scarf", "bucket_hat", "dress"),
-    "backpack": ("card_holder", "cap", "sneaker", "hoodie"),
-    "crossbody": ("card_holder", "dress", "scarf", "sandal"),
-    "duffel": ("card_holder", "socks", "cap", "sneaker"),
-    "beanie": ("scarf", "puffer", "coat", "hoodie"),
-    "cap": ("tee", "sneaker", "backpack", "sweatshirt"),
-    "bucket_hat": ("tee", "tank", "tote", "sandal"),
-    "scarf": ("beanie", "coat", "puffer", "jacket"),
-    "belt": ("trousers", "boot", "loafer", "card_holder"),
-    "socks": ("sneaker", "boot", "loafer"),
-    "card_holder": ("belt", "tote", "crossbody", "backpack"),
-    "mug": ("candle", "cushion", "throw"),
-    "candle": ("mug", "throw", "cushion"),
-    "cushion": ("throw", "candle", "mug"),
-    "throw": ("cushion", "candle", "mug"),
-}
-"""Product type → the types that go with it, in order of preference; explainable on purpose."""
-
-CATEGORY_COMPLEMENTS: dict[str, tuple[str, ...]] = {
-    "t-shirts": ("Jeans & Trousers", "Jackets & Coats", "Footwear"),
-    "hoodies & sweatshirts": ("Jeans & Trousers", "Footwear", "Accessories"),
-    "jeans & trousers": ("T-shirts", "Accessories", "Footwear"),
-    "dresses": ("Footwear", "Bags", "Jackets & Coats"),
-    "jackets & coats": ("Hoodies & Sweatshirts", "Accessories", "Footwear"),
-    "footwear": ("Accessories", "Jeans & Trousers", "T-shirts"),
-    "bags": ("Accessories", "Dresses", "Footwear"),
-    "accessories": ("Jackets & Coats", "Bags", "T-shirts"),
-    "home & living": ("Home & Living",),
-}
-"""Category pairings for products without a product type."""
-
-
-def _type_label(product_type: str) -> str:
-    return product_type.replace("_", " ")
-
-
-def _type_of(p: m.Product) -> str | None:
-    value = (p.attributes or {}).get("product_type")
-    return str(value) if value else None
-
-
-def _interleave(groups: list[list[m.Product]], limit: int) -> list[m.Product]:
-    """Take one from each group in turn, so a complementary list mixes a belt, a tee and a sneaker."""
-    picked: list[m.Product] = []
-    for row in range(max((len(g) for g in groups), default=0)):
-        for group in groups:
-            if row < len(group) and len(picked) < limit:
-                picked.append(group[row])
-    return picked
-
-
-def _popularity(p: m.Product) -> tuple[bool, int, str]:
-    return ("bestseller" not in p.tags, -p.stock, p.sku)
-
-
-async def _similar(ctx: ToolContext, source: m.Product, limit: int) -> list[tuple[m.Product, str]]:
-    low, high = source.price * (1 - SIMILAR_PRICE_BAND), source.price * (1 + SIMILAR_PRICE_BAND)
-    rows = await ctx.data.products.list(
-        m.Product.active.is_(True),
-        m.Product.stock > 0,
-        m.Product.id != source.id,
-        m.Product.category == source.category,
-        m.Product.price.between(low, high),
-        order_by=[m.Product.sku],
-        limit=RECOMMEND_PREFILTER_LIMIT,
-    )
-    kind = _type_of(source)
-    colours = set((source.attributes or {}).get("colours", []))
-
-    def closeness(p: m.Product) -> tuple[bool, bool, Decimal, str]:
-        shares_colour = bool(colours & set((p.attributes or {}).get("colours", [])))
-        return (_type_of(p) != kind, not shares_colour, abs(p.price - source.price), p.sku)
-
-    result = []
-    for p in sorted(rows, key=closeness)[:limit]:
-        same = f"the same kind of item ({_type_label(kind)})" if kind and _type_of(p) == kind else source.category
-        result.append((p, f"Also {same}, at a similar price."))
-    return result
-
-
-async def _complementary(ctx: ToolContext, source: m.Product, limit: int) -> list[tuple[m.Product, str]]:
-    kind = _type_of(source)
-    base = [m.Product.active.is_(True), m.Product.stock > 0, m.Product.id != source.id]
-    groups: list[list[m.Product]] = []
-    labels: list[str] = []
-    if kind and kind in COMPLEMENTS:
-        targets = COMPLEMENTS[kind]
-        attributes = func.lower(cast(m.Product.attributes, String))
-        rows = await ctx.data.products.list(
-            *base,
-            any_like(attributes, [f'%"{t}"%' for t in targets]),
-            order_by=[m.Product.sku],
-            limit=RECOMMEND_PREFILTER_LIMIT,
-        )
-        for target in targets:
-            groups.append(sorted((p for p in rows if _type_of(p) == target), key=_popularity))
-            labels.append(f"{_type_label(target).capitalize()} to go with the {source.title}.")
-    else:
-        targets = CATEGORY_COMPLEMENTS.get(source.category.strip().lower(), ())
-        lowered = [t.lower() for t in targets]
-        rows = await ctx.data.products.list(
-            *base,
-            func.lower(m.Product.category).in_(lowered),
-            order_by=[m.Product.sku],
-            limit=RECOMMEND_PREFILTER_LIMIT,
-        )
-        for target in targets:
-            groups.append(sorted((p for p in rows if p.category.lower() == target.lower()), key=_popularity))
-            labels.append(f"From {target}, to go with the {source.title}.")
-    reasons = {p.id: label for group, label in zip(groups, labels, strict=True) for p in group}
-    return [(p, reasons[p.id]) for p in _interleave(groups, limit)]
-
-
 @tool(audiences=EVERYONE)
 async def recommend_products(ctx: ToolContext, args: RecommendProductsInput) -> RecommendProductsResult:
     """Suggest in-stock products related to a SKU: `similar` alternatives (same kind, close price) or `complementary`
     items that go with it (e.g. jeans → tees, belts, sneakers), each with a reason."""
     source = await _product_by_sku(ctx, args.sku)
     if args.kind is RecommendationKind.SIMILAR:
-        picked = await _similar(ctx, source, args.limit)
+        picked = await similar_products(ctx, source, args.limit)
     else:
-        picked = await _complementary(ctx, source, args.limit)
+        picked = await complementary_products(ctx, source, args.limit)
     cards = await _cards(ctx, [p for p, _ in picked])
     recommendations = [
         Recommendation(product=card, reason=reason) for card, (_, reason) in zip(cards, picked, strict=True)

@@ -23,9 +23,11 @@ from hub.text import (
     SKU_LIKE,
     SKU_PREFIX,
     SLASHED_DATE,
+    WORD_SKU_PREFIX,
     prices_in,
     same_phone,
     sku_with_prefix,
+    word_sku_with_prefix,
 )
 
 CHANNEL_LIMITS: dict[Channel, int] = {Channel.WHATSAPP: 4096, Channel.WEB: 4000, Channel.CONSOLE: 16000}
@@ -95,6 +97,7 @@ class _Grounding:
     stock: set[int] = field(default_factory=set)
     identifiers: set[str] = field(default_factory=set)
     sku_prefixes: set[str] = field(default_factory=set)
+    word_sku_prefixes: set[str] = field(default_factory=set)
     dates: set[_Date] = field(default_factory=set)
     orders: dict[str, tuple[str, OrderStatus]] = field(default_factory=dict)
     """Order number without punctuation → (the number as written, its status)."""
@@ -136,8 +139,11 @@ class _Grounding:
             self.stock.add(value)
         if key == "currency" and isinstance(value, str):
             self.currencies.add(value.upper())
-        if key == "sku" and isinstance(value, str) and (prefix := SKU_PREFIX.match(value)):
-            self.sku_prefixes.add(prefix[1])
+        if key == "sku" and isinstance(value, str):
+            if prefix := SKU_PREFIX.match(value):
+                self.sku_prefixes.add(prefix[1])
+            elif prefix := WORD_SKU_PREFIX.match(value):
+                self.word_sku_prefixes.add(prefix[1])
         if isinstance(value, bool):
             return
         text = str(value)
@@ -188,6 +194,7 @@ def _check_prices(reply: str, facts: _Grounding) -> list[str]:
 
 def _check_skus(reply: str, facts: _Grounding) -> list[str]:
     patterns = [SKU_LIKE] + [sku_with_prefix(prefix) for prefix in sorted(facts.sku_prefixes)]
+    patterns += [word_sku_with_prefix(prefix) for prefix in sorted(facts.word_sku_prefixes)]
     invented = {
         _alnum(match.group(0)): match.group(0)
         for pattern in patterns

@@ -56,8 +56,11 @@ class Table:
 
     def aliased(self, aliases: dict[str, str]) -> Table:
         """The same table with columns known by another name (alias key → canonical key) read as the canonical one,
-        unless the file has that column too; a rejection still names the column as the file spells it."""
-        renames = {a: c for a, c in aliases.items() if a in self.headers and c not in self.headers}
+        unless the file has that column too (and keeps it: a column that is itself renamed frees its name, so a generic
+        file's `number` becomes `name` while its `name` becomes `billing name`); a rejection still names the column
+        as the file spells it."""
+        staying = self.headers.keys() - aliases.keys()
+        renames = {a: c for a, c in aliases.items() if a in self.headers and c not in staying}
         if not renames:
             return self
         headers = {renames.get(k, k): name for k, name in self.headers.items()}

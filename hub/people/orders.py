@@ -121,6 +121,9 @@ class OrderSummary:
         }
 
 
+_STATUSES = frozenset(s.value for s in OrderStatus)
+
+
 def status(financial: str, fulfillment: str, cancelled_at: str) -> OrderStatus:
     """The order's one status from Shopify's three: cancelled and refunded first, then how far fulfilment went."""
     fin, ful = financial.strip().casefold(), fulfillment.strip().casefold()
@@ -204,7 +207,7 @@ def _order(row: Row, number: str, table: Table) -> OrderRecord:
     if not address:
         raise RowRejected(table.column("email"), "email is empty")
     given = row.get("status").strip().casefold()
-    if given and given not in OrderStatus:
+    if given and given not in _STATUSES:
         raise RowRejected(table.column("status"), f"not an order status: {given!r}")
     values: dict[str, Any] = {
         "status": OrderStatus(given)

@@ -78,3 +78,89 @@ def test_customers_and_orders_import_reimport_unchanged_and_the_shopper_hears_th
     assert "is cancelled" in cancelled, cancelled
     refunded = with_session(cli_settings, lambda s: ask(s, "order 1003 please, email bo@example.com"))
     assert "is refunded" in refunded, refunded
+
+
+def _run(args: list[str]) -> dict[str, object]:
+    out = CliRunner().invoke(app, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+async def _customer(session: AsyncSession, tenant_id: object, address: str) -> m.Customer:
+    from sqlalchemy import select
+
+    return (
+        await session.execute(select(m.Customer).where(m.Customer.tenant_id == tenant_id, m.Customer.email == address))
+    ).scalar_one()
+
+
+async def _order(session: AsyncSession, tenant_id: object, number: str) -> m.Order:
+    from sqlalchemy import select
+
+    return (
+        await session.execute(select(m.Order).where(m.Order.tenant_id == tenant_id, m.Order.number == number))
+    ).scalar_one()
+
+
+def test_a_classic_windows_export_reads_its_accents_marketing_and_phone(cli_settings: Settings, tmp_path: Path) -> None:
+    """Shopify's classic customers export, saved by Excel on Windows: cp1252, `Accepts Marketing`, a national phone."""
+    shop = with_session(cli_settings, lambda session: make_shop(session, "gamma"))
+    classic = tmp_path / "customers.csv"
+    classic.write_bytes(
+        (
+            "First Name,Last Name,Email,Accepts Marketing,Default Address Country Code,Phone,Tags\n"
+            'Zoë,Müller,zoe@example.com,yes,DE,030 901820,"stammkunde, café"\n'
+        ).encode("cp1252")
+    )
+    planned = _run(["customers", "import", "--tenant", "gamma", str(classic), "--format", "shopify", "--dry-run"])
+    assert planned["created"] == 1
+    none = with_session(cli_settings, lambda s: s.scalar(select_count(shop.tenant_id, "zoe@example.com")))
+    assert none == 0, "a dry run writes nothing"
+
+    assert _run(["customers", "import", "--tenant", "gamma", str(classic), "--format", "shopify"])["created"] == 1
+    zoe = with_session(cli_settings, lambda s: _customer(s, shop.tenant_id, "zoe@example.com"))
+    assert zoe.name == "Zoë Müller" and zoe.marketing_opt_in is True
+    assert zoe.phone == "+4930901820", "a national number is stored in E.164 with the address's country"
+    assert "café" in zoe.tags
+
+
+def select_count(tenant_id: object, address: str):
+    from sqlalchemy import func, select
+
+    return select(func.count()).where(m.Customer.tenant_id == tenant_id, m.Customer.email == address)
+
+
+def test_generic_jsonl_and_csv_orders_carry_items_address_and_tracking(cli_settings: Settings, tmp_path: Path) -> None:
+    shop = with_session(cli_settings, lambda session: make_shop(session, "delta"))
+    jsonl = tmp_path / "orders.jsonl"
+    line = {
+        "number": "5001",
+        "email": "kim@example.com",
+        "name": "Kim Park",
+        "status": "shipped",
+        "currency": "EUR",
+        "total": "42.50",
+        "sku": "MUG-1",
+        "title": "Mug",
+        "quantity": 2,
+        "unit_price": "21.25",
+        "city": "Lyon",
+        "country": "FR",
+        "carrier": "Colissimo",
+        "tracking_number": "6A12345678901",
+    }
+    lost = line | {"number": "5002", "status": "vanished"}
+    jsonl.write_text(json.dumps(line) + "\n" + json.dumps(lost) + "\n", encoding="utf-8")
+    summary = _run(["orders", "import", "--tenant", "delta", str(jsonl), "--format", "jsonl"])
+    assert summary["created"] == 1
+    assert summary["rejected"] == [{"line": 2, "column": "status", "reason": "not an order status: 'vanished'"}]
+    order = with_session(cli_settings, lambda s: _order(s, shop.tenant_id, "5001"))
+    assert (order.carrier, order.tracking_number, order.currency) == ("Colissimo", "6A12345678901", "EUR")
+    assert order.items[0]["sku"] == "MUG-1" and order.items[0]["quantity"] == 2
+    assert order.shipping_address["city"] == "Lyon"
+
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text("email;name;phone;country\nlee@example.com;Lee Wong;+44 20 7946 0958;GB\n", encoding="utf-8")
+    assert _run(["customers", "import", "--tenant", "delta", str(csv_file), "--format", "csv"])["created"] == 1
+    lee = with_session(cli_settings, lambda s: _customer(s, shop.tenant_id, "lee@example.com"))
+    assert (lee.name, lee.phone) == ("Lee Wong", "+442079460958")

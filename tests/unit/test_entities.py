@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from agents.entities import CatalogIndex, Entities, extract_entities
-from hub.seed.catalog import build_demo_shop
+from hub.seed.catalog import COLOUR_HEX, build_demo_shop
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,26 @@ def test_ordinary_words_are_not_sizes(text: str) -> None:
     ],
 )
 def test_colour_is_matched_to_the_catalog_vocabulary(text: str, colours: list[str]) -> None:
-    assert extract_entities(text).colours == colours
+    demo_colours = CatalogIndex.build([], colours=sorted(COLOUR_HEX))
+    assert extract_entities(text, demo_colours).colours == colours
+
+
+@pytest.mark.parametrize(
+    ("text", "shop_colours", "found"),
+    [
+        ("anything green?", ["Emerald", "Forest Green", "Mint", "Ruby"], ["Forest Green", "Emerald", "Mint"]),
+        ("a dark blue one", ["Midnight", "Powder Blue", "Royal Blue"], ["Midnight"]),
+        ("something pink", ["Blush Pink", "Fuchsia", "Jet"], ["Blush Pink", "Fuchsia"]),
+        ("in red please", ["Wine", "Scarlet", "Olive"], ["Scarlet", "Wine"]),
+    ],
+)
+def test_a_colour_word_finds_the_shades_of_any_shop(text: str, shop_colours: list[str], found: list[str]) -> None:
+    """A furniture or jewellery shop's shade names are not the demo's: the families are general colour knowledge."""
+    assert extract_entities(text, CatalogIndex.build([], colours=shop_colours)).colours == found
+
+
+def test_without_a_catalog_plain_colour_words_are_understood() -> None:
+    assert extract_entities("a black or navy bag").colours == ["Black", "Navy"]
 
 
 def test_colours_come_from_the_catalog_when_it_has_its_own() -> None:

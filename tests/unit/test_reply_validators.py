@@ -165,6 +165,13 @@ def test_skus_in_the_tenants_own_format_are_checked() -> None:
     ]
 
 
+def test_skus_made_of_words_are_checked_too() -> None:
+    """An imported catalog's SKUs are often its handles and option values, with no digit at all."""
+    outputs = [{"products": [{"sku": "MOON-STUDS", "price": "49.00"}, {"sku": "LS-M-NAVY", "price": "49.00"}]}]
+    reply = "The MOON-STUDS and LS-M-NAVY are in; MOON-RINGS too. A moon-shaped charm, LS-style."
+    assert problems(reply, outputs) == ["SKU MOON-RINGS does not appear in this turn's tool outputs"]
+
+
 def test_order_numbers_references_and_the_word_skus_are_not_skus() -> None:
     outputs = [*ALL, {"reference": "HO-1A2B3C4D", "reason": "complaint"}]
     assert problems("Order A-12030 is with FedEx; your reference is HO-1A2B3C4D. We have many SKUs.", outputs) == []
