@@ -20,11 +20,12 @@ from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
 from tools.retrieval.policies import bm25, passages_of, query_weights
 from tools.retrieval.products import (
+    Match,
     any_like,
     candidate_products,
     colour_matches,
     colour_ok,
-    rank_products,
+    narrow_products,
     search_filters,
     search_terms,
     size_ok,
@@ -251,18 +252,18 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
     or recommending any product; only mention products it returned."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
-        hit = rank_products([exact[0]], [], args)
+        hit = narrow_products([exact[0]], args)
         return SearchProductsResult(searched=args, products=await _cards(ctx, hit), total=len(hit))
     where = search_filters(args)
     terms = search_terms(args.query)
-    ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
+    ranked = narrow_products(await candidate_products(ctx, where, Match.of(terms, args)), args)
     ignored: list[str] = []
     if not ranked and len(terms) > 1:
         unknown = await unknown_terms(ctx, terms)
         if unknown and len(unknown) < len(terms):
             terms = [t for t in terms if t not in unknown]
             ignored = [t.word for t in unknown]
-            ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
+            ranked = narrow_products(await candidate_products(ctx, where, Match.of(terms, args)), args)
     return SearchProductsResult(
         searched=args,
         products=await _cards(ctx, ranked[: args.limit]),

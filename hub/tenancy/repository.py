@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -59,8 +59,13 @@ class TenantRepository(Generic[ModelT]):
         order_by: Sequence[Any] = (),
         limit: int | None = None,
         offset: int = 0,
+        join: tuple[FromClause, ColumnElement[bool]] | None = None,
     ) -> list[ModelT]:
+        """Return this tenant's rows that meet `where`, optionally joined to one more table (a search index) that
+        `where` and `order_by` may read."""
         stmt = self._scoped(*where).order_by(*order_by).offset(offset)
+        if join is not None:
+            stmt = stmt.join(*join)
         if limit is not None:
             stmt = stmt.limit(limit)
         return list((await self.session.execute(stmt)).scalars())
