@@ -20,13 +20,11 @@ from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
 from tools.retrieval.policies import bm25, passages_of, query_weights
 from tools.retrieval.products import (
-    Match,
     any_like,
-    candidate_products,
     colour_matches,
     colour_ok,
-    narrow_products,
-    search_filters,
+    find_products,
+    passes,
     search_terms,
     size_ok,
     unknown_terms,
@@ -252,23 +250,19 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
     or recommending any product; only mention products it returned."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
-        hit = narrow_products([exact[0]], args)
+        hit = [exact[0]] if passes(exact[0], args) else []
         return SearchProductsResult(searched=args, products=await _cards(ctx, hit), total=len(hit))
-    where = search_filters(args)
     terms = search_terms(args.query)
-    ranked = narrow_products(await candidate_products(ctx, where, Match.of(terms, args)), args)
+    found = await find_products(ctx, args, terms, args.limit)
     ignored: list[str] = []
-    if not ranked and len(terms) > 1:
+    if not found.total and len(terms) > 1:
         unknown = await unknown_terms(ctx, terms)
         if unknown and len(unknown) < len(terms):
             terms = [t for t in terms if t not in unknown]
             ignored = [t.word for t in unknown]
-            ranked = narrow_products(await candidate_products(ctx, where, Match.of(terms, args)), args)
+            found = await find_products(ctx, args, terms, args.limit)
     return SearchProductsResult(
-        searched=args,
-        products=await _cards(ctx, ranked[: args.limit]),
-        total=len(ranked),
-        ignored_words=ignored,
+        searched=args, products=await _cards(ctx, found.products), total=found.total, ignored_words=ignored
     )
 
 

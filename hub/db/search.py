@@ -4,8 +4,7 @@ with every write, so no code that writes products knows about them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy import Column, ColumnElement, Integer, MetaData, Table, Text, literal_column
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
@@ -33,10 +32,14 @@ product_rowid: ColumnElement[int] = literal_column("products.rowid", Integer)
 search_vector: ColumnElement[str] = literal_column("products.search_vector", TSVECTOR)
 """The Postgres index: a generated column the models do not declare, as SQLite has no such column."""
 
-_HIDDEN = {"table": "products_fts", "column": "search_vector", "index": "ix_products_search_vector"}
+_UNDECLARED: dict[NameFilterType, tuple[str, ...]] = {
+    "table": ("products_fts",),
+    "column": ("search_vector",),
+    "index": ("ix_products_search_vector",),
+}
+"""What migration 0012 made that the models do not declare; FTS5's shadow tables share its table's prefix."""
 
 
-def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
-    """Tell Alembic's comparisons to skip the index (and FTS5's shadow tables): the models do not declare it."""
-    hidden = _HIDDEN.get(type_)
-    return hidden is None or not (name or "").startswith(hidden)
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
+    """Tell Alembic's comparisons to skip the search index and FTS5's shadow tables: the models do not declare them."""
+    return not (name or "").startswith(_UNDECLARED.get(type_, ()))

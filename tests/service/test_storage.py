@@ -47,7 +47,9 @@ async def test_migrations_reach_head_and_rerun_changes_nothing(engine: AsyncEngi
 
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     def diff(conn):
-        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), m.Base.metadata)
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), m.Base.metadata
+        )
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []

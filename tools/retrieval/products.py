@@ -3,12 +3,13 @@ weighted tsvector on Postgres), ranked there by field, then narrowed in Python w
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, FromClause, String, cast, func, literal_column, or_
+from sqlalchemy import ColumnElement, String, cast, func, literal_column, or_, select
 
 from hub.db import models as m
 from hub.db.search import (
@@ -19,6 +20,7 @@ from hub.db.search import (
     products_fts,
     search_vector,
 )
+from hub.tenancy.repository import JoinOn
 from tools.context import ToolContext
 from tools.retrieval.text import WORD, fold, stem_of, stem_set, stems, synonym_map
 
@@ -143,33 +145,79 @@ def _backend(ctx: ToolContext) -> Backend:
     return "postgresql" if ctx.session.get_bind().dialect.name == "postgresql" else "sqlite"
 
 
-def _indexed(backend: Backend, match: Match) -> tuple[ColumnElement[bool], ColumnElement[float], FromClause | None]:
-    """The index condition for a match, its rank (lower is better) and the table to join, on this backend."""
+def _matching(backend: Backend, match: Match) -> ColumnElement[bool]:
+    """A condition that holds for the products the index matches."""
     if backend == "postgresql":
-        query = func.to_tsquery(literal_column(f"'{SEARCH_CONFIG}'::regconfig"), match.tsquery())
-        rank = func.ts_rank_cd(literal_column(f"'{TS_RANK_WEIGHTS}'::float4[]"), search_vector, query)
-        return search_vector.bool_op("@@")(query), -rank, None
-    condition = products_fts.c.products_fts.match(match.fts5())
-    return condition, func.bm25(products_fts.c.products_fts, *FTS_WEIGHTS.values()), products_fts
+        return search_vector.bool_op("@@")(_tsquery(match))
+    fts = products_fts.c
+    return product_rowid.in_(select(fts.rowid).where(fts.products_fts.match(match.fts5())))
 
 
-async def candidate_products(
-    ctx: ToolContext, where: list[ColumnElement[bool]], match: Match, limit: int = SEARCH_PREFILTER_LIMIT
-) -> list[m.Product]:
-    """Read a bounded superset of the matches, best ranked first, then in stock, then by title."""
-    tail = [m.Product.stock <= 0, m.Product.title, m.Product.sku]
-    if not match:
-        return await ctx.data.products.list(*where, order_by=tail, limit=limit)
-    condition, rank, table = _indexed(_backend(ctx), match)
-    join = None if table is None else (table, products_fts.c.rowid == product_rowid)
-    return await ctx.data.products.list(*where, condition, order_by=[rank, *tail], limit=limit, join=join)
+def _tsquery(match: Match) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column(f"'{SEARCH_CONFIG}'::regconfig"), match.tsquery())
+
+
+def _ranked(backend: Backend, match: Match) -> tuple[list[ColumnElement[bool]], ColumnElement[float], JoinOn | None]:
+    """Conditions for the products the index matches, their rank (lower first) and the table to join for it."""
+    if backend == "postgresql":
+        rank = func.ts_rank_cd(literal_column(f"'{TS_RANK_WEIGHTS}'::float4[]"), search_vector, _tsquery(match))
+        return [_matching(backend, match)], -rank, None
+    # Materialized, the matches are found once, then their products by rowid. Joined to the index directly, the
+    # planner may walk the tenant's products instead and run the MATCH once per product: 250 ms for a word that
+    # matches nothing in a 10,000-product catalog.
+    fts = products_fts.c
+    score = func.bm25(fts.products_fts, *FTS_WEIGHTS.values()).label("score")
+    hits = select(fts.rowid, score).where(fts.products_fts.match(match.fts5())).cte("hits").prefix_with("MATERIALIZED")
+    return [], hits.c.score, (hits, hits.c.rowid == product_rowid)
+
+
+class Candidate(NamedTuple):
+    """What the exact filters read of a product, selected without the rest of its row."""
+
+    key: uuid.UUID | int
+    """The row's key in the index: its rowid on SQLite, its id on Postgres."""
+    id: uuid.UUID
+    title: str
+    category: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Found:
+    products: list[m.Product]
+    """The best matches, best first."""
+    total: int
+    """How many candidates passed every filter (of the first `SEARCH_PREFILTER_LIMIT`)."""
+
+
+async def find_products(ctx: ToolContext, args: ProductFilters, terms: list[Term], shown: int) -> Found:
+    """Rank this tenant's matches in the database, best first, then in stock, then by title; keep those that pass
+    the exact filters, and read whole rows only for the `shown` best."""
+    backend, p = _backend(ctx), m.Product
+    match = Match.of(terms, args)
+    order_by: list[Any] = [m.Product.stock <= 0, m.Product.title, m.Product.sku]
+    where, join = search_filters(args), None
+    if match:
+        conditions, rank, join = _ranked(backend, match)
+        where += conditions
+        order_by.insert(0, rank)
+    # SQLite finds a tenant's rows by rowid through the tenant index; by id, without statistics, it walks them all.
+    key = product_rowid if backend == "sqlite" else p.id
+    narrow = bool(args.category or args.colour or args.size)
+    columns = [key, p.id, p.title, p.category, p.attributes] if narrow else [key, p.id]
+    rows = await ctx.data.products.rows(columns, *where, order_by=order_by, limit=SEARCH_PREFILTER_LIMIT, join=join)
+    matched = [(row[0], row[1]) for row in rows if not narrow or passes(Candidate._make(row), args)]
+    best = matched[:shown]
+    loaded = {row.id: row for row in await ctx.data.products.list(key.in_([k for k, _ in best]))} if best else {}
+    return Found([loaded[i] for _, i in best], len(matched))
 
 
 async def unknown_terms(ctx: ToolContext, terms: list[Term]) -> list[Term]:
     """Return the terms that no active product of this tenant matches."""
-    unknown = []
+    backend, unknown = _backend(ctx), []
     for term in terms:
-        if not await candidate_products(ctx, [m.Product.active.is_(True)], Match([term], [], []), limit=1):
+        found = _matching(backend, Match([term], [], []))
+        if not await ctx.data.products.rows([m.Product.id], m.Product.active.is_(True), found, limit=1):
             unknown.append(term)
     return unknown
 
@@ -184,7 +232,7 @@ def _colour_in(name: frozenset[str], colour: str) -> bool:
     return all(not alts.isdisjoint(name) for alts in wanted)
 
 
-def colour_ok(p: m.Product, colour: str) -> bool:
+def colour_ok(p: m.Product | Candidate, colour: str) -> bool:
     """Tell whether the product comes in the colour asked for (judged by its title when it lists no colours)."""
     names = [stem_set(str(c)) for c in (p.attributes or {}).get("colours", [])] or [stem_set(p.title)]
     return any(_colour_in(name, colour) for name in names)
@@ -195,7 +243,7 @@ def colour_matches(name: str, colour: str) -> bool:
     return _colour_in(stem_set(name), colour)
 
 
-def size_ok(p: m.Product, size: str) -> bool:
+def size_ok(p: m.Product | Candidate, size: str) -> bool:
     """Tell whether the product comes in the size asked for, exactly as the shop labels it."""
     wanted = size.strip().upper()
     return any(str(s).strip().upper() == wanted for s in (p.attributes or {}).get("sizes", []))
@@ -217,20 +265,18 @@ def search_filters(args: ProductFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-def _category_ok(p: m.Product, category: str) -> bool:
+def _category_ok(p: m.Product | Candidate, category: str) -> bool:
     if p.category.strip().lower() == category.strip().lower():
         return True
     have = stem_set(p.category)
     return all(term.matches(have) for term in search_terms(category))
 
 
-def narrow_products(rows: list[m.Product], args: ProductFilters) -> list[m.Product]:
-    """Keep the rows that pass every filter exactly, in the index's order: its category is the one asked for (not
-    just its type), it comes in the colour, and in the size as the shop labels it."""
-    return [
-        p
-        for p in rows
-        if not (args.category and not _category_ok(p, args.category))
-        and not (args.colour and not colour_ok(p, args.colour))
-        and not (args.size and not size_ok(p, args.size))
-    ]
+def passes(p: m.Product | Candidate, args: ProductFilters) -> bool:
+    """Tell whether a product passes the filters the index only approximates: its category is the one asked for
+    (not just its type), it comes in the colour, and in the size exactly as the shop labels it."""
+    return not (
+        (args.category and not _category_ok(p, args.category))
+        or (args.colour and not colour_ok(p, args.colour))
+        or (args.size and not size_ok(p, args.size))
+    )
