@@ -174,8 +174,8 @@ async def _cards(ctx: ToolContext, products: Sequence[m.Product]) -> list[Produc
 
 async def _find_sku(ctx: ToolContext, sku: str) -> tuple[m.Product, m.ProductVariant | None] | None:
     """Return the active product with this SKU, or with a variant of this SKU (and that variant), matched exactly or
-    else case-insensitively when that is unambiguous."""
-    wanted = sku.strip()
+    else case-insensitively when that is unambiguous. A NUL, which no SKU holds and Postgres refuses, is dropped."""
+    wanted = sku.replace("\x00", "").strip()
     product = await ctx.data.products.by_sku(wanted)
     variant = None if product is not None else await ctx.data.variants.by_sku(wanted)
     if product is None and variant is None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, FromClause, Row, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, QueryableAttribute
 
@@ -75,7 +75,7 @@ class TenantRepository(Generic[ModelT]):
         order_by: Sequence[Any] = (),
         limit: int | None = None,
         join: JoinOn | None = None,
-    ) -> Sequence[tuple[Any, ...]]:
+    ) -> Sequence[Row[*tuple[Any, ...]]]:
         """Return some columns of this tenant's rows that meet `where`, optionally joined to one more table (a search
         index) that `order_by` may read: cheaper than whole rows when a caller ranks or narrows many and keeps a
         few."""
@@ -83,7 +83,7 @@ class TenantRepository(Generic[ModelT]):
         stmt = stmt.order_by(*order_by)
         if join is not None:
             stmt = stmt.join(*join)
-        return (await self.session.execute(stmt.limit(limit))).tuples().all()
+        return (await self.session.execute(stmt.limit(limit))).all()
 
     async def count(self, *where: ColumnElement[bool]) -> int:
         stmt = select(func.count()).select_from(self.model).where(self.model.tenant_id == self.tenant_id, *where)
