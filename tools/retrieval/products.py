@@ -63,7 +63,8 @@ _SEARCH_STOPWORDS = frozenset(
 )
 
 # What stemming cannot know: words a shop and a shopper spell differently. Keyed by the light stemmer's stem so
-# "trainers" and "trainer" share an entry; `fold` already spells every T-shirt "tee", and the index needs both.
+# "trainers" and "trainer" share an entry. `fold` spells a shopper's T-shirt "tee"; the index keeps the shop's
+# "T-shirt" as the phrase "t shirt", so a tee asks for both.
 _SEARCH_SYNONYMS: dict[str, tuple[str, ...]] = {
     stem_of(word): tuple(spellings.split())
     for word, spellings in {
