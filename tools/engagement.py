@@ -20,11 +20,10 @@ from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
 from tools.retrieval.policies import bm25, passages_of, query_weights
 from tools.retrieval.products import (
-    candidate_products,
     colour_matches,
     colour_ok,
-    rank_products,
-    search_filters,
+    find_products,
+    passes,
     search_terms,
     size_ok,
     unknown_terms,
@@ -174,8 +173,8 @@ async def _cards(ctx: ToolContext, products: Sequence[m.Product]) -> list[Produc
 
 async def _find_sku(ctx: ToolContext, sku: str) -> tuple[m.Product, m.ProductVariant | None] | None:
     """Return the active product with this SKU, or with a variant of this SKU (and that variant), matched exactly or
-    else case-insensitively when that is unambiguous."""
-    wanted = sku.strip()
+    else case-insensitively when that is unambiguous. A NUL, which no SKU holds and Postgres refuses, is dropped."""
+    wanted = sku.replace("\x00", "").strip()
     product = await ctx.data.products.by_sku(wanted)
     variant = None if product is not None else await ctx.data.variants.by_sku(wanted)
     if product is None and variant is None:
@@ -250,23 +249,19 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
     or recommending any product; only mention products it returned."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
-        hit = rank_products([exact[0]], [], args)
+        hit = [exact[0]] if passes(exact[0], args) else []
         return SearchProductsResult(searched=args, products=await _cards(ctx, hit), total=len(hit))
-    where = search_filters(args)
     terms = search_terms(args.query)
-    ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
+    found = await find_products(ctx, args, terms, args.limit)
     ignored: list[str] = []
-    if not ranked and len(terms) > 1:
+    if not found.total and len(terms) > 1:
         unknown = await unknown_terms(ctx, terms)
         if unknown and len(unknown) < len(terms):
             terms = [t for t in terms if t not in unknown]
             ignored = [t.word for t in unknown]
-            ranked = rank_products(await candidate_products(ctx, where, terms), terms, args)
+            found = await find_products(ctx, args, terms, args.limit)
     return SearchProductsResult(
-        searched=args,
-        products=await _cards(ctx, ranked[: args.limit]),
-        total=len(ranked),
-        ignored_words=ignored,
+        searched=args, products=await _cards(ctx, found.products), total=found.total, ignored_words=ignored
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.db import models as m
 from hub.db.migrate import current_revision, head_revision, upgrade
+from hub.db.search import include_name
 from hub.tenancy.repository import MissingTenantError, Products, TenantData
 from tests.conftest import Shop
 
@@ -46,7 +47,9 @@ async def test_migrations_reach_head_and_rerun_changes_nothing(engine: AsyncEngi
 
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     def diff(conn):
-        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), m.Base.metadata)
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), m.Base.metadata
+        )
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []

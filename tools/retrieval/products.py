@@ -1,21 +1,32 @@
-"""Match a tenant's products to a shopper's words and filters: a SQL prefilter, then field-weighted ranking."""
+"""Match a tenant's products to a shopper's words and filters on the database's full-text index (FTS5 on SQLite, a
+weighted tsvector on Postgres), ranked there by field, then narrowed in Python where a filter must be exact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
-from typing import Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, String, case, cast, func, literal, or_
+from sqlalchemy import ColumnElement, String, cast, func, literal_column, select
 
 from hub.db import models as m
+from hub.db.search import (
+    FTS_WEIGHTS,
+    SEARCH_CONFIG,
+    TS_RANK_WEIGHTS,
+    product_rowid,
+    products_fts,
+    search_vector,
+)
+from hub.tenancy.repository import JoinOn
 from tools.context import ToolContext
 from tools.retrieval.text import WORD, fold, stem_of, stem_set, stems, synonym_map
 
 SEARCH_PREFILTER_LIMIT = 400
-"""Rows one search reads from SQL before ranking in Python; keeps a 10k-product catalog fast."""
+"""Rows one search reads from SQL, best ranked first, before the exact filters narrow them in Python."""
+
+Backend = Literal["sqlite", "postgresql"]
 
 
 class ProductFilters(Protocol):
@@ -31,26 +42,16 @@ class ProductFilters(Protocol):
 
 @dataclass(frozen=True)
 class Term:
-    """One word of a query and the stems that count as that word in a product's text."""
+    """One word of a query and the spellings that count as that word; the index stems both sides and matches a
+    spelling as a prefix, so "dresses" finds "dress" and "hood" finds "hoodie"."""
 
     word: str
-    alternatives: frozenset[str]
+    alternatives: tuple[str, ...]
 
     def matches(self, tokens: frozenset[str]) -> bool:
-        return not self.alternatives.isdisjoint(tokens)
+        """Tell whether a product field, reduced to its stems, holds this word."""
+        return any(stem_of(a) in tokens for a in self.alternatives)
 
-    def sql_patterns(self) -> list[str]:
-        """LIKE patterns that every product this term matches satisfies (a superset, checked in Python)."""
-        patterns: set[str] = set()
-        for alt in self.alternatives:
-            root = alt[:-1] if alt.endswith("i") and len(alt) >= 4 else alt
-            patterns.add(f"%{root}%")
-            patterns.update(f"%{surface}%" for surface in _SURFACES.get(alt, ()))
-        return sorted(patterns)
-
-
-_SURFACES: dict[str, tuple[str, ...]] = {"tee": ("t-shirt", "t shirt")}
-"""Spellings the SQL prefilter must also accept for a stem that `fold` rewrites."""
 
 _SEARCH_STOPWORDS = frozenset(
     """a an the and or for with without in on of to at by from me i im you my your our we us it its show find
@@ -60,14 +61,17 @@ _SEARCH_STOPWORDS = frozenset(
     color colors price priced available stock instock""".split()
 )
 
-_SEARCH_SYNONYMS = synonym_map(
-    {
+# What stemming cannot know: words a shop and a shopper spell differently. Keyed by the light stemmer's stem so
+# "trainers" and "trainer" share an entry. `fold` spells a shopper's T-shirt "tee"; the index keeps the shop's
+# "T-shirt" as the phrase "t shirt", so a tee asks for both.
+_SEARCH_SYNONYMS: dict[str, tuple[str, ...]] = {
+    stem_of(word): tuple(spellings.split())
+    for word, spellings in {
+        "tee": "tee t-shirt",
         "trainer": "trainer sneaker runner",
-        "trainers": "trainer sneaker runner",
         "sneaker": "sneaker trainer runner",
         "shoe": "shoe footwear sneaker boot loafer sandal",
         "pant": "pant trouser",
-        "pants": "pant trouser",
         "jumper": "jumper sweater sweatshirt",
         "sweater": "sweater jumper sweatshirt",
         "hat": "hat beanie cap",
@@ -75,8 +79,8 @@ _SEARCH_SYNONYMS = synonym_map(
         "gray": "grey gray",
         "denim": "denim jean",
         "purse": "purse bag crossbody tote",
-    }
-)
+    }.items()
+}
 
 _COLOUR_SYNONYMS = synonym_map({"grey": "grey gray", "gray": "grey gray", "beige": "beige oatmeal stone ecru"})
 
@@ -88,37 +92,139 @@ def search_terms(text: str | None) -> list[Term]:
         if len(word) < 2 or word.isdigit() or word in _SEARCH_STOPWORDS:
             continue
         stem = stem_of(word)
-        terms.setdefault(stem, Term(word, _SEARCH_SYNONYMS.get(stem, frozenset({stem}))))
+        terms.setdefault(stem, Term(word, _SEARCH_SYNONYMS.get(stem, (word,))))
     return list(terms.values())
 
 
-def _product_tokens(p: m.Product) -> dict[str, frozenset[str]]:
-    """Stems of a product by field; `_FIELD_WEIGHTS` says how much a match in each field counts."""
-    attrs = p.attributes or {}
-    return {
-        "title": stem_set(p.title),
-        "kind": stem_set(f"{p.category} {str(attrs.get('product_type', '')).replace('_', ' ')}"),
-        "colour": stem_set(" ".join(map(str, attrs.get("colours", [])))),
-        "detail": stem_set(f"{attrs.get('material', '')} {attrs.get('fit', '')} {' '.join(map(str, p.tags))}"),
-        "description": stem_set(p.description),
-    }
+def _colour_terms(colour: str) -> list[Term]:
+    return [Term(word, tuple(sorted(_COLOUR_SYNONYMS.get(word, {word})))) for word in stems(colour)]
 
 
-_FIELD_WEIGHTS = {"title": 3.0, "kind": 2.5, "colour": 2.0, "detail": 1.5, "description": 1.0}
+@dataclass(frozen=True)
+class Match:
+    """The words a search asks the index for: every term anywhere, the category's in the category or type, the
+    colour's in the colours or the title."""
+
+    terms: list[Term]
+    category: list[Term]
+    colour: list[Term]
+
+    @classmethod
+    def of(cls, terms: list[Term], args: ProductFilters) -> Match:
+        return cls(terms, search_terms(args.category), _colour_terms(args.colour) if args.colour else [])
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.category or self.colour)
+
+    def fts5(self) -> str:
+        """The FTS5 `MATCH` expression. Every spelling is a quoted string, so a shopper's quotes, `*`, `-`,
+        parentheses and words like NEAR, AND, OR or NOT are text to find, never query syntax."""
+
+        def any_of(term: Term) -> str:
+            return "(" + " OR ".join('"' + a.replace('"', '""') + '"*' for a in term.alternatives) + ")"
+
+        parts = [any_of(t) for t in self.terms]
+        parts += [f"kind : {any_of(t)}" for t in self.category]
+        parts += [f"{{colour title}} : {any_of(t)}" for t in self.colour]
+        return " AND ".join(parts)
+
+    def tsquery(self) -> str:
+        """The `to_tsquery` text: weight B holds the category, type and colours, A the title."""
+
+        def any_of(term: Term, labels: str = "") -> str:
+            quoted = ("'" + a.replace("\\", "\\\\").replace("'", "''") + "':*" + labels for a in term.alternatives)
+            return "(" + " | ".join(quoted) + ")"
+
+        parts = [any_of(t) for t in self.terms]
+        parts += [any_of(t, "B") for t in self.category]
+        parts += [any_of(t, "AB") for t in self.colour]
+        return " & ".join(parts)
 
 
-@lru_cache(maxsize=1)
-def _haystack() -> ColumnElement[str]:
-    """Every searchable column of a product as one lower-cased string, for LIKE prefilters on any backend (built once:
-    an expression is immutable, and building it costs more than running the search on a small catalog)."""
-    p = m.Product
-    text = p.title + " " + p.category + " " + p.description + " " + cast(p.attributes, String) + " "
-    return func.lower(text + cast(p.tags, String))
+def _backend(ctx: ToolContext) -> Backend:
+    return "postgresql" if ctx.session.get_bind().dialect.name == "postgresql" else "sqlite"
 
 
-def any_like(column: ColumnElement[str], patterns: Iterable[str]) -> ColumnElement[bool]:
-    """True where the column matches any of the LIKE patterns."""
-    return or_(*(column.like(pattern) for pattern in patterns))
+def _matching(backend: Backend, match: Match) -> ColumnElement[bool]:
+    """A condition that holds for the products the index matches."""
+    if backend == "postgresql":
+        return search_vector.bool_op("@@")(_tsquery(match))
+    fts = products_fts.c
+    return product_rowid.in_(select(fts.rowid).where(fts.products_fts.match(match.fts5())))
+
+
+def holding_words(ctx: ToolContext, text: str) -> ColumnElement[bool]:
+    """A condition for the products whose indexed text holds every word of `text` (or a synonym of it)."""
+    return _matching(_backend(ctx), Match(search_terms(text), [], []))
+
+
+def _tsquery(match: Match) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column(f"'{SEARCH_CONFIG}'::regconfig"), match.tsquery())
+
+
+def _ranked(backend: Backend, match: Match) -> tuple[list[ColumnElement[bool]], ColumnElement[float], JoinOn | None]:
+    """Conditions for the products the index matches, their rank (lower first) and the table to join for it."""
+    if backend == "postgresql":
+        rank = func.ts_rank_cd(literal_column(f"'{TS_RANK_WEIGHTS}'::float4[]"), search_vector, _tsquery(match))
+        return [_matching(backend, match)], -rank, None
+    # Materialized, the matches are found once, then their products by rowid. Joined to the index directly, the
+    # planner may walk the tenant's products instead and run the MATCH once per product: 250 ms for a word that
+    # matches nothing in a 10,000-product catalog.
+    fts = products_fts.c
+    score = func.bm25(fts.products_fts, *FTS_WEIGHTS.values()).label("score")
+    hits = select(fts.rowid, score).where(fts.products_fts.match(match.fts5())).cte("hits").prefix_with("MATERIALIZED")
+    return [], hits.c.score, (hits, hits.c.rowid == product_rowid)
+
+
+class Candidate(NamedTuple):
+    """What the exact filters read of a product, selected without the rest of its row."""
+
+    key: uuid.UUID | int
+    """The row's key in the index: its rowid on SQLite, its id on Postgres."""
+    id: uuid.UUID
+    title: str
+    category: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Found:
+    products: list[m.Product]
+    """The best matches, best first."""
+    total: int
+    """How many candidates passed every filter (of the first `SEARCH_PREFILTER_LIMIT`)."""
+
+
+async def find_products(ctx: ToolContext, args: ProductFilters, terms: list[Term], shown: int) -> Found:
+    """Rank this tenant's matches in the database, best first, then in stock, then by title; keep those that pass
+    the exact filters, and read whole rows only for the `shown` best."""
+    backend, p = _backend(ctx), m.Product
+    match = Match.of(terms, args)
+    order_by: list[Any] = [m.Product.stock <= 0, m.Product.title, m.Product.sku]
+    where, join = search_filters(args), None
+    if match:
+        conditions, rank, join = _ranked(backend, match)
+        where += conditions
+        order_by.insert(0, rank)
+    # SQLite finds a tenant's rows by rowid through the tenant index; by id, without statistics, it walks them all.
+    key = product_rowid if backend == "sqlite" else p.id
+    narrow = bool(args.category or args.colour or args.size)
+    columns = [key, p.id, p.title, p.category, p.attributes] if narrow else [key, p.id]
+    rows = await ctx.data.products.rows(columns, *where, order_by=order_by, limit=SEARCH_PREFILTER_LIMIT, join=join)
+    matched = [(row[0], row[1]) for row in rows if not narrow or passes(Candidate._make(row), args)]
+    best = matched[:shown]
+    loaded = {row.id: row for row in await ctx.data.products.list(key.in_([k for k, _ in best]))} if best else {}
+    return Found([loaded[i] for _, i in best], len(matched))
+
+
+async def unknown_terms(ctx: ToolContext, terms: list[Term]) -> list[Term]:
+    """Return the terms that no active product of this tenant matches."""
+    backend, unknown = _backend(ctx), []
+    for term in terms:
+        found = _matching(backend, Match([term], [], []))
+        if not await ctx.data.products.rows([m.Product.id], m.Product.active.is_(True), found, limit=1):
+            unknown.append(term)
+    return unknown
 
 
 def _colour_in(name: frozenset[str], colour: str) -> bool:
@@ -126,7 +232,7 @@ def _colour_in(name: frozenset[str], colour: str) -> bool:
     return all(not alts.isdisjoint(name) for alts in wanted)
 
 
-def colour_ok(p: m.Product, colour: str) -> bool:
+def colour_ok(p: m.Product | Candidate, colour: str) -> bool:
     """Tell whether the product comes in the colour asked for (judged by its title when it lists no colours)."""
     names = [stem_set(str(c)) for c in (p.attributes or {}).get("colours", [])] or [stem_set(p.title)]
     return any(_colour_in(name, colour) for name in names)
@@ -137,14 +243,15 @@ def colour_matches(name: str, colour: str) -> bool:
     return _colour_in(stem_set(name), colour)
 
 
-def size_ok(p: m.Product, size: str) -> bool:
+def size_ok(p: m.Product | Candidate, size: str) -> bool:
     """Tell whether the product comes in the size asked for, exactly as the shop labels it."""
     wanted = size.strip().upper()
     return any(str(s).strip().upper() == wanted for s in (p.attributes or {}).get("sizes", []))
 
 
 def search_filters(args: ProductFilters) -> list[ColumnElement[bool]]:
-    """SQL conditions for the filters; category, colour and size admit a superset that `rank_products` narrows."""
+    """SQL conditions for the filters the index does not hold; `Match` takes category and colour, and the size
+    condition admits a superset that `narrow_products` makes exact."""
     where: list[ColumnElement[bool]] = [m.Product.active.is_(True)]
     if args.min_price is not None:
         where.append(m.Product.price >= args.min_price)
@@ -152,79 +259,24 @@ def search_filters(args: ProductFilters) -> list[ColumnElement[bool]]:
         where.append(m.Product.price <= args.max_price)
     if args.in_stock:
         where.append(m.Product.stock > 0)
-    if args.category:
-        category = func.lower(m.Product.category)
-        where += [any_like(category, term.sql_patterns()) for term in search_terms(args.category)]
-    attributes = func.lower(cast(m.Product.attributes, String))
-    if args.colour:
-        for token in stems(args.colour):
-            where.append(
-                any_like(attributes, Term(token, _COLOUR_SYNONYMS.get(token, frozenset({token}))).sql_patterns())
-            )
     if args.size:
+        attributes = func.lower(cast(m.Product.attributes, String))
         where.append(attributes.contains(f'"{args.size.strip().lower()}"', autoescape=True))
     return where
 
 
-def _category_ok(p: m.Product, category: str) -> bool:
+def _category_ok(p: m.Product | Candidate, category: str) -> bool:
     if p.category.strip().lower() == category.strip().lower():
         return True
     have = stem_set(p.category)
     return all(term.matches(have) for term in search_terms(category))
 
 
-async def candidate_products(
-    ctx: ToolContext, where: list[ColumnElement[bool]], terms: list[Term], limit: int = SEARCH_PREFILTER_LIMIT
-) -> list[m.Product]:
-    """Read a bounded superset of the matches, products whose titles hold the most words first."""
-    text_where = [_prefilter(term)[0] for term in terms]
-    title_hits = sum((_prefilter(term)[1] for term in terms), start=literal(0))
-    return await ctx.data.products.list(
-        *where, *text_where, order_by=[title_hits.desc(), m.Product.title, m.Product.sku], limit=limit
+def passes(p: m.Product | Candidate, args: ProductFilters) -> bool:
+    """Tell whether a product passes the filters the index only approximates: its category is the one asked for
+    (not just its type), it comes in the colour, and in the size exactly as the shop labels it."""
+    return not (
+        (args.category and not _category_ok(p, args.category))
+        or (args.colour and not colour_ok(p, args.colour))
+        or (args.size and not size_ok(p, args.size))
     )
-
-
-@lru_cache(maxsize=4096)
-def _prefilter(term: Term) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    """A term's LIKE prefilter over every searchable column, and 1 when its title matches (else 0); built once per
-    term, as shoppers ask for the same words again and again."""
-    patterns = term.sql_patterns()
-    return any_like(_haystack(), patterns), case((any_like(func.lower(m.Product.title), patterns), 1), else_=0)
-
-
-async def unknown_terms(ctx: ToolContext, terms: list[Term]) -> list[Term]:
-    """Return the terms that no active product of this tenant matches."""
-    unknown = []
-    for term in terms:
-        rows = await candidate_products(ctx, [m.Product.active.is_(True)], [term], limit=50)
-        if not any(_score(_product_tokens(p), [term]) for p in rows):
-            unknown.append(term)
-    return unknown
-
-
-def _score(fields: dict[str, frozenset[str]], terms: list[Term]) -> float:
-    """Sum each term's best field weight; 0 when any term is missing, so every word must match."""
-    total = 0.0
-    for term in terms:
-        best = max((_FIELD_WEIGHTS[name] for name, tokens in fields.items() if term.matches(tokens)), default=0.0)
-        if not best:
-            return 0.0
-        total += best
-    return total
-
-
-def rank_products(rows: list[m.Product], terms: list[Term], args: ProductFilters) -> list[m.Product]:
-    """Keep the rows that pass every filter and match every term: best score first, then in stock, then by title."""
-    scored: list[tuple[float, m.Product]] = []
-    for p in rows:
-        if args.category and not _category_ok(p, args.category):
-            continue
-        if args.colour and not colour_ok(p, args.colour):
-            continue
-        if args.size and not size_ok(p, args.size):
-            continue
-        score = _score(_product_tokens(p), terms) if terms else 1.0
-        if score:
-            scored.append((score, p))
-    scored.sort(key=lambda sp: (-sp[0], sp[1].stock <= 0, sp[1].title, sp[1].sku))
-    return [p for _, p in scored]

@@ -16,7 +16,7 @@ from sqlalchemy import String, cast, func, or_
 
 from hub.db import models as m
 from tools.context import ToolContext
-from tools.retrieval.products import any_like, search_terms
+from tools.retrieval.products import holding_words
 from tools.retrieval.text import stem_set, stems
 
 RELATED_PREFILTER_LIMIT = 300
@@ -144,10 +144,11 @@ async def _by_vocabulary(ctx: ToolContext, source: m.Product) -> list[tuple[list
     if kind is None:
         return []
     targets = COMPLEMENTS[kind]
-    text = func.lower(m.Product.title + " " + m.Product.category + " " + cast(m.Product.attributes, String))
-    patterns = sorted({p for target in targets for term in search_terms(target) for p in term.sql_patterns()})
     rows = await ctx.data.products.list(
-        *_available(source), any_like(text, patterns), order_by=[m.Product.sku], limit=RELATED_PREFILTER_LIMIT
+        *_available(source),
+        or_(*(holding_words(ctx, target) for target in targets)),
+        order_by=[m.Product.sku],
+        limit=RELATED_PREFILTER_LIMIT,
     )
     kinds = {p.id: kind_of(p) for p in rows}
     return [

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hub.db.models import Base
+from hub.db.search import include_name
 
 target_metadata = Base.metadata
 
@@ -18,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
