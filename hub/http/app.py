@@ -67,9 +67,9 @@ def install_core(app: FastAPI, settings: Settings) -> None:
     security.install(app, settings)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(sync.router)  # ahead of the catalog's `/v1/products/{sku}`: `/v1/products/bulk` is its own
     app.include_router(catalog.router)
     app.include_router(catalog_import.router)
-    app.include_router(sync.router)
     app.include_router(shopify.router)
     app.include_router(tenant.router)
     app.include_router(images.router)

@@ -254,3 +254,10 @@ async def test_only_an_admin_key_may_sync(api: httpx.AsyncClient, shops: tuple[S
         response = await api.put("/v1/products/LAN-S", json=LANTERN, headers={"X-Hub-Key": key})
         assert response.status_code == 403
     assert (await api.delete("/v1/products/LAN-S")).status_code == 401
+
+
+async def test_the_bulk_path_is_not_read_as_a_sku(api: httpx.AsyncClient, shops: tuple[Shop, Shop]) -> None:
+    alpha, _ = shops
+    for method in ("GET", "PUT", "DELETE"):
+        response = await api.request(method, "/v1/products/bulk", headers=admin(alpha))
+        assert (response.status_code, response.headers.get("allow")) == (405, "POST"), (method, response.text)

@@ -48,6 +48,7 @@ class Accepted(BaseModel):
             (400, "The body is not a JSON object, or the webhook id header is missing."),
             (401, f"No {HMAC_HEADER} header, or one that does not match the body."),
             (404, "No shop here with a Shopify store connected."),
+            (422, "The shop's slug is longer than a slug can be."),
             (413, f"The body is over {MAX_BODY:,} bytes."),
         ),
     },

@@ -11,8 +11,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.catalog import fields
 from hub.catalog.importer import Outcome, upsert_products
@@ -52,7 +63,9 @@ Note = Annotated[str, _bounded(5000)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=fields.SKU_MAX, pattern=NO_NUL)]
 SkuPath = Annotated[str, Path(min_length=1, max_length=fields.SKU_MAX, pattern=NO_NUL)]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2)]
-Count = Annotated[int, Field(ge=-(2**31), lt=2**31, description="Units on hand; a negative count (oversold) is 0.")]
+Count = Annotated[
+    int, Strict(), Field(ge=-(2**31), lt=2**31, description="Units on hand; a negative count (oversold) is 0.")
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
@@ -66,7 +79,7 @@ class VariantIn(BaseModel):
     options: dict[Name, Tag] = Field(
         default_factory=dict, description='Option name → value as the shop names them: `{"Size": "M"}`.'
     )
-    grams: Annotated[int, Field(ge=0, lt=2**31)] | None = None
+    grams: Annotated[int, Strict(), Field(ge=0, lt=2**31)] | None = None
 
 
 class ImageIn(BaseModel):
@@ -156,7 +169,7 @@ class OrderItemIn(BaseModel):
 
     sku: Short = ""
     title: Annotated[str, _bounded(fields.TITLE_MAX)] = ""
-    quantity: Annotated[int, Field(gt=0, lt=2**31)]
+    quantity: Annotated[int, Strict(), Field(gt=0, lt=2**31)]
     unit_price: Money
     size: Short | None = None
     colour: Short | None = None
@@ -194,8 +207,8 @@ class CustomerIn(BaseModel):
     phone: Short = Field(default="", description="E.164, or national with `country`.")
     country: Annotated[str, StringConstraints(pattern=r"^([A-Za-z]{2})?$")] = ""
     tags: list[Tag] = Field(default_factory=list, max_length=250)
-    accepts_marketing: bool = False
-    accepts_sms: bool = False
+    accepts_marketing: StrictBool = False
+    accepts_sms: StrictBool = False
     note: Note = Field(default="", description="Kept when the customer is created.")
 
 
@@ -268,6 +281,13 @@ def _reasons(rejected: list[Rejection], line: int) -> list[str]:
 
 def _problems(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)]
+
+
+@router.api_route("/products/bulk", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def bulk_takes_post_only() -> None:
+    """Answer 405 on `/v1/products/bulk` for anything but POST, before the product routes read `bulk` as a SKU
+    (this route comes first here, and the sync router ahead of the catalog's)."""
+    raise StarletteHTTPException(405)
 
 
 @router.put(
