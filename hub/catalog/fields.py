@@ -172,7 +172,7 @@ _ATTRIBUTE: dict[OptionKind, str] = {OptionKind.SIZE: "sizes", OptionKind.COLOUR
 
 def attributes(product: ProductRecord) -> dict[str, Any]:
     """The `attributes` column the tools and the engine read: sizes, colours, material, product_type, options
-    ({name: [values]}), images and vendor; empty ones are left out."""
+    ({name: [values]}), images and vendor, and the platform's ids of the product; empty ones are left out."""
     options: dict[str, list[str]] = {name: list(values) for name, values in product.product_options.items()}
     for name in product.option_names:
         values = options.setdefault(name, [])
@@ -203,4 +203,5 @@ def attributes(product: ProductRecord) -> dict[str, Any]:
         ]
     if product.vendor:
         result["vendor"] = product.vendor
+    result.update(product.external)
     return result

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,7 +58,7 @@ _PRODUCT_FIELDS = (
     "active",
     "status",
 )
-_VARIANT_FIELDS = ("sku", "options", "price", "compare_at_price", "stock", "grams", "position")
+_VARIANT_FIELDS = ("sku", "options", "price", "compare_at_price", "stock", "grams", "position", "attributes")
 
 
 def read_catalog(data: bytes, fmt: CatalogFormat) -> ReadResult:
@@ -83,6 +83,18 @@ class _Planned:
     variants_changed: bool
 
 
+Outcome = Literal["created", "updated", "unchanged", "rejected"]
+"""What an upsert did with one product record."""
+
+
+@dataclass
+class Upserted:
+    """What `upsert_products` did (or, on a dry run, would do): the counts, and each record's outcome in order."""
+
+    summary: ImportSummary
+    outcomes: list[Outcome]
+
+
 async def import_catalog(
     sessions: async_sessionmaker[AsyncSession],
     tenant_id: uuid.UUID,
@@ -95,51 +107,95 @@ async def import_catalog(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Write `catalog` into the tenant's products; on `dry_run` count what would change and write nothing."""
-    summary = ImportSummary(rejected=list(catalog.rejected))
+    upserted = await upsert_products(
+        sessions,
+        tenant_id,
+        catalog.products,
+        currency=currency,
+        sku_column=SKU_COLUMN[fmt],
+        dry_run=dry_run,
+        progress=progress,
+    )
+    summary = upserted.summary
+    summary.rejected[:0] = catalog.rejected
+    if not prune:
+        return summary
+    products = m.Product.__table__
+    listed = {record.handle for record in catalog.products}
+    async with sessions() as session:
+        rows = await session.execute(
+            select(products.c.id, products.c.handle).where(
+                products.c.tenant_id == tenant_id, products.c.handle.is_not(None), products.c.status != "archived"
+            )
+        )
+        stale = [pid for pid, handle in rows if handle not in listed]
+        summary.archived = len(stale)
+        if dry_run or not stale:
+            return summary
+        for start in range(0, len(stale), 500):
+            await session.execute(
+                update(products)
+                .where(and_(products.c.tenant_id == tenant_id, products.c.id.in_(stale[start : start + 500])))
+                .values(status="archived", active=False)
+            )
+        await session.commit()
+    return summary
+
+
+async def upsert_products(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: uuid.UUID,
+    records: list[ProductRecord],
+    *,
+    currency: str,
+    sku_column: str = "sku",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Upserted:
+    """Create or replace the tenant's products `records` describe, matched by handle, each with all its variants.
+
+    The one write path of the catalog: a file import, the sync API and the Shopify webhooks all come here. A record
+    is rejected (the reasons in `summary.rejected`, on its lines) when its handle repeats an earlier record's or
+    when none of its variants survives (a SKU that another product holds); the others land regardless.
+    """
+    summary = ImportSummary()
+    outcomes: list[Outcome] = []
     async with sessions() as session:
         existing = await _existing(session, tenant_id)
     plans: list[_Planned] = []
     seen: set[str] = set()
-    for record in catalog.products:
+    for record in records:
         if record.handle in seen:
             summary.rejected.append(Rejection(record.line, "", f"handle {record.handle!r} appears twice"))
+            outcomes.append("rejected")
             continue
         seen.add(record.handle)
-        plan = _plan(record, existing, SKU_COLUMN[fmt], currency, summary.rejected)
+        plan = _plan(record, existing, sku_column, currency, summary.rejected)
         if plan is None:
+            outcomes.append("rejected")
             continue
         summary.products += 1
         summary.variants += len(plan.variants)
         if plan.existing_id is None:
             summary.created += 1
+            outcomes.append("created")
         elif plan.values or plan.variants_changed:
             summary.updated += 1
+            outcomes.append("updated")
         else:
             summary.unchanged += 1
+            outcomes.append("unchanged")
         plans.append(plan)
     to_write = [p for p in plans if p.existing_id is None or p.values or p.variants_changed]
-    stale = [pid for handle, (pid, status) in existing.imported.items() if handle not in seen and status != "archived"]
-    if prune:
-        summary.archived = len(stale)
     if dry_run:
-        return summary
+        return Upserted(summary, outcomes)
     for done, batch in enumerate(batches(to_write), start=1):
         async with sessions() as session:
             await _write(session, tenant_id, batch)
             await session.commit()
         if progress is not None:
             progress(min(done * BATCH, len(to_write)), len(to_write))
-    if prune and stale:
-        products = m.Product.__table__
-        async with sessions() as session:
-            for start in range(0, len(stale), 500):
-                await session.execute(
-                    update(products)
-                    .where(and_(products.c.tenant_id == tenant_id, products.c.id.in_(stale[start : start + 500])))
-                    .values(status="archived", active=False)
-                )
-            await session.commit()
-    return summary
+    return Upserted(summary, outcomes)
 
 
 @dataclass
@@ -150,21 +206,18 @@ class _Existing:
     """product id → its stored variants in position order."""
     sku_owner: dict[str, uuid.UUID]
     """Every SKU of the tenant, on a product row or a variant, → the product that holds it."""
-    imported: dict[str, tuple[uuid.UUID, str]]
-    """handle → (id, status) of every product with a handle."""
     claimed: dict[str, tuple[str, int]] = field(default_factory=dict[str, tuple[str, int]])
     """SKU → (handle, line) of the file's product that took it, for the reason given to a later one."""
 
 
 async def _existing(session: AsyncSession, tenant_id: uuid.UUID) -> _Existing:
     products, variants = m.Product.__table__, m.ProductVariant.__table__
-    result = _Existing({}, {}, {}, {})
+    result = _Existing({}, {}, {})
     columns = [products.c.id, products.c.handle, *(products.c[f] for f in _PRODUCT_FIELDS)]
     for row in (await session.execute(select(*columns).where(products.c.tenant_id == tenant_id))).mappings():
         result.sku_owner[row["sku"]] = row["id"]
         if row["handle"] is not None:
             result.products[row["handle"]] = dict(row)
-            result.imported[row["handle"]] = (row["id"], row["status"])
     stmt = (
         select(variants.c.product_id, *(variants.c[f] for f in _VARIANT_FIELDS))
         .where(variants.c.tenant_id == tenant_id)
@@ -224,6 +277,7 @@ def _plan(
             "stock": v.stock,
             "grams": v.grams,
             "position": position,
+            "attributes": v.attributes,
         }
         for position, v in enumerate(kept, start=1)
     ]

@@ -59,6 +59,8 @@ class VariantRecord:
     compare_at_price: Decimal | None
     stock: int
     grams: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict[str, Any])
+    """What the shop platform knows the variant by (Shopify's variant and inventory item ids)."""
 
 
 @dataclass
@@ -82,6 +84,8 @@ class ProductRecord:
     """Options that describe the product without making variants (WooCommerce attributes of a simple product)."""
     variants: list[VariantRecord] = field(default_factory=list[VariantRecord])
     images: list[Image] = field(default_factory=list[Image])
+    external: dict[str, str] = field(default_factory=dict[str, str])
+    """What the shop platform knows the product by (Shopify's product id), kept in the product's `attributes`."""
     rejected_lines: int = 0
     """How many of its rows were rejected; a product left with no variant is not imported."""
 

@@ -271,7 +271,26 @@ class ProductVariant(TenantOwned, Timestamped, Base):
     grams: Mapped[int | None] = mapped_column(Integer, default=None)
     position: Mapped[int] = mapped_column(Integer, default=0)
     """The shop's order of the variants (1 first)."""
+    attributes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default="{}")
+    """What the shop platform knows the variant by: `shopify_variant_id`, `shopify_inventory_item_id` (how an
+    inventory webhook finds it)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+
+
+class ShopPlatform(StrEnum):
+    SHOPIFY = "shopify"
+
+
+class ShopConnection(TenantOwned, Timestamped, Base):
+    """A tenant's link to the platform its shop runs on: the webhook secret its pushes are signed with."""
+
+    __tablename__ = "shop_connections"
+    __table_args__ = (UniqueConstraint("tenant_id", "platform"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    platform: Mapped[ShopPlatform] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    """`webhook_secret`, stored encrypted (`hub.encryption`)."""
 
 
 class Customer(TenantOwned, Timestamped, Base):

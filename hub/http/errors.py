@@ -123,10 +123,11 @@ def _not_allowed(request: Request, exc: StarletteHTTPException) -> tuple[str, di
     """Name every method the path takes. Starlette names only those of the first route that matched the path (the
     webhook's GET and POST answered `Allow: POST`, `/v1/tenant`'s GET and PATCH `Allow: GET`); the OpenAPI schema
     has them all. A path left out of the schema (HUB's pages) keeps Starlette's answer."""
-    methods: set[str] = set()
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        if compile_path(template)[0].match(request.url.path):
-            methods |= {method.upper() for method in operations}
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    matching = [template for template in paths if compile_path(template)[0].match(request.url.path)]
+    # As OpenAPI matches them: a concrete path before a templated one (`/v1/products/bulk` is not the SKU `bulk`).
+    concrete = [template for template in matching if "{" not in template]
+    methods = {method.upper() for template in concrete or matching for method in paths[template]}
     allow = ", ".join(sorted(methods)) if methods else (exc.headers or {}).get("Allow", "")
     return f"{request.method} is not allowed here; this path takes {allow}", {"Allow": allow}
 

@@ -18,3 +18,10 @@ Postgres can neither store nor compare (a SKU of `%00` was a 500)."""
 MAX_IMPORT_BODY = 50 * 1024 * 1024
 """Bytes of a catalog file sent to `POST /v1/catalog/import`: a 10,000-product Shopify export with every variant and
 image row is about 15 MiB."""
+
+MAX_SYNC_BODY = 8 * 1024 * 1024
+"""Bytes of a body sent to the catalog sync API (`/v1/products…`): a bulk of `MAX_BULK_PRODUCTS` products with a dozen
+variants and a long description each."""
+
+MAX_BULK_PRODUCTS = 1000
+"""Products in one `POST /v1/products/bulk`."""

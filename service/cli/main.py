@@ -20,6 +20,7 @@ from service.cli.explain import explain_command, replay_command
 from service.cli.ops import status_command, switch_app
 from service.cli.people import customers_app, orders_app
 from service.cli.prompts import prompts_app
+from service.cli.shopify import shopify_app
 from service.cli.usage import usage_app
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(orders_app, name="orders")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(widget_app, name="widget")
+app.add_typer(shopify_app, name="shopify")
 app.command("explain")(explain_command)
 app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")

@@ -116,6 +116,31 @@ CONFIG = schemathesis.Config.from_dict(
                     "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}
                 },
             },
+            {
+                # A product's fields must fit together beyond what a schema says: one without variants needs a
+                # price, one with variants has the path's SKU among them, and a SKU another product holds is refused.
+                "include-path": "/v1/products/{sku}",
+                "include-method": "PUT",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}
+                },
+            },
+            {
+                # An order's line item needs a SKU or a title; its e-mail must read as one (`hub.text.EMAIL`).
+                "include-path": "/v1/orders/{number}",
+                "include-method": "PUT",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}
+                },
+            },
+            {
+                # The path's id is the customer's e-mail, which must read as one (`hub.text.EMAIL`).
+                "include-path": "/v1/customers/{id}",
+                "include-method": "PUT",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}
+                },
+            },
         ]
     }
 )
