@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from hub.db.roles import ApiKeyRole
+from hub.knowledge.kinds import KnowledgeKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -312,13 +313,6 @@ class Order(TenantOwned, Base):
     eta: Mapped[date | None] = mapped_column(Date, default=None)
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class KnowledgeKind(StrEnum):
-    POLICY = "policy"
-    """A rule the shop holds itself to: returns, shipping, payment, privacy."""
-    HELP = "help"
-    """A help or FAQ page: how to do something."""
 
 
 class PolicyDocument(TenantOwned, Timestamped, Base):

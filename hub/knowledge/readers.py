@@ -6,6 +6,7 @@ import io
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from html.parser import HTMLParser
 from pathlib import PurePath
 
 from hub.knowledge.passages import Section, paragraphs_of
@@ -77,7 +78,7 @@ def read_document(name: str, data: bytes) -> ReadDocument:
         case DocumentFormat.MARKDOWN:
             doc = _markdown(_decode(data), fallback)
         case DocumentFormat.HTML:
-            doc = _html(data, fallback)
+            doc = _html(_decode(data), fallback)
         case DocumentFormat.TEXT:
             doc = _plain(_decode(data), fallback)
         case DocumentFormat.PDF:
@@ -170,37 +171,70 @@ def _plain_inline(text: str) -> str:
     return _MD_EMPHASIS.sub("", text)
 
 
-_BLOCKS = ("p", "li", "dt", "dd", "pre", "blockquote", "td", "th", "figcaption", "address")
-_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_DROPPED = ("script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form", "iframe")
+_BLOCKS = frozenset({"p", "li", "dt", "dd", "pre", "blockquote", "td", "th", "figcaption", "address", "div", "tr"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_DROPPED = frozenset({"script", "style", "noscript", "template", "nav", "header", "footer", "svg", "form", "iframe"})
 
 
-def _html(data: bytes, fallback: str) -> ReadDocument:
-    import lxml.etree
-    import lxml.html
+class _HtmlBlocks(HTMLParser):
+    """Collect an HTML page's title and its text blocks (headings, paragraphs, list items, cells) in order,
+    leaving out scripts, styles and the site's navigation."""
 
-    try:
-        root = lxml.html.document_fromstring(data)
-    except (lxml.etree.ParserError, ValueError) as exc:
-        raise UnreadableDocumentError(f"not readable HTML: {exc}") from None
-    for el in list(root.iter(*_DROPPED)):
-        el.drop_tree()
-    page_title = " ".join((root.findtext(".//title") or "").split())
-    out = _Builder(fallback)
-    if page_title:
-        out.title = page_title
-    body = root.find("body")
-    wanted = _BLOCKS + _HEADINGS
-    for el in (body if body is not None else root).iter(*wanted):
-        if any(a.tag in wanted for a in el.iterancestors()):
-            continue  # its text is read with the block that holds it
-        text = el.text_content()
-        if el.tag in _HEADINGS:
-            out.heading(text, int(el.tag[1]))
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.blocks: list[tuple[str, str]] = []
+        self._skip = 0
+        self._in_title = False
+        self._tag = "p"
+        self._parts: list[str] = []
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self._parts).split())
+        if text:
+            self.blocks.append((self._tag, f"- {text}" if self._tag == "li" else text))
+        self._parts = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROPPED:
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag in _BLOCKS or tag in _HEADINGS:
+            self._flush()
+            self._tag = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _DROPPED:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif tag in _BLOCKS or tag in _HEADINGS:
+            self._flush()
+            self._tag = "p"
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._in_title:
+            self.title += data
         else:
-            out.paragraph(f"- {text.strip()}" if el.tag == "li" else text)
-    if not any(s.paragraphs for s in out.sections) and body is not None:
-        out.paragraph(body.text_content())
+            self._parts.append(data)
+
+
+def _html(source: str, fallback: str) -> ReadDocument:
+    parser = _HtmlBlocks()
+    parser.feed(source)
+    parser.close()
+    parser.handle_endtag("p")
+    out = _Builder(fallback)
+    if parser.title.strip():
+        out.title = " ".join(parser.title.split())
+    for tag, text in parser.blocks:
+        if tag in _HEADINGS:
+            out.heading(text, int(tag[1]))
+        else:
+            out.paragraph(text)
     return out.build()
 
 
@@ -222,7 +256,7 @@ def _pdf(data: bytes, fallback: str) -> ReadDocument:
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-        meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
+        meta_title = ((reader.metadata.title if reader.metadata else None) or "").strip()
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise UnreadableDocumentError(f"not a readable PDF: {exc}") from None
     text = "\n\n".join(_pdf_paragraphs(page) for page in pages)
