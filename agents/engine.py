@@ -79,7 +79,10 @@ def _price_phrase(card: eng.ProductCard) -> str:
 def _cite(passage: eng.PolicyPassage) -> str:
     """Quote a passage under the name of its source (the document, and its heading when it has several), so the
     shopper and whoever reads the trace can tell where the answer came from."""
-    where = f"our {passage.title} policy" if passage.kind == "policy" else f"our help page “{passage.title}”"
+    if passage.kind == "help":
+        where = f"our help page “{passage.title}”"
+    else:
+        where = f"our {passage.title}" + ("" if "polic" in passage.title.casefold() else " policy")
     if passage.heading not in ("", passage.title):
         where += f" ({passage.heading})"
     return f"From {where}: {passage.text}"
