@@ -67,7 +67,7 @@ class KnowledgeSummary:
 class _Prepared:
     doc: ReadDocument
     passages: list[PassageText]
-    vectors: encoder.Vectors
+    vectors: encoder.Vectors | None
 
 
 def slug_of(name: str) -> str:
@@ -75,13 +75,13 @@ def slug_of(name: str) -> str:
     return slugify(PurePath(name).stem, max_length=100) or "document"
 
 
-def _prepare(file: KnowledgeFile) -> _Prepared:
+def _prepare(file: KnowledgeFile, *, encode: bool) -> _Prepared:
     """Read, split and encode one file (CPU work, run off the event loop)."""
     if len(file.data) > MAX_FILE_BYTES:
         raise UnreadableDocumentError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     doc = read_document(file.name, file.data)
     passages = split_sections(doc.sections)
-    vectors = encoder.encode([encoder_input(doc.title, p.heading, p.text) for p in passages])
+    vectors = encoder.encode([encoder_input(doc.title, p.heading, p.text) for p in passages]) if encode else None
     return _Prepared(doc, passages, vectors)
 
 
@@ -91,9 +91,14 @@ async def add_documents(
     files: Sequence[KnowledgeFile],
     *,
     kind: KnowledgeKind = KnowledgeKind.POLICY,
+    encode: bool = True,
     progress: Progress | None = None,
 ) -> KnowledgeSummary:
-    """Add or replace the tenant's documents from `files` in the session's transaction (the caller commits)."""
+    """Add or replace the tenant's documents from `files` in the session's transaction (the caller commits).
+
+    `encode=False` stores the passages without vectors, for the process that first ranks them to encode: the demo
+    seed uses it so `hub serve --demo` does not wait for the encoder to load before it serves.
+    """
     policies = Policies(session, tenant_id)
     summary = KnowledgeSummary()
     seen: dict[str, str] = {}
@@ -111,7 +116,7 @@ async def add_documents(
             summary.passages += (await policies.passage_counts()).get(existing.id, 0)
         else:
             try:
-                prepared = await asyncio.to_thread(_prepare, file)
+                prepared = await asyncio.to_thread(_prepare, file, encode=encode)
             except UnreadableDocumentError as exc:
                 summary.rejected.append(Rejected(file.name, str(exc)))
                 continue
@@ -135,8 +140,13 @@ async def add_documents(
             await policies.replace_passages(
                 document,
                 [
-                    {"ordinal": i, "heading": p.heading[:300], "text": p.text, "embedding": encoder.to_bytes(v)}
-                    for i, (p, v) in enumerate(zip(prepared.passages, prepared.vectors, strict=True))
+                    {
+                        "ordinal": i,
+                        "heading": p.heading[:300],
+                        "text": p.text,
+                        "embedding": None if prepared.vectors is None else encoder.to_bytes(prepared.vectors[i]),
+                    }
+                    for i, p in enumerate(prepared.passages)
                 ],
             )
             summary.documents += 1

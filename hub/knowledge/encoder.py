@@ -52,12 +52,16 @@ def encode(texts: Sequence[str]) -> Vectors:
     """Encode texts in batches into an (n, 512) float32 matrix of unit rows (a zero row for an empty text)."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    # Batches of texts of similar length: a batch is padded to its longest text.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with _lock:
         model = _load()
         parts = [
-            np.asarray(model.encode(list(texts[i : i + BATCH])), dtype=np.float32) for i in range(0, len(texts), BATCH)
+            np.asarray(model.encode([texts[i] for i in order[start : start + BATCH]]), dtype=np.float32)
+            for start in range(0, len(order), BATCH)
         ]
-    out = np.concatenate(parts)
+    out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+    out[order] = np.concatenate(parts)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
 

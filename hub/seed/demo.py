@@ -229,5 +229,6 @@ async def _insert_shop(session: AsyncSession, tenant: m.Tenant, shop: DemoShop) 
     counts["orders"] = await _insert_missing(
         session, m.Order, "number", orders, await _existing(session, m.Order.number, tid)
     )
-    counts["policies"] = (await add_documents(session, tid, policy_files(shop))).added
+    # Without vectors: the first policy question encodes them, so `hub serve --demo` starts without the encoder.
+    counts["policies"] = (await add_documents(session, tid, policy_files(shop), encode=False)).added
     return counts

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
@@ -213,3 +213,15 @@ async def test_the_http_twins_take_an_admin_key_and_answer_bad_input_with_4xx(
     assert gone.status_code == 200 and gone.json()["removed"]["slug"] == "care"
     left = (await api.get("/v1/knowledge", headers={"X-Hub-Key": shop.admin_key})).json()["documents"]
     assert [d["slug"] for d in left] == ["returns"]
+
+
+async def test_passages_stored_without_a_vector_are_encoded_when_the_index_loads(session: AsyncSession) -> None:
+    shop = await with_pages(session, "fjord")
+    # What migration 0011 leaves for policies written before passages had vectors.
+    await session.execute(update(m.KnowledgePassage).values(embedding=None))
+    await session.execute(update(m.PolicyDocument).values(content_hash=""))
+    await session.commit()
+
+    answer = await ask(session, shop, "¿Cuántos días tengo para devolver un artículo?")
+
+    assert answer.found and answer.passages[0].heading == "Return window"

@@ -67,7 +67,7 @@ def test_an_unreadable_file_is_refused_with_its_reason(name: str, data: bytes, r
 
 
 def test_short_paragraphs_share_a_passage_and_a_long_one_becomes_overlapping_windows() -> None:
-    short = [f"Paragraph {i} has exactly ten words in it for this test." for i in range(30)]
+    short = [f"Paragraph {i} has exactly ten words in it for test." for i in range(30)]
     packed = split_sections([Section("FAQ", short)])
     assert all(p.heading == "FAQ" for p in packed)
     assert [len(p.text.split()) for p in packed] == [200, 100]
