@@ -84,7 +84,7 @@ async def list_knowledge(auth: AdminKey, session: Session) -> DocumentsOut:
     return DocumentsOut(documents=[DocumentOut.model_validate(d.as_dict()) for d in docs])
 
 
-@router.delete("/{document}", responses=error_responses((404, "No document of this shop has that id or slug.")))
+@router.delete("/{document}", responses=error_responses((404, "No document of this shop has that id or slug."), 422))
 async def remove_knowledge(auth: AdminKey, session: Session, document: str) -> RemovedOut:
     """Remove a document, by id or slug, and its passages: the assistant stops quoting it at once."""
     info = await remove_document(session, auth.caller.tenant_id, document)
