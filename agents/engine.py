@@ -76,6 +76,18 @@ def _price_phrase(card: eng.ProductCard) -> str:
     return f"from {price} to {format_money(card.price_to, card.currency)}" if card.price_to is not None else price
 
 
+def _cite(passage: eng.PolicyPassage) -> str:
+    """Quote a passage under the name of its source (the document, and its heading when it has several), so the
+    shopper and whoever reads the trace can tell where the answer came from."""
+    if passage.kind == "help":
+        where = f"our help page “{passage.title}”"
+    else:
+        where = f"our {passage.title}" + ("" if "polic" in passage.title.casefold() else " policy")
+    if passage.heading not in ("", passage.title):
+        where += f" ({passage.heading})"
+    return f"From {where}: {passage.text}"
+
+
 def _card_line(card: eng.ProductCard) -> str:
     return f"- {card.title} ({card.sku}): {_price_phrase(card)}, {_stock_phrase(card)}"
 
@@ -311,8 +323,7 @@ class DeterministicEngine:
         if not answer.found:
             await self._hand_off(ctx, turn, eng.HandoffReason.MISSING_KNOWLEDGE, f"No policy answers: {text}")
             return
-        passage = answer.passages[0]
-        turn.reply = f"From our {passage.title} policy: {passage.text}"
+        turn.reply = _cite(answer.passages[0])
 
     async def _hand_off(self, ctx: ToolContext, turn: EngineTurn, reason: eng.HandoffReason, summary: str) -> None:
         result = await self._call(ctx, turn, "handoff_to_human", reason=reason, summary=summary[:1000].ljust(5))

@@ -49,8 +49,10 @@ from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.gateway import tokens
+from hub.knowledge.documents import add_documents
 from hub.redis_conn import EmbeddedRedis
 from hub.seed.catalog import build_demo_shop
+from hub.seed.demo import policy_files
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.usage.rollup import nearest_rank
@@ -88,9 +90,7 @@ async def shop(session, products: int) -> uuid.UUID:
             }
         )
     await session.execute(insert(m.Product), rows)
-    await session.execute(
-        insert(m.PolicyDocument), [{**d, "id": uuid.uuid4(), "tenant_id": tenant.id} for d in demo.policies]
-    )
+    await add_documents(session, tenant.id, policy_files(demo))
     await session.commit()
     return tenant.id
 

@@ -37,6 +37,7 @@ from agents.router import IntentRouter
 from evals.cases import GOLDEN_DIR, MIN_CASES, USE_CASES, EvalCase, Expect
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
+from hub.knowledge.passages import split_passages
 from hub.prompting.outputs import (
     AspectRatio,
     CrmCustomerSummary,
@@ -57,7 +58,6 @@ from tools.crm import followup
 from tools.crm.next_action import SELLING_ACTIONS
 from tools.crm.profile import build_profile, orders_text
 from tools.photography import read_request
-from tools.retrieval.policies import split_passages
 from tools.seo import CLAIM_WORDS, product_record
 
 PREFIXES = {

@@ -18,7 +18,7 @@ from hub.product_options import OptionKind, option_kind, option_named
 from hub.text import order_number_spellings, same_phone
 from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
-from tools.retrieval.policies import bm25, passages_of, query_weights
+from tools.retrieval.policies import encode_question, load_index, query_weights
 from tools.retrieval.products import (
     colour_matches,
     colour_ok,
@@ -33,7 +33,11 @@ from tools.retrieval.related import complementary_products, similar_products
 LOW_STOCK_THRESHOLD = 5
 """At or below this many units an item counts as low stock."""
 POLICY_MIN_SCORE = 1.2
-"""BM25 score under which a passage is too weak to quote; calibrated on the demo shop's policies."""
+"""BM25 score under which keywords alone are too weak to quote a passage; calibrated on the demo shop's policies."""
+POLICY_MIN_COSINE = 0.25
+"""Sentence-vector cosine under which meaning alone is too weak to quote a passage."""
+POLICY_COSINE_MARGIN = 0.08
+"""A passage quoted on meaning alone is at most this far below the closest one."""
 ORDER_NOT_FOUND = (
     "No order matches that order number together with that email or phone number. "
     "Ask the customer to check both and try again, exactly as they appear in the order confirmation."
@@ -520,13 +524,25 @@ class PolicyAnswerInput(BaseModel):
 
 
 class PolicyPassage(BaseModel):
+    passage_id: str
+    """The stored passage quoted: `hub explain` and the trace name it, so a wrong answer can be traced to its source."""
     slug: str
+    """The document it comes from, named after the file that was added."""
     title: str
+    heading: str
+    """The heading the passage sits under within its document (the title when it has none)."""
     topic: str
+    kind: str
+    """`policy` or `help`."""
     text: str
-    """The passage exactly as the policy states it: answer from this text only."""
+    """The passage exactly as the document states it: answer from this text only."""
     score: float
-    """BM25 relevance; higher is better."""
+    """Fused keyword and meaning relevance; higher is better."""
+
+    @property
+    def citation(self) -> str:
+        """How a reply names its source: the document, and the heading when the document has several."""
+        return self.title if self.heading in ("", self.title) else f"{self.title} › {self.heading}"
 
 
 class PolicyAnswerResult(BaseModel):
@@ -537,27 +553,40 @@ class PolicyAnswerResult(BaseModel):
 
 @tool(audiences=EVERYONE)
 async def policy_answer(ctx: ToolContext, args: PolicyAnswerInput) -> PolicyAnswerResult:
-    """Find the shop's policy passages that answer a question about shipping, delivery, returns, refunds, exchanges,
-    cancellations and order changes, payment, account, invoices, newsletters, WhatsApp messages, sizing or contacting a
-    person. Answer only from the passages returned; if none are found, offer a handoff instead of guessing."""
-    passages = passages_of(await ctx.data.policies.list(order_by=[m.PolicyDocument.slug]))
-    query = query_weights(args.question)
-    if not passages or not query:
+    """Find the shop's policy and help passages that answer a question about shipping, delivery, returns, refunds,
+    exchanges, cancellations and order changes, payment, account, invoices, newsletters, WhatsApp messages, sizing or
+    contacting a person, in any language. Answer only from the passages returned and name the one you used; if none
+    are found, offer a handoff instead of guessing."""
+    index = await load_index(ctx.data.policies)
+    if not index.passages:
         return PolicyAnswerResult(found=False, passages=[])
-    ranked = sorted(zip(bm25(passages, query), passages, strict=True), key=lambda sp: -sp[0])
-    best = ranked[0][0]
-    if best < POLICY_MIN_SCORE:
-        return PolicyAnswerResult(found=False, passages=[])
+    hits = index.rank(query_weights(args.question), await encode_question(args.question))
+    best_keyword = max(h.keyword for h in hits)
+    best_cosine = max(h.cosine for h in hits)
+    keyword_bar = max(POLICY_MIN_SCORE, best_keyword * 0.6)
+    cosine_bar = max(POLICY_MIN_COSINE, best_cosine - POLICY_COSINE_MARGIN)
     chosen: list[PolicyPassage] = []
-    for score, p in ranked:
-        if len(chosen) == args.max_passages or score < max(POLICY_MIN_SCORE, best * 0.6):
+    for hit in hits:
+        if len(chosen) == args.max_passages:
             break
-        if any(c.slug == p.doc.slug for c in chosen):
+        if hit.keyword < keyword_bar and hit.cosine < cosine_bar:
+            continue
+        p = hit.passage
+        if any(c.slug == p.slug for c in chosen):
             continue
         chosen.append(
-            PolicyPassage(slug=p.doc.slug, title=p.doc.title, topic=p.doc.topic, text=p.text, score=round(score, 3))
+            PolicyPassage(
+                passage_id=str(p.id),
+                slug=p.slug,
+                title=p.title,
+                heading=p.heading,
+                topic=p.topic,
+                kind=p.kind,
+                text=p.text,
+                score=round(hit.score, 4),
+            )
         )
-    return PolicyAnswerResult(found=True, passages=chosen)
+    return PolicyAnswerResult(found=bool(chosen), passages=chosen)
 
 
 # --- recommend_products -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from hub.db.roles import ApiKeyRole
+from hub.knowledge.kinds import KnowledgeKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -333,17 +335,40 @@ class Order(TenantOwned, Base):
 
 
 class PolicyDocument(TenantOwned, Timestamped, Base):
-    """A store policy or FAQ passage the agent may quote."""
+    """One of the shop's policy or help pages as `hub knowledge add` read it; the agent quotes its passages."""
 
     __tablename__ = "policy_documents"
     __table_args__ = (UniqueConstraint("tenant_id", "slug"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
     slug: Mapped[str] = mapped_column(String(100))
+    """Made from the file name: adding a file of the same name again replaces this document."""
     topic: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    """The readable text of the whole file, headings included."""
+    kind: Mapped[KnowledgeKind] = mapped_column(String(16), default=KnowledgeKind.POLICY, server_default="policy")
+    source: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    """The file name it was added from."""
+    content_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """sha256 of the file's bytes: the same file added again changes nothing."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+
+
+class KnowledgePassage(TenantOwned, Base):
+    """A passage of about 100–200 words of a policy or help page, under its heading, with its sentence vector."""
+
+    __tablename__ = "knowledge_passages"
+    __table_args__ = (Index("ix_knowledge_passages_document", "document_id", "ordinal"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("policy_documents.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    """Its place in the document, from 0."""
+    heading: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """Little-endian float32 unit vector from `hub.knowledge.encoder`; None until encoded (rows a migration moved)."""
 
 
 class Conversation(TenantOwned, Timestamped, Base):

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from hub.http import security
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import REQUEST_ID_PATTERN, RequestContextMiddleware
-from hub.http.routes import audit, catalog, catalog_import, health, images, shopify, sync, tenant
+from hub.http.routes import audit, catalog, catalog_import, health, images, knowledge, shopify, sync, tenant
 from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -71,6 +71,7 @@ def install_core(app: FastAPI, settings: Settings) -> None:
     app.include_router(catalog.router)
     app.include_router(catalog_import.router)
     app.include_router(shopify.router)
+    app.include_router(knowledge.router)
     app.include_router(tenant.router)
     app.include_router(images.router)
     app.include_router(audit.router)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
 from hub.encryption import SecretBox
+from hub.knowledge.documents import KnowledgeFile, add_documents
 from hub.seed.catalog import SHOP_SLUG, DemoShop, build_demo_shop
 from hub.seed.images import write_images
 from hub.settings import Settings
@@ -200,13 +201,20 @@ async def seed_demo(
     )
 
 
+def policy_files(shop: DemoShop) -> list[KnowledgeFile]:
+    """The demo shop's policies as the Markdown files a real shop would add with `hub knowledge add`."""
+    return [
+        KnowledgeFile(f"{p['slug']}.md", f"# {p['title']}\n\n{p['body']}\n".encode(), topic=p["topic"])
+        for p in shop.policies
+    ]
+
+
 async def _insert_shop(session: AsyncSession, tenant: m.Tenant, shop: DemoShop) -> dict[str, int]:
     tid = tenant.id
     products = [
         {**p, "id": uuid.uuid4(), "tenant_id": tid, "image_path": f"{tid}/{p['image_path']}"} for p in shop.products
     ]
     customers = [{**c, "id": uuid.uuid4(), "tenant_id": tid} for c in shop.customers]
-    policies = [{**p, "id": uuid.uuid4(), "tenant_id": tid} for p in shop.policies]
     counts = {
         "products": await _insert_missing(
             session, m.Product, "sku", products, await _existing(session, m.Product.sku, tid)
@@ -221,7 +229,6 @@ async def _insert_shop(session: AsyncSession, tenant: m.Tenant, shop: DemoShop) 
     counts["orders"] = await _insert_missing(
         session, m.Order, "number", orders, await _existing(session, m.Order.number, tid)
     )
-    counts["policies"] = await _insert_missing(
-        session, m.PolicyDocument, "slug", policies, await _existing(session, m.PolicyDocument.slug, tid)
-    )
+    # Without vectors: the first policy question encodes them, so `hub serve --demo` starts without the encoder.
+    counts["policies"] = (await add_documents(session, tid, policy_files(shop), encode=False)).added
     return counts

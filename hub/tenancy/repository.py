@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, FromClause, Row, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, FromClause, Row, Select, and_, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, QueryableAttribute
 
@@ -179,7 +179,57 @@ class Orders(TenantRepository[m.Order]):
 
 
 class Policies(TenantRepository[m.PolicyDocument]):
+    """The shop's policy and help pages (`hub knowledge`), each with its passages."""
+
     model = m.PolicyDocument
+
+    async def by_slug(self, slug: str) -> m.PolicyDocument | None:
+        return await self.one_where(m.PolicyDocument.slug == slug)
+
+    async def fingerprint(self) -> list[tuple[uuid.UUID, str, datetime]]:
+        """Each document's id, content hash and last change: what the retrieval index is rebuilt on."""
+        stmt = (
+            select(m.PolicyDocument.id, m.PolicyDocument.content_hash, m.PolicyDocument.updated_at)
+            .where(m.PolicyDocument.tenant_id == self.tenant_id)
+            .order_by(m.PolicyDocument.id)
+        )
+        return [(i, h, u) for i, h, u in (await self.session.execute(stmt)).all()]
+
+    async def passages(self) -> list[tuple[m.KnowledgePassage, m.PolicyDocument]]:
+        """Every passage of every document, with its document, in document and passage order."""
+        stmt = (
+            select(m.KnowledgePassage, m.PolicyDocument)
+            .join(m.PolicyDocument, m.PolicyDocument.id == m.KnowledgePassage.document_id)
+            .where(m.KnowledgePassage.tenant_id == self.tenant_id, m.PolicyDocument.tenant_id == self.tenant_id)
+            .order_by(m.PolicyDocument.slug, m.KnowledgePassage.ordinal)
+        )
+        return [(p, d) for p, d in (await self.session.execute(stmt)).all()]
+
+    async def passage_counts(self) -> dict[uuid.UUID, int]:
+        stmt = (
+            select(m.KnowledgePassage.document_id, func.count())
+            .where(m.KnowledgePassage.tenant_id == self.tenant_id)
+            .group_by(m.KnowledgePassage.document_id)
+        )
+        return {d: n for d, n in (await self.session.execute(stmt)).all()}
+
+    async def replace_passages(self, document: m.PolicyDocument, rows: Sequence[dict[str, Any]]) -> None:
+        """Delete the document's passages and insert `rows` (ordinal, heading, text, embedding) in their place."""
+        await self.session.execute(
+            delete(m.KnowledgePassage).where(
+                m.KnowledgePassage.tenant_id == self.tenant_id, m.KnowledgePassage.document_id == document.id
+            )
+        )
+        if rows:
+            await self.session.execute(
+                insert(m.KnowledgePassage),
+                [{**r, "id": uuid.uuid4(), "tenant_id": self.tenant_id, "document_id": document.id} for r in rows],
+            )
+
+    async def remove(self, document: m.PolicyDocument) -> None:
+        """Delete a document and its passages."""
+        await self.replace_passages(document, [])
+        await self.session.delete(document)
 
 
 class Conversations(TenantRepository[m.Conversation]):

@@ -17,6 +17,7 @@ from service.cli.catalog import catalog_app
 from service.cli.channels import whatsapp_app, widget_app
 from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
 from service.cli.explain import explain_command, replay_command
+from service.cli.knowledge import knowledge_app
 from service.cli.ops import status_command, switch_app
 from service.cli.people import customers_app, orders_app
 from service.cli.prompts import prompts_app
@@ -58,6 +59,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(customers_app, name="customers")
 app.add_typer(orders_app, name="orders")
+app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(widget_app, name="widget")
 app.add_typer(shopify_app, name="shopify")

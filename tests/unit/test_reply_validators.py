@@ -72,9 +72,12 @@ POLICY = PolicyAnswerResult(
     found=True,
     passages=[
         PolicyPassage(
+            passage_id="5f0c3a52-7a0e-4a39-9d1c-0b0f5a0c1e01",
             slug="returns-refunds",
             title="Returns and refunds",
+            heading="Returns and refunds",
             topic="returns_refunds",
+            kind="policy",
             text=(
                 "You can return unworn items within 30 days of delivery. $4.95 is deducted from your refund. "
                 "We issue the refund within 5 business days. Cancelled orders are refunded in full. "
@@ -83,9 +86,12 @@ POLICY = PolicyAnswerResult(
             score=4.2,
         ),
         PolicyPassage(
+            passage_id="5f0c3a52-7a0e-4a39-9d1c-0b0f5a0c1e02",
             slug="contact-a-person",
             title="Talking to a person",
+            heading="Talking to a person",
             topic="contact_human",
+            kind="policy",
             text=(
                 "The team works Monday to Friday 9 am–6 pm. Email help@northwindthreads.example.com or call "
                 "+1 (555) 010-0199 during opening hours."

@@ -1,21 +1,37 @@
-"""Split a tenant's policies into passages and rank them for a question with BM25."""
+"""Rank a tenant's policy and help passages for a question: BM25 on stems fused with sentence-vector cosine.
+
+Keywords catch the shop's own words (Klarna, PO box, Final Sale); the multilingual sentence encoder catches a
+question asked in other words or another language. Each ranking is turned into reciprocal ranks and summed (RRF),
+and a passage is only quoted when one of the two is confident on its own. A tenant's passages and their vectors are
+held in process and rebuilt when its documents change (their ids, hashes and update times, read every question).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import math
-import re
-from collections import Counter
+import threading
+import uuid
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime
 
-from hub.db import models as m
+import numpy as np
+
+from hub.knowledge import encoder
+from hub.knowledge.passages import encoder_input
+from hub.tenancy.repository import Policies
 from tools.retrieval.text import WORD, fold, stem_of, stems, synonym_map
 
-POLICY_PASSAGE_WORDS = 220
-"""Paragraphs longer than this are split into overlapping sentence windows..."""
-POLICY_WINDOW_WORDS = 150
-"""...of about this many words each."""
-
+RRF_K = 10
+"""Reciprocal-rank constant: small, so a clear first place in either ranking counts."""
+BM25_WEIGHT = 1.0
+COSINE_WEIGHT = 0.9
+"""Weights of the two rankings: on a tie of places, the shop's own words win."""
+BM25_CONFIDENT = 4.0
+"""A best BM25 score from which keywords count in full; below it, in proportion."""
+CACHED_TENANTS = 256
+"""Tenants whose passage index one process keeps."""
 
 _POLICY_STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for from with about as into is are was were be been being am do does
@@ -86,45 +102,112 @@ _BM25_B = 0.75
 
 @dataclass(frozen=True)
 class Passage:
-    """One passage of a policy, with the counts of its stems (and its policy's title and topic)."""
+    """One passage of a policy or help page, with the counts of its stems (its title, heading and topic too)."""
 
-    doc: m.PolicyDocument
+    id: uuid.UUID
+    slug: str
+    title: str
+    heading: str
+    topic: str
+    kind: str
     text: str
     terms: Counter[str]
 
 
-def split_passages(body: str) -> list[str]:
-    """Split a policy into paragraphs, and long paragraphs into sentence windows overlapping by one sentence."""
-    passages: list[str] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", body)):
-        if len(paragraph.split()) <= POLICY_PASSAGE_WORDS:
-            passages += [paragraph] if paragraph else []
-            continue
-        sentences = re.split(r"(?<=[.!?])\s+", paragraph)
-        start = 0
-        while True:
-            end, words = start, 0
-            while end < len(sentences) and (end == start or words + len(sentences[end].split()) <= POLICY_WINDOW_WORDS):
-                words += len(sentences[end].split())
-                end += 1
-            passages.append(" ".join(sentences[start:end]))
-            if end == len(sentences):
-                break
-            start = max(start + 1, end - 1)
-    return passages
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    """The fused reciprocal-rank score; higher is better."""
+    keyword: float
+    """BM25."""
+    cosine: float
 
 
-def passages_of(docs: list[m.PolicyDocument]) -> list[Passage]:
-    """Split every policy into passages, in order."""
-    return [Passage(doc, text, terms) for doc in docs for text, terms in _doc_passages(doc.title, doc.topic, doc.body)]
+def passage_terms(title: str, heading: str, topic: str, text: str) -> Counter[str]:
+    """A passage's stems: its document's title counted twice, its heading (when it is not the title), its topic."""
+    where = stems(title) * 2 + (stems(heading) if heading not in ("", title) else [])
+    return Counter(where + stems(topic.replace("_", " ")) + stems(text))
 
 
-@lru_cache(maxsize=1024)
-def _doc_passages(title: str, topic: str, body: str) -> tuple[tuple[str, Counter[str]], ...]:
-    """A policy's passages with their term counts (the title counted twice), cached by the policy's text: the same
-    policies are asked about on every turn, and an edited policy is a new key. The counters are read, never changed."""
-    heading = stems(title) * 2 + stems(topic.replace("_", " "))
-    return tuple((text, Counter(heading + stems(text))) for text in split_passages(body))
+@dataclass(frozen=True)
+class PolicyIndex:
+    passages: list[Passage]
+    vectors: encoder.Vectors
+    """One unit row per passage."""
+
+    def rank(self, query: dict[str, float], vector: encoder.Vectors) -> list[Hit]:
+        """Every passage, best first, by the weighted reciprocal ranks of its BM25 score and its cosine."""
+        if not self.passages:
+            return []
+        keyword = bm25(self.passages, query) if query else [0.0] * len(self.passages)
+        cosine = (self.vectors @ vector.reshape(-1)).tolist()
+        fused = [0.0] * len(self.passages)
+        by_keyword = sorted((i for i, s in enumerate(keyword) if s > 0), key=lambda i: -keyword[i])
+        # Keywords count in proportion to how well the best passage matched them: a question in another language
+        # or in other words matches only a stray name or two, and the encoder knows better.
+        keyword_weight = BM25_WEIGHT * min(1.0, max(keyword) / BM25_CONFIDENT)
+        for rank, i in enumerate(by_keyword, start=1):
+            fused[i] += keyword_weight / (RRF_K + rank)
+        for rank, i in enumerate(sorted(range(len(cosine)), key=lambda i: -cosine[i]), start=1):
+            fused[i] += COSINE_WEIGHT / (RRF_K + rank)
+        hits = [Hit(p, fused[i], keyword[i], cosine[i]) for i, p in enumerate(self.passages)]
+        return sorted(hits, key=lambda h: (-h.score, -h.keyword))
+
+
+_Fingerprint = list[tuple[uuid.UUID, str, datetime]]
+_cache: OrderedDict[uuid.UUID, tuple[_Fingerprint, PolicyIndex]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+async def load_index(policies: Policies) -> PolicyIndex:
+    """The tenant's passage index: from this process's cache while its documents are unchanged, else rebuilt."""
+    fingerprint = await policies.fingerprint()
+    with _cache_lock:
+        cached = _cache.get(policies.tenant_id)
+        if cached is not None and cached[0] == fingerprint:
+            _cache.move_to_end(policies.tenant_id)
+            return cached[1]
+    rows = await policies.passages()
+    passages = [
+        Passage(
+            p.id,
+            d.slug,
+            d.title,
+            p.heading,
+            d.topic,
+            str(d.kind),
+            p.text,
+            passage_terms(d.title, p.heading, d.topic, p.text),
+        )
+        for p, d in rows
+    ]
+    missing = [i for i, (p, _) in enumerate(rows) if p.embedding is None]
+    fresh = (
+        await asyncio.to_thread(
+            encoder.encode, [encoder_input(rows[i][1].title, rows[i][0].heading, rows[i][0].text) for i in missing]
+        )
+        if missing
+        else None
+    )
+    vectors = np.zeros((len(rows), encoder.DIMENSIONS), dtype=np.float32)
+    for i, (p, _) in enumerate(rows):
+        if p.embedding is not None:
+            vectors[i] = encoder.from_bytes(p.embedding)
+    if fresh is not None:
+        vectors[missing] = fresh
+    index = PolicyIndex(passages, vectors)
+    with _cache_lock:
+        _cache[policies.tenant_id] = (fingerprint, index)
+        _cache.move_to_end(policies.tenant_id)
+        while len(_cache) > CACHED_TENANTS:
+            _cache.popitem(last=False)
+    return index
+
+
+async def encode_question(question: str) -> encoder.Vectors:
+    """The question's unit vector, encoded off the event loop."""
+    return (await asyncio.to_thread(encoder.encode, [question]))[0]
 
 
 def query_weights(question: str) -> dict[str, float]:
