@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import ColumnElement, String, cast, func, or_
 
 from hub.db import models as m
 from tools.context import ToolContext
@@ -135,7 +135,7 @@ async def similar_products(ctx: ToolContext, source: m.Product, limit: int) -> l
     return result
 
 
-def _available(source: m.Product) -> list[object]:
+def _available(source: m.Product) -> list[ColumnElement[bool]]:
     return [m.Product.active.is_(True), m.Product.stock > 0, m.Product.id != source.id]
 
 
