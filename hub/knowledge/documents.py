@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,8 +157,11 @@ async def add_documents(
     return summary
 
 
-@dataclass(frozen=True)
-class DocumentInfo:
+class DocumentInfo(BaseModel):
+    """A stored document as listings show it (also the HTTP answer's shape)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: uuid.UUID
     slug: str
     title: str
@@ -166,20 +170,27 @@ class DocumentInfo:
     passages: int
     updated_at: str
 
+    @classmethod
+    def of(cls, document: m.PolicyDocument, passages: int) -> DocumentInfo:
+        return cls(
+            id=document.id,
+            slug=document.slug,
+            title=document.title,
+            kind=KnowledgeKind(document.kind),
+            source=document.source,
+            passages=passages,
+            updated_at=document.updated_at.isoformat(),
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "id": str(self.id), "kind": str(self.kind)}
+        return self.model_dump(mode="json")
 
 
 async def list_documents(session: AsyncSession, tenant_id: uuid.UUID) -> list[DocumentInfo]:
     """The tenant's documents by slug, with their passage counts."""
     policies = Policies(session, tenant_id)
     counts = await policies.passage_counts()
-    return [
-        DocumentInfo(
-            d.id, d.slug, d.title, KnowledgeKind(d.kind), d.source, counts.get(d.id, 0), d.updated_at.isoformat()
-        )
-        for d in await policies.list(order_by=[m.PolicyDocument.slug])
-    ]
+    return [DocumentInfo.of(d, counts.get(d.id, 0)) for d in await policies.list(order_by=[m.PolicyDocument.slug])]
 
 
 async def remove_document(session: AsyncSession, tenant_id: uuid.UUID, ref: str) -> DocumentInfo | None:
@@ -192,14 +203,6 @@ async def remove_document(session: AsyncSession, tenant_id: uuid.UUID, ref: str)
     document = document or await policies.by_slug(ref) or await policies.by_slug(slug_of(ref))
     if document is None:
         return None
-    info = DocumentInfo(
-        document.id,
-        document.slug,
-        document.title,
-        KnowledgeKind(document.kind),
-        document.source,
-        (await policies.passage_counts()).get(document.id, 0),
-        document.updated_at.isoformat(),
-    )
+    info = DocumentInfo.of(document, (await policies.passage_counts()).get(document.id, 0))
     await policies.remove(document)
     return info

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from hub.http.deps import AdminKey, Session
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
 from hub.http.limits import MAX_IMPORT_BODY
-from hub.knowledge.documents import KnowledgeFile, add_documents, list_documents, remove_document
+from hub.knowledge.documents import DocumentInfo, KnowledgeFile, add_documents, list_documents, remove_document
 from hub.knowledge.kinds import KnowledgeKind
 
 router = APIRouter(
@@ -37,22 +36,12 @@ class AddOut(BaseModel):
     rejected: list[RejectedFile]
 
 
-class DocumentOut(BaseModel):
-    id: uuid.UUID
-    slug: str
-    title: str
-    kind: KnowledgeKind
-    source: str
-    passages: int
-    updated_at: str
-
-
 class DocumentsOut(BaseModel):
-    documents: list[DocumentOut]
+    documents: list[DocumentInfo]
 
 
 class RemovedOut(BaseModel):
-    removed: DocumentOut
+    removed: DocumentInfo
 
 
 @router.post(
@@ -81,7 +70,7 @@ async def add_knowledge(
 async def list_knowledge(auth: AdminKey, session: Session) -> DocumentsOut:
     """The shop's documents, with their passage counts."""
     docs = await list_documents(session, auth.caller.tenant_id)
-    return DocumentsOut(documents=[DocumentOut.model_validate(d.as_dict()) for d in docs])
+    return DocumentsOut(documents=docs)
 
 
 @router.delete("/{document}", responses=error_responses((404, "No document of this shop has that id or slug."), 422))
@@ -91,4 +80,4 @@ async def remove_knowledge(auth: AdminKey, session: Session, document: str) -> R
     if info is None:
         raise ApiError(404, "not_found", f"no document {document!r}")
     await session.commit()
-    return RemovedOut(removed=DocumentOut.model_validate(info.as_dict()))
+    return RemovedOut(removed=info)
