@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import Any
 
 import anyio
+import pytest
 
 from hub.jobs import GENERAL, JobQueue, QueueSpec
 from hub.settings import Settings
@@ -48,3 +50,15 @@ async def _main(settings: Settings, spec: QueueSpec = GENERAL) -> None:
 if __name__ == "__main__":
     spec = QueueSpec(sys.argv[2], "jobs_concurrency") if len(sys.argv) > 2 else GENERAL
     asyncio.run(_main(Settings.model_validate_json(sys.argv[1]), spec))
+
+
+def record_enqueues(queue: JobQueue, task_ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Append the id of every job `queue` queues from now on to `task_ids` (a test then waits for exactly those)."""
+    enqueue = queue.enqueue
+
+    async def recording_enqueue(name: str, *args: Any, **kwargs: Any) -> str:
+        task_id = await enqueue(name, *args, **kwargs)
+        task_ids.append(task_id)
+        return task_id
+
+    monkeypatch.setattr(queue, "enqueue", recording_enqueue)

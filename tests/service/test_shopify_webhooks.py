@@ -30,6 +30,7 @@ from service.app import create_app
 from service.cli.main import app as cli
 from service.workers import host, worker_queue
 from tests.conftest import Shop, make_shop
+from tests.job_tasks import record_enqueues
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 SECRET = "shpss_0123456789abcdef0123456789abcdef"
@@ -125,14 +126,7 @@ async def store(
             harness = Store(client, app_settings, shop, session_factory(engine))
             jobs = app.state.resources.jobs
             harness.client_jobs = jobs
-            enqueue = jobs.enqueue
-
-            async def recording_enqueue(name: str, *args: Any, **kwargs: Any) -> str:
-                task_id = await enqueue(name, *args, **kwargs)
-                harness.task_ids.append(task_id)
-                return task_id
-
-            monkeypatch.setattr(jobs, "enqueue", recording_enqueue)
+            record_enqueues(jobs, harness.task_ids, monkeypatch)
             try:
                 yield harness
             finally:

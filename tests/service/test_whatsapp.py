@@ -50,6 +50,7 @@ from service.app import create_app
 from service.workers import host, worker_queue
 from tests.conftest import services_required
 from tests.fake_graph_api import FakeGraphApi
+from tests.job_tasks import record_enqueues
 
 _SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "whatsapp"
 """`../shared/fixtures/whatsapp` next to the checkout: Meta's wire shapes, read from there, never copied in."""
@@ -279,14 +280,7 @@ async def channel(
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test") as client:
             harness = Channel(client, app, wa_settings, graph, demo, session_factory(engine))
             jobs = app.state.resources.jobs
-            enqueue = jobs.enqueue
-
-            async def recording_enqueue(name: str, *args: Any, **kwargs: Any) -> str:
-                task_id = await enqueue(name, *args, **kwargs)
-                harness.task_ids.append(task_id)
-                return task_id
-
-            monkeypatch.setattr(jobs, "enqueue", recording_enqueue)
+            record_enqueues(jobs, harness.task_ids, monkeypatch)
             try:
                 yield harness
             finally:
