@@ -255,9 +255,7 @@ class ProductVector(TenantOwned, Base):
 
     __tablename__ = "product_vectors"
 
-    product_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64))
     """sha256 of the text that was encoded (`hub.catalog.vectors.product_text`): a product whose text changed has a
     stale vector."""
