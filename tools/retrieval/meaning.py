@@ -35,6 +35,10 @@ daypack 0.48, "shoes for running" → a runner 0.42, "chaqueta impermeable" → 
 leather tote 0.40. 0.30 clears every unrelated query with a margin and keeps 7 of the 13; the vaguer ones ("something
 warm for winter" 0.18, "gorro de lana" 0.23, "something to wear at the beach" 0.24) fall below it: offering nothing
 beats offering a wrong product."""
+SIMILAR_MARGIN = 0.08
+"""How far below the best product's cosine a close match may be. A product with little text (a title of two words)
+sits at a middling cosine to many queries (0.26–0.33 for a bare "alpha tee"); next to a product that really
+matches (0.42) it is left out, while a product's colour variants (within 0.02 of each other on the demo) stay."""
 SIMILAR_CANDIDATES = 50
 """Best cosines read from the database for filtering: enough for the filters to leave a few."""
 CACHED_TENANTS = 256
@@ -78,18 +82,18 @@ async def load_vectors(repo: ProductVectors) -> VectorIndex:
 async def products_by_meaning(
     ctx: ToolContext, args: ProductFilters, query: str, shown: int, *, exclude: frozenset[uuid.UUID] = frozenset()
 ) -> list[m.Product]:
-    """This tenant's active products closest in meaning to `query` (cosine at least `SIMILAR_THRESHOLD`) that pass
-    the filters, best first, at most `shown`, leaving out `exclude` (those the words already found)."""
+    """This tenant's active products closest in meaning to `query` (cosine at least `SIMILAR_THRESHOLD`, and within
+    `SIMILAR_MARGIN` of the best) that pass the filters, best first, at most `shown`, leaving out `exclude` (those
+    the words already found)."""
     index = await load_vectors(ctx.data.product_vectors)
     if not index.ids or not query.strip():
         return []
     wanted = (await asyncio.to_thread(encoder.encode, [query]))[0]
     cosine = index.vectors @ wanted
     best = np.argsort(-cosine)[:SIMILAR_CANDIDATES]
+    floor = max(SIMILAR_THRESHOLD, float(cosine[best[0]]) - SIMILAR_MARGIN)
     scores = {
-        index.ids[i]: float(cosine[i])
-        for i in best.tolist()
-        if cosine[i] >= SIMILAR_THRESHOLD and index.ids[i] not in exclude
+        index.ids[i]: float(cosine[i]) for i in best.tolist() if cosine[i] >= floor and index.ids[i] not in exclude
     }
     if not scores:
         return []
