@@ -4,16 +4,22 @@ its own products; vectors follow a product's text and go with the product."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hub.catalog.vectors import embed_products
+from hub.catalog.vectors import EMBED_TASK, embed_products
 from hub.db import models as m
 from hub.db.engine import session_factory
+from hub.jobs import GENERAL
+from hub.redis_conn import create_redis
+from hub.settings import Settings
 from tests.conftest import Shop
+from tests.service.test_catalog_sync import LANTERN, admin
 from tests.service.test_engagement_tools import customer_ctx
 from tools.engagement import SearchProductsInput, search_products
 
@@ -113,3 +119,22 @@ async def test_a_changed_product_is_encoded_again_and_a_deleted_one_disappears(
     assert await _search(session, alpha, "rucksack for school") == []
     left = select(func.count()).select_from(m.ProductVector).where(m.ProductVector.tenant_id == alpha.tenant_id)
     assert (await session.execute(left)).scalar_one() == len(ALPHA_PRODUCTS)  # four products (and the tee) less one
+
+
+async def test_a_product_put_over_the_api_queues_its_encoding_and_is_then_found_by_meaning(
+    api: httpx.AsyncClient, app_settings: Settings, engine: AsyncEngine, session: AsyncSession, shops: tuple[Shop, Shop]
+) -> None:
+    alpha = shops[0]
+    redis = create_redis(app_settings.redis_url or "")
+    try:
+        await redis.delete(GENERAL.stream("low"))
+        response = await api.put("/v1/products/LAN-S", json=LANTERN, headers=admin(alpha))
+        assert response.status_code == 201
+        queued = [json.loads(fields["job"]) for _, fields in await redis.xrange(GENERAL.stream("low"))]
+    finally:
+        await redis.aclose()
+    assert [(j["task"], j["args"]) for j in queued] == [(EMBED_TASK, [str(alpha.tenant_id)])]
+    assert await _search(session, alpha, "a light for my patio") == []  # not encoded yet: nothing is invented
+    await session.rollback()
+    await embed_products(session_factory(engine), alpha.tenant_id)
+    assert await _search(session, alpha, "a light for my patio") == [("Brass Lantern", "similar")]
