@@ -245,7 +245,8 @@ class SearchProductsResult(BaseModel):
     products: list[ProductCard]
     """Best matches first."""
     total: int
-    """How many products matched (counted among the first SEARCH_PREFILTER_LIMIT candidates)."""
+    """How many products matched (counted among the first SEARCH_PREFILTER_LIMIT candidates), close matches by
+    meaning included."""
     ignored_words: list[str] = []
     """Query words no product mentions; the search ran without them."""
 
