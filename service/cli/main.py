@@ -226,6 +226,7 @@ def db_current() -> None:
 
 
 def _print_demo(settings: Settings, *, as_json: bool, base_url: str | None = None) -> None:
+    from hub.seed.catalog import SHOP_SLUG
     from hub.seed.demo import seed_demo
     from service.cli.catalog import queue_embedding
 
@@ -234,7 +235,7 @@ def _print_demo(settings: Settings, *, as_json: bool, base_url: str | None = Non
             typer.echo(f"\rwriting product images {done}/{total}", err=True, nl=done == total)
 
     creds = with_session(settings, lambda s: seed_demo(s, settings, progress=progress))
-    asyncio.run(queue_embedding(settings, uuid.UUID(creds.tenant_id), creds.tenant_id))
+    asyncio.run(queue_embedding(settings, uuid.UUID(creds.tenant_id), SHOP_SLUG))
     if as_json:
         typer.echo(json.dumps(creds.as_dict()))
         return
