@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from agents.engine import DeterministicEngine, Pending
 from hub.catalog.vectors import EMBED_TASK, embed_products
 from hub.db import models as m
 from hub.db.engine import session_factory
@@ -21,7 +22,9 @@ from hub.settings import Settings
 from tests.conftest import Shop
 from tests.service.test_catalog_sync import LANTERN, admin
 from tests.service.test_engagement_tools import customer_ctx
+from tests.service.test_engine import VOICE
 from tools.engagement import SearchProductsInput, search_products
+from tools.validators import validate_reply
 
 ALPHA_PRODUCTS = [
     ("SKU-10", "Wool Blend Overcoat", "Jackets & Coats", "Camel", "A long double-breasted coat in heavy wool.", 180),
@@ -138,3 +141,13 @@ async def test_a_product_put_over_the_api_queues_its_encoding_and_is_then_found_
     await session.rollback()
     await embed_products(session_factory(engine), alpha.tenant_id)
     assert await _search(session, alpha, "a light for my patio") == [("Brass Lantern", "similar")]
+
+
+async def test_the_engine_offers_a_close_match_as_close_and_the_reply_is_grounded(
+    session: AsyncSession, catalog: tuple[Shop, Shop]
+) -> None:
+    ctx = customer_ctx(session, catalog[0].tenant_id)
+    turn = await DeterministicEngine().answer(ctx, "do you have a rucksack for school?", pending=Pending(), voice=VOICE)
+    assert turn.tools == ["search_products"]
+    assert turn.reply.startswith("These are close to what you asked for:") and "Recycled Nylon Daypack" in turn.reply
+    assert validate_reply(turn.reply, tool_outputs=turn.outputs, channel=m.Channel.WEB) == []
