@@ -255,7 +255,8 @@ class SearchProductsResult(BaseModel):
 async def search_products(ctx: ToolContext, args: SearchProductsInput) -> SearchProductsResult:
     """Search the shop's catalog by the shopper's words and optional filters (category, price range, size, colour, in
     stock). Returns a few product cards with SKU, title, price, stock, sizes and colours. Use it before naming, pricing
-    or recommending any product; only mention products it returned."""
+    or recommending any product; only mention products it returned. A card with `"match": "similar"` was found by
+    meaning, not by the shopper's words: offer it as a close match."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
         hit = [exact[0]] if passes(exact[0], args) else []
