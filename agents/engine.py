@@ -310,8 +310,14 @@ class DeterministicEngine:
         )
         assert isinstance(found, eng.SearchProductsResult)
         turn.products = found.products
+        exact = [c for c in found.products if c.match is None]
+        close = [c for c in found.products if c.match == "similar"]
         if found.products:
-            turn.reply = "Here's what I found:\n" + "\n".join(_card_line(c) for c in found.products)
+            parts = ["Here's what I found:\n" + "\n".join(_card_line(c) for c in exact)] if exact else []
+            if close:
+                lead = "These are close to what you asked for:" if not exact else "Also close:"
+                parts.append(lead + "\n" + "\n".join(_card_line(c) for c in close))
+            turn.reply = "\n".join(parts)
         else:
             turn.reply = (
                 "I couldn't find a product matching that. Could you describe it differently, or tell me a price range?"

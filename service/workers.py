@@ -1,6 +1,7 @@
 """What each kind of worker runs: the queue's tasks and the scheduled consumers, wired with real imports.
 
-`hub worker channels` runs the general queue (bulk SEO copy, WhatsApp events and sends, Shopify webhooks), the daily usage rollup
+`hub worker channels` runs the general queue (bulk SEO copy, WhatsApp events and sends, Shopify webhooks, product
+vectors), the daily usage rollup
 and the retention purge; `hub worker imaging` runs the imaging queue. Each queue's worker gets the process's
 resources from `open_resources` (so the conversation graph is the one every surface of the process uses, and an
 imaging worker never builds a model gateway).
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 from chat_ui.whatsapp import worker as whatsapp
 from graphs.checkpoint import checkpoint_forgetter
 from hub.audit.schedule import retention_purge_consumer
+from hub.catalog import vectors
 from hub.jobs import GENERAL, IMAGING, JobQueue, QueueSpec, Registrar
 from hub.settings import Settings
 from hub.shopify import worker as shopify
@@ -25,7 +27,7 @@ from service.resources import open_resources
 from tools import seo
 
 TASKS: dict[str, tuple[Registrar, ...]] = {
-    GENERAL.name: (seo.register_jobs, whatsapp.register_jobs, shopify.register_jobs),
+    GENERAL.name: (seo.register_jobs, whatsapp.register_jobs, shopify.register_jobs, vectors.register_jobs),
     IMAGING.name: (imaging.register_jobs,),
 }
 """Which packages' tasks each queue's workers run."""

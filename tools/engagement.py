@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
@@ -18,6 +18,7 @@ from hub.product_options import OptionKind, option_kind, option_named
 from hub.text import order_number_spellings, same_phone
 from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
+from tools.retrieval.meaning import products_by_meaning
 from tools.retrieval.policies import encode_question, load_index, query_weights
 from tools.retrieval.products import (
     colour_matches,
@@ -146,6 +147,9 @@ class ProductCard(BaseModel):
     """The dearest variant's price, when variants differ in price: `price` is then a "from" price."""
     compare_at_price: Decimal | None = Field(default=None, exclude_if=_absent)
     """The price before a sale, when the shop shows one."""
+    match: Literal["similar"] | None = Field(default=None, exclude_if=_absent)
+    """`similar` when a search found the product by meaning, not by the shopper's words: offer it as a close match
+    ("nothing called that, but this is close"), never as what they asked for."""
 
     @classmethod
     def of(cls, p: m.Product, price_range: tuple[Decimal, Decimal] | None = None) -> ProductCard:
@@ -241,7 +245,8 @@ class SearchProductsResult(BaseModel):
     products: list[ProductCard]
     """Best matches first."""
     total: int
-    """How many products matched (counted among the first SEARCH_PREFILTER_LIMIT candidates)."""
+    """How many products matched (counted among the first SEARCH_PREFILTER_LIMIT candidates), close matches by
+    meaning included."""
     ignored_words: list[str] = []
     """Query words no product mentions; the search ran without them."""
 
@@ -250,7 +255,8 @@ class SearchProductsResult(BaseModel):
 async def search_products(ctx: ToolContext, args: SearchProductsInput) -> SearchProductsResult:
     """Search the shop's catalog by the shopper's words and optional filters (category, price range, size, colour, in
     stock). Returns a few product cards with SKU, title, price, stock, sizes and colours. Use it before naming, pricing
-    or recommending any product; only mention products it returned."""
+    or recommending any product; only mention products it returned. A card with `"match": "similar"` was found by
+    meaning, not by the shopper's words: offer it as a close match."""
     # A one-word query that is a SKU finds that product alone.
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
         hit = [exact[0]] if passes(exact[0], args) else []
@@ -264,9 +270,15 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
             terms = [t for t in terms if t not in unknown]
             ignored = [t.word for t in unknown]
             found = await find_products(ctx, args, terms, args.limit)
-    return SearchProductsResult(
-        searched=args, products=await _cards(ctx, found.products), total=found.total, ignored_words=ignored
-    )
+    cards, total = await _cards(ctx, found.products), found.total
+    # Too few by the words: offer products close in meaning ("something warm for winter", "un collar de plata"),
+    # marked so the reply calls them close matches.
+    if len(cards) < args.limit and terms and args.query:
+        exact = frozenset(p.id for p in found.products)
+        close = await products_by_meaning(ctx, args, args.query, args.limit - len(cards), exclude=exact)
+        cards += [card.model_copy(update={"match": "similar"}) for card in await _cards(ctx, close)]
+        total += len(close)
+    return SearchProductsResult(searched=args, products=cards, total=total, ignored_words=ignored)
 
 
 # --- get_product / check_stock ------------------------------------------------------------------------

@@ -249,6 +249,22 @@ class Product(TenantOwned, Timestamped, Base):
     """`active`, `draft` (not published) or `archived` (gone from the shop's last full export)."""
 
 
+class ProductVector(TenantOwned, Base):
+    """A product's sentence vector for search by meaning, kept beside the product so writing vectors never rewrites
+    (or re-indexes) the products table."""
+
+    __tablename__ = "product_vectors"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    """sha256 of the text that was encoded (`hub.catalog.vectors.product_text`): a product whose text changed has a
+    stale vector."""
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    """Little-endian float32 unit vector from `hub.knowledge.encoder`."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When the vector was written: with the tenant's count of vectors, what tells a cached matrix it is stale."""
+
+
 class ProductVariant(TenantOwned, Timestamped, Base):
     """One purchasable version of a product (a size, a colour): its own SKU, price, compare-at price and stock.
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.catalog.importer import upsert_products
 from hub.catalog.live import archive_product, handle_for, product_by_external_id, set_stock, variant_by_external_id
+from hub.catalog.vectors import request_embedding
 from hub.db import models as m
 from hub.jobs import JobQueue
 from hub.people.orders import import_orders
@@ -44,6 +45,8 @@ def register_jobs(queue: JobQueue) -> None:
     async def shopify_webhook(payload: dict[str, Any]) -> dict[str, Any]:
         job = WebhookJob.model_validate(payload)
         outcome = await apply(queue.resources.sessions, job)
+        if outcome in ("created", "updated"):
+            await request_embedding(queue, job.tenant_id)
         return {"topic": job.topic, "outcome": outcome}
 
 

@@ -232,6 +232,33 @@ class Policies(TenantRepository[m.PolicyDocument]):
         await self.session.delete(document)
 
 
+class ProductVectors:
+    """The sentence vectors of a tenant's products (`hub.catalog.vectors` writes them), read for search by meaning.
+
+    Keyed by product rather than an id of its own, so it is not a `TenantRepository`; every query still carries
+    the tenant."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        if not isinstance(tenant_id, uuid.UUID):  # pyright: ignore[reportUnnecessaryIsInstance]  # for untyped callers
+            raise MissingTenantError(f"{type(self).__name__} needs a tenant id, got {tenant_id!r}")
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def version(self) -> tuple[int, datetime | None]:
+        """How many vectors the tenant has and when the last was written: one indexed aggregate, read per search to
+        tell whether a cached matrix is still current."""
+        v = m.ProductVector
+        stmt = select(func.count(), func.max(v.updated_at)).where(v.tenant_id == self.tenant_id)
+        count, latest = (await self.session.execute(stmt)).one()
+        return count, latest
+
+    async def all(self) -> list[tuple[uuid.UUID, bytes]]:
+        """Every (product id, vector) of the tenant, in product id order."""
+        v = m.ProductVector
+        stmt = select(v.product_id, v.vector).where(v.tenant_id == self.tenant_id).order_by(v.product_id)
+        return [(i, b) for i, b in (await self.session.execute(stmt)).all()]
+
+
 class Conversations(TenantRepository[m.Conversation]):
     """Every channel's conversations, each found by its key: (channel, external ref) is unique within a tenant.
 
@@ -313,6 +340,10 @@ class TenantData:
     @cached_property
     def products(self) -> Products:
         return Products(self.session, self.tenant_id)
+
+    @cached_property
+    def product_vectors(self) -> ProductVectors:
+        return ProductVectors(self.session, self.tenant_id)
 
     @cached_property
     def variants(self) -> ProductVariants:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -76,10 +77,8 @@ def _run(
 ) -> ImportSummary:
     from hub.catalog.importer import import_catalog
 
-    return run_import(
-        settings,
-        tenant,
-        lambda sessions, row, tick: import_catalog(
+    async def job(sessions: async_sessionmaker[AsyncSession], row: Tenant, tick: Progress) -> ImportSummary:
+        summary = await import_catalog(
             sessions,
             row.id,
             catalog,
@@ -88,9 +87,49 @@ def _run(
             dry_run=dry_run,
             prune=prune,
             progress=tick,
-        ),
-        show_progress=show_progress,
+        )
+        if not dry_run and (summary.created or summary.updated):
+            await queue_embedding(settings, row.id, tenant)
+        return summary
+
+    return run_import(settings, tenant, job, show_progress=show_progress)
+
+
+@catalog_app.command("embed")
+def embed_command(tenant: TenantOpt, as_json: JsonOpt = False) -> None:
+    """Encode the tenant's products for search by meaning now, in this process (a shop without a worker); only
+    products that are new or whose text changed are encoded."""
+    from hub.catalog.vectors import embed_products
+
+    report = run_import(
+        load_settings(),
+        tenant,
+        lambda sessions, row, tick: embed_products(sessions, row.id, progress=tick),
+        show_progress=not as_json,
+        label="encoding",
     )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+    else:
+        typer.echo(f"encoded {report.encoded} products; {report.unchanged} were up to date")
+
+
+async def queue_embedding(settings: Settings, tenant_id: uuid.UUID, tenant: str) -> None:
+    """Queue the tenant's product vectors for a worker; without Redis, say how to encode them here instead."""
+    from redis.exceptions import RedisError
+
+    from hub.catalog.vectors import request_embedding
+    from hub.jobs import JobQueue
+
+    hint = f"search by meaning needs the products encoded: run `hub catalog embed --tenant {tenant}`"
+    if not settings.redis_url:
+        typer.echo(f"no job queue: {hint}", err=True)
+        return
+    try:
+        async with JobQueue(settings) as jobs:
+            await request_embedding(jobs, tenant_id)
+    except (RedisError, OSError):
+        typer.echo(f"the job queue is unreachable: {hint}", err=True)
 
 
 def run_import(
@@ -99,6 +138,7 @@ def run_import(
     job: Callable[[async_sessionmaker[AsyncSession], Tenant, Progress], Awaitable[_S]],
     *,
     show_progress: bool,
+    label: str = "importing",
 ) -> _S:
     """Run one import for the tenant `tenant` names (an unknown one fails with one line), with a progress bar on
     a terminal: the database is migrated first, and `job` gets the sessions, the tenant and the bar's tick."""
@@ -113,7 +153,7 @@ def run_import(
 
     console = Console(stderr=True)
     bar = (
-        Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
         if show_progress and console.is_terminal
         else None
     )

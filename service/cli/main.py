@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -225,13 +226,16 @@ def db_current() -> None:
 
 
 def _print_demo(settings: Settings, *, as_json: bool, base_url: str | None = None) -> None:
+    from hub.seed.catalog import SHOP_SLUG
     from hub.seed.demo import seed_demo
+    from service.cli.catalog import queue_embedding
 
     def progress(done: int, total: int) -> None:
         if not as_json and sys.stderr.isatty():
             typer.echo(f"\rwriting product images {done}/{total}", err=True, nl=done == total)
 
     creds = with_session(settings, lambda s: seed_demo(s, settings, progress=progress))
+    asyncio.run(queue_embedding(settings, uuid.UUID(creds.tenant_id), SHOP_SLUG))
     if as_json:
         typer.echo(json.dumps(creds.as_dict()))
         return

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from hub.catalog.importer import import_catalog, read_catalog
 from hub.catalog.records import CatalogFormat, CatalogFormatError
+from hub.catalog.vectors import request_embedding
 from hub.db import models as m
 from hub.http.deps import AdminKey, Resources, Session, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
@@ -87,4 +88,6 @@ async def import_products(
         dry_run=dry_run,
         prune=prune,
     )
+    if not dry_run and (summary.created or summary.updated):
+        await request_embedding(res.jobs, tenant_id)
     return ImportOut.model_validate(summary.as_dict())

@@ -29,6 +29,7 @@ from hub.catalog import fields
 from hub.catalog.importer import Outcome, upsert_products
 from hub.catalog.live import archive_product, handle_for, set_stock
 from hub.catalog.records import ProductRecord, Rejection, VariantRecord
+from hub.catalog.vectors import request_embedding
 from hub.db import models as m
 from hub.http.deps import AdminKey, Resources, Session, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
@@ -319,6 +320,8 @@ async def put_product(
     upserted = await upsert_products(res.sessions, tenant_id, [record], currency=currency)
     if upserted.outcomes[0] == "rejected":
         raise ApiError(422, "rejected", "; ".join(r.reason for r in upserted.summary.rejected))
+    if upserted.outcomes[0] in ("created", "updated"):
+        await request_embedding(res.jobs, tenant_id)
     if upserted.outcomes[0] == "created":
         response.status_code = 201
     return ProductResult(sku=sku, status=upserted.outcomes[0])
@@ -360,6 +363,8 @@ async def put_products(
         result.status = outcome
         result.errors = _reasons(upserted.summary.rejected, line)
     counts = {s: sum(r.status == s for r in results) for s in ("created", "updated", "unchanged", "rejected")}
+    if counts["created"] or counts["updated"]:
+        await request_embedding(res.jobs, tenant_id)
     return BulkOut(**counts, results=results)
 
 
