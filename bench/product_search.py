@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, String, case, cast, func, literal, text
+from sqlalchemy import ColumnElement, String, case, cast, func, literal, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.agent_turn import shop
@@ -30,7 +30,7 @@ from hub.db.migrate import upgrade
 from hub.usage.rollup import nearest_rank
 from tools.context import Audience, ToolContext
 from tools.engagement import SearchProductsInput, search_products
-from tools.retrieval.products import SEARCH_PREFILTER_LIMIT, any_like, find_products, search_filters, search_terms
+from tools.retrieval.products import SEARCH_PREFILTER_LIMIT, find_products, search_filters, search_terms
 from tools.retrieval.text import stem_of
 
 GOAL_P99_MS = 20.0
@@ -47,6 +47,11 @@ SEARCHES = [
     SearchProductsInput(category="footwear", max_price=Decimal(100)),
 ]
 """What shoppers ask for: one word, several, synonyms, filters, a word no product has, a category alone."""
+
+
+def any_like(column: ColumnElement[str], patterns: list[str]) -> ColumnElement[bool]:
+    """The baseline's condition: the column matches any of the `LIKE` patterns."""
+    return or_(*(column.like(pattern) for pattern in patterns))
 
 
 def _haystack() -> ColumnElement[str]:
