@@ -9,9 +9,7 @@ they pass the same filters as a search by words; a product with no vector yet is
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +19,7 @@ from hub.db import models as m
 from hub.knowledge import encoder
 from hub.tenancy.repository import ProductVectors
 from tools.context import ToolContext
+from tools.retrieval.cache import TenantCache
 from tools.retrieval.products import ProductFilters, passes, search_filters
 
 SIMILAR_THRESHOLD = 0.30
@@ -54,28 +53,20 @@ class VectorIndex:
     """One unit row per id."""
 
 
-_cache: OrderedDict[uuid.UUID, tuple[_Version, VectorIndex]] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: TenantCache[_Version, VectorIndex] = TenantCache(CACHED_TENANTS)
 
 
 async def load_vectors(repo: ProductVectors) -> VectorIndex:
     """The tenant's product vectors: from this process's cache while they are unchanged, else read again."""
     version = await repo.version()
-    with _cache_lock:
-        cached = _cache.get(repo.tenant_id)
-        if cached is not None and cached[0] == version:
-            _cache.move_to_end(repo.tenant_id)
-            return cached[1]
+    if (cached := _cache.get(repo.tenant_id, version)) is not None:
+        return cached
     rows = await repo.all()
     vectors = np.zeros((len(rows), encoder.DIMENSIONS), dtype=np.float32)
     for i, (_, data) in enumerate(rows):
         vectors[i] = encoder.from_bytes(data)
     index = VectorIndex([i for i, _ in rows], vectors)
-    with _cache_lock:
-        _cache[repo.tenant_id] = (version, index)
-        _cache.move_to_end(repo.tenant_id)
-        while len(_cache) > CACHED_TENANTS:
-            _cache.popitem(last=False)
+    _cache.put(repo.tenant_id, version, index)
     return index
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +20,7 @@ import numpy as np
 from hub.knowledge import encoder
 from hub.knowledge.passages import encoder_input
 from hub.tenancy.repository import Policies
+from tools.retrieval.cache import TenantCache
 from tools.retrieval.text import WORD, fold, stem_of, stems, synonym_map
 
 RRF_K = 10
@@ -156,18 +156,14 @@ class PolicyIndex:
 
 
 _Fingerprint = list[tuple[uuid.UUID, str, datetime]]
-_cache: OrderedDict[uuid.UUID, tuple[_Fingerprint, PolicyIndex]] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: TenantCache[_Fingerprint, PolicyIndex] = TenantCache(CACHED_TENANTS)
 
 
 async def load_index(policies: Policies) -> PolicyIndex:
     """The tenant's passage index: from this process's cache while its documents are unchanged, else rebuilt."""
     fingerprint = await policies.fingerprint()
-    with _cache_lock:
-        cached = _cache.get(policies.tenant_id)
-        if cached is not None and cached[0] == fingerprint:
-            _cache.move_to_end(policies.tenant_id)
-            return cached[1]
+    if (cached := _cache.get(policies.tenant_id, fingerprint)) is not None:
+        return cached
     rows = await policies.passages()
     passages = [
         Passage(
@@ -197,11 +193,7 @@ async def load_index(policies: Policies) -> PolicyIndex:
     if fresh is not None:
         vectors[missing] = fresh
     index = PolicyIndex(passages, vectors)
-    with _cache_lock:
-        _cache[policies.tenant_id] = (fingerprint, index)
-        _cache.move_to_end(policies.tenant_id)
-        while len(_cache) > CACHED_TENANTS:
-            _cache.popitem(last=False)
+    _cache.put(policies.tenant_id, fingerprint, index)
     return index
 
 
