@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import func, literal
 
 from hub.db import models as m
 from hub.db.models import OrderStatus
@@ -183,14 +183,24 @@ async def _find_sku(ctx: ToolContext, sku: str) -> tuple[m.Product, m.ProductVar
     """Return the active product with this SKU, or with a variant of this SKU (and that variant), matched exactly or
     else case-insensitively when that is unambiguous. A NUL, which no SKU holds and Postgres refuses, is dropped."""
     wanted = sku.replace("\x00", "").strip()
-    product = await ctx.data.products.by_sku(wanted)
-    variant = None if product is not None else await ctx.data.variants.by_sku(wanted)
-    if product is None and variant is None:
-        loose = await ctx.data.products.list(func.upper(m.Product.sku) == wanted.upper(), limit=2)
-        product = loose[0] if len(loose) == 1 else None
-        if not loose:
-            loose_variants = await ctx.data.variants.list(func.upper(m.ProductVariant.sku) == wanted.upper(), limit=2)
-            variant = loose_variants[0] if len(loose_variants) == 1 else None
+    # One indexed read per table finds the exact SKU (ordered first) and any that differ from it only in case, as
+    # the database folds case (SQLite only ASCII), so both sides fold alike.
+    folded = func.upper(literal(wanted))
+    products = await ctx.data.products.list(
+        func.upper(m.Product.sku) == folded, order_by=[m.Product.sku != wanted], limit=2
+    )
+    product = products[0] if products and products[0].sku == wanted else None
+    variant = None
+    if product is None:
+        variants = await ctx.data.variants.list(
+            func.upper(m.ProductVariant.sku) == folded, order_by=[m.ProductVariant.sku != wanted], limit=2
+        )
+        if variants and variants[0].sku == wanted:
+            variant = variants[0]
+        elif len(products) == 1:
+            product = products[0]
+        elif not products and len(variants) == 1:
+            variant = variants[0]
     if product is None and variant is not None:
         product = await ctx.data.products.get(variant.product_id)
     return (product, variant) if product is not None and product.active else None

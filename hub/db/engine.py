@@ -34,6 +34,10 @@ def async_url(url: str) -> URL:
     return parsed
 
 
+SQLITE_CACHE_KIB = 32 * 1024
+"""Page cache per SQLite connection, in KiB."""
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Build an async engine; SQLite gets its directory created, foreign keys and WAL."""
     parsed = async_url(url)
@@ -59,6 +63,8 @@ def create_engine(url: str) -> AsyncEngine:
             # WAL with synchronous=NORMAL survives a process crash; only power loss can drop the last commits.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # SQLite's default page cache is 2 MiB; a search reads the index and the rows of thousands of products.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
         return engine

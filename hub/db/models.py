@@ -295,6 +295,11 @@ class ProductVariant(TenantOwned, Timestamped, Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
 
 
+# A SKU a shopper types is matched case-insensitively when no SKU matches it exactly: by these, not by a scan.
+Index("ix_products_tenant_sku_upper", Product.tenant_id, func.upper(Product.sku))
+Index("ix_product_variants_tenant_sku_upper", ProductVariant.tenant_id, func.upper(ProductVariant.sku))
+
+
 class ShopPlatform(StrEnum):
     SHOPIFY = "shopify"
 

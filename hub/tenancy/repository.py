@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, FromClause, Row, Select, and_, case, delete, func, insert, select
+from sqlalchemy import ColumnElement, FromClause, Row, Select, and_, case, delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, QueryableAttribute
 
@@ -70,7 +70,7 @@ class TenantRepository(Generic[ModelT]):
 
     async def rows(
         self,
-        columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
+        columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any] | type[ModelT]],
         *where: ColumnElement[bool],
         order_by: Sequence[Any] = (),
         limit: int | None = None,
@@ -84,6 +84,13 @@ class TenantRepository(Generic[ModelT]):
         if join is not None:
             stmt = stmt.join(*join)
         return (await self.session.execute(stmt.limit(limit))).all()
+
+    async def exist_each(self, conditions: Sequence[ColumnElement[bool]]) -> list[bool]:
+        """Tell for each condition whether any of this tenant's rows meets it, in one query."""
+        if not conditions:
+            return []
+        found = (exists().where(self.model.tenant_id == self.tenant_id, c) for c in conditions)
+        return [bool(x) for x in (await self.session.execute(select(*found))).one()]
 
     async def count(self, *where: ColumnElement[bool]) -> int:
         stmt = select(func.count()).select_from(self.model).where(self.model.tenant_id == self.tenant_id, *where)

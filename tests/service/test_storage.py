@@ -45,6 +45,10 @@ async def test_migrations_reach_head_and_rerun_changes_nothing(engine: AsyncEngi
     } <= set(after)
 
 
+# SQLite's reflection cannot read an expression index (the case-folded SKU's) and says so; Alembic then leaves such
+# indexes out of the comparison on SQLite, and Postgres compares them.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     def diff(conn):
         return compare_metadata(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from hub.db import models as m
 from tests.conftest import Shop, make_shop
-from tools.context import Audience, ToolContext
+from tools.context import Audience, ToolContext, ToolError
 from tools.engagement import (
     CheckStockInput,
     GetProductInput,
@@ -124,3 +124,21 @@ async def test_engine_prices_the_size_asked_for_and_the_validator_holds_it(sessi
     assert stock.tools == ["check_stock"]
     assert "HF-2001-L" in stock.reply and "out of stock" in stock.reply, stock.reply
     assert validate_reply(stock.reply, tool_outputs=stock.outputs, channel=m.Channel.WEB) == []
+
+
+async def test_a_sku_is_found_exactly_then_by_case_unless_that_is_ambiguous(session: AsyncSession) -> None:
+    shop = await make_shop(session, "cases")
+    for sku in ("ring-7", "RING-7", "CAFÉ-1", "Solo-9"):
+        session.add(
+            m.Product(
+                tenant_id=shop.tenant_id, sku=sku, title=f"Item {sku}", category="Rings", price=Decimal(10), stock=1
+            )
+        )
+    await session.commit()
+    ctx = shopper(session, shop)
+    assert (await get_product(ctx, GetProductInput(sku="RING-7"))).title == "Item RING-7"
+    assert (await get_product(ctx, GetProductInput(sku="ring-7"))).title == "Item ring-7"
+    assert (await get_product(ctx, GetProductInput(sku="solo-9"))).title == "Item Solo-9"
+    assert (await get_product(ctx, GetProductInput(sku=" CAFÉ-1 "))).title == "Item CAFÉ-1"
+    with pytest.raises(ToolError, match="Unknown SKU"):  # two SKUs differ from it only in case: neither is guessed
+        await get_product(ctx, GetProductInput(sku="Ring-7"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, String, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal_column, select
 
 from hub.db import models as m
 from hub.db.search import (
@@ -177,14 +177,14 @@ def _ranked(backend: Backend, match: Match) -> tuple[list[ColumnElement[bool]], 
 
 
 class Candidate(NamedTuple):
-    """What the exact filters read of a product, selected without the rest of its row."""
+    """What the exact filters read of a product, selected without the rest of its row: its attributes only when a
+    size or colour filter needs them (parsing them costs more than the query)."""
 
     key: uuid.UUID | int
     """The row's key in the index: its rowid on SQLite, its id on Postgres."""
-    id: uuid.UUID
     title: str
     category: str
-    attributes: dict[str, Any]
+    attributes: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,23 +208,21 @@ async def find_products(ctx: ToolContext, args: ProductFilters, terms: list[Term
         order_by.insert(0, rank)
     # SQLite finds a tenant's rows by rowid through the tenant index; by id, without statistics, it walks them all.
     key = product_rowid if backend == "sqlite" else p.id
-    narrow = bool(args.category or args.colour or args.size)
-    columns = [key, p.id, p.title, p.category, p.attributes] if narrow else [key, p.id]
+    columns: list[Any] = [key]
+    if narrow := bool(args.category or args.colour or args.size):
+        columns += [p.title, p.category] + ([p.attributes] if args.colour or args.size else [])
     rows = await ctx.data.products.rows(columns, *where, order_by=order_by, limit=SEARCH_PREFILTER_LIMIT, join=join)
-    matched = [(row[0], row[1]) for row in rows if not narrow or passes(Candidate._make(row), args)]
+    matched = [row[0] for row in rows if not narrow or passes(Candidate(*row), args)]
     best = matched[:shown]
-    loaded = {row.id: row for row in await ctx.data.products.list(key.in_([k for k, _ in best]))} if best else {}
-    return Found([loaded[i] for _, i in best], len(matched))
+    loaded = {k: product for k, product in await ctx.data.products.rows([key, p], key.in_(best))} if best else {}
+    return Found([loaded[k] for k in best], len(matched))
 
 
 async def unknown_terms(ctx: ToolContext, terms: list[Term]) -> list[Term]:
     """Return the terms that no active product of this tenant matches."""
-    backend, unknown = _backend(ctx), []
-    for term in terms:
-        found = _matching(backend, Match([term], [], []))
-        if not await ctx.data.products.rows([m.Product.id], m.Product.active.is_(True), found, limit=1):
-            unknown.append(term)
-    return unknown
+    backend = _backend(ctx)
+    conditions = [and_(m.Product.active.is_(True), _matching(backend, Match([t], [], []))) for t in terms]
+    return [t for t, known in zip(terms, await ctx.data.products.exist_each(conditions), strict=True) if not known]
 
 
 def _colour_in(name: frozenset[str], colour: str) -> bool:
