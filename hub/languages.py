@@ -1,0 +1,134 @@
+"""The languages HUB understands and answers in, and which one a shopper's message is written in.
+
+A message is told by lingua (n-gram models for the shop's languages, accurate on short text) after the words
+that say nothing about its language are taken out: order numbers, SKUs, emails, prices and the shop's own product
+words ("Slub Cotton Crew Tee" in a Spanish sentence). What is left decides only when it is enough to decide on; a
+one-word "ok" or "Preis?" keeps the conversation's language. A few words no detector can place alone ("merci",
+"gracias") are known by list.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, get_args
+
+from hub.text import EMAIL_MENTION, ORDER_MENTION, PHONE_MENTION, PRICE_MENTION, SKU_MENTION
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
+Language = Literal["en", "es", "de", "fr", "it", "pt"]
+"""A language HUB reads and writes, by its ISO 639-1 code (the BCP-47 primary tag the chat API reports)."""
+
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+DEFAULT_LANGUAGE: Language = "en"
+
+NAMES: dict[Language, str] = {
+    "en": "English",
+    "es": "Spanish",
+    "de": "German",
+    "fr": "French",
+    "it": "Italian",
+    "pt": "Portuguese",
+}
+"""Each language's English name, as a prompt tells a model which language to answer in."""
+
+LOCALES: dict[Language, str] = {
+    "en": "en_US",
+    "es": "es_ES",
+    "de": "de_DE",
+    "fr": "fr_FR",
+    "it": "it_IT",
+    "pt": "pt_PT",
+}
+"""The Babel locale each language's prices, numbers and dates are written in."""
+
+MIN_CONFIDENCE = 0.5
+"""Least probability the detector's first language needs, among the shop's languages, to change the conversation's."""
+
+MIN_LETTERS = 4
+"""Fewer letters than this, once identifiers and product words are out, say nothing about a language."""
+
+# Words that are a whole message on their own and that letter n-grams misplace ("merci" reads as Italian).
+_TELLING_WORDS: dict[Language, frozenset[str]] = {
+    "en": frozenset("hi hello hey thanks thank you thx cheers bye goodbye please yes no".split()),
+    "es": frozenset("hola gracias adiós adios buenas buenos días dias tardes noches vale sí perfecto muchas".split()),
+    "de": frozenset("hallo danke tschüss tschuss servus moin bitte ja nein genau guten tag morgen abend".split()),
+    "fr": frozenset("bonjour bonsoir salut merci beaucoup oui non au revoir bonne journée svp".split()),
+    "it": frozenset("ciao buongiorno buonasera grazie mille prego arrivederci sì perfetto".split()),
+    "pt": frozenset("olá ola obrigado obrigada bom dia boa tarde noite tchau sim não nao valeu".split()),
+}
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """Which language one message is in, and whether the message itself said so."""
+
+    language: Language
+    confident: bool
+    """False when the message had too little to go on, so `language` is the conversation's or the shop's."""
+
+
+def telling_text(text: str, ignore: Iterable[str] = ()) -> str:
+    """The words of a message that say which language it is in: without identifiers, links, prices and the words
+    in `ignore` (the shop's own product words, lower-case)."""
+    for pattern in (_URL, EMAIL_MENTION, SKU_MENTION, ORDER_MENTION, PRICE_MENTION, PHONE_MENTION):
+        text = pattern.sub(" ", text)
+    skip = frozenset(ignore)
+    return " ".join(w for w in _WORD.findall(text) if w.casefold() not in skip)
+
+
+def detect_language(
+    text: str,
+    *,
+    allowed: Iterable[Language] = LANGUAGES,
+    fallback: Language = DEFAULT_LANGUAGE,
+    ignore: Iterable[str] = (),
+) -> Detection:
+    """Tell which of the `allowed` languages `text` is written in; `fallback` (the conversation's language, else the
+    shop's default) when the message does not say."""
+    choices = tuple(sorted(set(allowed), key=LANGUAGES.index))
+    if len(choices) == 1:
+        return Detection(choices[0], confident=True)
+    telling = telling_text(text, ignore)
+    words = [w.casefold() for w in _WORD.findall(telling)]
+    if not words:
+        return Detection(fallback, confident=False)
+    by_list = [lang for lang in choices if words and all(w in _TELLING_WORDS[lang] for w in words)]
+    if len(by_list) == 1:
+        return Detection(by_list[0], confident=True)
+    if sum(map(len, words)) < MIN_LETTERS:
+        return Detection(fallback, confident=False)
+    ranked = _detector(choices).compute_language_confidence_values(telling)
+    best = ranked[0]
+    language = _BY_CODE.get(best.language.iso_code_639_1.name.lower())
+    # One word is thin evidence: it decides only when the detector is sure of it.
+    needed = MIN_CONFIDENCE if len(words) > 1 else 0.8
+    if language in choices and best.value >= needed:
+        return Detection(language, confident=True)
+    return Detection(fallback, confident=False)
+
+
+_BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}
+_BUILD_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=16)
+def _detector(languages: tuple[Language, ...]) -> LanguageDetector:
+    """A detector for these languages, its models loaded on first use (about 30 MB each)."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    with _BUILD_LOCK:
+        codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
+        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+
+
+def reply_language(detected: Language, *, languages: Iterable[Language], default: Language) -> Language:
+    """The language a reply is written in: the shopper's when the shop answers in it, else the shop's default."""
+    return detected if detected in set(languages) else default
