@@ -93,7 +93,7 @@ def detect_language(
 ) -> Detection:
     """Tell which of the `allowed` languages `text` is written in; `fallback` (the conversation's language, else the
     shop's default) when the message does not say."""
-    choices = tuple(sorted(set(allowed), key=LANGUAGES.index))
+    choices: tuple[Language, ...] = tuple(sorted(set(allowed), key=LANGUAGES.index))
     if len(choices) == 1:
         return Detection(choices[0], confident=True)
     telling = telling_text(text, ignore)
