@@ -100,7 +100,7 @@ def detect_language(
     words = [w.casefold() for w in _WORD.findall(telling)]
     if not words:
         return Detection(fallback, confident=False)
-    by_list = [lang for lang in choices if words and all(w in _TELLING_WORDS[lang] for w in words)]
+    by_list: list[Language] = [lang for lang in choices if words and all(w in _TELLING_WORDS[lang] for w in words)]
     if len(by_list) == 1:
         return Detection(by_list[0], confident=True)
     if sum(map(len, words)) < MIN_LETTERS:
