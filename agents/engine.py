@@ -145,6 +145,10 @@ class DeterministicEngine:
         self._catalogs[ctx.tenant_id] = (time.monotonic(), index)
         return index
 
+    async def catalog_words(self, ctx: ToolContext) -> frozenset[str]:
+        """The words of the shop's product titles and categories (`CatalogIndex.words`)."""
+        return (await self._catalog(ctx)).words
+
     async def understand(self, ctx: ToolContext, text: str, pending: Pending) -> tuple[Intent, Entities]:
         """Route the message and extract its entities; the graph reports this intent whichever engine answers."""
         catalog = await self._catalog(ctx)

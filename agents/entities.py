@@ -420,6 +420,12 @@ class CatalogIndex:
         words = {w for w in self._vocabulary if w not in weak and len(w) > 2 and w.isalpha()}
         return frozenset(words | {f"{w}s" for w in words} | {f"{w}es" for w in words})
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Every word of the catalog's titles and categories, lower-case: in a shopper's message they name products
+        and say nothing about the language the message is written in."""
+        return frozenset(self._vocabulary)
+
     def sku(self, code: str) -> str | None:
         """Return the catalog's spelling of a SKU written in any case, or None when the catalog has no such SKU."""
         index = self._sku_lookup.get(code.lower())

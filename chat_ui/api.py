@@ -10,6 +10,7 @@ import asyncio
 import json
 import math
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Annotated, Any, Literal
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
@@ -208,6 +209,14 @@ class ChatIn(BaseModel):
         description="The widget's session id; one conversation per session.",
     )
     message: str = Field(min_length=1, max_length=4000, pattern=NO_NUL, description="What the shopper wrote.")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # Spaces, line breaks and invisible format characters (a zero-width space) are no message either.
+        if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in value):
+            raise ValueError("message has no text: only spaces or invisible characters")
+        return value
 
 
 _SLIDING_WINDOWS_LUA = """

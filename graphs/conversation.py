@@ -59,6 +59,7 @@ from hub.audit.trace import Span, SpanKind, Trace
 from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
 from hub.gateway.gateway import reask_text
 from hub.gateway.transport import StreamBroken
+from hub.languages import DEFAULT_LANGUAGE, Language
 from hub.metrics import observe_reply_rejected
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt
@@ -161,6 +162,8 @@ class TurnDeps:
     """`time.monotonic()` by which the reply must be ready; None: no turn deadline (the gateway's own applies)."""
     deadline_s: float | None = None
     """The turn's deadline as configured, for the audit's wording."""
+    language: Language = DEFAULT_LANGUAGE
+    """The language the reply is written in (`hub.languages`)."""
     _rendered: tuple[str, SystemMessage, HumanMessage] | None = field(default=None, init=False, repr=False)
     _reading: asyncio.Future[tuple[Intent, Entities]] | None = field(default=None, init=False, repr=False)
 

@@ -43,6 +43,7 @@ from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.jobs import JobQueue
+from hub.languages import LANGUAGES, NAMES, Language, detect_language, reply_language
 from hub.metrics import observe_turn
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry
@@ -100,6 +101,8 @@ class TurnResult(BaseModel):
     """Sensitive actions paused for confirmation; resume the turn with a `Decision` for each, in order."""
     handled_by: Literal["bot", "human"] = "bot"
     """`human` while an operator has taken the conversation over: the bot did not answer, a person will."""
+    language: Language = "en"
+    """The reply's language (BCP-47): the shopper's when the shop answers in it, else the shop's default."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,10 @@ class Conversations:
         if conversation is None:
             conversation = await self.conversation(tenant.id, speaker)
         extra = dict(conversation_update or {})
+        config = TenantConfig.model_validate(tenant.settings)
+        language, told = await self._language(tenant, config, speaker, conversation, text)
+        if told is not None and told != conversation.language:
+            extra["language"] = told
         trace = Trace(tenant.id)
         meta = {**(inbound_meta or {}), "request_id": request_id}
         inbound = _message(
@@ -189,6 +196,7 @@ class Conversations:
             external_id=inbound_external_id,
         )
         root = _root_span(trace, "chat.turn", "turn", tenant, speaker, conversation, request_id, text, inbound)
+        root.set(language=language, message_language=told)
         if speaker.audience is Audience.CUSTOMER and conversation.status == m.ConversationStatus.HUMAN:
             reply = _message(
                 tenant.id,
@@ -202,12 +210,27 @@ class Conversations:
             root.finish(reply=reply["content"], engine="none", held_by_human=True, message_id=str(reply["id"]))
             # the handoff queue lists the longest-waiting first
             changes = {**extra, "updated_at": datetime.now(UTC)}
-            redact_pii = TenantConfig.model_validate(tenant.settings).redact_pii
-            await self._write(session, trace, conversation, [inbound, reply], changes, None, redact_pii=redact_pii)
-            return _held_by_human(reply)
+            await self._write(
+                session, trace, conversation, [inbound, reply], changes, None, redact_pii=config.redact_pii
+            )
+            return _held_by_human(reply, language)
         return await self._run(
-            new_turn(text), session, tenant, speaker, conversation, request_id, trace, inbound, extra
+            new_turn(text), session, tenant, speaker, conversation, request_id, trace, inbound, extra, language
         )
+
+    async def _language(
+        self, tenant: m.Tenant, config: TenantConfig, speaker: Speaker, conversation: m.Conversation, text: str
+    ) -> tuple[Language, Language | None]:
+        """The language to reply in, and the message's own when it told one (a shopper's; operators are answered in
+        the shop's default). A message that does not tell keeps the conversation's language."""
+        if speaker.audience is not Audience.CUSTOMER:
+            return config.default_language, None
+        previous = _spoken(conversation.language)
+        async with self.tool_scope(tenant, speaker).open(beside=True) as ctx:
+            words = await self.engine.catalog_words(ctx)
+        detection = detect_language(text, fallback=previous or config.default_language, ignore=words)
+        told = detection.language if detection.confident else None
+        return reply_language(detection.language, languages=config.languages, default=config.default_language), told
 
     async def conversation(self, tenant_id: uuid.UUID, speaker: Speaker) -> m.Conversation:
         """The speaker's conversation, read in a short session of its own (detached from it); on their first message
@@ -247,8 +270,22 @@ class Conversations:
         )
         root = _root_span(trace, "chat.resume", "turn", tenant, speaker, conversation, request_id, text, None)
         root.set(decision=decision.model_dump())
+        config = TenantConfig.model_validate(tenant.settings)
+        language = reply_language(
+            _spoken(conversation.language) or config.default_language,
+            languages=config.languages,
+            default=config.default_language,
+        )
         return await self._run(
-            Command(resume=decision.model_dump()), session, tenant, speaker, conversation, request_id, trace, None
+            Command(resume=decision.model_dump()),
+            session,
+            tenant,
+            speaker,
+            conversation,
+            request_id,
+            trace,
+            None,
+            language=language,
         )
 
     def _config(self, tenant: m.Tenant, speaker: Speaker) -> RunnableConfig:
@@ -279,9 +316,11 @@ class Conversations:
         prompt_version: str | None = None,
         models: list[str] | None = None,
         deadline_s: float | None = None,
+        language: Language | None = None,
     ) -> TurnDeps:
         """The turn's resources; a replay passes the prompt version and models it tries instead of the pinned ones."""
         config = call.tenant
+        language = language or config.default_language
         use_case = PROMPTS[speaker.audience]
         prompt = (
             agent_prompt(self.gateway.prompts, use_case, prompt_version)
@@ -295,6 +334,7 @@ class Conversations:
             "channel": speaker.channel.value,
             "today": datetime.now(UTC).date().isoformat(),
             "operator": speaker.operator.name if speaker.operator else "an operator",
+            "reply_language": NAMES[language],
         }
         model = GatewayChatModel(
             gateway=self.gateway,
@@ -321,6 +361,7 @@ class Conversations:
             trace=call.trace,
             deadline_at=None if deadline_s is None else time.monotonic() + deadline_s,
             deadline_s=deadline_s,
+            language=language,
         )
 
     async def _run(
@@ -334,6 +375,7 @@ class Conversations:
         trace: Trace,
         inbound: dict[str, Any] | None,
         conversation_update: dict[str, Any] | None = None,
+        language: Language | None = None,
     ) -> TurnResult:
         started = time.monotonic()
         config_ = TenantConfig.model_validate(tenant.settings)
@@ -346,7 +388,9 @@ class Conversations:
             trace=trace,
             release=scope.release,
         )
-        deps = self.turn_deps(scope, tenant, speaker, call, deadline_s=self.deadlines.of(speaker.audience))
+        deps = self.turn_deps(
+            scope, tenant, speaker, call, deadline_s=self.deadlines.of(speaker.audience), language=language
+        )
         root = trace.root
         assert root is not None
         config = self._config(tenant, speaker)
@@ -414,6 +458,7 @@ class Conversations:
             "input_tokens": state.get("input_tokens", 0),
             "awaiting": [a.model_dump() for a in awaiting],
             "request_id": request_id,
+            "language": deps.language,
         }
         root.finish(
             "error" if stopped else "ok",
@@ -429,6 +474,7 @@ class Conversations:
             loop_stopped=stopped or None,
             awaiting=[a.model_dump() for a in awaiting] or None,
             cost=data["cost"],
+            language=deps.language,
         )
         audit = event_row(
             tenant_id=tenant.id,
@@ -458,6 +504,7 @@ class Conversations:
             products=[ProductCard.model_validate(p) for p in state.get("products", [])],
             awaiting=awaiting,
             handled_by="human" if handed_over or conversation.status == m.ConversationStatus.HUMAN else "bot",
+            language=deps.language,
         )
 
     async def _write(
@@ -536,7 +583,12 @@ def _root_span(
     )
 
 
-def _held_by_human(reply: dict[str, Any]) -> TurnResult:
+def _spoken(code: str | None) -> Language | None:
+    """A stored language code as a `Language`, or None for none or one HUB no longer speaks."""
+    return next((language for language in LANGUAGES if language == code), None)
+
+
+def _held_by_human(reply: dict[str, Any], language: Language) -> TurnResult:
     """The answer for the team while a person handles the conversation; no model, no tools, no graph state."""
     return TurnResult(
         message_id=reply["id"],
@@ -548,6 +600,7 @@ def _held_by_human(reply: dict[str, Any]) -> TurnResult:
         trace_id=reply["trace_id"] or "",
         products=[],
         handled_by="human",
+        language=language,
     )
 
 

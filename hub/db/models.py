@@ -409,6 +409,8 @@ class Conversation(TenantOwned, Timestamped, Base):
     """When the customer last wrote, by the channel's clock: it opens WhatsApp's 24-hour customer-service window."""
     opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     """When the customer opted out (STOP) on this channel; only the confirmation goes out until they write START."""
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """The language the shopper last wrote in, as far as a message told (`hub.languages`); None until one did."""
 
 
 class Message(TenantOwned, Timestamped, Base):

@@ -6,7 +6,18 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from hub.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
@@ -95,6 +106,22 @@ class TenantConfig(BaseModel):
     """Mask emails, phone numbers and street addresses in stored traces (the messages themselves are kept)."""
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    """The languages the shop answers in: a shopper writing in one of them is answered in it, anyone else in
+    `default_language`. All that HUB speaks unless the shop narrows it."""
+    default_language: Language = DEFAULT_LANGUAGE
+    """What the shop answers in when a message does not say its language, or says one the shop does not speak."""
+
+    @field_validator("languages")
+    @classmethod
+    def _distinct(cls, value: list[Language]) -> list[Language]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _default_is_spoken(self) -> TenantConfig:
+        if self.default_language not in self.languages:
+            raise ValueError(f"default_language {self.default_language!r} is not one of languages {self.languages}")
+        return self
 
     def to_column(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

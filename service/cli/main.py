@@ -312,8 +312,18 @@ def tenants_set(
     no_allowed_origins: Annotated[
         bool, typer.Option("--no-allowed-origins", help="Allow no site to use the chat widget.")
     ] = False,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A language the shop answers in (en, es, de, fr, it, pt); repeat for several. Replaces the list."
+        ),
+    ] = None,
+    default_language: Annotated[
+        str | None, typer.Option(help="What the shop answers in when a shopper's language is not one of its own.")
+    ] = None,
+    currency: Annotated[str | None, typer.Option(help="The shop's currency, an ISO 4217 code such as EUR.")] = None,
 ) -> None:
-    """Change a tenant's retention, trace redaction and the sites allowed to chat; audited."""
+    """Change a tenant's retention, trace redaction, the sites allowed to chat, languages and currency; audited."""
     from hub.tenancy import admin
 
     if retention_days is not None and no_retention:
@@ -327,10 +337,16 @@ def tenants_set(
         raise fail("give --allowed-origin or --no-allowed-origins, not both")
     if allowed_origin or no_allowed_origins:
         changes["allowed_origins"] = [_origin(o) for o in allowed_origin or []]
+    if language:
+        changes["languages"] = [code.strip().lower() for code in language]
+    if default_language is not None:
+        changes["default_language"] = default_language.strip().lower()
+    if currency is not None:
+        changes["currency"] = currency.strip().upper()
     if not changes:
         raise fail(
             "nothing to change: give --retention-days, --no-retention, --redact-pii/--no-redact-pii, "
-            "--allowed-origin or --no-allowed-origins"
+            "--allowed-origin, --no-allowed-origins, --language, --default-language or --currency"
         )
 
     async def work(session: AsyncSession) -> tuple[str, dict[str, tuple[Any, Any]]]:

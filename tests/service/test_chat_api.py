@@ -124,6 +124,9 @@ async def test_bad_requests_get_4xx_and_store_nothing(
         await chat.post("/v1/chat", json={"session_id": "bad id!", "message": "hi"}, headers=headers)
     ).status_code == 422
     assert (await chat.post("/v1/chat", json={"session_id": "x", "message": ""}, headers=headers)).status_code == 422
+    for blank in ("   ", "\n\t ", "\u00a0\u3000", "\u200b"):  # spaces, breaks, no-break and zero-width spaces
+        refused = await chat.post("/v1/chat", json={"session_id": "x", "message": blank}, headers=headers)
+        assert refused.status_code == 422 and "no text" in refused.text, (blank, refused.text)
     assert (
         await chat.post("/v1/chat", content=b"{oops", headers={**headers, "Content-Type": "application/json"})
     ).status_code == 400
