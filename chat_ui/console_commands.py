@@ -1,5 +1,5 @@
-"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /explain,
-/status and /switch (the shop's own kill switches).
+"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /feedback,
+/explain, /status and /switch (the shop's own kill switches).
 
 Each returns an `Answer` (markdown, and a chart for /cost) computed from the tenant's own rows; the Chainlit
 console renders it, and anything else (a CLI, a test) can too.
@@ -19,6 +19,7 @@ from hub.audit.explain import ExplainError
 from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
 from hub.gateway.switches import SwitchError, announce, check_feature, switch_off, switch_on, switchable_features
+from hub.prompting.outputs import Intent
 from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
 from hub.status import PlatformStatus, platform_status
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 PERIODS = {"day": 1, "week": 7, "month": 30}
 HANDOFFS_SHOWN = 20
+FEEDBACK_SHOWN = 20
 
 
 @dataclass
@@ -152,6 +154,31 @@ async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
         lines.append(
             f"| {conversation.id} | {conversation.channel} | {conversation.updated_at:%Y-%m-%d %H:%M} | {text} |"
         )
+    return Answer("\n".join(lines))
+
+
+async def feedback(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
+    """What shoppers told the shop about itself (messages read as feedback), newest first: what the assistant says it
+    passed on to the team."""
+    rows = (
+        await session.execute(
+            select(m.Message.created_at, m.Conversation.channel, m.Message.conversation_id, m.Message.content)
+            .join(m.Conversation, m.Conversation.id == m.Message.conversation_id)
+            .where(
+                m.Message.tenant_id == tenant_id,
+                m.Message.role == "customer",
+                m.Message.intent == Intent.FEEDBACK.value,
+            )
+            .order_by(desc(m.Message.created_at))
+            .limit(FEEDBACK_SHOWN)
+        )
+    ).all()
+    if not rows:
+        return Answer("No feedback from shoppers yet.")
+    lines = ["| when | channel | conversation | feedback |", "|---|---|---|---|"]
+    for when, channel, conversation_id, content in rows:
+        text = content.replace("|", "/").replace("\n", " ")[:200]
+        lines.append(f"| {when:%Y-%m-%d %H:%M} | {channel} | {conversation_id} | {text} |")
     return Answer("\n".join(lines))
 
 

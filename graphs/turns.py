@@ -485,6 +485,8 @@ class Conversations:
             data=redact(data) if config_.redact_pii else data,
         )
         changes = {**(conversation_update or {}), **({"status": m.ConversationStatus.HUMAN} if handed_over else {})}
+        if inbound is not None:  # what the shopper's message was read as: the console lists feedback by it
+            inbound["intent"] = state.get("intent")
         stored = [inbound, message] if inbound is not None else [message]
         await self._write(session, trace, conversation, stored, changes, audit, redact_pii=config_.redact_pii)
         observe_turn(

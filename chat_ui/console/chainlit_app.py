@@ -3,7 +3,7 @@
 Operators sign in with their HUB email and password and see only their tenant. Every message is one turn of
 the conversation graph as that operator (thread = console conversation); tool calls show as steps, and each
 reply says which engine and prompt answered and what the turn cost. Sensitive actions arrive as Confirm /
-Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/takeover`, `/reply`,
+Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/feedback`, `/takeover`, `/reply`,
 `/release`, `/explain`, `/status` and `/switch` (the shop's kill switches) answer with or without a model.
 Threads are kept in the app's database and can be reopened after a restart; background jobs (bulk SEO, photo
 shoots) report into every open console of their shop as they progress and finish, without the operator asking.
@@ -35,7 +35,7 @@ from tools.context import Audience
 
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
-    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/takeover ID`, `/reply ID text`, `/release ID`, "
+    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/feedback`, `/takeover ID`, `/reply ID text`, `/release ID`, "
     "`/explain MESSAGE_ID`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`."
 )
 
@@ -172,6 +172,8 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.prompts(session, tenant_id, state().prompts)
         elif word == "/handoffs":
             answer = await commands.handoffs(session, tenant_id)
+        elif word == "/feedback":
+            answer = await commands.feedback(session, tenant_id)
         elif word == "/explain":
             answer = await commands.explain(session, tenant_id, rest)
         elif word in ("/takeover", "/release", "/reply"):
