@@ -142,7 +142,7 @@ async def test_the_model_looks_up_products_with_tools_and_its_grounded_reply_is_
 
     llm.enqueue(tool_call("search_products", {"query": "hoodie", "max_price": 80}), respond(quote_first_product))
     out = await say(chat_with_model, demo.storefront_key, "web-5", "any hoodies under $80?")
-    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.0.0"
+    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.1.0"
     assert out["tools"] == ["search_products"] and out["products"] and out["intent"] == "product_search"
     first = out["products"][0]
     assert out["reply"] == f"The {first['title']} ({first['sku']}) is ${first['price']}."

@@ -107,6 +107,7 @@ AGENT_VARIABLES = {
     "channel": "whatsapp",
     "today": "2026-11-25",
     "operator": "Ola Operator",
+    "reply_language": "Spanish",
     "message": "Where is my order A-10423?",
 }
 """What the conversation graph passes to every agent prompt (output: null)."""
@@ -208,7 +209,7 @@ def test_default_pins_cover_every_use_case_and_never_resolve_latest(prompts_dir:
     registry.new_version("customer_reply", "major", "A newer version nobody pinned.")
     registry.release("customer_reply", "3.0.0")
     registry = PromptRegistry.load(prompts_dir)
-    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "2.0.0"
+    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "2.1.0"
     for use_case in registry.use_cases():
         assert registry.resolve(use_case, {}).version == registry.default_pins()[use_case]
     with pytest.raises(PromptError, match="never resolves 'latest'"):
@@ -260,6 +261,12 @@ def test_channel_changes_the_customer_reply_instructions() -> None:
     whatsapp = prompt.render({**example_variables(prompt), "channel": "whatsapp"})[0]["content"]
     web = prompt.render({**example_variables(prompt), "channel": "web"})[0]["content"]
     assert "This is WhatsApp" in whatsapp and "This is WhatsApp" not in web
+
+
+def test_the_customer_reply_in_use_names_the_language_the_shop_answers_in() -> None:
+    prompt = SHIPPED.resolve("customer_reply", {})
+    system = prompt.render({**AGENT_VARIABLES, "reply_language": "German"})[0]["content"]
+    assert "Reply in German" in system and "latest message" not in system
 
 
 def test_new_version_release_and_diff_workflow(prompts_dir: Path) -> None:
