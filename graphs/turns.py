@@ -13,6 +13,7 @@ and commit after.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Mapping
@@ -43,7 +44,15 @@ from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.jobs import JobQueue
-from hub.languages import LANGUAGES, NAMES, Language, detect_language, reply_language
+from hub.languages import (
+    LANGUAGES,
+    NAMES,
+    Language,
+    detect_language,
+    detector_loaded,
+    load_detector,
+    reply_language,
+)
 from hub.metrics import observe_turn
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt, PromptError, PromptRegistry
@@ -228,6 +237,8 @@ class Conversations:
         previous = _spoken(conversation.language)
         async with self.tool_scope(tenant, speaker).open(beside=True) as ctx:
             words = await self.engine.catalog_words(ctx)
+        if not detector_loaded():  # the process's first shopper message: load the models off the event loop
+            await asyncio.to_thread(load_detector)
         detection = detect_language(text, fallback=previous or config.default_language, ignore=words)
         told = detection.language if detection.confident else None
         return reply_language(detection.language, languages=config.languages, default=config.default_language), told

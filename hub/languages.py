@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, get_args
 
 from hub.text import EMAIL_MENTION, ORDER_MENTION, PHONE_MENTION, PRICE_MENTION, SKU_MENTION
@@ -100,7 +99,7 @@ def detect_language(
 ) -> Detection:
     """Tell which of the `allowed` languages `text` is written in; `fallback` (the conversation's language, else the
     shop's default) when the message does not say."""
-    choices: tuple[Language, ...] = tuple(sorted(set(allowed), key=LANGUAGES.index))
+    choices = _key(allowed)
     if len(choices) == 1:
         return Detection(choices[0], confident=True)
     telling = telling_text(text, ignore)
@@ -128,14 +127,36 @@ _BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}
 _BUILD_LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=16)
+_DETECTORS: dict[tuple[Language, ...], LanguageDetector] = {}
+
+
+def detector_loaded(languages: Iterable[Language] = LANGUAGES) -> bool:
+    """Tell whether the models for telling these languages apart are in memory (loading them takes about a second:
+    an async caller loads them in a thread, `load_detector`)."""
+    return _key(languages) in _DETECTORS
+
+
+def load_detector(languages: Iterable[Language] = LANGUAGES) -> None:
+    _detector(_key(languages))
+
+
+def _key(languages: Iterable[Language]) -> tuple[Language, ...]:
+    return tuple(sorted(set(languages), key=LANGUAGES.index))
+
+
 def _detector(languages: tuple[Language, ...]) -> LanguageDetector:
     """A detector for these languages, its models loaded on first use (about 30 MB each)."""
+    if (found := _DETECTORS.get(languages)) is not None:
+        return found
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     with _BUILD_LOCK:
-        codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
-        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+        if languages not in _DETECTORS:
+            codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
+            _DETECTORS[languages] = (
+                LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+            )
+        return _DETECTORS[languages]
 
 
 def reply_language(detected: Language, *, languages: Iterable[Language], default: Language) -> Language:
