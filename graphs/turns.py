@@ -232,7 +232,7 @@ class Conversations:
     ) -> tuple[Language, Language | None]:
         """The language to reply in, and the message's own when it told one (a shopper's; operators are answered in
         the shop's default). A message that does not tell keeps the conversation's language."""
-        if speaker.audience is not Audience.CUSTOMER:
+        if speaker.audience is not Audience.CUSTOMER or len(config.languages) == 1:  # nothing to choose between
             return config.default_language, None
         previous = _spoken(conversation.language)
         async with self.tool_scope(tenant, speaker).open(beside=True) as ctx:
