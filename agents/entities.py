@@ -248,6 +248,10 @@ _LETTER_SIZE = re.compile(
     r"|(?<![\w'’.&-])(XXS|XS|XL|XXL|2XL|XXXL|3XL|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?![\w'’&-])",
     re.IGNORECASE,
 )
+_MORE_LETTER_SIZES = re.compile(
+    rf"\s*(?:,|/|\b(?:or|and|o|y|e|ou|oder|und|et)\b)\s*({_LETTER})(?![\w'’-])", re.IGNORECASE
+)
+"""The next size of a list that began in a size context: the L of "in M or L", "talla S o M", "Größe S oder M"."""
 _WAIST = re.compile(
     r"\b(?:waist|w)\s*[:=]?\s*(\d{2})\b(?!\s*(?:\$|dollars|bucks|%))"
     r"|\b(\d{2})\s*(?:\"|inch(?:es)?)?\s*(?:waist|w)\b"
@@ -850,6 +854,10 @@ def _sizes(text: str, catalog_sizes: _CatalogSizes | None = None) -> list[str]:
         raw = next(g for g in m.groups() if g)
         if free(m.span()):
             add(m.start(), m.span(), _SizeSystem.LETTER, _LETTER_SIZES[raw.lower()])
+            more = _MORE_LETTER_SIZES.match(text, m.end())
+            while more is not None and free(more.span(1)):
+                add(more.start(1), more.span(1), _SizeSystem.LETTER, _LETTER_SIZES[more.group(1).lower()])
+                more = _MORE_LETTER_SIZES.match(text, more.end())
     found.sort(key=lambda item: item[0])
     return _unique(label for _, label in found)
 

@@ -351,6 +351,10 @@ def test_size_is_read_in_every_language(text: str, size: str) -> None:
         ("Is it a tee? I think so, Mark's size", []),
         ("it's Sam's L plate", []),
         ("a s m l", []),
+        ("do you have it in M or L?", ["M", "L"]),
+        ("¿hay talla S o M?", ["S", "M"]),
+        ("Größe S, M oder L", ["S", "M", "L"]),
+        ("in M and a cap", ["M"]),
     ],
 )
 def test_a_single_letter_is_a_size_only_where_the_wording_says_so(text: str, sizes: list[str]) -> None:
