@@ -1,24 +1,33 @@
-"""Find what a customer message names: order numbers, contacts, SKUs, sizes, colours, prices and products."""
+"""Find what a customer message names: order numbers, contacts, SKUs, sizes, colours, prices, dates and products.
+
+Shoppers write in English, Spanish, German, French, Italian and Portuguese, and every pattern of every language is
+tried on every message: the detected language can be wrong, and one message may mix two ("la Slub Cotton Crew Tee
+en XL"). What comes out is language-free: catalog size labels, the shop's colour names, amounts, `datetime.date`.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+from babel.dates import get_month_names
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from hub.languages import LOCALES
 from hub.text import (
     CURRENCY_WORDS,
     EMAIL,
     HYPHENATED_CODE,
+    ISO_DATE,
     ORDER_FROM_SHOPPER,
     PHONE_FROM_SHOPPER,
     SKU_FROM_SHOPPER,
@@ -79,7 +88,118 @@ class Entities(BaseModel):
     )
     min_price: Decimal | None = None
     max_price: Decimal | None = None
+    dates: list[date] = Field(
+        default_factory=list,
+        description="Days the message names, in any of the six languages (`3 de marzo`, `3. März`, `March 3`, `3/4`); "
+        "a day without a year is the nearest such day to today.",
+    )
     products: list[ProductMatch] = Field(default_factory=list, description="Best catalog matches first.")
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents, so "Café" and "cafe" are the same word (and "weiß" is "weiss")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+# --- identifiers ----------------------------------------------------------------------------------
+
+_ORDER_WORD = (
+    r"pedido|orden|bestellung|bestellnummer|auftrag|auftragsnummer|commande|ordine|encomenda|n[uú]mero\s+de\s+pedido"
+)
+_ORDER_IN_WORDS = re.compile(
+    rf"\b(?:{_ORDER_WORD})(?:\s*(?:n\.?[°º]|n\.|no\.?|nr\.?|num\.?|n[uú]mero|num[eé]ro|nummer|#|:|n\b))*\s*"
+    r"(?:[Aa]\s?-?\s?)?(\d{4,8})\b",
+    re.IGNORECASE,
+)
+"""An order number after the word for an order in Spanish, German, French, Italian or Portuguese: "pedido nº 10023",
+"Bestellung Nr. 10023", "commande n° 10023", "ordine n. 10023", "encomenda 10023"; group 1 is its digits."""
+_NATIONAL_PHONE = re.compile(r"(?<![\w+])0[1-9](?:[\s.-]?\d{2}){4}(?![\w.,]?\d)")
+"""A ten-digit national number written in pairs, as in France: `06 12 34 56 78`."""
+_TRUNK_ZERO = re.compile(r"\(0\)")
+"""The `(0)` some write after their country code (`+49 (0)30 1234567`): not dialled from abroad."""
+
+
+# --- dates ------------------------------------------------------------------------------------------
+
+
+def _month_numbers() -> dict[str, int]:
+    """Every language's month names, full and short, as Babel spells them (accented and folded) → the month."""
+    numbers: dict[str, int] = {}
+    for locale in LOCALES.values():
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                for month, name in get_month_names(width, context, locale=locale).items():
+                    name = name.rstrip(".").casefold()
+                    if name not in _AMBIGUOUS_MONTHS:
+                        numbers[name] = numbers[_fold(name)] = int(month)
+    return numbers
+
+
+_AMBIGUOUS_MONTHS = frozenset({"out", "set", "ago"})
+"""Short month names that are everyday words ("3 out of 5", "a set", "2 days ago"): read only written in full."""
+_MONTHS = _month_numbers()
+_MONTH = "|".join(re.escape(name) for name in sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH = re.compile(
+    rf"(?<![\w.,/-])(\d{{1,2}})(?:st|nd|rd|th|er|[º°ª]|\.)?\s*(?:de\s+|of\s+|-)?({_MONTH})\b\.?"
+    r"(?:,?\s*(?:de\s+|del\s+)?(\d{4})\b)?",
+    re.IGNORECASE,
+)
+"""`3 de marzo`, `3. März`, `1er mars`, `3 marzo 2027`, `3rd of March`."""
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH})\b\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d.,:]?\d)(?:,?\s+(\d{{4}})\b)?", re.IGNORECASE
+)
+"""`March 3`, `Nov 3rd, 2026`."""
+_PHRASE_END = re.compile(r"\s*(?:$|[,.!?;)])")
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w.,/-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\w/]|[.,]\d)"
+    r"(?!\s*(?:sleeves?|length|zip|price|ärmel|arm|mangas?|manches?|manic[ah]e?|cup))"
+    r"|(?<![\w.,/-])(\d{1,2})\.(\d{1,2})\.(\d{4})?(?![\w.]|,\d)",
+    re.IGNORECASE,
+)
+"""`3/4`, `03/04/2027`, `3.4.` and `3.4.2027`: day first, as five of the six languages (and British English) write
+it, unless the second number cannot be a month (`4/13`); `3/4` before "sleeves" is a length."""
+
+
+def _a_date(year: int | None, month: int, day: int, today: date) -> date | None:
+    """The date, or for one without a year the nearest to `today` of last, this and next year's."""
+    years = [year] if year is not None else [today.year - 1, today.year, today.year + 1]
+    dates = []
+    for y in years:
+        try:
+            dates.append(date(y, month, day))
+        except ValueError:
+            continue
+    return min(dates, key=lambda d: abs(d - today), default=None)
+
+
+def _dates(text: str, today: date) -> list[tuple[int, tuple[int, int], date]]:
+    """Each date the text writes: its position, its span and the date."""
+    found: list[tuple[int, tuple[int, int], date]] = []
+
+    def add(m: re.Match[str], year: str | None, month: int, day: str) -> None:
+        when = _a_date(int(year) if year else None, month, int(day), today)
+        if when is not None and all(m.end() <= a or m.start() >= b for _, (a, b), _ in found):
+            found.append((m.start(), m.span(), when))
+
+    for m in ISO_DATE.finditer(text):
+        add(m, m["year"], int(m["mnum"]), m["day"])
+    for m in _DAY_MONTH.finditer(text):
+        add(m, m.group(3), _MONTHS[_fold(m.group(2))], m.group(1))
+    for m in _MONTH_DAY.finditer(text):
+        # "I may 2 ..." is a verb: a lower-case "may" is the month only where the date ends the phrase.
+        if m.group(1) == "may" and m.group(3) is None and not _PHRASE_END.match(text, m.end()):
+            continue
+        add(m, m.group(3), _MONTHS[_fold(m.group(1))], m.group(2))
+    for m in _NUMERIC_DATE.finditer(text):
+        first, second, year = (
+            (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+        )
+        day, month = (first, second) if int(second) <= 12 else (second, first)
+        if year is not None and len(year) == 2:
+            year = f"20{year}"
+        add(m, year, int(month), day)
+    return sorted(found, key=lambda item: item[0])
 
 
 # --- sizes -------------------------------------------------------------------------------------------
@@ -111,18 +231,27 @@ _LETTER_SIZES = {
 _SIZE_WORD = (
     r"extra extra large|extra small|extra large|xx-large|x-small|x small|x-large|x large|small|medium|med|large"
 )
-# A size word only counts as a size where the wording says so: "size large", "in a medium", "an XL".
+_LETTER = r"xxs|xs|s|m|l|xl|xxl|2xl|xxxl|3xl"
+_SIZE_CONTEXT = r"size|sz|talla|talle|taille|taglia|tamanho|gr(?:ö|oe|o)(?:ß|ss)e|konfektionsgr(?:ö|oe)(?:ß|ss)e"
+"""The word before a size in each language: "size M", "talla M", "Größe L", "taille 40", "taglia 42", "tamanho 38"."""
+_IN = r"in|en|em"
+""""in XL" in English, German and Italian, "en XL" in Spanish and French, "em XL" in Portuguese."""
+# A size word only counts as a size where the wording says so: "size large", "in a medium", "an XL", "talla M"; a
+# single letter never alone, so "I", "a" and "s" in ordinary words stay words.
 _LETTER_SIZE = re.compile(
-    rf"\b(?:size|sz)\s*[:=]?\s*(xxs|xs|s|m|l|xl|xxl|2xl|xxxl|3xl|{_SIZE_WORD})\b"
-    rf"|\bin\s+(?:an?\s+)?(xxs|xs|s|m|l|xl|xxl|2xl|xxxl|3xl|{_SIZE_WORD})\b(?![\w'’-]|\s+(?:batch|batches|amounts?|"
+    rf"\b(?:{_SIZE_CONTEXT})\s*[:=]?\s*({_LETTER}|{_SIZE_WORD})\b(?![\w'’-])"
+    rf"|\b(?:{_IN})\s+(?:an?\s+)?({_LETTER}|{_SIZE_WORD})\b(?![\w'’-]|\s+(?:batch|batches|amounts?|"
     rf"quantit|print|letters|numbers|pieces|parts|business|town|groups?|steps|ways|doses))"
     rf"|\ban?\s+({_SIZE_WORD}|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?=\s*(?:$|[,.!?;)]|\s(?:in|please|pls|size|and|or|if|thanks|"
     rf"thank|for\s+(?:me|my|him|her))\b))"
     rf"|\b({_SIZE_WORD})\s+size\b"
-    r"|(?<![\w'’.&-])(XXS|XS|XL|XXL|2XL|XXXL|3XL|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?![\w'’&-])"
-    r"|(?<![\w'’.&-])([SML])(?![\w'’.&-])",
+    r"|(?<![\w'’.&-])(XXS|XS|XL|XXL|2XL|XXXL|3XL|xxs|xs|xl|xxl|2xl|xxxl|3xl)(?![\w'’&-])",
     re.IGNORECASE,
 )
+_MORE_LETTER_SIZES = re.compile(
+    rf"\s*(?:,|/|\b(?:or|and|o|y|e|ou|oder|und|et)\b)\s*({_LETTER})(?![\w'’-])", re.IGNORECASE
+)
+"""The next size of a list that began in a size context: the L of "in M or L", "talla S o M", "Größe S oder M"."""
 _WAIST = re.compile(
     r"\b(?:waist|w)\s*[:=]?\s*(\d{2})\b(?!\s*(?:\$|dollars|bucks|%))"
     r"|\b(\d{2})\s*(?:\"|inch(?:es)?)?\s*(?:waist|w)\b"
@@ -130,43 +259,89 @@ _WAIST = re.compile(
     re.IGNORECASE,
 )
 _NUMERIC_SIZE = re.compile(
-    r"\b(?:(eu|us|uk|men'?s|mens|women'?s|womens)\s*)?(?:size|sz)\s*[:=]?\s*(?:(eu|us|uk)\s*)?(\d{1,2}(?:[.,]5)?)\b"
+    rf"\b(?:(eu|us|uk|men'?s|mens|women'?s|womens)\s*)?(?:{_SIZE_CONTEXT})\s*[:=]?\s*(?:(eu|us|uk)\s*)?(\d{{1,2}}(?:[.,]5)?)\b"
     r"(?:\s*(eu|us|uk)\b)?"
     r"|\b((?-i:US)|eu|uk)\s*(\d{1,2}(?:[.,]5)?)\b"
-    r"|\bin\s+(?:an?\s+)?(\d{2}(?:[.,]5)?)\b(?!\s*(?:%|days?|hours?|mins?|minutes?|weeks?|months?|years?|\$|dollars|"
+    rf"|\b(?:{_IN})\s+(?:an?\s+)?(\d{{2}}(?:[.,]5)?)\b(?!\s*(?:%|days?|hours?|mins?|minutes?|weeks?|months?|years?|\$|dollars|"
     r"bucks|cm|mm|inch|inches|pieces|colou?rs|items))",
     re.IGNORECASE,
 )
 _SHOE_CONTEXT = re.compile(
-    r"\b(?:shoes?|boots?|sneakers?|trainers?|loafers?|sandals?|slides?|runners?|feet|foot)\b", re.I
+    r"\b(?:shoes?|boots?|sneakers?|trainers?|loafers?|sandals?|slides?|runners?|feet|foot"
+    r"|zapat(?:os?|illas?)|botas?|botines|sandalias|schuhe?n?|stiefel[n]?|turnschuhe?n?|sandalen|chaussures?|bottes?"
+    r"|bottines?|baskets?|scarpe|scarpa|stivali|stivaletti|sapatos?|t[eê]nis|sapatilhas?)\b",
+    re.IGNORECASE,
 )
-_TROUSER_CONTEXT = re.compile(r"\b(?:jeans?|trousers?|chinos?|pants?|cargos?|waist|denim)\b", re.IGNORECASE)
-_ONE_SIZE = re.compile(r"\bone[\s-]size\b", re.IGNORECASE)
+_TROUSER_CONTEXT = re.compile(
+    r"\b(?:jeans?|trousers?|chinos?|pants?|cargos?|waist|denim|pantal(?:ones?|ons?|oni)|vaqueros|hosen?|cal[cç]as)\b",
+    re.IGNORECASE,
+)
+_ONE_SIZE = re.compile(
+    r"\bone[\s-]size\b|\btall[ae]\s+[uú]nica\b|\btaille\s+unique\b|\btaglia\s+unica\b|\btamanho\s+[uú]nico\b"
+    r"|\beinheitsgr(?:ö|oe|o)(?:ß|ss)e\b",
+    re.IGNORECASE,
+)
 
 # --- prices ------------------------------------------------------------------------------------------
 
-_AMOUNT = rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)(?:\s?(?:{CURRENCY_WORDS}|[$€£])\b)?"
+# Read in accent-folded lower case (`_fold`), so "más", "über" and "jusqu'à" are written here without accents. The
+# words of all six languages are read whatever language the message is in: its detected language may be wrong.
+_AMOUNT = (
+    rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)"
+    rf"(?:\s?(?:(?:{CURRENCY_WORDS})\b|[$€£]))?"
+)
 _NOT_MONEY = (
     r"(?!\s*(?:%|percent|days?|hours?|hrs?|mins?|minutes?|weeks?|months?|years?|yrs?|times?|kg|g\b|lbs?|cm|mm|ml|"
-    r"inch|inches|items?|pieces?|pairs?|orders?|waist|eu\b|us\b|uk\b|x\s?\d|/\d|-?pack))"
+    r"inch|inches|items?|pieces?|pairs?|orders?|waist|eu\b|us\b|uk\b|x\s?\d|/\d|-?pack|"
+    r"dias?\b|tage?n?\b|jours?\b|giorni|semanas?|wochen?|semaines?|settimane?|mes(?:es)?\b|monate?n?\b|mois\b|mesi\b|"
+    r"anos?\b|jahre?n?\b|ans\b|anni\b|horas?\b|stunden?|heures?|ore\b|minutos?|minuten?|minuti|veces|mal\b|fois\b|"
+    r"volte\b|vezes|unidades|stucke?\b|pezzi|pecas|articulos|artikel|articles|articoli|artigos|pares\b|paare?\b|"
+    r"paires?|paia\b|pedidos?|bestellungen|commandes?|ordini|encomendas?|tallas?\b|grossen?\b|tailles?\b|taglie\b|"
+    r"tamanhos?\b))"
 )
+_BETWEEN_WORD = r"between|from|entre|zwischen|tra|fra|de|desde|von|da"
+"""Before the lower of two bounds; "de", "desde", "von" and "da" are everyday words, so after them the range counts
+only with a currency ("de 20 a 40 €")."""
+_LOOSE_BETWEEN = frozenset({"de", "desde", "von", "da"})
 _PRICE_BETWEEN = re.compile(
-    rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|&|-|–|to)\s*{_AMOUNT}{_NOT_MONEY}"
-    rf"|(?<![\w.-])([$£€]\s?\d+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?)\s?(?:-|–|to)\s?([$£€]?\s?\d+(?:[.,]\d{{1,2}})?)"
-    rf"\s?({CURRENCY_WORDS}|[$€£])?\b",
+    rf"\b({_BETWEEN_WORD})\s+{_AMOUNT}\s*(?:and|&|-|–|to|y|e|et|und|a|al|bis|ate)\s*{_AMOUNT}{_NOT_MONEY}"
+    rf"|(?<![\w.-])([$£€]\s?\d+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?)\s?(?:-|–|to|a|bis)\s?"
+    rf"([$£€]?\s?\d+(?:[.,]\d{{1,2}})?)\s?({CURRENCY_WORDS}|[$€£])?\b",
     re.IGNORECASE,
 )
+_MAX_WORDS = (
+    r"under|below|less\s+than|cheaper\s+than|up\s+to|max(?:imum)?|no\s+more\s+than|not\s+more\s+than|at\s+most|within|"
+    r"budget\s*(?:of|is|:)?|spend(?:ing)?\s+(?:up\s+to\s+)?"
+    r"|menos\s+de|por\s+debajo\s+de|hasta|maximo|no\s+mas\s+de|como\s+mucho|inferior\s+a|mas\s+barato\s+que"
+    r"|presupuesto\s+(?:de|es)?"
+    r"|unter|unterhalb\s+von|bis\s+zu|bis|hochstens|maximal|weniger\s+als|nicht\s+mehr\s+als|billiger\s+als"
+    r"|moins\s+de|en\s+dessous\s+de|au[\s-]dessous\s+de|jusqu['’\s]?a|pas\s+plus\s+de|au\s+plus|au\s+maximum"
+    r"|inferieur\s+a|moins\s+cher\s+que"
+    r"|meno\s+di|sotto\s+(?:i\s+)?|fino\s+a(?:i)?|al\s+massimo|non\s+piu\s+di|massimo|inferiore\s+a"
+    r"|abaixo\s+de|ate|no\s+maximo|nao\s+mais\s+de|mais\s+barato\s+que"
+)
+_AMBIGUOUS_MAX = re.compile(r"ate\b")
+"""Portuguese "até" (up to), folded, is English "ate": a bound after it needs a currency ("até 50 €")."""
+_MIN_WORDS = (
+    r"over|above|(?<!\bno\s)(?<!\bnot\s)more\s+than|at\s+least|minimum|min|starting\s+(?:at|from)"
+    r"|(?<!\bno\s)mas\s+de|a\s+partir\s+de|desde|minimo|por\s+encima\s+de|al\s+menos"
+    r"|uber|(?<!\bnicht\s)mehr\s+als|ab|mindestens|oberhalb\s+von"
+    r"|(?<!\bpas\s)plus\s+de|au\s+moins|au[\s-]dessus\s+de|superieur\s+a"
+    r"|(?<!\bnon\s)piu\s+di|sopra\s+(?:i\s+)?|a\s+partire\s+da|almeno|oltre\s+(?:i\s+)?|superiore\s+a"
+    r"|(?<!\bnao\s)mais\s+de|acima\s+de|pelo\s+menos|no\s+minimo"
+)
 _PRICE_MAX = re.compile(
-    rf"(?:\bunder|\bbelow|\bless\s+than|\bcheaper\s+than|\bup\s+to|\bmax(?:imum)?|\bno\s+more\s+than|\bnot\s+more\s+than|"
-    rf"\bat\s+most|\bwithin|\bbudget\s*(?:of|is|:)?|\bspend(?:ing)?\s+(?:up\s+to\s+)?|<=?|≤)\s*(?:about\s+|around\s+)?"
+    rf"(?:\b(?:{_MAX_WORDS})|<=?|≤)\s*(?:about\s+|around\s+|unos\s+|etwa\s+|environ\s+|circa\s+|cerca\s+de\s+)?"
     rf"{_AMOUNT}{_NOT_MONEY}"
-    rf"|{_AMOUNT}\s*(?:or\s+(?:less|under|below|cheaper)|max(?:imum)?\b|tops\b)",
+    rf"|{_AMOUNT}\s*(?:or\s+(?:less|under|below|cheaper)|o\s+menos|oder\s+weniger|ou\s+moins|o\s+meno|ou\s+menos"
+    rf"|max(?:imum)?\b|maximo\b|maximal\b|massimo\b|tops\b|hochstens\b)",
     re.IGNORECASE,
 )
 _PRICE_MIN = re.compile(
-    rf"(?:\bover|\babove|(?<!\bno\s)(?<!\bnot\s)\bmore\s+than|\bat\s+least|\bminimum|\bmin|\bstarting\s+(?:at|from)|>=?|≥)\s*{_AMOUNT}"
+    rf"(?:\b(?:{_MIN_WORDS})|>=?|≥)\s*{_AMOUNT}"
     rf"{_NOT_MONEY}"
-    rf"|{_AMOUNT}\s*(?:or\s+(?:more|over|above)|\+(?!\d)|and\s+up\b)",
+    rf"|{_AMOUNT}\s*(?:or\s+(?:more|over|above)|\+(?!\d)|and\s+up\b|o\s+mas\b|oder\s+mehr\b|ou\s+plus\b|o\s+piu\b"
+    rf"|ou\s+mais\b|y\s+mas\b|und\s+mehr\b|et\s+plus\b|e\s+piu\b|e\s+mais\b)",
     re.IGNORECASE,
 )
 _HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{CURRENCY_WORDS})\b", re.IGNORECASE)
@@ -174,6 +349,8 @@ _HAS_CURRENCY = re.compile(rf"[$£€]|\b(?:{CURRENCY_WORDS})\b", re.IGNORECASE)
 # --- colours -----------------------------------------------------------------------------------------
 
 _COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
+    "black": ("black", "jet", "onyx", "ebony"),
+    "white": ("white",),
     "grey": ("grey", "charcoal", "graphite", "slate", "ash", "silver", "anthracite"),
     "light grey": ("heather grey", "light grey", "pale grey", "ash", "silver"),
     "dark grey": ("charcoal", "dark grey", "graphite", "anthracite", "slate"),
@@ -205,9 +382,58 @@ _COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
     "yellow": ("yellow", "mustard", "lemon", "butter", "ochre"),
     "orange": ("orange", "rust", "terracotta", "coral", "apricot", "tangerine"),
     "burnt orange": ("rust", "terracotta", "burnt orange"),
+    "gold": ("gold", "brass"),
+    "silver": ("silver", "chrome", "platinum"),
+    "turquoise": ("turquoise", "teal", "aqua"),
 }
 """General colour knowledge: a word a shopper uses for a colour → the words of shade names that belong to it. A
 catalog colour belongs to a family when its name holds one of them as whole words ("Forest Green", "Heather Grey")."""
+_A = r"(?:e[nrs]?)?"
+"""A German adjective's endings: schwarz, schwarze, schwarzen, schwarzer, schwarzes."""
+_COLOUR_TRANSLATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("navy", "navy blue"),
+        r"azul marino|azul marinho|marineblau" + _A + r"|navyblau|bleu marine|blu (?:navy|marino|notte)",
+    ),
+    (
+        ("light blue", "blue"),
+        r"azul (?:claro|celeste|bebe)|celeste|hellblau" + _A + r"|bleu (?:clair|ciel)|blu chiaro|azzurr[oaie]",
+    ),
+    (("dark blue", "navy", "blue"), r"azul (?:oscuro|escuro)|dunkelblau" + _A + r"|bleu fonce|blu scuro"),
+    (("light grey", "grey"), r"gris (?:claro|clair)|hellgrau" + _A + r"|grigio chiaro|cinza claro"),
+    (
+        ("dark grey", "grey"),
+        r"gris (?:oscuro|fonce)|dunkelgrau" + _A + r"|grigio scuro|cinza escuro|antracita|anthrazit",
+    ),
+    (("olive", "olive green", "green"), r"verde oliva|olivgrun" + _A + r"|vert olive"),
+    (("dark green", "green"), r"verde (?:oscuro|escuro|scuro)|dunkelgrun" + _A + r"|vert fonce"),
+    (("light green", "mint", "green"), r"verde (?:claro|chiaro)|hellgrun" + _A + r"|vert clair"),
+    (("black",), r"negr[oa]s?|schwarz" + _A + r"|noire?s?|ner[oaie]|pret[oa]s?"),
+    (("white",), r"blanc(?:[oa]s?|hes?|s)?|weiss" + _A + r"|bianc[oa]|bianch[ie]|branc[oa]s?"),
+    (("grey",), r"gris(?:es)?|grau" + _A + r"|grigi[oae]?|cinza|cinzent[oa]s?"),
+    (("blue",), r"azul(?:es)?|blau" + _A + r"|bleue?s?|blu"),
+    (("red",), r"roj[oa]s?|rot" + _A + r"|rouges?|ross[oaie]|vermelh[oa]s?"),
+    (("green",), r"verdes?|verdi|verte?s?|grun" + _A + r"|gruen" + _A),
+    (("yellow",), r"amarill[oa]s?|gelb" + _A + r"|jaunes?|giall[oaie]|amarel[oa]s?"),
+    (("orange",), r"naranjas?|arancion[ei]|laranjas?"),
+    (("pink",), r"rosa(?:s|d[oa]s?)?|rosafarben" + _A),
+    (("lilac", "purple"), r"lila|lilas"),
+    (("purple",), r"morad[oa]s?|violett" + _A + r"|violetas?|viola|purpura|rox[oa]s?"),
+    (("brown",), r"marron(?:es)?|marrone|marroni|marrom|braun" + _A + r"|castan(?:h)?[oa]s?"),
+    (("beige",), r"beis|bege"),
+    (("gold",), r"dorad[oa]s?|golden" + _A + r"|doree?s?|oro|dorat[oa]|ouro"),
+    (("silver",), r"platead[oa]s?|plata|silber(?:n|ne[nrs]?)?|argentee?s?|argento|argentat[oa]|pratead[oa]s?|prata"),
+    (("cream", "off white"), r"crema|creme|cremefarben" + _A),
+    (("burgundy", "maroon"), r"burdeos|bordeaux|bordo|granate|weinrot" + _A),
+    (("turquoise",), r"turquesa|turkis|turchese"),
+    (("khaki", "beige"), r"caqui|kaki|cachi"),
+)
+"""Colour words of Spanish, German, French, Italian and Portuguese (accent-folded, as `_colours` reads them) → the
+English words to look for among a shop's colour names and the families, in order: "azul marino" is a shop's Navy,
+else its shades of navy blue."""
+_COLOUR_WORD = re.compile(
+    r"\b(?:" + "|".join(f"(?P<c{i}>{words})" for i, (_, words) in enumerate(_COLOUR_TRANSLATIONS)) + r")\b"
+)
 DEFAULT_COLOURS: tuple[str, ...] = tuple(
     dict.fromkeys(shade.title() for shade in ("white", "black", *(s for f in _COLOUR_FAMILIES.values() for s in f)))
 )
@@ -284,12 +510,6 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "parka": ("puffer", "jacket"),
     "gray": ("grey",),
 }
-
-
-def _fold(text: str) -> str:
-    """Lower-case and strip accents, so "Café" and "cafe" are the same word."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _singular(word: str) -> str:
@@ -468,7 +688,10 @@ class CatalogIndex:
         words = [w for w in _WORD.findall(folded) if w not in _INDEX_STOPWORDS]
         candidates: list[str] = []
         for i, word in enumerate(words):
-            candidates.extend(_SYNONYMS.get(word, (word,)))
+            candidates.extend(_SYNONYMS.get(word, ()))
+            # A synonym widens a word, never replaces one the catalog itself uses ("Merino Crew Jumper").
+            if word not in _SYNONYMS or word in self._vocabulary or _singular(word) in self._vocabulary:
+                candidates.append(word)
             if i + 1 < len(words):
                 joined = word + words[i + 1]
                 if joined in self._vocabulary or joined in _SYNONYMS:
@@ -524,6 +747,8 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _normalise_phone(raw: str) -> str | None:
+    if raw.startswith(("+", "00")):
+        raw = _TRUNK_ZERO.sub("", raw)
     digits = re.sub(r"\D", "", raw)
     if raw.startswith("+"):
         return f"+{digits}" if 8 <= len(digits) <= 15 else None
@@ -542,7 +767,7 @@ def _amount(whole: str | None, cents: str | None) -> Decimal | None:
     if whole is None:
         return None
     try:
-        return Decimal(whole.replace(",", "") + (f".{cents}" if cents else ""))
+        return Decimal(whole.replace(",", "").replace(".", "") + (f".{cents}" if cents else ""))
     except InvalidOperation:
         return None
 
@@ -558,20 +783,22 @@ def _loose_amount(raw: str | None) -> Decimal | None:
 
 
 def _prices(text: str) -> tuple[Decimal | None, Decimal | None]:
+    text = _fold(text)
     low: Decimal | None = None
     high: Decimal | None = None
     for m in _PRICE_BETWEEN.finditer(text):
-        if m.group(1) is not None:
-            a, b = _amount(m.group(1), m.group(2)), _amount(m.group(3), m.group(4))
-        elif _HAS_CURRENCY.search(m.group(0)):
-            a, b = _loose_amount(m.group(5)), _loose_amount(m.group(6))
+        if m.group(1) is not None and (m.group(1) not in _LOOSE_BETWEEN or _HAS_CURRENCY.search(m.group(0))):
+            a, b = _amount(m.group(2), m.group(3)), _amount(m.group(4), m.group(5))
+        elif m.group(1) is None and _HAS_CURRENCY.search(m.group(0)):
+            a, b = _loose_amount(m.group(6)), _loose_amount(m.group(7))
         else:
             continue
         if a is not None and b is not None and a < b:
             low, high = a, b
     for m in _PRICE_MAX.finditer(text):
         value = _amount(m.group(1), m.group(2)) if m.group(1) is not None else _amount(m.group(3), m.group(4))
-        if value is not None and (m.group(1) is not None or _HAS_CURRENCY.search(m.group(0))):
+        currency = _HAS_CURRENCY.search(m.group(0))
+        if value is not None and (currency or (m.group(1) is not None and not _AMBIGUOUS_MAX.match(m.group(0)))):
             high = value
     for m in _PRICE_MIN.finditer(text):
         value = _amount(m.group(1), m.group(2)) if m.group(1) is not None else _amount(m.group(3), m.group(4))
@@ -623,19 +850,20 @@ def _sizes(text: str, catalog_sizes: _CatalogSizes | None = None) -> list[str]:
             system = _SizeSystem.EU
         elif 24 <= number <= 34 and number.is_integer():
             system = _SizeSystem.WAIST
-        elif 2 <= number <= 15 and shoes:
-            system = _SizeSystem.US
+        elif 2 <= number <= 15 and (shoes or not number.is_integer()):
+            system = _SizeSystem.US  # a half size ("size 10.5") is a shoe's, whatever the message names
         else:
             continue
         value = raw[:-2] if raw.endswith(".0") else raw
         add(m.start(), m.span(), system, value)
     for m in _LETTER_SIZE.finditer(text):
         raw = next(g for g in m.groups() if g)
-        # A bare capital S, M or L must be written in capitals to count ("in M", "size L" are caught above).
-        if m.lastindex == 6 and raw not in {"S", "M", "L"}:
-            continue
         if free(m.span()):
             add(m.start(), m.span(), _SizeSystem.LETTER, _LETTER_SIZES[raw.lower()])
+            more = _MORE_LETTER_SIZES.match(text, m.end())
+            while more is not None and free(more.span(1)):
+                add(more.start(1), more.span(1), _SizeSystem.LETTER, _LETTER_SIZES[more.group(1).lower()])
+                more = _MORE_LETTER_SIZES.match(text, more.end())
     found.sort(key=lambda item: item[0])
     return _unique(label for _, label in found)
 
@@ -658,10 +886,25 @@ def _catalog_sizes(sizes: Iterable[str]) -> _CatalogSizes | None:
     return _CatalogSizes(pattern, own)
 
 
+def _colour_names(english: tuple[str, ...], by_name: dict[str, str]) -> list[str]:
+    """The shop's colours for the first of these English words that names one of them, or a family with any."""
+    for word in english:
+        if word in by_name:
+            return [by_name[word]]
+        if word in _COLOUR_FAMILIES and (members := _family_members(word, by_name)):
+            return members
+    return []
+
+
 def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
     folded = " " + " ".join(_WORD.findall(_fold(text).replace("gray", "grey"))) + " "
     by_name = {_fold(c).replace("gray", "grey"): c for c in colours}
     hits: list[tuple[int, list[str]]] = []
+    # Words of other languages first, each blanked, so "bleu marine" is navy and "blu" is not read again.
+    for m in list(_COLOUR_WORD.finditer(folded)):
+        english = _COLOUR_TRANSLATIONS[int((m.lastgroup or "c0")[1:])][0]
+        hits.append((m.start(), _colour_names(english, by_name)))
+        folded = folded[: m.start()] + "#" * (m.end() - m.start()) + folded[m.end() :]
     # Longest names first, and each match blanked, so "washed black" is not also "black".
     phrases = sorted({*by_name, *_COLOUR_FAMILIES}, key=len, reverse=True)
     for phrase in phrases:
@@ -686,8 +929,9 @@ def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
     return _unique(name for _, names in hits for name in names)
 
 
-def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities:
-    """Find the identifiers, sizes, colours, price bounds and (given a catalog) products one message names."""
+def extract_entities(text: str, catalog: CatalogIndex | None = None, *, today: date | None = None) -> Entities:
+    """Find the identifiers, sizes, colours, price bounds, dates and (given a catalog) products one message names, in
+    any of the six languages whatever language the message is in; a date without a year is read near `today`."""
     spans: list[tuple[int, int]] = []
     emails = []
     for m in EMAIL.finditer(text):
@@ -708,31 +952,38 @@ def extract_entities(text: str, catalog: CatalogIndex | None = None) -> Entities
                 spans.append(m.span())
     rest = _blank(text, spans)
 
-    orders = []
-    for m in ORDER_FROM_SHOPPER.finditer(rest):
-        orders.append(format_order_number(next(g for g in m.groups() if g)))
-        spans.append(m.span())
-    rest = _blank(text, spans)
-
-    phones = []
-    for m in PHONE_FROM_SHOPPER.finditer(rest):
-        phone = _normalise_phone(m.group(0).strip())
-        if phone is not None:
-            phones.append(phone)
+    orders: list[tuple[int, str]] = []
+    for pattern in (ORDER_FROM_SHOPPER, _ORDER_IN_WORDS):
+        for m in pattern.finditer(rest):
+            orders.append((m.start(), format_order_number(next(g for g in m.groups() if g))))
             spans.append(m.span())
+        rest = _blank(text, spans)
+
+    phones: list[tuple[int, str]] = []
+    for pattern in (PHONE_FROM_SHOPPER, _NATIONAL_PHONE):
+        for m in pattern.finditer(rest):
+            phone = _normalise_phone(m.group(0).strip())
+            if phone is not None:
+                phones.append((m.start(), phone))
+                spans.append(m.span())
+        rest = _blank(text, spans)
+
+    dates = _dates(rest, today or date.today())
+    spans += [span for _, span, _ in dates]
     rest = _blank(text, spans)
 
     min_price, max_price = _prices(rest)
     colours = _colours(rest, catalog.colours if catalog is not None else DEFAULT_COLOURS)
     products = catalog.match(text, min_score=MIN_PRODUCT_SCORE) if catalog is not None else []
     return Entities(
-        order_numbers=_unique(orders),
+        order_numbers=_unique(order for _, order in sorted(orders)),
         emails=_unique(emails),
-        phones=_unique(phones),
+        phones=_unique(phone for _, phone in sorted(phones)),
         skus=_unique(sku for _, sku in sorted(skus)),
         sizes=_sizes(rest, catalog.own_sizes if catalog is not None else None),
         colours=colours,
         min_price=min_price,
         max_price=max_price,
+        dates=list(dict.fromkeys(when for _, _, when in dates)),
         products=products,
     )

@@ -271,7 +271,7 @@ async def search_products(ctx: ToolContext, args: SearchProductsInput) -> Search
     if args.query and len(args.query.split()) == 1 and (exact := await _find_sku(ctx, args.query)):
         hit = [exact[0]] if passes(exact[0], args) else []
         return SearchProductsResult(searched=args, products=await _cards(ctx, hit), total=len(hit))
-    terms = search_terms(args.query)
+    terms = search_terms(args.query, size=args.size)
     found = await find_products(ctx, args, terms, args.limit)
     ignored: list[str] = []
     if not found.total and len(terms) > 1:

@@ -124,3 +124,22 @@ async def test_every_fact_the_engine_writes_is_one_the_validator_checks(
         f"the reply says order {demo.sample_order_id} is shipped, but no tool output this turn covers it",
         f"date {eta} does not appear in this turn's tool outputs",
     } <= set(validate_reply(order.reply, tool_outputs=[], channel=WEB))
+
+
+async def test_a_named_product_in_a_two_letter_size_is_found(
+    session: AsyncSession, demo: DemoCredentials, bot: DeterministicEngine
+) -> None:
+    """In "Slub Cotton Crew Tee in XL" the size is a filter, so "XL" is not also a word the tee's text must hold."""
+    tee = (await session.execute(select(m.Product).where(m.Product.title == "Slub Cotton Crew Tee"))).scalar_one()
+    assert "XL" in tee.attributes["sizes"]
+    found = await eng.search_products(
+        shopper(session, demo), eng.SearchProductsInput(query="Slub Cotton Crew Tee in XL", size="XL")
+    )
+    assert tee.sku in [card.sku for card in found.products]
+
+    for text in ("Slub Cotton Crew Tee in XL", "do you have the slub cotton crew tee in 2XL?"):
+        turn = await bot.answer(shopper(session, demo), text, pending=Pending(), voice=VOICE)
+        assert turn.tools == ["search_products"], text
+        assert turn.args[0]["size"] in {"XL", "XXL"}, turn.args
+        assert tee.sku in [card.sku for card in turn.products] and tee.sku in turn.reply, turn.reply
+        assert validate_reply(turn.reply, tool_outputs=turn.outputs, channel=WEB) == [], turn.reply

@@ -142,3 +142,44 @@ async def test_a_sku_is_found_exactly_then_by_case_unless_that_is_ambiguous(sess
     assert (await get_product(ctx, GetProductInput(sku=" CAFÉ-1 "))).title == "Item CAFÉ-1"
     with pytest.raises(ToolError, match="Unknown SKU"):  # two SKUs differ from it only in case: neither is guessed
         await get_product(ctx, GetProductInput(sku="Ring-7"))
+
+
+async def test_stock_asked_in_a_size_is_that_sizes_stock_not_the_products(session: AsyncSession) -> None:
+    """The question "Is the Merino Crew Jumper in stock in size L?" names the product (its own word "Jumper"
+    counts, not only the synonym "sweatshirt"), so the answer is the L variant's 2 left, not the 17 of every size."""
+    shop = await make_shop(session, "merino")
+    product = m.Product(
+        tenant_id=shop.tenant_id,
+        sku="MCJ-300",
+        title="Merino Crew Jumper",
+        category="Knitwear",
+        price=Decimal("89.00"),
+        stock=17,
+        attributes={"sizes": ["S", "M", "L"], "options": {"Size": ["S", "M", "L"]}},
+    )
+    session.add(product)
+    await session.flush()
+    for position, (size, stock) in enumerate((("S", 9), ("M", 6), ("L", 2)), start=1):
+        session.add(
+            m.ProductVariant(
+                tenant_id=shop.tenant_id,
+                product_id=product.id,
+                sku=f"MCJ-300-{size}",
+                options={"Size": size},
+                price=Decimal("89.00"),
+                stock=stock,
+                position=position,
+            )
+        )
+    await session.commit()
+
+    turn = await DeterministicEngine().answer(
+        shopper(session, shop),
+        "Is the Merino Crew Jumper in stock in size L?",
+        pending=Pending(),
+        voice=ShopVoice(name="Merino"),
+    )
+    assert turn.tools == ["check_stock"] and turn.args == [{"sku": "MCJ-300", "size": "L"}]
+    assert "MCJ-300-L" in turn.reply and "2 left" in turn.reply, turn.reply
+    assert "17" not in turn.reply, turn.reply
+    assert validate_reply(turn.reply, tool_outputs=turn.outputs, channel=m.Channel.WEB) == []

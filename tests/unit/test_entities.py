@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -268,3 +268,271 @@ def test_products_need_a_catalog() -> None:
 
 def test_index_knows_its_size(catalog: CatalogIndex) -> None:
     assert len(catalog) == 240
+
+
+# --- every language -------------------------------------------------------------------------------------
+# The patterns of all six languages are read whatever language a message is in: the detector can be wrong, and a
+# shopper mixes them ("the Slub Cotton Crew Tee en talla M").
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¿dónde está mi pedido A-10023?",
+        "mi pedido 10023 no ha llegado",
+        "número de pedido: 10023",
+        "pedido n.º 10023",
+        "wo ist meine Bestellung Nr. 10023?",
+        "Bestellnummer: 10023",
+        "où est ma commande n° 10023 ?",
+        "commande numéro 10023",
+        "il mio ordine n. 10023 non è arrivato",
+        "a minha encomenda nº 10023",
+        "encomenda 10023",
+    ],
+)
+def test_order_number_is_found_in_every_language(text: str) -> None:
+    assert extract_entities(text).order_numbers == ["A-10023"]
+
+
+@pytest.mark.parametrize("text", ["pedido de 2 camisetas", "un pedido del 2024", "Bestellung vom 12.03.2026"])
+def test_counts_and_years_after_the_word_for_order_are_not_order_numbers(text: str) -> None:
+    assert extract_entities(text).order_numbers == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("mi móvil es +34 612 345 678", "+34612345678"),
+        ("meine Nummer: +49 (0)30 1234567", "+49301234567"),
+        ("appelez-moi au 06 12 34 56 78", "0612345678"),
+        ("+33 6 12 34 56 78", "+33612345678"),
+        ("il mio numero è +39 333 123 4567", "+393331234567"),
+        ("o meu telemóvel é 00351 912 345 678", "+351912345678"),
+    ],
+)
+def test_international_phone_numbers_are_normalised(text: str, phone: str) -> None:
+    assert extract_entities(text).phones == [phone]
+
+
+def test_email_is_found_in_any_sentence() -> None:
+    assert extract_entities("mi correo es Ana.Lopez@Example.ES, gracias").emails == ["ana.lopez@example.es"]
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("¿la tienen en talla M?", "M"),
+        ("la quiero en L", "L"),
+        ("Haben Sie die in Größe L?", "L"),
+        ("in Grösse S bitte", "S"),
+        ("vous l'avez en taille 40 ?", "40"),
+        ("c'est dispo en XL ?", "XL"),
+        ("ce l'avete in taglia 42?", "42"),
+        ("tem em tamanho 38?", "38"),
+        ("tem em M?", "M"),
+        ("do you have it in XXL", "XXL"),
+        ("zapatillas talla 43", "43"),
+        ("size 10.5", "US 10.5"),
+        ("talla única", "One Size"),
+        ("Einheitsgröße?", "One Size"),
+    ],
+)
+def test_size_is_read_in_every_language(text: str, size: str) -> None:
+    assert extract_entities(text).sizes == [size]
+
+
+@pytest.mark.parametrize(
+    ("text", "sizes"),
+    [
+        ("Slub Cotton Crew Tee in XL", ["XL"]),
+        ("is it XS or 2XL", ["XS", "XXL"]),
+        ("I need M", []),
+        ("Is it a tee? I think so, Mark's size", []),
+        ("it's Sam's L plate", []),
+        ("a s m l", []),
+        ("do you have it in M or L?", ["M", "L"]),
+        ("¿hay talla S o M?", ["S", "M"]),
+        ("Größe S, M oder L", ["S", "M", "L"]),
+        ("in M and a cap", ["M"]),
+    ],
+)
+def test_a_single_letter_is_a_size_only_where_the_wording_says_so(text: str, sizes: list[str]) -> None:
+    """The letters M, L and S alone are sizes only after "in", "size", "talla", "Größe"...; the L of XL is XL's."""
+    assert extract_entities(text).sizes == sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "colours"),
+    [
+        ("una camiseta negra", ["Black"]),
+        ("vaqueros negros", ["Black"]),
+        ("eine schwarze Jacke", ["Black"]),
+        ("une robe noire", ["Black"]),
+        ("una maglia nera", ["Black"]),
+        ("uma camisola preta", ["Black"]),
+        ("zapatillas blancas", ["White"]),
+        ("weiße Sneaker", ["White"]),
+        ("un t-shirt blanc", ["White"]),
+        ("camicia bianca", ["White"]),
+        ("ténis brancos", ["White"]),
+        ("sudadera gris", ["Heather Grey", "Charcoal"]),
+        ("Pullover in grau", ["Heather Grey", "Charcoal"]),
+        ("felpa grigia", ["Heather Grey", "Charcoal"]),
+        ("casaco cinza", ["Heather Grey", "Charcoal"]),
+        ("jersey azul marino", ["Navy"]),
+        ("marineblaue Hose", ["Navy"]),
+        ("pull bleu marine", ["Navy"]),
+        ("maglione blu navy", ["Navy"]),
+        ("camisola azul-marinho", ["Navy"]),
+        ("algo verde", ["Sage", "Olive", "Forest"]),
+        ("etwas Braunes", ["Chocolate", "Cognac", "Tan", "Camel"]),
+        ("bonnet bordeaux", ["Burgundy"]),
+        ("vestito rosa", ["Dusty Rose"]),
+        ("robe rose", ["Dusty Rose"]),
+        ("una camiseta roja o amarilla", ["Burgundy", "Rust", "Mustard"]),
+    ],
+)
+def test_colour_words_of_every_language_find_the_shops_colours(text: str, colours: list[str]) -> None:
+    demo_colours = CatalogIndex.build([], colours=sorted(COLOUR_HEX))
+    assert extract_entities(text, demo_colours).colours == colours
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("una negra", ["Jet"]),
+        ("in Weiß", ["Optic White"]),
+        ("bleu marine", ["Midnight Navy"]),
+        ("grigio chiaro", ["Pale Grey"]),
+    ],
+)
+def test_a_foreign_colour_word_finds_the_shades_of_any_shop(text: str, found: list[str]) -> None:
+    shop = CatalogIndex.build([], colours=["Jet", "Optic White", "Midnight Navy", "Pale Grey"])
+    assert extract_entities(text, shop).colours == found
+
+
+def test_without_a_catalog_foreign_colour_words_are_the_plain_colours() -> None:
+    assert extract_entities("negro, weiß, gris o azul marino").colours == ["Black", "White", "Grey", "Navy"]
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("sudaderas por menos de 50 €", None, "50"),
+        ("unter 80 Euro", None, "80"),
+        ("moins de 30 euros", None, "30"),
+        ("meno di 40 €", None, "40"),
+        ("menos de 60 euros", None, "60"),
+        ("entre 20 y 40 €", "20", "40"),
+        ("zwischen 20 und 40 Euro", "20", "40"),
+        ("entre 20 et 40 €", "20", "40"),
+        ("tra 20 e 40 euro", "20", "40"),
+        ("de 20 a 40 €", "20", "40"),
+        ("über 100 €", "100", None),
+        ("a partir de 30", "30", None),
+        ("plus de 50 €", "50", None),
+        ("più di 50 euro", "50", None),
+        ("mais de 50 euros", "50", None),
+        ("no más de 50 €", None, "50"),
+        ("nicht mehr als 60 Euro", None, "60"),
+        ("menos de 39,90 €", None, "39.90"),
+        ("unter 1.000 €", None, "1000"),
+        ("unter €50", None, "50"),
+        ("bis 50€", None, "50"),
+        ("under 50 EUR", None, "50"),
+        ("50 € o menos", None, "50"),
+        ("30 € oder mehr", "30", None),
+        ("under $50", None, "50"),
+        ("below 50 bucks", None, "50"),
+    ],
+)
+def test_price_bounds_in_every_language(text: str, low: str | None, high: str | None) -> None:
+    entities = extract_entities(text)
+    assert (entities.min_price, entities.max_price) == (
+        Decimal(low) if low else None,
+        Decimal(high) if high else None,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "llega en de 3 a 5 días",
+        "hasta 5 días",
+        "ab 3 Tagen",
+        "plus de 2 semaines",
+        "a partir del 3 de marzo",
+        "de 2 a 3 camisetas",
+        "39,90 €",
+        "I ate 2 burgers",
+    ],
+)
+def test_numbers_that_are_not_price_bounds_in_every_language(text: str) -> None:
+    entities = extract_entities(text)
+    assert (entities.min_price, entities.max_price) == (None, None)
+
+
+TODAY = date(2026, 12, 6)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("¿llegará el 3 de marzo?", date(2027, 3, 3)),
+        ("Lieferung am 3. März", date(2027, 3, 3)),
+        ("livré le 3 mars", date(2027, 3, 3)),
+        ("consegna il 3 marzo", date(2027, 3, 3)),
+        ("entrega a 3 de março", date(2027, 3, 3)),
+        ("by March 3", date(2027, 3, 3)),
+        ("on 3/4", date(2027, 4, 3)),
+        ("on 4/13", date(2027, 4, 13)),
+        ("le 1er mars 2027", date(2027, 3, 1)),
+        ("I ordered it on November 28th", date(2026, 11, 28)),
+        ("bestellt am 28.11.", date(2026, 11, 28)),
+        ("enviado el 15 de enero de 2026", date(2026, 1, 15)),
+        ("due 2026-12-24", date(2026, 12, 24)),
+    ],
+)
+def test_date_is_read_in_every_language(text: str, day: date) -> None:
+    assert extract_entities(text, today=TODAY).dates == [day]
+
+
+@pytest.mark.parametrize(
+    "text", ["3/4 sleeves", "3 out of 5 stars", "I may 2 hoodies", "costs 39.90", "jeans 31/32", "a set 3"]
+)
+def test_numbers_that_are_not_dates(text: str) -> None:
+    assert extract_entities(text, today=TODAY).dates == []
+
+
+def test_a_date_is_not_a_price_bound_or_an_order_number() -> None:
+    entities = extract_entities("pedido 10023: menos de 50 € y que llegue antes del 3 de marzo", today=TODAY)
+    assert entities.order_numbers == ["A-10023"]
+    assert (entities.min_price, entities.max_price) == (None, Decimal("50"))
+    assert entities.dates == [date(2027, 3, 3)]
+
+
+def test_a_spanish_message_with_everything(catalog: CatalogIndex) -> None:
+    entities = extract_entities(
+        "Hola, del pedido A-10023 (ana@example.es, +34 612 345 678): ¿tienen la Slub Cotton Crew Tee en XL, "
+        "en negro, por menos de 40 €? La necesito para el 3 de marzo.",
+        catalog,
+        today=TODAY,
+    )
+    assert entities.order_numbers == ["A-10023"]
+    assert entities.emails == ["ana@example.es"]
+    assert entities.phones == ["+34612345678"]
+    assert entities.sizes == ["XL"]
+    assert entities.colours == ["Black"]
+    assert entities.max_price == Decimal("40")
+    assert entities.dates == [date(2027, 3, 3)]
+    assert entities.products[0].title == "Slub Cotton Crew Tee"
+
+
+def test_a_synonym_does_not_hide_a_word_the_catalog_uses() -> None:
+    """The word "jumper" also means sweatshirt, but a shop that calls its product a jumper is found by that word."""
+    index = CatalogIndex.build(
+        [("MCJ-1", "Merino Crew Jumper", "Knitwear"), ("CS-1", "Crew Sweatshirt", "Sweatshirts")]
+    )
+    best = index.match("Is the Merino Crew Jumper in stock in size L?", limit=1)[0]
+    assert best.sku == "MCJ-1" and best.score >= 80

@@ -85,13 +85,18 @@ _SEARCH_SYNONYMS: dict[str, tuple[str, ...]] = {
 _COLOUR_SYNONYMS = synonym_map({"grey": "grey gray", "gray": "grey gray", "beige": "beige oatmeal stone ecru"})
 
 
-def search_terms(text: str | None) -> list[Term]:
-    """Split a query into terms, one per stem, leaving out stopwords, bare numbers and single letters."""
+def search_terms(text: str | None, *, size: str | None = None) -> list[Term]:
+    """Split a query into terms, one per stem, leaving out stopwords, bare numbers, single letters and the words of
+    the `size` it is filtered by: "Crew Tee in XL" asks for a tee that comes in XL, and the index holds "XL" only
+    where a description happens to spell it."""
+    size_stems = {stem_of(word) for word in WORD.findall(fold(size or ""))}
     terms: dict[str, Term] = {}
     for word in WORD.findall(fold(text or "")):
         if len(word) < 2 or word.isdigit() or word in _SEARCH_STOPWORDS:
             continue
         stem = stem_of(word)
+        if stem in size_stems:
+            continue
         terms.setdefault(stem, Term(word, _SEARCH_SYNONYMS.get(stem, (word,))))
     return list(terms.values())
 
