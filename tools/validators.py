@@ -38,7 +38,7 @@ from hub.text import (
 CHANNEL_LIMITS: dict[Channel, int] = {Channel.WHATSAPP: 4096, Channel.WEB: 4000, Channel.CONSOLE: 16000}
 """The longest reply each channel accepts, in characters."""
 
-NUMBER_LOCALES: dict[Language, tuple[str, ...]] = {
+READING_LOCALES: dict[Language, tuple[str, ...]] = {
     **{language: (locale,) for language, locale in LOCALES.items()},
     "pt": (LOCALES["pt"], "pt_BR"),
 }
@@ -203,7 +203,7 @@ def _check_length(reply: str, channel: Channel) -> list[str]:
 
 def _check_prices(reply: str, facts: _Grounding) -> list[str]:
     problems = []
-    for text, amounts, currencies in money_in(reply, locales=NUMBER_LOCALES[facts.language]):
+    for text, amounts, currencies in money_in(reply, locales=READING_LOCALES[facts.language]):
         if amounts.isdisjoint(facts.money):
             problems.append(f"price {text} does not appear in this turn's tool outputs")
         elif facts.currencies and currencies.isdisjoint(facts.currencies):
@@ -273,10 +273,13 @@ _STOCK_WORDS: dict[Language, tuple[str, ...]] = {
         r"\b(?:stock|estoque)\s*(?::|=|de|é de)\s*(\d+)\b",
     ),
 }
+_NOT_MONEY = r"(?![.,]\d|\s*(?:%|€|\$|£|(?:USD|EUR|GBP|CAD|AUD|BRL|euros?|dollars?|bucks|reais)\b))"
+"""After a count: `nur noch 39,90 €` and `apenas 39 €` are sale prices, not stock."""
 _STOCK_CLAIMS: dict[Language, tuple[re.Pattern[str], ...]] = {
     "en": _ENGLISH_STOCK_CLAIMS,
     **{
-        language: _ENGLISH_STOCK_CLAIMS + tuple(re.compile(p, re.I) for p in patterns)
+        language: _ENGLISH_STOCK_CLAIMS
+        + tuple(re.compile(p.replace(r"(\d+)", r"(\d+)" + _NOT_MONEY, 1), re.I) for p in patterns)
         for language, patterns in _STOCK_WORDS.items()
     },
 }
@@ -391,6 +394,10 @@ _PROCESSING = frozenset({_S.PAID, _S.PROCESSING})
 _RETURN_REQUESTED = frozenset({_S.RETURN_REQUESTED, _S.RETURNED, _S.REFUNDED})
 _RETURNED = frozenset({_S.RETURNED, _S.REFUNDED})
 _PAID = frozenset(set(_S) - {_S.PENDING_PAYMENT})
+_NOT_A_PARCEL = (
+    r"(?!\s+(?:\w+\s+){0,2}?(?:correo|e-?mail|mail|mensaje|message|messaggio|mensagem|SMS|enlace|lien|link)\b)"
+)
+"""After a verb for sending (`PARCEL` in a claim): `te hemos enviado un correo` sends an email, not the order."""
 
 
 @dataclass(frozen=True)
@@ -412,7 +419,7 @@ def _wording(
     return _StatusWording(
         claims=_STATUS_CLAIMS
         + tuple(
-            (re.compile(pattern.replace("AUX", aux), re.I), statuses, label)
+            (re.compile(pattern.replace("AUX", aux).replace("PARCEL", _NOT_A_PARCEL), re.I), statuses, label)
             for label, (pattern, statuses) in claims.items()
         ),
         not_a_claim=re.compile(not_a_claim, re.I),
@@ -432,7 +439,7 @@ _STATUS_WORDING: dict[Language, _StatusWording] = {
             "delivered": (r"AUX(?:entregad[oa]s?)\b|\bse\s+entregó\b", _DELIVERED),
             "on its way": (r"\ben\s+(?:camino|tránsito)\b", _ON_ITS_WAY),
             "shipped": (
-                r"AUX(?:enviad|despachad|expedid)[oa]s?\b|\bse\s+(?:envió|despachó|expidió)\b",
+                r"AUX(?:enviad|despachad|expedid)[oa]s?\bPARCEL|\bse\s+(?:envió|despachó|expidió)\b",
                 _AFTER_DISPATCH,
             ),
             "being processed": (
@@ -493,7 +500,8 @@ _STATUS_WORDING: dict[Language, _StatusWording] = {
             ),
         },
         r"\b(?:wenn|sobald|falls|nachdem|bis|bevor|ob|nicht|kein|keine|nie|noch\s+nicht"
-        r"|wird|werden|würde|sollte|soll|kann|könnte|voraussichtlich|geplant|erwartet)\b",
+        r"|wird|werden|würde|sollte|soll|kann|könnte|voraussichtlich|geplant|erwartet"
+        r"|E-Mail|Mail|Nachricht|SMS|Link|Rechnung|Code)\b",
         r"\b(?:Ihre|Deine|deine|die|diese)\s+(?:Bestellung|Sendung|Lieferung)\b|\b(?:Ihr|Dein|dein|das|dieses)\s+Paket\b",
     ),
     "fr": _wording(
@@ -503,7 +511,7 @@ _STATUS_WORDING: dict[Language, _StatusWording] = {
             "delivered": (r"AUXlivrée?s?(?!\w)", _DELIVERED),
             "on its way": (r"\ben\s+(?:route|chemin|transit)\b|\ben\s+cours\s+d['’]acheminement\b", _ON_ITS_WAY),
             "shipped": (
-                r"AUX(?:expédiée?s?|envoyée?s?)(?!\w)|\ba\s+quitté\s+(?:notre\s+|l['’])entrepôt\b",
+                r"AUX(?:expédiée?s?|envoyée?s?)(?!\w)PARCEL|\ba\s+quitté\s+(?:notre\s+|l['’])entrepôt\b",
                 _AFTER_DISPATCH,
             ),
             "being processed": (r"\ben\s+(?:cours\s+de\s+)?(?:préparation|traitement)\b", _PROCESSING),
@@ -531,7 +539,7 @@ _STATUS_WORDING: dict[Language, _StatusWording] = {
             "delivered": (r"AUXconsegnat[oaie]\b", _DELIVERED),
             "on its way": (r"\bin\s+(?:viaggio|transito|arrivo)\b|\bin\s+cammino\b", _ON_ITS_WAY),
             "shipped": (
-                r"AUX(?:spedit|inviat)[oaie]\b|\bha\s+lasciato\s+il\s+(?:nostro\s+)?magazzino\b",
+                r"AUX(?:spedit|inviat)[oaie]\bPARCEL|\bha\s+lasciato\s+il\s+(?:nostro\s+)?magazzino\b",
                 _AFTER_DISPATCH,
             ),
             "being processed": (r"\bin\s+(?:preparazione|lavorazione|elaborazione)\b", _PROCESSING),
@@ -562,7 +570,7 @@ _STATUS_WORDING: dict[Language, _StatusWording] = {
             "delivered": (r"AUX(?:entregues?|entregad[oa]s?)\b", _DELIVERED),
             "on its way": (r"\ba\s+caminho\b|\bem\s+trânsito\b", _ON_ITS_WAY),
             "shipped": (
-                r"AUX(?:enviad|expedid|despachad)[oa]s?\b|\bsaiu\s+do\s+(?:nosso\s+)?armazém\b",
+                r"AUX(?:enviad|expedid|despachad)[oa]s?\bPARCEL|\bsaiu\s+do\s+(?:nosso\s+)?armazém\b",
                 _AFTER_DISPATCH,
             ),
             "being processed": (

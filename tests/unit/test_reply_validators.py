@@ -702,3 +702,19 @@ def test_a_price_babel_writes_in_any_locale_passes_and_one_more_is_flagged(
     assert eu_problems(f"SKU-2040: {more}.", language, [card]) == [
         f"price {more} does not appear in this turn's tool outputs"
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "reply"),
+    [
+        ("es", "Te hemos enviado un correo con los datos de tu pedido."),
+        ("de", "Wir haben Ihnen zu Ihrer Bestellung eine E-Mail verschickt."),
+        ("fr", "Nous vous avons envoyé un e-mail au sujet de votre commande."),
+        ("it", "Ti abbiamo inviato una mail sul tuo ordine."),
+        ("pt", "Enviámos-lhe um e-mail sobre a sua encomenda."),
+        ("de", "Jetzt nur noch 39,90 € statt 1.299,00 €."),
+        ("pt", "O Bolso de piel custa apenas 39,90 €."),
+    ],
+)
+def test_sent_emails_and_sale_prices_are_no_status_or_stock_claims(language: Language, reply: str) -> None:
+    assert eu_problems(reply, language) == []
