@@ -84,24 +84,28 @@ class _Date:
 
 
 def _dates_in(text: str, language: Language) -> Iterator[tuple[re.Match[str], _Date]]:
-    """Every date in `text`, in English and, written out or day first in figures, in `language`."""
+    """Every date in `text`: English ones, and outside English those written out in `language` or day first."""
     locale = LOCALES[language]
-    patterns = [*_ENGLISH_DATES, SLASHED_DATE] if language == "en" else [*_ENGLISH_DATES, DAY_FIRST_DATE]
-    if language != "en":
-        patterns.append(day_month(locale))
+    if language == "en":
+        patterns = (*_ENGLISH_DATES, SLASHED_DATE)
+    else:
+        patterns = (*_ENGLISH_DATES, DAY_FIRST_DATE, day_month(locale))
     for pattern in patterns:
         for match in pattern.finditer(text):
             groups = match.groupdict()
             year = int(groups["year"]) if groups.get("year") else None
-            if pattern is DAY_FIRST_DATE or pattern is ISO_DATE:
+            name: str | None = groups.get("month")
+            if groups.get("mnum"):
                 found = [(int(groups["mnum"]), int(groups["day"]))]
-            elif groups.get("month") and pattern not in _ENGLISH_DATES:
-                found = [(month_numbers(locale)[groups["month"].lower()], int(groups["day"]))]
-            elif groups.get("month"):
-                found = [(MONTH_NUMBERS[groups["month"][:3].lower()], int(groups["day"]))]
-            else:
+            elif name is None:
                 a, b = int(groups["a"]), int(groups["b"])
                 found = [(a, b), (b, a)]  # in English 11/28/2026 or 28/11/2026: either may be the grounded one
+            elif pattern in _ENGLISH_DATES:
+                found = [(MONTH_NUMBERS[name[:3].lower()], int(groups["day"]))]
+            elif number := month_numbers(locale).get(name.lower()):
+                found = [(number, int(groups["day"]))]
+            else:
+                continue
             for month, day in found:
                 yield match, _Date(month, day, year)
 
