@@ -3,8 +3,8 @@
 The engine and the tools write these forms; the router, the entity extractor and the reply validators read
 them. They live together because they must agree: a validator that does not recognise what the engine writes
 lets an invented fact through. Where callers need different recognisers the variants are named here, each
-saying why. Everything is English for now (`$12.00`, `Nov 3, 2026`, `2026-11-03`); a `locale` argument belongs on the
-formatting functions, and a per-locale set of recognisers, once replies are translated.
+saying why. The service writes English (`$12.00`, `Nov 3, 2026`, `2026-11-03`); the reply validators also read
+money and dates as the shop's other languages write them (`money_in`, `day_month`), with Babel's locale data.
 
 Names say who reads a form: `*_FROM_SHOPPER` reads what a customer types, to act on it; `*_MENTION` finds the
 same thing loosely in lowercased text, where the intent router only masks it as a feature; the plain names
@@ -14,10 +14,15 @@ read what the service itself writes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal, NamedTuple
+
+from babel.dates import get_month_names
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 
 # --- money: writing -----------------------------------------------------------------------------------
 
@@ -69,8 +74,17 @@ CURRENCIES_OF = {
     "DOLLARS": {"USD", "CAD", "AUD"},
     "EURO": {"EUR"},
     "EUROS": {"EUR"},
+    "R$": {"BRL"},
+    "$US": {"USD"},
+    "BUCKS": {"USD", "CAD", "AUD"},
+    "DÓLAR": {"USD", "CAD", "AUD"},
+    "DÓLARES": {"USD", "CAD", "AUD"},
+    "DOLAR": {"USD", "CAD", "AUD"},
+    "DOLARES": {"USD", "CAD", "AUD"},
+    "DOLLARI": {"USD", "CAD", "AUD"},
+    "REAIS": {"BRL"},
 }
-"""The currencies a symbol or word in `PRICE` may stand for; an ISO code stands for itself."""
+"""The currencies a symbol or word in `PRICE` or `MONEY` may stand for; an ISO code stands for itself."""
 AMOUNT_WITH_SYMBOL = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d{1,2})?")
 """An amount after a currency symbol, kept as written: a follow-up draft's amounts are compared as text with
 the operator's request, which states them the same way."""
@@ -99,6 +113,85 @@ def prices_in(text: str) -> Iterator[Price]:
             continue
         unit = (match["pre"] or match["post"] or "").strip().upper()
         yield Price(match.group(0).strip(), amount, CURRENCIES_OF.get(unit, {unit}))
+
+
+# --- money: reading in any language -------------------------------------------------------------------
+
+NUMBER_LOCALES = ("en_US", "es_ES", "de_DE", "fr_FR", "it_IT", "pt_PT", "pt_BR")
+"""The Babel locales whose ways of writing a number `money_in` reads (`1,299.00`, `1.299,00`, `1 299,00`)."""
+_SPACES = " \u00a0\u202f"
+_MONEY_PRE = r"US\$|CA\$|A\$|R\$|\$|€|£|\b(?i:USD|EUR|GBP|CAD|AUD|BRL)"
+_MONEY_POST = (
+    r"(?i:USD|EUR|GBP|CAD|AUD|BRL|dollars?|d[oó]lar(?:es)?|dollari|bucks|euros?|reais)(?!\w)"
+    r"|(?:\$US|US\$|R\$|\$|€|£)(?![\s\u00a0\u202f]?\d)"  # not `2 $90`: that symbol is the next price's
+)
+
+
+def _money_pattern(groups: str) -> re.Pattern[str]:
+    figure = rf"\d{{1,3}}(?P<group>[{groups}])\d{{3}}(?:(?P=group)\d{{3}})*(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?"
+    return re.compile(
+        rf"(?:(?P<pre>{_MONEY_PRE})[{_SPACES}]?)?(?<![\w.,])(?P<figure>{figure})(?!\d|[.,]\d)"
+        rf"(?:[{_SPACES}]?(?P<post>{_MONEY_POST}))?"
+    )
+
+
+MONEY = _money_pattern(".,\u00a0\u202f")
+"""An amount with its currency as any of the shop's languages writes it: `39,90 €`, `€39.90`, `EUR 39,90`, `R$ 39,90`,
+`1.299,00 €`, `1\u202f299,00 €`, `39 bucks`; a plain space groups thousands only in `MONEY_SPACED`, since in English
+`3 299 €` is more likely three at 299."""
+MONEY_SPACED = _money_pattern(".,\u00a0\u202f ")
+"""`MONEY`, also reading a plain space as a thousands separator (`1 299,00 €`), as French and Portuguese write."""
+
+
+class Money(NamedTuple):
+    """One amount of money found in text, with every value its figure may stand for."""
+
+    text: str
+    """As written, e.g. `1.299,00 €`."""
+    amounts: frozenset[Decimal]
+    """`1.299 €` is 1299 in German and 1.299 in English: where the locales do not settle it, both."""
+    currencies: set[str]
+
+
+def money_in(text: str, *, locales: tuple[str, ...] = ()) -> Iterator[Money]:
+    """Find every amount of money `MONEY` recognises in `text`, in order, its figure read with Babel.
+
+    `locales` are the Babel locales the text is written in: where they settle a figure that reads two ways
+    (`1.299`, `1,299`), only their reading counts; without them, or where they do not settle it, every reading does.
+    """
+    spaced = not locales or any(get_group_symbol(locale) in _SPACES for locale in locales)
+    for match in (MONEY_SPACED if spaced else MONEY).finditer(text):
+        unit = (match["pre"] or match["post"] or "").strip().upper()
+        if not unit:
+            continue
+        amounts = figure_readings(match["figure"], locales)
+        if amounts:
+            yield Money(match.group(0).strip(), amounts, CURRENCIES_OF.get(unit, {unit}))
+
+
+@lru_cache(maxsize=4096)
+def figure_readings(figure: str, locales: tuple[str, ...] = ()) -> frozenset[Decimal]:
+    """Every value a written number stands for in the `NUMBER_LOCALES`, narrowed to the reading `locales` give
+    a lone `.` or `,` before three digits (the only figure two of them read differently)."""
+    readings: dict[str, Decimal] = {}
+    for locale in NUMBER_LOCALES:
+        group = get_group_symbol(locale)
+        written = re.sub(f"[{_SPACES}]", group, figure) if group in _SPACES else figure
+        try:
+            readings[locale] = parse_decimal(written, locale=locale, strict=True)
+        except NumberFormatError:
+            continue
+    values = frozenset(readings.values())
+    if len(values) < 2 or not locales:
+        return values
+    mark = next(c for c in figure if not c.isdigit())
+    groups = {get_group_symbol(locale) for locale in locales}
+    decimals = {get_decimal_symbol(locale) for locale in locales}
+    if mark in groups and mark not in decimals:
+        return frozenset(v for loc, v in readings.items() if get_group_symbol(loc) == mark)
+    if mark in decimals and mark not in groups:
+        return frozenset(v for loc, v in readings.items() if get_decimal_symbol(loc) == mark)
+    return values
 
 
 # --- SKUs ---------------------------------------------------------------------------------------------
@@ -145,6 +238,11 @@ ORDER_NUMBER = re.compile(r"\b[A-Z]{1,4}-\d{3,}\b")
 """An order number as the records and the tools write it (`A-10423`), whatever the shop's letters."""
 ORDER_REFERENCE = re.compile(r"(?:\b[Oo]rder(?:\s+(?:number|no\.?))?\s*#?\s*|#\s?)([A-Za-z]{0,4}-?\d{3,})\b")
 """An order a reply names after the word `order` or `#`, even written loosely (`order #a10423`); group 1."""
+ORDER_REFERENCE_TRANSLATED = re.compile(
+    r"\b(?:[Pp]edido|[Ee]ncomenda|[Bb]estellung|[Cc]ommande|[Oo]rdine)"
+    r"(?:\s+(?:n\.?[º°o]\.?|[Nn]r\.?|número|numéro|numero|[Nn]ummer))?\s*#?\s*([A-Za-z]{0,4}-?\d{3,})\b"
+)
+"""`ORDER_REFERENCE` in the other languages: `pedido A-10423`, `Bestellung Nr. A-10423`, `commande n° A-10423`."""
 ORDER_FROM_SHOPPER = re.compile(
     r"\b[Aa](?:\s?-\s?|)(\d{4,8})\b"
     r"|\border\s*(?:number|no\.?|num|nr|id|#)?\s*(?:is|was|:)?\s*#?\s*(\d{4,8})\b"
@@ -253,6 +351,43 @@ SLASHED_DATE = re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})\b")
 """`11/03/2026`: month first or day first, which the text alone cannot tell (groups `a`, `b`)."""
 MONTH_YEAR = re.compile(rf"\b{MONTH}\.?,?\s+(?P<year>\d{{4}})\b")
 """`November 2026`."""
+
+
+DAY_FIRST_DATE = re.compile(r"(?<![\w.,/-])(?P<day>\d{1,2})(?P<sep>[./-])(?P<mnum>\d{1,2})(?P=sep)(?P<year>\d{4})\b")
+"""`03/03/2026`, `3.3.2026`, `03-03-2026`: day first, as every language but English writes a date in figures."""
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=16)
+def month_numbers(locale: str) -> dict[str, int]:
+    """A month's number by each of its names in `locale` (Babel's, wide and abbreviated, lower-case, the abbreviation
+    with its dot and without), also without accents (`marco`, `decembre`), as shoppers type them."""
+    numbers: dict[str, int] = {}
+    for width in ("wide", "abbreviated"):
+        for context in ("format", "stand-alone"):
+            names = get_month_names(width, context, locale)
+            for number in range(1, 13):
+                name: str = names[number]
+                for spelling in {name.lower(), name.lower().rstrip(".")}:
+                    if len(spelling.rstrip(".")) >= 3:
+                        numbers.setdefault(spelling, number)
+                        numbers.setdefault(_plain(spelling), number)
+    return numbers
+
+
+@lru_cache(maxsize=16)
+def day_month(locale: str) -> re.Pattern[str]:
+    """`3 de marzo de 2026`, `3. März 2026`, `le 1er mars`, `3 marzo`, `3 de março`: a day, then a month named in
+    `locale` (groups `day`, `month`, `year`; look the month up in `month_numbers`)."""
+    names = "|".join(re.escape(n) for n in sorted(month_numbers(locale), key=len, reverse=True))
+    return re.compile(
+        rf"(?<![\w.,])(?P<day>\d{{1,2}})(?:\.\s*|(?:er|º|°|ª)?\s+)(?:de\s+)?(?P<month>{names})(?!\w)"
+        rf"(?:,?\s+(?:de\s+|del\s+)?(?P<year>\d{{4}})\b)?",
+        re.IGNORECASE,
+    )
 
 
 def format_date(day: date) -> str:
