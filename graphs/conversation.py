@@ -435,6 +435,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
             channel=deps.scope.channel,
             customer_email=deps.customer_email,
             customer_phone=deps.customer_phone,
+            language=deps.language,
         )
         if draft
         else ["the reply is empty"]
