@@ -38,6 +38,7 @@ from evals.cases import GOLDEN_DIR, MIN_CASES, USE_CASES, EvalCase, Expect
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.knowledge.passages import split_passages
+from hub.languages import Language
 from hub.prompting.outputs import (
     AspectRatio,
     CrmCustomerSummary,
@@ -281,8 +282,79 @@ ROUTE_CASES: list[tuple[str, Intent]] = [
 ]
 
 
+ROUTE_CASES_TRANSLATED: list[tuple[str, Intent, Language]] = [
+    # Written the way shoppers type in the shop's other languages, not translated from the English ones.
+    ("busco unas botas chelsea de piel marrón", Intent.PRODUCT_SEARCH, "es"),
+    ("¿la chaqueta de lluvia es impermeable de verdad o solo repele el agua?", Intent.PRODUCT_QUESTION, "es"),
+    ("¿os queda la camiseta de merino de manga larga en talla L?", Intent.STOCK_CHECK, "es"),
+    ("¿qué me pongo con un vestido lencero para una boda? zapatos y bolso", Intent.RECOMMENDATION, "es"),
+    ("¿dónde está mi pedido? lo hice el lunes y todavía nada", Intent.ORDER_STATUS, "es"),
+    ("quiero cancelar el pedido A-12088, ya no lo necesito", Intent.ORDER_CHANGE, "es"),
+    ("me habéis cobrado dos veces el mismo pedido en la tarjeta", Intent.PAYMENT, "es"),
+    ("no puedo entrar en mi cuenta, el enlace para cambiar la contraseña ha caducado", Intent.ACCOUNT, "es"),
+    ("¿me podéis hacer una factura con el nombre de mi empresa? es para la gestoría", Intent.INVOICE, "es"),
+    ("Ich suche einen warmen Wintermantel, aber nicht zu teuer, so bis 250", Intent.PRODUCT_SEARCH, "de"),
+    ("Ist die Waxed Cotton Field Jacket gefüttert oder nur einlagig?", Intent.PRODUCT_QUESTION, "de"),
+    ("Gibt es die Chelsea Boots in 42 bald wieder? Die sind schon ewig ausverkauft", Intent.STOCK_CHECK, "de"),
+    ("Ich fahre im März nach Schottland, welche Jacke würdet ihr mir empfehlen?", Intent.RECOMMENDATION, "de"),
+    ("Das Kleid passt leider nicht, wie schicke ich es zurück?", Intent.RETURNS_REFUNDS, "de"),
+    ("Wie schnell ist der Expressversand nach Chicago?", Intent.SHIPPING_DELIVERY, "de"),
+    ("Bitte tragt mich aus dem Newsletter aus, das sind viel zu viele Mails", Intent.SUBSCRIPTION, "de"),
+    (
+        "Eine Frechheit, meine Bestellung ist zwei Wochen zu spät und keiner antwortet auf meine Mails",
+        Intent.COMPLAINT,
+        "de",
+    ),
+    ("Was ist eigentlich die Hauptstadt von Peru?", Intent.OUT_OF_SCOPE, "de"),
+    ("Vous avez des pantalons en lin, taille 38 ?", Intent.PRODUCT_SEARCH, "fr"),
+    (
+        "Le jean selvedge, il se détend beaucoup après quelques ports ? Il rétrécit au lavage ?",
+        Intent.PRODUCT_QUESTION,
+        "fr",
+    ),
+    ("Est-ce que le henley en mérinos est dispo en taille S, coloris avoine ?", Intent.STOCK_CHECK, "fr"),
+    ("la commande A-11502 est toujours « en préparation » depuis 4 jours, ça bloque où ?", Intent.ORDER_STATUS, "fr"),
+    (
+        "J'ai mis le mauvais numéro de rue sur ma commande, vous pouvez corriger avant l'envoi ?",
+        Intent.ORDER_CHANGE,
+        "fr",
+    ),
+    ("Je peux payer en plusieurs fois avec Klarna ?", Intent.PAYMENT, "fr"),
+    ("Où est-ce que je trouve les factures de mes anciennes commandes ?", Intent.INVOICE, "fr"),
+    ("Je voudrais parler à un vrai conseiller, pas à un robot", Intent.HUMAN_HANDOFF, "fr"),
+    ("Bonsoir, il y a quelqu'un ?", Intent.GREETING, "fr"),
+    ("Avete delle cinture in pelle? Cerco un regalo per mio papà", Intent.PRODUCT_SEARCH, "it"),
+    ("Che differenza c'è tra la maglietta in pima e quella slub come tessuto?", Intent.PRODUCT_QUESTION, "it"),
+    ("Il trench color cachi è ancora disponibile o è finito?", Intent.STOCK_CHECK, "it"),
+    ("Un regalo per la mia ragazza sui 100 dollari? Adora le cose morbide e calde", Intent.RECOMMENDATION, "it"),
+    ("Ho restituito gli stivali due settimane fa e il rimborso non è ancora arrivato", Intent.RETURNS_REFUNDS, "it"),
+    ("Spedite anche in Irlanda? Ci sono dazi doganali da pagare?", Intent.SHIPPING_DELIVERY, "it"),
+    ("Come faccio a cambiare l'indirizzo salvato nel mio profilo?", Intent.ACCOUNT, "it"),
+    (
+        "Il corriere ha lanciato il pacco oltre il cancello ed è arrivato fradicio. Inaccettabile!",
+        Intent.COMPLAINT,
+        "it",
+    ),
+    ("Mi scrivi una poesia sui gatti?", Intent.OUT_OF_SCOPE, "it"),
+    ("Procuro um casaco de inverno quente que não seja muito caro, até uns 250", Intent.PRODUCT_SEARCH, "pt"),
+    ("A caneca de grés pode ir à máquina de lavar loiça?", Intent.PRODUCT_QUESTION, "pt"),
+    ("Ainda têm as sapatilhas de lona verde-salva no 39 ou já esgotaram?", Intent.STOCK_CHECK, "pt"),
+    ("Que sapatos ficam bem com um vestido de linho para um casamento?", Intent.RECOMMENDATION, "pt"),
+    ("A minha encomenda já foi enviada? Paguei na sexta e ainda não recebi o email", Intent.ORDER_STATUS, "pt"),
+    ("Posso juntar um gorro à encomenda que acabei de fazer, para vir tudo junto?", Intent.ORDER_CHANGE, "pt"),
+    ("Não recebi o código de boas-vindas depois de subscrever a newsletter", Intent.SUBSCRIPTION, "pt"),
+    ("A embalagem estava linda e a camisola ainda é mais bonita ao vivo, 10/10", Intent.FEEDBACK, "pt"),
+    ("Olá olá, está aí alguém?", Intent.GREETING, "pt"),
+]
+
+
 def build_intent_route() -> list[tuple[dict[str, Any], Expect]]:
-    return [({"message": message}, Expect(intent=intent.value)) for message, intent in ROUTE_CASES]
+    english = [({"message": message}, Expect(intent=intent.value)) for message, intent in ROUTE_CASES]
+    translated = [
+        ({"message": message}, Expect(intent=intent.value, language=language))
+        for message, intent, language in ROUTE_CASES_TRANSLATED
+    ]
+    return english + translated
 
 
 # --- customer_reply ----------------------------------------------------------------------------------
@@ -291,7 +363,7 @@ def build_intent_route() -> list[tuple[dict[str, Any], Expect]]:
 @dataclass(frozen=True)
 class ReplyCase:
     """One shopper message. Strings are templates: `{shop}`; with `sku`: `{sku}`, `{title}`, `{price}`,
-    `{stock}` and `{rec.title}` (the first item recommend_products suggests to go with it); with `order`:
+    `{units}` (the price's whole dollars, which a reply in any language writes), `{stock}` and `{rec.title}` (the first item recommend_products suggests to go with it); with `order`:
     `{order}`, `{email}`, `{phone}`, `{status}`, `{carrier}`, `{tracking}`, `{item}`, `{other_email}` (another
     customer's); always `{p[SKU-1001].title}` and the like."""
 
@@ -305,6 +377,9 @@ class ReplyCase:
     order: str | None = None
     policy: str | None = None
     """Slug of the policy whose passage answers the question; `include` phrases must be in that passage."""
+    language: Language = "en"
+    """The language the message is written in and the reply is expected in. A case in another language expects
+    only what reads the same in every language (SKUs, titles, order numbers, carriers, whole numbers)."""
 
 
 NO_DISCOUNT = "% off"
@@ -780,6 +855,416 @@ REPLY_CASES: list[ReplyCase] = [
         (),
         "I'm afraid I can't help with that; I can help with {shop} products, orders, delivery and returns.",
     ),
+    # The shop's other languages, written the way shoppers there type. Replies in those languages write prices,
+    # statuses and policy terms their own way, so these cases expect only what reads the same in every language.
+    ReplyCase(
+        "¡Hola! ¿Hay alguien por ahí?",
+        Intent.GREETING,
+        (),
+        "¡Hola! Bienvenido a {shop}. ¿En qué puedo ayudarte?",
+        exclude=(NO_DISCOUNT,),
+        language="es",
+    ),
+    ReplyCase(
+        "¿tenéis gabardinas? busco un trench en color camel",
+        Intent.PRODUCT_SEARCH,
+        (SEARCH,),
+        "Sí, el {title} ({sku}) está disponible. El {p[SKU-1125].title} original y el caqui están agotados ahora mismo.",
+        include=("Gabardine Trench Coat", "{sku}"),
+        exclude=(NO_DISCOUNT,),
+        sku="SKU-1132",
+        language="es",
+    ),
+    ReplyCase(
+        "¿Cuánto cuesta el Merino Scarf?",
+        Intent.PRODUCT_QUESTION,
+        (GET,),
+        "El {title} ({sku}) cuesta {units} dólares: es de lana merino 100 %, suave y no pica.",
+        include=("{title}", "{units}"),
+        exclude=("cashmere",),
+        sku="SKU-1194",
+        language="es",
+    ),
+    ReplyCase(
+        "¿Queda el Loopback Zip Hoodie — Charcoal en talla XL?",
+        Intent.STOCK_CHECK,
+        (STOCK,),
+        "Sí, el {title} ({sku}) está disponible en XL.",
+        include=("{title}",),
+        sku="SKU-1057",
+        language="es",
+    ),
+    ReplyCase(
+        "hola, ¿dónde está mi pedido {order}? mi correo es {email}",
+        Intent.ORDER_STATUS,
+        (ORDER,),
+        "Tu pedido {order} ya ha salido con {carrier}; el número de seguimiento es {tracking}.",
+        include=("{order}", "{carrier}", "{tracking}"),
+        exclude=("{other_email}",),
+        order="A-12030",
+        language="es",
+    ),
+    ReplyCase(
+        "¿cuántos días tengo para devolver algo que no me he puesto?",
+        Intent.RETURNS_REFUNDS,
+        (POLICY,),
+        "Puedes devolver los artículos sin usar, sin lavar y con las etiquetas en los 30 días siguientes a la entrega.",
+        include=("30",),
+        policy="returns-refunds",
+        language="es",
+    ),
+    ReplyCase(
+        "¿hacéis envíos a Reino Unido? ¿cuánto tarda?",
+        Intent.SHIPPING_DELIVERY,
+        (POLICY,),
+        "Sí, enviamos a Reino Unido con DHL Express; tarda de 5 a 10 días laborables desde el envío.",
+        include=("DHL Express",),
+        policy="international-shipping",
+        language="es",
+    ),
+    ReplyCase(
+        "es la tercera vez que mi pedido llega tarde y nadie contesta a mis correos. Inaceptable.",
+        Intent.COMPLAINT,
+        (HANDOFF,),
+        "Lo siento mucho. He pasado tu caso a un compañero que te responderá aquí; tu referencia es HO-XXXXXXXX.",
+        include=("HO-",),
+        exclude=(NO_DISCOUNT,),
+        language="es",
+    ),
+    ReplyCase(
+        "me acaba de llegar la sudadera y es lo más cómodo que tengo, ¡mil gracias!",
+        Intent.FEEDBACK,
+        (),
+        "¡Qué alegría leer eso, gracias! Se lo haré llegar al equipo de {shop}.",
+        exclude=(NO_DISCOUNT,),
+        language="es",
+    ),
+    ReplyCase(
+        "Guten Tag, ist da jemand?",
+        Intent.GREETING,
+        (),
+        "Guten Tag! Ja, ich bin da. Ich helfe gern bei Produkten, Bestellungen, Versand oder Rücksendungen.",
+        language="de",
+    ),
+    ReplyCase(
+        "Habt ihr eine Weekender-Tasche aus Leder?",
+        Intent.PRODUCT_SEARCH,
+        (SEARCH,),
+        "Ja: die {title} ({sku}) haben wir, es sind nur noch {stock} Stück übrig.",
+        include=("{title}", "{sku}"),
+        exclude=(NO_DISCOUNT,),
+        sku="SKU-1190",
+        language="de",
+    ),
+    ReplyCase(
+        "Was kostet die Regenjacke SKU-1122?",
+        Intent.PRODUCT_QUESTION,
+        (GET,),
+        "Die {title} ({sku}) kostet {units} Dollar und ist in den Größen XS bis XXL vorrätig.",
+        include=("{sku}", "{title}", "{units}"),
+        sku="SKU-1122",
+        language="de",
+    ),
+    ReplyCase(
+        "Wo bleibt meine Bestellung {order}? Meine E-Mail ist {email}",
+        Intent.ORDER_STATUS,
+        (ORDER,),
+        "Gute Nachricht: Ihre Bestellung {order} wird heute von {carrier} zugestellt (Sendungsnummer {tracking}).",
+        include=("{order}", "{carrier}"),
+        exclude=("{other_email}",),
+        order="A-12045",
+        language="de",
+    ),
+    ReplyCase(
+        "Wie lange habe ich Zeit, etwas zurückzuschicken?",
+        Intent.RETURNS_REFUNDS,
+        (POLICY,),
+        "Ungetragene, ungewaschene Artikel mit Etikett können Sie innerhalb von 30 Tagen nach der Lieferung "
+        "zurückgeben.",
+        include=("30",),
+        policy="returns-refunds",
+        language="de",
+    ),
+    ReplyCase(
+        "Ab welchem Bestellwert ist der Versand kostenlos?",
+        Intent.SHIPPING_DELIVERY,
+        (POLICY,),
+        "Der Standardversand ist ab 75 Dollar Warenwert kostenlos; Express kostet bei jeder Bestellung extra.",
+        include=("75",),
+        policy="shipping-delivery",
+        language="de",
+    ),
+    ReplyCase(
+        "Ich bin echt sauer, die Jeans ist nach einmal Tragen gerissen und euer Bot hilft mir null.",
+        Intent.COMPLAINT,
+        (HANDOFF,),
+        "Das mit Ihrer Jeans tut mir sehr leid. Ich habe das an unser Kundenservice-Team weitergegeben, das Ihnen "
+        "hier antwortet; Ihre Referenz ist HO-XXXXXXXX.",
+        include=("HO-",),
+        exclude=(NO_DISCOUNT,),
+        language="de",
+    ),
+    ReplyCase(
+        "Wollte nur sagen: Die neue Website ist super, man findet alles viel schneller.",
+        Intent.FEEDBACK,
+        (),
+        "Vielen Dank für die Rückmeldung! Ich gebe das gern an das Team weiter.",
+        exclude=(NO_DISCOUNT,),
+        language="de",
+    ),
+    ReplyCase(
+        "Kann ich bitte mit einem echten Menschen sprechen?",
+        Intent.HUMAN_HANDOFF,
+        (HANDOFF,),
+        "Natürlich. Ich habe das Gespräch an einen Kollegen übergeben, der sich hier bei Ihnen meldet; Ihre Referenz "
+        "ist HO-XXXXXXXX.",
+        include=("HO-",),
+        language="de",
+    ),
+    ReplyCase(
+        "Bonjour ! Il y a quelqu'un ?",
+        Intent.GREETING,
+        (),
+        "Bonjour ! Oui, je suis là. Je peux vous aider pour les produits, les commandes, la livraison ou les retours.",
+        language="fr",
+    ),
+    ReplyCase(
+        "Vous avez des robes en soie ?",
+        Intent.PRODUCT_SEARCH,
+        (SEARCH,),
+        "Nous en avons deux en soie lavée : la {p[SKU-1100].title} ({p[SKU-1100].sku}) et la {p[SKU-1112].title} "
+        "({p[SKU-1112].sku}), toutes les deux en stock.",
+        include=("Washed Silk", "{p[SKU-1100].sku}"),
+        exclude=(NO_DISCOUNT,),
+        sku="SKU-1100",
+        language="fr",
+    ),
+    ReplyCase(
+        "Combien coûte le Slub Cotton Crew Tee ?",
+        Intent.PRODUCT_QUESTION,
+        (GET,),
+        "Le {title} ({sku}) coûte {units} dollars.",
+        include=("{title}", "{units}"),
+        sku="SKU-1001",
+        language="fr",
+    ),
+    ReplyCase(
+        "J'ai acheté la Linen Wrap Dress, quelles chaussures iraient avec ?",
+        Intent.RECOMMENDATION,
+        (RECOMMEND,),
+        "Avec la {title}, essayez les {rec.title} ({rec.sku}) : elles sont en stock.",
+        include=("{rec.title}",),
+        exclude=(NO_DISCOUNT,),
+        sku="SKU-1093",
+        language="fr",
+    ),
+    ReplyCase(
+        "Bonjour, vous pouvez vérifier ma commande {order} ? Mon e-mail : {email}",
+        Intent.ORDER_STATUS,
+        (ORDER,),
+        "Votre commande {order} est en cours de préparation ; vous recevrez le numéro de suivi par e-mail dès "
+        "qu'elle sera expédiée.",
+        include=("{order}",),
+        exclude=("{other_email}",),
+        order="A-12070",
+        language="fr",
+    ),
+    ReplyCase(
+        "Je peux retourner un pull acheté il y a trois semaines si je ne l'ai pas porté ?",
+        Intent.RETURNS_REFUNDS,
+        (POLICY,),
+        "Oui : les articles non portés, non lavés et avec leurs étiquettes peuvent être retournés dans les 30 jours "
+        "suivant la livraison, donc trois semaines, ça passe.",
+        include=("30",),
+        policy="returns-refunds",
+        language="fr",
+    ),
+    ReplyCase(
+        "Combien coûte la livraison, et elle est offerte à partir de combien ?",
+        Intent.SHIPPING_DELIVERY,
+        (POLICY,),
+        "La livraison standard est offerte dès 75 dollars d'articles ; l'express est payante sur toutes les commandes.",
+        include=("75",),
+        policy="shipping-delivery",
+        language="fr",
+    ),
+    ReplyCase(
+        "Le livreur a jeté mon colis par-dessus la clôture et tout est trempé. C'est inadmissible !",
+        Intent.COMPLAINT,
+        (HANDOFF,),
+        "Je suis vraiment désolé. J'ai transmis votre message à un collègue qui vous répondra ici ; votre référence "
+        "est HO-XXXXXXXX.",
+        include=("HO-",),
+        exclude=(NO_DISCOUNT,),
+        language="fr",
+    ),
+    ReplyCase(
+        "Juste pour dire que l'emballage était magnifique et le sweat encore plus beau en vrai, bravo !",
+        Intent.FEEDBACK,
+        (),
+        "Merci beaucoup pour ce message ! Je le transmets à l'équipe de {shop}.",
+        exclude=(NO_DISCOUNT,),
+        language="fr",
+    ),
+    ReplyCase(
+        "Ciao! C'è qualcuno?",
+        Intent.GREETING,
+        (),
+        "Ciao, benvenuto da {shop}! Come posso aiutarti?",
+        exclude=(NO_DISCOUNT,),
+        language="it",
+    ),
+    ReplyCase(
+        "cerco una felpa con cappuccio in cotone biologico, nera, taglia M",
+        Intent.PRODUCT_SEARCH,
+        (SEARCH,),
+        "La {title} ({sku}) c'è in nero e in taglia M, in french terry di cotone biologico.",
+        include=("{title}", "{sku}"),
+        exclude=(NO_DISCOUNT,),
+        sku="SKU-1043",
+        language="it",
+    ),
+    ReplyCase(
+        "Quanto costa il Gabardine Trench Coat — Camel?",
+        Intent.PRODUCT_QUESTION,
+        (GET,),
+        "Il {title} ({sku}) costa {units} dollari ed è disponibile.",
+        include=("{title}", "{units}"),
+        sku="SKU-1132",
+        language="it",
+    ),
+    ReplyCase(
+        "il mio ordine {order} è arrivato? il mio numero è {phone}",
+        Intent.ORDER_STATUS,
+        (ORDER,),
+        "Sì, l'ordine {order} ({item}) è stato consegnato da {carrier}.",
+        include=("{order}",),
+        order="A-10001",
+        language="it",
+    ),
+    ReplyCase(
+        "Entro quanti giorni posso restituire un articolo?",
+        Intent.RETURNS_REFUNDS,
+        (POLICY,),
+        "Puoi restituire gli articoli non indossati, non lavati e con le etichette entro 30 giorni dalla consegna.",
+        include=("30",),
+        policy="returns-refunds",
+        language="it",
+    ),
+    ReplyCase(
+        "Spedite nel Regno Unito? In quanti giorni arriva?",
+        Intent.SHIPPING_DELIVERY,
+        (POLICY,),
+        "Sì, spediamo nel Regno Unito con DHL Express: ci vogliono da 5 a 10 giorni lavorativi dalla spedizione.",
+        include=("DHL Express",),
+        policy="international-shipping",
+        language="it",
+    ),
+    ReplyCase(
+        "Sono furiosa: i jeans si sono strappati dopo averli messi una volta sola e il vostro bot non serve a niente.",
+        Intent.COMPLAINT,
+        (HANDOFF,),
+        "Mi dispiace molto per i tuoi jeans. Ho passato la richiesta al nostro servizio clienti, che ti risponderà "
+        "qui; il tuo riferimento è HO-XXXXXXXX.",
+        include=("HO-",),
+        exclude=(NO_DISCOUNT,),
+        language="it",
+    ),
+    ReplyCase(
+        "Volevo solo dirvi che il vostro servizio clienti ieri è stato gentilissimo, grazie di cuore!",
+        Intent.FEEDBACK,
+        (),
+        "Grazie mille per avercelo detto! Lo riferirò al team.",
+        exclude=(NO_DISCOUNT,),
+        language="it",
+    ),
+    ReplyCase(
+        "Mi aiuti con i compiti di matematica?",
+        Intent.OUT_OF_SCOPE,
+        (),
+        "Mi dispiace, posso aiutarti solo con {shop}: i nostri prodotti, i tuoi ordini, le spedizioni e i resi.",
+        language="it",
+    ),
+    ReplyCase(
+        "Olá, bom dia! Está aí alguém?",
+        Intent.GREETING,
+        (),
+        "Bom dia! Sim, estou aqui. Posso ajudar com produtos, encomendas, entregas ou devoluções.",
+        language="pt",
+    ),
+    ReplyCase(
+        "Têm porta-cartões em pele? Procuro um preto, até 45 dólares",
+        Intent.PRODUCT_SEARCH,
+        (SEARCH,),
+        "Sim, o {title} ({sku}) está disponível, mas restam só {stock}.",
+        include=("{title}", "{sku}"),
+        exclude=(NO_DISCOUNT, "{p[SKU-1211].sku}"),
+        sku="SKU-1197",
+        language="pt",
+    ),
+    ReplyCase(
+        "Quanto custa a Stoneware Mug — Stone? Pode ir à máquina?",
+        Intent.PRODUCT_QUESTION,
+        (GET,),
+        "A {title} ({sku}) custa {units} dólares e pode ir à máquina de lavar loiça e ao micro-ondas.",
+        include=("{title}", "{units}"),
+        sku="SKU-1217",
+        language="pt",
+    ),
+    ReplyCase(
+        "Já reembolsaram a minha encomenda {order}? O meu email é {email}",
+        Intent.ORDER_STATUS,
+        (ORDER,),
+        "A encomenda {order} já foi reembolsada: o dinheiro está a caminho do seu método de pagamento original.",
+        include=("{order}",),
+        exclude=("{other_email}",),
+        order="A-10048",
+        language="pt",
+    ),
+    ReplyCase(
+        "A encomenda chegou danificada, o que é que faço?",
+        Intent.RETURNS_REFUNDS,
+        (POLICY,),
+        "Avise-nos nos 14 dias seguintes à entrega, com uma fotografia do artigo e da etiqueta, e enviamos uma "
+        "substituição por expresso ou devolvemos o valor total.",
+        include=("14",),
+        policy="damaged-faulty-wrong-items",
+        language="pt",
+    ),
+    ReplyCase(
+        "Quanto custam os portes? A partir de que valor são grátis?",
+        Intent.SHIPPING_DELIVERY,
+        (POLICY,),
+        "O envio normal é grátis a partir de 75 dólares em artigos; o expresso paga-se sempre.",
+        include=("75",),
+        policy="shipping-delivery",
+        language="pt",
+    ),
+    ReplyCase(
+        "Isto é ridículo, a minha encomenda está duas semanas atrasada e ninguém responde aos meus emails!",
+        Intent.COMPLAINT,
+        (HANDOFF,),
+        "Peço imensa desculpa. Passei o seu caso a um colega, que lhe responde aqui; a sua referência é HO-XXXXXXXX.",
+        include=("HO-",),
+        exclude=(NO_DISCOUNT,),
+        language="pt",
+    ),
+    ReplyCase(
+        "Adorei o novo site, agora é muito mais fácil encontrar as coisas!",
+        Intent.FEEDBACK,
+        (),
+        "Muito obrigado por nos dizer! Vou partilhar com a equipa.",
+        exclude=(NO_DISCOUNT,),
+        language="pt",
+    ),
+    ReplyCase(
+        "Quero falar com uma pessoa a sério, por favor.",
+        Intent.HUMAN_HANDOFF,
+        (HANDOFF,),
+        "Com certeza. Passei a conversa a um colega, que lhe responde aqui em breve; a sua referência é HO-XXXXXXXX.",
+        include=("HO-",),
+        language="pt",
+    ),
 ]
 
 
@@ -815,7 +1300,8 @@ async def _reply_fields(shop: Shop, case: ReplyCase) -> dict[str, Any]:
     fields: dict[str, Any] = {"shop": shop.tenant.name, "p": _Products(shop)}
     if case.sku:
         card = shop.card(case.sku)
-        fields.update(sku=card.sku, title=card.title, price=card.price, stock=card.stock)
+        units = str(int(shop.product(case.sku).price))
+        fields.update(sku=card.sku, title=card.title, price=card.price, units=units, stock=card.stock)
         if case.intent is Intent.RECOMMENDATION:
             recs = await eng.recommend_products(
                 shop.shopper(),
@@ -862,6 +1348,7 @@ async def build_customer_reply(shop: Shop) -> list[tuple[dict[str, Any], Expect]
                     must_not_include=[phrase.format(**fields) for phrase in case.exclude],
                     reference=case.reference.format(**fields),
                     reference_contexts=contexts,
+                    language=case.language,
                 ),
             )
         )

@@ -2,7 +2,7 @@
 
 A case names its input (what the operator or shopper supplied), the tenant fixture it runs against (the demo
 shop, `hub seed demo`), and what a good answer looks like: facts it must and must not contain, the intent or
-tools it should use, expected structured fields, a reference answer and the reference contexts (policy
+tools it should use, the language it is written in, expected structured fields, a reference answer and the reference contexts (policy
 passages) for the string and context metrics.
 """
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.languages import DEFAULT_LANGUAGE, Language
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 USE_CASES = (
@@ -43,6 +45,9 @@ class Expect(BaseModel):
     """A good answer, for string similarity, ROUGE and BLEU."""
     reference_contexts: list[str] = Field(default_factory=list)
     """Passages a good answer is based on, for context precision and recall."""
+    language: Language = DEFAULT_LANGUAGE
+    """The language the shopper writes in and a good reply answers in; cases written before HUB spoke other
+    languages leave it out and are English."""
 
 
 class EvalCase(BaseModel):

@@ -61,6 +61,8 @@ class Outcome:
     error: str | None = None
     judged: dict[str, float] = field(default_factory=dict)
     """LLM-judged scores (judge_score, judge_grounded) when a judge model graded the answer."""
+    language: str | None = None
+    """The reply's language as the turn reports it; None where the use case has no reply to a shopper."""
 
 
 def _present(needle: str, haystack: str) -> bool:
@@ -76,7 +78,7 @@ def _field_ok(expected: Any, actual: Any) -> bool:
 
 
 def business_scores(case: EvalCase, out: Outcome, *, model_configured: bool) -> dict[str, float]:
-    """The metrics that need no model and no ragas: validity, rules, facts, routing, tools, fields, cost."""
+    """The metrics that need no model and no ragas: validity, rules, facts, routing, tools, language, fields, cost."""
     expect = case.expect
     scores: dict[str, float] = {
         "schema_valid": float(out.schema_valid and out.error is None),
@@ -95,6 +97,8 @@ def business_scores(case: EvalCase, out: Outcome, *, model_configured: bool) -> 
         scores["routing"] = float(out.intent == expect.intent)
     if expect.tools is not None:
         scores["tools_match"] = float(out.tools == expect.tools)
+    if out.language is not None:
+        scores["language_match"] = float(out.language == expect.language)
     if expect.fields:
         hits = [_field_ok(value, out.fields.get(name)) for name, value in expect.fields.items()]
         scores["fields_match"] = sum(hits) / len(hits)

@@ -1,7 +1,8 @@
 """Eval reports people read: markdown for the terminal and reviews, HTML with charts for everyone else.
 
-Both show the verdict, each metric against the baseline it was judged by, and every case's scores; the HTML
-page draws the metrics as bars beside the baseline's, inline SVG, no scripts.
+Both show the verdict, each metric against the baseline it was judged by, the scores by language and by
+intent, and every case's scores; the HTML page draws the metrics as bars beside the baseline's, inline SVG, no
+scripts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.breakdown import by_intent, by_language
 from evals.metrics import LOWER_IS_BETTER
 from hub.reporting import CSS, inline_svg
 
@@ -26,6 +28,7 @@ RATE_METRICS = (
     "routing",
     "tools_match",
     "fields_match",
+    "language_match",
     "fallback",
     "string_similarity",
     "rouge_l",
@@ -60,6 +63,35 @@ def _delta(name: str, value: float, base: float | None) -> str:
     return f"{'▲' if better else '▼'} {diff:+.3f}"
 
 
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def language_rows(result: RunResult) -> list[list[str]]:
+    """The per-language table's cells: language, cases, pass rate, intent accuracy, language match."""
+    return [
+        [r.language, str(r.cases), _rate(r.pass_rate), _rate(r.intent_accuracy), _rate(r.language_match)]
+        for r in by_language(result.per_case)
+    ]
+
+
+def intent_rows(result: RunResult) -> list[list[str]]:
+    """The per-intent table's cells: intent, cases, intent accuracy."""
+    return [[r.intent, str(r.cases), _rate(r.intent_accuracy)] for r in by_intent(result.per_case)]
+
+
+LANGUAGE_HEAD = ["language", "cases", "pass rate", "intent accuracy", "language match"]
+INTENT_HEAD = ["intent", "cases", "intent accuracy"]
+
+
+def _markdown_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(head) + " |",
+        "|---|" + "---:|" * (len(head) - 1),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
 def metric_rows(result: RunResult) -> list[tuple[str, float, float | None, str]]:
     base = result.baseline.metrics if result.baseline else {}
     return [(n, v, base.get(n), _delta(n, v, base.get(n))) for n, v in sorted(result.metrics.items())]
@@ -78,6 +110,9 @@ def render_markdown(result: RunResult) -> str:
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {n} | {_fmt(n, v)} | {_fmt(n, b)} | {d} |" for n, v, b, d in metric_rows(result)]
+    lines += ["", "## By language", "", *_markdown_table(LANGUAGE_HEAD, language_rows(result))]
+    if intents := intent_rows(result):
+        lines += ["", "## By intent", "", *_markdown_table(INTENT_HEAD, intents)]
     shown = [n for n in RATE_METRICS if n in result.metrics]
     lines += ["", "## Cases", "", "| case | engine | " + " | ".join(shown) + " | problems |"]
     lines.append("|---|---|" + "---:|" * len(shown) + "---|")
@@ -112,7 +147,8 @@ def metrics_chart(result: RunResult) -> Figure:
     ax.set_yticks(positions, names)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("score (fallback: lower is better)")
+    ax.set_xlabel("mean score over the cases with the expectation, 0–1 (fallback: lower is better)")
+    ax.set_ylabel("metric")
     ax.legend(loc="lower right", frameon=False)
     fig.tight_layout()
     return fig
@@ -142,6 +178,8 @@ def render_html(result: RunResult) -> str:
         ["metric", "this run", "baseline", "change"],
         [[n, _fmt(n, v), _fmt(n, b), d] for n, v, b, d in metric_rows(result)],
     )
+    languages = _table(LANGUAGE_HEAD, language_rows(result))
+    intents = f"<h2>By intent</h2>{_table(INTENT_HEAD, rows)}" if (rows := intent_rows(result)) else ""
     shown = [n for n in RATE_METRICS if n in result.metrics]
     cases = _table(
         ["case", "engine", *shown, "answer", "problems"],
@@ -169,9 +207,13 @@ def render_html(result: RunResult) -> str:
 <h2>Scores beside the baseline</h2>
 <figure>{inline_svg(lambda: metrics_chart(result), salt="hub-eval-report")}</figure>
 <h2>Metrics</h2>{metrics}
+<h2>By language</h2>{languages}
+{intents}
 <h2>Cases</h2>{cases}
 <p class="notes">Rates are means over the cases that have the expectation; fallback is the share of cases a configured
-model did not answer. String and context metrics are ragas' offline metrics.</p>
+model did not answer. String and context metrics are ragas' offline metrics. A case passes when it gets every
+check it has an expectation for fully right (schema, rules, facts, forbidden facts, intent, tools, fields, reply
+language); language match is the share of cases answered in the language they are written in.</p>
 </body></html>
 """
 

@@ -144,6 +144,8 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             per_case.append(
                 {
                     "id": case.id,
+                    "language": case.expect.language,
+                    "intent": case.expect.intent,
                     "engine": outcome.engine,
                     "scores": scores,
                     "answer": outcome.text[:1000],

@@ -200,6 +200,7 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         latency_ms=latency,
         cost=Decimal(data["cost"]),
         input_tokens=data.get("input_tokens", 0),
+        language=out.language,
     )
     if env.judge:
         verdict = await judge_reply(env, message, out.reply, calls, problems)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evals.cases import USE_CASES, golden_sha256
 from evals.gate import Baseline, due, predecessor
-from evals.report import compare_rows
+from evals.report import INTENT_HEAD, LANGUAGE_HEAD, compare_rows, intent_rows, language_rows
 from evals.runner import RunResult, RunSpec, judge, run_suite, store, stored_baseline
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
@@ -93,6 +93,17 @@ def _print(result: RunResult) -> None:
     for name, value in sorted(result.metrics.items()):
         table.add_row(name, f"{value:.3f}", f"{base[name]:.3f}" if name in base else "–")
     console.print(table)
+    for title, head, rows in (
+        ("by language", LANGUAGE_HEAD, language_rows(result)),
+        ("by intent", INTENT_HEAD, intent_rows(result)),
+    ):
+        if rows:
+            breakdown = Table(title=f"{result.spec.use_case} {title}", title_justify="left")
+            for number, col in enumerate(head):
+                breakdown.add_column(col, justify="right" if number else "left")
+            for row in rows:
+                breakdown.add_row(*row)
+            console.print(breakdown)
     mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
     console.print(f"{mark} {'; '.join(result.verdict)}")
     if result.report_dir:

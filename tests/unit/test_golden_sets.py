@@ -1,4 +1,4 @@
-"""The golden eval sets load, are big enough, and cover every intent and engagement tool."""
+"""The golden eval sets load, are big enough, and cover every intent, engagement tool and language."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import pytest
 
 from evals.cases import MIN_CASES, USE_CASES, load_cases
+from hub.languages import DEFAULT_LANGUAGE, LANGUAGES
 from hub.prompting.outputs import AspectRatio, CustomerSegment, Intent, NextAction
 from tools.engagement import ENGAGEMENT_TOOLS
 
@@ -29,6 +30,35 @@ def test_shopper_sets_cover_every_intent(use_case: str) -> None:
     loaded = load_cases(use_case)
     assert all(c.expect.intent in set(Intent) for c in loaded)
     assert {c.expect.intent for c in loaded} == set(Intent)
+
+
+MIN_CASES_PER_LANGUAGE = 8
+
+
+@pytest.mark.parametrize("use_case", ["intent_route", "customer_reply"])
+def test_shopper_sets_have_cases_in_every_language_hub_speaks(use_case: str) -> None:
+    loaded = load_cases(use_case)
+    per_language = {language: [c for c in loaded if c.expect.language == language] for language in LANGUAGES}
+    for language, cases in per_language.items():
+        assert len(cases) >= MIN_CASES_PER_LANGUAGE, f"{use_case} has {len(cases)} {language} cases"
+    foreign = [c for c in loaded if c.expect.language != DEFAULT_LANGUAGE]
+    assert len({c.expect.intent for c in foreign}) >= 8, "the other languages ask more than a few kinds of question"
+
+
+def test_customer_reply_cases_in_other_languages_cover_the_everyday_questions() -> None:
+    everyday = {
+        "greeting",
+        "product_search",
+        "product_question",
+        "order_status",
+        "returns_refunds",
+        "shipping_delivery",
+        "complaint",
+        "feedback",
+    }
+    for language in LANGUAGES:
+        intents = {c.expect.intent for c in load_cases("customer_reply") if c.expect.language == language}
+        assert everyday <= intents, f"{language} lacks {sorted(everyday - intents)}"
 
 
 def test_customer_reply_uses_every_engagement_tool_and_only_those() -> None:
