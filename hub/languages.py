@@ -68,6 +68,34 @@ _TELLING_WORDS: dict[Language, frozenset[str]] = {
     "it": frozenset("ciao buongiorno buonasera grazie mille prego arrivederci sì perfetto".split()),
     "pt": frozenset("olá ola obrigado obrigada bom dia boa tarde noite tchau sim não nao valeu".split()),
 }
+# Short words that are each language's own, for messages too short for the n-gram models to be sure of ("Quanto
+# costa il …?": Italian 0.43, Portuguese 0.34). A word shared by several languages counts for each, split.
+_FUNCTION_WORDS: dict[Language, frozenset[str]] = {
+    "en": frozenset(
+        "the is are my your how much what where when does do you have can this that with for and of to "
+        "please want need order price cost costs any".split()
+    ),
+    "es": frozenset(
+        "el los las del es está están mi mis cuánto cuanto cuesta dónde donde cuándo cuando tienen tiene "
+        "quiero puedo para por con y pedido precio envío hay qué una".split()
+    ),
+    "de": frozenset(
+        "der die das den dem ist sind mein meine meinen wie viel kostet wo wann habt haben ich möchte kann "
+        "für mit und bestellung preis versand bitte nicht ein eine".split()
+    ),
+    "fr": frozenset(
+        "le les est sont mon ma mes combien coûte où quand avez vous je voudrais peux pour avec et "
+        "commande prix livraison ne pas du des une il".split()
+    ),
+    "it": frozenset(
+        "il lo gli è sono mio mia miei quanto costa dove quando avete vorrei posso per con e ordine "
+        "prezzo spedizione non della del che una".split()
+    ),
+    "pt": frozenset(
+        "o os é são meu minha quanto custa onde quando vocês têm tem quero posso para com e encomenda "
+        "pedido preço envio não da do uma".split()
+    ),
+}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
@@ -120,7 +148,25 @@ def detect_language(
         sure = best >= MIN_ONE_WORD_CONFIDENCE
     if language in choices and sure:
         return Detection(language, confident=True)
+    # Unsure: the language whose own short words the message uses, if the models rank it first or second.
+    voted = _by_function_words(words, choices)
+    contenders = {_BY_CODE.get(r.language.iso_code_639_1.name.lower()) for r in ranked[:2]}
+    if voted is not None and voted in contenders:
+        return Detection(voted, confident=True)
     return Detection(fallback, confident=False)
+
+
+def _by_function_words(words: list[str], choices: tuple[Language, ...]) -> Language | None:
+    """The language whose function words the message uses clearly most (by a whole word's weight), or None."""
+    scores: dict[Language, float] = dict.fromkeys(choices, 0.0)
+    for word in words:
+        owners: list[Language] = [lang for lang in choices if word in _FUNCTION_WORDS[lang]]
+        for lang in owners:
+            scores[lang] += 1 / len(owners)
+    ranked = sorted(choices, key=lambda lang: -scores[lang])
+    best = scores[ranked[0]]
+    second = scores[ranked[1]] if len(ranked) > 1 else 0.0
+    return ranked[0] if best >= 1 and best - second >= 0.5 else None
 
 
 _BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}

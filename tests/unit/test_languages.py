@@ -50,6 +50,8 @@ def test_english_product_names_in_a_spanish_sentence_do_not_make_it_english() ->
     catalog = {"slub", "cotton", "crew", "tee", "heavyweight", "hoodie", "washed", "black"}
     text = "¿tienen la Slub Cotton Crew Tee en talla XL?"
     assert detect_language(text, fallback="en", ignore=catalog).language == "es"
+    camel = {"gabardine", "trench", "coat", "camel"}
+    assert detect_language("Quanto costa il Gabardine Trench Coat — Camel?", ignore=camel).language == "it"
     text = "Does the Heavyweight Washed Black Hoodie come in other colours?"
     assert detect_language(text, fallback="es", ignore=catalog).language == "en"
 
