@@ -186,7 +186,7 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         p["text"] for c in calls if c["tool"] == "policy_answer" and c.get("result") for p in c["result"]["passages"]
     ]
     steps = [r["step"] for r in data["rungs"]]
-    problems = validate_reply(out.reply, tool_outputs=outputs, channel=m.Channel.WEB)
+    problems = validate_reply(out.reply, tool_outputs=outputs, channel=m.Channel.WEB, language=out.language)
     if data.get("validation"):
         problems.append(f"the model's draft failed validation: {'; '.join(data['validation'])}")
     outcome = Outcome(
