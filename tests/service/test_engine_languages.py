@@ -217,39 +217,34 @@ async def test_the_engine_answers_in_the_shoppers_language(
             assert validate_reply(turn.reply, tool_outputs=turn.outputs, channel=m.Channel.WEB) == [], turn.reply
 
 
-@pytest.mark.parametrize(
-    ("language", "text", "reply"),
-    [
-        ("en", "thanks, bye!", "You're welcome! Thanks for visiting Northwind Threads, and have a great day."),
-        ("en", "thank you", "You're welcome! Is there anything else I can help you with?"),
-        ("en", "bye", "Goodbye, and thanks for visiting Northwind Threads!"),
-        ("es", "gracias, adiós", "¡De nada! Gracias por visitar Northwind Threads, ¡que tengas un buen día!"),
-        (
-            "de",
-            "danke, tschüss",
-            "Gern geschehen! Danke für deinen Besuch bei Northwind Threads, und einen schönen Tag noch.",
-        ),
-        (
-            "fr",
-            "merci, au revoir",
-            "Avec plaisir\xa0! Merci de votre visite chez Northwind Threads, et excellente journée.",
-        ),
-        ("it", "grazie, ciao", "Figurati! Grazie per aver visitato Northwind Threads, e buona giornata."),
-        ("pt", "obrigado, tchau", "De nada! Obrigado por visitar a loja Northwind Threads, e tenha um ótimo dia."),
-    ],
-)
+GOODBYES: list[tuple[Language, str, str]] = [
+    ("en", "thanks, bye!", "You're welcome! Thanks for visiting Northwind Threads, and have a great day."),
+    ("en", "thank you", "You're welcome! Is there anything else I can help you with?"),
+    ("en", "bye", "Goodbye, and thanks for visiting Northwind Threads!"),
+    ("es", "gracias, adiós", "¡De nada! Gracias por visitar Northwind Threads, ¡que tengas un buen día!"),
+    (
+        "de",
+        "danke, tschüss",
+        "Gern geschehen! Danke für deinen Besuch bei Northwind Threads, und einen schönen Tag noch.",
+    ),
+    (
+        "fr",
+        "merci, au revoir",
+        "Avec plaisir\xa0! Merci de votre visite chez Northwind Threads, et excellente journée.",
+    ),
+    ("it", "grazie, ciao", "Figurati! Grazie per aver visitato Northwind Threads, e buona giornata."),
+    ("pt", "obrigado, tchau", "De nada! Obrigado por visitar a loja Northwind Threads, e tenha um ótimo dia."),
+]
+
+
 async def test_thanks_and_goodbye_get_a_goodbye_not_the_greeting(
-    session: AsyncSession, demo: DemoCredentials, bot: DeterministicEngine, language: Language, text: str, reply: str
+    session: AsyncSession, demo: DemoCredentials, bot: DeterministicEngine
 ) -> None:
-    turn = await bot.answer(shopper(session, demo), text, pending=Pending(), voice=VOICE, language=language)
-    assert turn.intent == Intent.GREETING and turn.tools == []
-    assert turn.reply == reply
-
-
-@pytest.mark.parametrize(("language", "text"), [("en", "hi there"), ("de", "hallo"), ("it", "ciao"), ("pt", "olá")])
-async def test_a_hello_still_gets_the_greeting(
-    session: AsyncSession, demo: DemoCredentials, bot: DeterministicEngine, language: Language, text: str
-) -> None:
-    turn = await bot.answer(shopper(session, demo), text, pending=Pending(), voice=VOICE, language=language)
-    assert turn.intent == Intent.GREETING and "Northwind Threads" in turn.reply
-    assert ("assistant" in turn.reply) == (language == "en")
+    for language, text, reply in GOODBYES:
+        turn = await bot.answer(shopper(session, demo), text, pending=Pending(), voice=VOICE, language=language)
+        assert turn.intent == Intent.GREETING and turn.tools == [], text
+        assert turn.reply == reply
+    for language, text in [("en", "hi there"), ("de", "hallo"), ("it", "ciao"), ("pt", "olá")]:
+        turn = await bot.answer(shopper(session, demo), text, pending=Pending(), voice=VOICE, language=language)
+        assert turn.intent == Intent.GREETING and "Northwind Threads" in turn.reply, text
+        assert ("assistant" in turn.reply) == (language == "en"), turn.reply
