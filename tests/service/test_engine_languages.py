@@ -45,6 +45,8 @@ ENGLISH_TEMPLATE_WORDS = (
     "From our",
     "I couldn't",
     "colleague",
+    "does not come in",
+    "running low",
 )
 """Words of the English templates that no other language's reply may carry."""
 
@@ -186,6 +188,11 @@ async def test_the_engine_answers_in_the_shoppers_language(
     assert isinstance(detail, eng.ProductDetail)
     assert f"{detail.title} ({detail.sku}) {says.costs} {money(language, detail)}" in price.reply, price.reply
     assert_no_english_template(language, price.reply)
+
+    for size in ("M", "XXXL"):  # a size it comes in, and one it does not
+        stock = await ask(ctx, bot, f"{detail.title} {size}?", Intent.STOCK_CHECK, language)
+        assert stock.tools == ["check_stock"] and detail.title in stock.reply, stock.reply
+        assert_no_english_template(language, stock.reply)
 
     order = await ask(
         ctx,
