@@ -495,6 +495,7 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
             state["text"],
             pending=Pending.model_validate(state.get("pending") or {}),
             voice=deps.voice,
+            language=deps.language,
             understood=understood,
         )
     outcomes = [
