@@ -1,4 +1,5 @@
-"""Route a customer message to one intent without a language model: n-gram features, a linear model, two rules."""
+"""Route a customer message to one intent without a language model: n-gram features and a multilingual sentence
+vector, each read by a linear model whose probabilities are blended, behind two rules."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agents import intent_vectors
+from hub.knowledge import encoder
+from hub.languages import Language
 from hub.prompting.outputs import Intent
 from hub.text import (
     EMAIL_MENTION,
@@ -26,7 +30,16 @@ from hub.text import (
 )
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "intent_examples.jsonl"
-"""The labelled utterances `IntentRouter.default()` trains on."""
+"""The original labelled utterances, English."""
+PARAPHRASES_PATH = EXAMPLES_PATH.with_name("intent_paraphrases.jsonl")
+"""Paraphrase families written per intent and language (`source` names the family)."""
+TRAINING_PATHS: tuple[Path, ...] = (EXAMPLES_PATH, PARAPHRASES_PATH)
+"""The files `IntentRouter.default()` trains on."""
+HOLDOUT_PATHS: tuple[Path, ...] = (
+    EXAMPLES_PATH.with_name("intent_holdout.jsonl"),
+    EXAMPLES_PATH.with_name("intent_paraphrases_holdout.jsonl"),
+)
+"""Messages never trained on: the original English holdout and the paraphrases held out per language."""
 
 INTENTS: tuple[Intent, ...] = tuple(Intent)
 
@@ -38,6 +51,16 @@ FALLBACK_INTENT = Intent.OUT_OF_SCOPE
 
 RULE_CONFIDENCE = 0.95
 """Least confidence reported when a rule, not the model, decided."""
+
+SENTENCE_WEIGHT = 0.5
+"""Share of the sentence-vector head in the blended probabilities of an English message (the n-gram head has the
+rest); chosen on the held-out paraphrases and the cross-source splits (evals/intent_accuracy.py)."""
+FOREIGN_SENTENCE_WEIGHT = 0.9
+"""Its share for a message with no word the n-gram head learned from English only: the n-gram head has seen few
+messages in the other languages, the sentence head reads them all alike."""
+_ENGLISH_SHARE_FOR_FULL_TRUST = 0.5
+"""Share of English-only words from which a message counts as English; the sentence head's share grows linearly
+from `SENTENCE_WEIGHT` to `FOREIGN_SENTENCE_WEIGHT` as the share falls to 0."""
 
 # Training settings, chosen by 5-fold cross-validation on the training file (evals/intent_accuracy.py).
 _EPOCHS = 8
@@ -105,8 +128,37 @@ _LEXICON: dict[str, str] = {
     "carrier dispatch",
     "account": "account login log password sign profile username email data",
 }
+# The same classes' telling words in the other five languages (accents folded), so a phrasing learned in one
+# language lends its class features to the others.
+_FOREIGN_LEXICON: dict[str, str] = {
+    "garment": "camiseta chaqueta abrigo vestido zapatos zapatillas jersey sudadera vaqueros pantalones bolso botas "
+    "jacke mantel kleid schuhe hose pullover tasche stiefel hemd veste manteau robe chaussures pantalon pull sac bottes "
+    "baskets chemise giacca cappotto vestito scarpe maglione borsa stivali felpa camicia casaco sapatos tenis camisola "
+    "calcas mala moletom camisa",
+    "person": "persona agente humano mensch mitarbeiter menschen personne conseiller humain persona operatore umano "
+    "pessoa assistente",
+    "greeting": "hola gracias adios hallo danke tschuss bonjour salut merci ciao grazie ola obrigado obrigada",
+    "order": "pedido encomenda bestellung commande ordine paquete paket colis pacco pacote",
+    "money": "reembolso dinero devuelvan erstattung geld ruckerstattung remboursement rembourse argent rimborso soldi "
+    "dinheiro",
+    "payment": "pagar pago tarjeta zahlen bezahlen karte payer paiement carte pagare pagamento carta cartao cobrado "
+    "cobrasteis berechnet abgebucht facture debite addebitato",
+    "discount": "descuento cupon rabatt rabattcode gutschein gutscheincode reduction sconto desconto cupao",
+    "billing": "factura recibo iva rechnung quittung mwst kaufbeleg facture recu tva justificatif fattura ricevuta "
+    "scontrino fatura talao comprovativo",
+    "marketing": "boletin correos baja newsletter abmelden werbung werbemails desabonner desinscrire pubs disiscrivermi "
+    "pubblicita desinscrever publicidade",
+    "defect": "roto rota kaputt casse abime rotto rotta partido estragada",
+    "change": "cancelar anular cambiar stornieren andern annuler modifier annullare cambiare alterar mudar",
+    "availability": "agotado disponible stock ausverkauft lager verfugbar rupture dispo disponibile esaurito esgotado "
+    "disponivel",
+    "contact": "telefono llamar telefon anrufen telephone appeler telefono chiamare telefone ligar",
+    "shipping": "envio entrega mensajeria aduana versand lieferung zoll paketdienst livraison transporteur douane "
+    "spedizione consegna corriere dogana portes transportadora alfandega",
+    "account": "cuenta contrasena konto passwort compte connecter account accedere conta senha",
+}
 _WORD_CLASSES: dict[str, tuple[str, ...]] = {}
-for _name, _words in _LEXICON.items():
+for _name, _words in (*_LEXICON.items(), *_FOREIGN_LEXICON.items()):
     for _word in _words.split():
         _WORD_CLASSES[_word] = (*_WORD_CLASSES.get(_word, ()), f"{_PLACEHOLDER_PREFIX}{_name}")
 _MOOD_CLASSES = frozenset({"zzgreeting", "zzpositive", "zznegative"})
@@ -125,7 +177,22 @@ _DOMAIN_WORDS = frozenset(
     brand customs postage dress dressed colour colours color colors wardrobe winter summer autumn fall spring cold warm
     cosy cozy wedding party holiday holidays vacation travel travelling traveling commute office work xmas christmas
     birthday bday anniversary home decor streetwear basics knitwear loungewear slippers arrivals kitchen casual smart
-    layering comfy comfiest softest warmest pair matches match goes""".split()
+    layering comfy comfiest softest warmest pair matches match goes"""
+    # The same world in the other five languages, accents folded ("envío" -> "envio").
+    """ pedido pedidos encomenda encomendas bestellung bestellungen bestellt bestellen commande commandes commande
+    ordine ordini ordinato paquete paquet colis paket pacco pacote envio envios enviado versand verschickt livraison
+    livre spedizione spedito consegna entrega entregue devolucion devolver devolucao devolvo rucksendung retoure
+    zuruckschicken retour renvoyer reso restituire rimborso reembolso remboursement rembourse erstattung factura
+    facture rechnung fattura fatura recibo ticket quittung ricevuta talla taille grosse taglia tamanho tallas tailles
+    stock lager disponible disponibile disponivel verfugbar agotado esgotado esaurito ausverkauft rupture precio prix
+    preis prezzo preco pago pagar paiement payer zahlung zahlen bezahlen pagamento pagare tarjeta carte karte carta
+    cartao cuenta compte konto conta contrasena passwort senha tienda boutique laden negozio loja comprar acheter
+    kaufen comprare compre compra achat kauf acquisto camiseta chaqueta abrigo vestido zapatos zapatillas jersey
+    sudadera vaqueros pantalones bolso jacke mantel kleid schuhe hose pullover tasche stiefel veste manteau robe
+    chaussures pantalon jean pull sac bottes baskets giacca cappotto vestito scarpe maglione borsa stivali felpa
+    casaco sapatos tenis camisola calcas mala botas moletom regalo geschenk cadeau presente boda hochzeit mariage
+    matrimonio casamento descuento rabatt reduction sconto desconto cupon gutschein codigo code codice reclamacion
+    queja beschwerde reclamation reclamo reclamacao""".split()
 )
 
 # A message made only of these words is small talk: a greeting, a thank-you or a goodbye.
@@ -134,11 +201,19 @@ _SOCIAL_WORDS = frozenset(
     afternoon good day night thanks thank thx thnx ty ta cheers thankyou appreciated much many very so a lot bunch
     bye goodbye cya see you later soon for now take care ok okay k kk cool great perfect lovely awesome brilliant brill
     sweet nice fine alright right excellent there all team everyone guys folks mate again too to u you bot have one
-    that s thats is i needed what whats up how hows are hope well doing going its it everything""".split()
+    that s thats is i needed what whats up how hows are hope well doing going its it everything"""
+    # Small talk in the other five languages, accents folded ("adiós" -> "adios", "tschüss" -> "tschuss").
+    """ hola buenas buenos dias tardes noches gracias muchas mil adios hasta luego pronto manana vale perfecto
+    que tal saludos hallo moin servus guten tag morgen abend danke schon vielen dank tschuss tschau ciao bis dann
+    bald alles gute super salut mille coucou bonsoir bonne journee soiree merci beaucoup au revoir a plus bientot
+    daccord parfait buongiorno buonasera salve grazie arrivederci ci vediamo perfetto ola oi bom dia boa tarde
+    noite obrigado obrigada muito tchau ate logo valeu beleza""".split()
 )
 _GREETING_CORE = frozenset(
     """hi hii hiya hey heya heyy hello helo ello howdy yo sup gday greetings bonjour hola gm morning evening afternoon
-    thanks thank thx thnx ty ta cheers thankyou appreciated bye goodbye cya""".split()
+    thanks thank thx thnx ty ta cheers thankyou appreciated bye goodbye cya hola buenas gracias adios hallo moin
+    servus danke tschuss salut coucou bonsoir merci revoir ciao buongiorno buonasera salve grazie arrivederci ola
+    oi obrigado obrigada tchau""".split()
 )
 _OPENING_FILLER = _GREETING_CORE | frozenset("there team guys all ok okay so um hmm good yes yeah again".split())
 
@@ -150,7 +225,8 @@ _STATUS_WORDS = frozenset(
 )
 _NOT_STATUS_WORDS = frozenset(
     "cancel cancell cancle change chnage edit amend modify add remove swap switch address return retrun refund exchange "
-    "invoice receipt reciept vat pay paid charge charged label damaged wrong".split()
+    "invoice receipt reciept vat pay paid charge charged label damaged wrong cancelar anular cambiar devolver "
+    "stornieren andern zuruckschicken annuler modifier renvoyer annullare cambiare restituire alterar mudar".split()
 )
 
 
@@ -160,6 +236,9 @@ class Example:
 
     text: str
     intent: Intent
+    language: Language = "en"
+    source: str = "original"
+    """The family of phrasings the message belongs to, e.g. `money_back`, `es_everyday`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +260,51 @@ class RoutedIntent:
 
 
 def load_examples(path: Path = EXAMPLES_PATH) -> list[Example]:
-    """Read labelled messages from a JSON-lines file of `{"text": ..., "intent": ...}` objects."""
+    """Read labelled messages from a JSON-lines file of `{"text": ..., "intent": ...}` objects, with optional
+    `language` (default "en") and `source` (default "original")."""
     examples = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         row = json.loads(line)
         try:
-            examples.append(Example(text=row["text"], intent=Intent(row["intent"])))
+            language = row.get("language", "en")
+            if language not in _LANGUAGE_CODES:
+                raise ValueError(f"unknown language {language!r}")
+            examples.append(
+                Example(
+                    text=row["text"],
+                    intent=Intent(row["intent"]),
+                    language=_LANGUAGE_CODES[language],
+                    source=str(row.get("source", "original")),
+                )
+            )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{path}:{number}: bad example {line!r}: {exc}") from exc
     return examples
 
 
+def load_training_examples() -> list[Example]:
+    """Read every file `IntentRouter.default()` trains on."""
+    return [e for path in TRAINING_PATHS for e in load_examples(path)]
+
+
+def load_holdout_examples() -> list[Example]:
+    """Read every held-out file (never trained on)."""
+    return [e for path in HOLDOUT_PATHS for e in load_examples(path)]
+
+
+_LANGUAGE_CODES: dict[str, Language] = {"en": "en", "es": "es", "de": "de", "fr": "fr", "it": "it", "pt": "pt"}
+
+
+def _fold(text: str) -> str:
+    """Lower-case `text` without accents ("adiós" -> "adios", "Größe" -> "grosse"): shoppers drop them at will."""
+    text = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
 def _tokens(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
+    text = _fold(unicodedata.normalize("NFKC", text)).replace("'", "").replace("\u2019", "")
     text = EMAIL_MENTION.sub(" zzemail ", text)
     text = SKU_MENTION.sub(" zzsku ", text)
     text = ORDER_MENTION.sub(" zzorder ", text)
@@ -268,7 +377,12 @@ _RULES: tuple[tuple[str, Intent, Callable[[list[str]], bool]], ...] = (
 
 
 class IntentRouter:
-    """A multinomial logistic regression over word and character n-grams, behind two high-precision rules.
+    """Two multinomial logistic regressions, one over word and character n-grams and one over the message's
+    multilingual sentence vector, their probabilities blended, behind two high-precision rules.
+
+    The n-gram head knows the shop's words, identifiers and typos; the sentence head knows meaning across phrasings
+    and across the six languages. `sentence_weight` is the sentence head's share of the blend (a geometric mean of the
+    two distributions); 0, or no sentence head, or no encoder installed, leaves the n-gram head alone.
 
     Build one with `train()` or `default()`; `route()` is read-only, so one instance serves every thread.
 
@@ -286,22 +400,41 @@ class IntentRouter:
         idf: np.ndarray,
         weights: np.ndarray,
         bias: np.ndarray,
+        sentence_weights: np.ndarray | None = None,
+        sentence_bias: np.ndarray | None = None,
+        sentence_weight: float = SENTENCE_WEIGHT,
+        english_words: frozenset[str] = frozenset(),
         confidence_floor: float = CONFIDENCE_FLOOR,
     ) -> None:
         if weights.shape != (len(idf), len(INTENTS)):
             raise ValueError(f"weights has shape {weights.shape}, expected {(len(idf), len(INTENTS))}")
+        if sentence_weights is not None and sentence_weights.shape != (encoder.DIMENSIONS, len(INTENTS)):
+            raise ValueError(f"sentence_weights has shape {sentence_weights.shape}")
         self._word_ids = dict(word_ids)
         self._char_ids = dict(char_ids)
         self._idf = idf
         self._weights = weights
         self._bias = bias
+        self._sentence_weights = sentence_weights
+        self._sentence_bias = np.zeros(len(INTENTS), dtype=np.float32) if sentence_bias is None else sentence_bias
+        self.sentence_weight = sentence_weight if sentence_weights is not None else 0.0
+        self.foreign_sentence_weight = max(self.sentence_weight, FOREIGN_SENTENCE_WEIGHT) if self.sentence_weight else 0
+        self._english_words = english_words
         self.confidence_floor = confidence_floor
 
     @classmethod
     def train(
-        cls, examples: Iterable[Example], *, seed: int = 0, confidence_floor: float = CONFIDENCE_FLOOR
+        cls,
+        examples: Iterable[Example],
+        *,
+        seed: int = 0,
+        sentence_weight: float = SENTENCE_WEIGHT,
+        confidence_floor: float = CONFIDENCE_FLOOR,
     ) -> IntentRouter:
-        """Fit a router on labelled messages; the same examples and seed give the same router."""
+        """Fit a router on labelled messages; the same examples and seed give the same router.
+
+        The sentence head reads the shipped vectors of known messages (`agents.intent_vectors`) and encodes only
+        the others; `sentence_weight=0` trains no sentence head at all."""
         examples = list(examples)
         if len({e.intent for e in examples}) < 2:
             raise ValueError("examples must cover at least two intents")
@@ -329,12 +462,25 @@ class IntentRouter:
         row_lengths = group_lengths.reshape(-1, 2).sum(axis=1)
         labels = np.array([INTENTS.index(e.intent) for e in examples], dtype=np.int64)
         weights, bias = _fit_softmax(indices, values, row_lengths, labels, n_features=len(idf), seed=seed)
+        sentence_weights = sentence_bias = None
+        if sentence_weight > 0:
+            vectors = intent_vectors.vectors_for([e.text for e in examples])
+            sentence_weights, sentence_bias = _fit_dense_softmax(vectors, labels)
+        by_language: dict[str, set[str]] = {}
+        for example in examples:
+            by_language.setdefault(example.language, set()).update(_tokens(example.text))
+        english = by_language.pop("en", set())
+        english_words = frozenset(english.difference(*by_language.values()))
         return cls(
             word_ids=word_ids,
             char_ids=char_ids,
             idf=idf,
             weights=weights,
             bias=bias,
+            sentence_weights=sentence_weights,
+            sentence_bias=sentence_bias,
+            sentence_weight=sentence_weight,
+            english_words=english_words,
             confidence_floor=confidence_floor,
         )
 
@@ -345,13 +491,13 @@ class IntentRouter:
 
     def probabilities(self, text: str, catalog_words: frozenset[str] = frozenset()) -> np.ndarray:
         """Return the model's probability of each intent of `INTENTS` for one message."""
-        return self._probabilities(_tokens(text), catalog_words)
+        return self._probabilities(text, _tokens(text), catalog_words)
 
     def route(self, text: str, catalog_words: frozenset[str] = frozenset()) -> RoutedIntent:
         """Pick the intent of one customer message; `catalog_words` are the shop's own product words
         (`CatalogIndex.product_words`), read as naming a product."""
         tokens = _tokens(text)
-        probabilities = self._probabilities(tokens, catalog_words)
+        probabilities = self._probabilities(text, tokens, catalog_words)
         order = np.argsort(probabilities)[::-1]
         if INTENTS[order[0]] is Intent.GREETING and not any(map(_is_social, tokens)):
             # Unknown words ("asdfgh", "blah") look like a one-word hello to the model; they are not one.
@@ -379,7 +525,27 @@ class IntentRouter:
             fallback=fallback,
         )
 
-    def _probabilities(self, tokens: list[str], catalog_words: frozenset[str] = frozenset()) -> np.ndarray:
+    def _probabilities(self, text: str, tokens: list[str], catalog_words: frozenset[str]) -> np.ndarray:
+        n_gram = self._n_gram_probabilities(tokens, catalog_words)
+        if self._sentence_weights is None or self.sentence_weight <= 0 or not tokens:
+            return n_gram
+        vector = _sentence_vector(text)
+        if vector is None:
+            return n_gram
+        sentence = _softmax(vector @ self._sentence_weights + self._sentence_bias)
+        share = self._sentence_share(tokens)
+        return _softmax((1 - share) * np.log(n_gram + 1e-9) + share * np.log(sentence + 1e-9))
+
+    def _sentence_share(self, tokens: list[str]) -> float:
+        """The sentence head's share for this message: more the less of it is English the n-gram head knows."""
+        words = [t for t in tokens if not t.startswith(_PLACEHOLDER_PREFIX)]
+        if not words or not self._english_words:
+            return self.sentence_weight
+        english = sum(t in self._english_words for t in words) / len(words)
+        trust = min(1.0, english / _ENGLISH_SHARE_FOR_FULL_TRUST)
+        return self.foreign_sentence_weight - (self.foreign_sentence_weight - self.sentence_weight) * trust
+
+    def _n_gram_probabilities(self, tokens: list[str], catalog_words: frozenset[str]) -> np.ndarray:
         words, chars = _features(tokens, catalog_words)
         scores = self._bias.copy()
         for vocabulary, group in ((self._word_ids, words), (self._char_ids, chars)):
@@ -393,7 +559,46 @@ class IntentRouter:
 
 @cache
 def _default_router() -> IntentRouter:
-    return IntentRouter.train(load_examples())
+    return IntentRouter.train(load_training_examples())
+
+
+@lru_cache(maxsize=4096)
+def _sentence_vector(text: str) -> np.ndarray | None:
+    """The message's unit sentence vector, cached (a conversation's engine and evals route the same text twice);
+    None when the encoder is not installed, so routing goes on with the n-gram head.
+
+    A labelled message of the data files (as evals and tests route) has its vector shipped: no encoder call."""
+    shipped = intent_vectors.shipped_vector(text)
+    if shipped is not None:
+        return shipped
+    try:
+        return encoder.encode([text])[0]
+    except encoder.EncoderMissingError:
+        return None
+
+
+_DENSE_EPOCHS = 300
+_DENSE_LEARNING_RATE = 30.0
+_DENSE_L2 = 1e-4
+
+
+def _fit_dense_softmax(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fit softmax regression on dense unit rows by full-batch gradient descent with momentum; return (W, b).
+
+    Full batches make it deterministic; a large step suits unit vectors, whose coordinates are small."""
+    n_rows, n_classes = len(labels), len(INTENTS)
+    targets = np.eye(n_classes, dtype=np.float32)[labels]
+    weights = np.zeros((vectors.shape[1], n_classes), dtype=np.float32)
+    bias = np.zeros(n_classes, dtype=np.float32)
+    velocity_w = np.zeros_like(weights)
+    velocity_b = np.zeros_like(bias)
+    for _ in range(_DENSE_EPOCHS):
+        gradient = (_softmax(vectors @ weights + bias) - targets) / n_rows
+        velocity_w = 0.9 * velocity_w - _DENSE_LEARNING_RATE * (vectors.T @ gradient + _DENSE_L2 * weights)
+        velocity_b = 0.9 * velocity_b - _DENSE_LEARNING_RATE * gradient.sum(axis=0)
+        weights += velocity_w
+        bias += velocity_b
+    return weights, bias
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
