@@ -9,6 +9,7 @@ edited without a new artifact is caught by `is_fresh()` (a unit test asserts it)
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -79,12 +80,15 @@ def vectors_for(texts: Sequence[str]) -> np.ndarray:
 
 def build(path: Path = ARTIFACT_PATH) -> int:
     """Encode every message of the data files and write the artifact; return how many messages it holds."""
-    from agents.router import load_examples  # the router imports this module; the builder reads its data format
-
-    texts = sorted({e.text for p in DATA_PATHS for e in load_examples(p)})
+    texts = sorted({text for path in DATA_PATHS for text in _texts(path)})
     vectors = encoder.encode(texts).astype(np.float16)
     np.savez_compressed(path, texts=np.array(texts), vectors=vectors, digest=np.array(data_digest()))
     return len(texts)
+
+
+def _texts(path: Path) -> list[str]:
+    """The messages of one JSON-lines data file (the router's `load_examples` reads the same lines, labels too)."""
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 if __name__ == "__main__":
