@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, ShopVoice
+from agents.replies import N_, Replies
 from graphs.checkpoint import thread_id
 from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnState, new_turn
 from hub.audit.events import event_row
@@ -75,9 +76,9 @@ MODEL_ATTEMPTS = frozenset({"attempt_failed", "invalid_output", "answer"})
 """Gateway rungs of an attempt a model was sent: refusals, skipped models and fallbacks sent it nothing."""
 HUMAN_ROLE = "human"
 """`messages.role` of a reply a person wrote from the console."""
-HUMAN_HOLD_REPLY = "Thanks, a member of our team has this conversation and will answer you here shortly."
+HUMAN_HOLD_REPLY = N_("Thanks, a member of our team has this conversation and will answer you here shortly.")
 """What a shopper hears while an operator handles the conversation: the bot stays out of it."""
-LOOP_REPLY = (
+LOOP_REPLY = N_(
     "Sorry, I went round in circles on that one and stopped. Could you ask it in a different way, "
     "or ask for a colleague?"
 )
@@ -211,7 +212,7 @@ class Conversations:
                 tenant.id,
                 conversation.id,
                 "assistant",
-                HUMAN_HOLD_REPLY,
+                Replies(language)._(HUMAN_HOLD_REPLY),
                 {"request_id": request_id, "reason": "held_by_human"},
                 engine="deterministic",
                 trace_id=trace.trace_id,
@@ -416,8 +417,8 @@ class Conversations:
             await self.graph.aupdate_state(
                 config,
                 {
-                    "messages": [HumanMessage(text), AIMessage(LOOP_REPLY)],
-                    "reply": LOOP_REPLY,
+                    "messages": [HumanMessage(text), AIMessage(Replies(deps.language)._(LOOP_REPLY))],
+                    "reply": Replies(deps.language)._(LOOP_REPLY),
                     "engine": "deterministic",
                 },
                 as_node="compose",  # a node whose one edge ends the run
