@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evals.breakdown import by_intent, by_language
+from evals.breakdown import PASS_CHECKS, by_intent, by_language
 from evals.metrics import LOWER_IS_BETTER
 from hub.reporting import CSS, inline_svg
 
@@ -21,14 +21,7 @@ if TYPE_CHECKING:
     from evals.results import RunResult
 
 RATE_METRICS = (
-    "schema_valid",
-    "rules_pass",
-    "facts_recall",
-    "no_forbidden",
-    "routing",
-    "tools_match",
-    "fields_match",
-    "language_match",
+    *PASS_CHECKS,
     "fallback",
     "string_similarity",
     "rouge_l",
