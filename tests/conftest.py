@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -11,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -26,7 +27,7 @@ from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.redis_conn import EmbeddedRedis
 from hub.seed import demo as demo_seed
-from hub.seed.catalog import DemoShop
+from hub.seed.catalog import DemoShop, build_demo_shop
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings, get_settings
 from hub.tenancy import admin
@@ -132,17 +133,70 @@ def migrated_postgres() -> Iterator[str]:
         yield make_url(url).database or ""
 
 
+@dataclass(frozen=True)
+class SeededDemo:
+    """A database template holding the seeded demo shop, and what seeding it returned."""
+
+    template: str
+    """A SQLite file's path, or a Postgres database's name."""
+    creds: DemoCredentials
+    shop: DemoShop
+    """The shop as seeded (the same anchor time), for drawing its sample photo into each test's media folder."""
+
+
+async def _seed_template(url: str, data_dir: Path) -> tuple[DemoCredentials, DemoShop]:
+    eng = create_engine(url)
+    try:
+        async with session_factory(eng)() as session:
+            creds = await seed_demo(session, Settings(data_dir=data_dir), images=False)
+            await session.commit()
+            tenant = await session.get(m.Tenant, uuid.UUID(creds.tenant_id))
+            assert tenant is not None
+            return creds, build_demo_shop(tenant.created_at)
+    finally:
+        await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> SeededDemo:
+    """A SQLite file with the demo shop seeded once per run; a test that asks for `demo` starts from a copy of it
+    (seeding took most of a second per test)."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    path = folder / "hub.db"
+    shutil.copyfile(migrated_sqlite, path)
+    creds, shop = asyncio.run(_seed_template(f"sqlite+aiosqlite:///{path}", folder / "data"))
+    return SeededDemo(str(path), creds, shop)
+
+
+@pytest.fixture(scope="session")
+def demo_postgres(migrated_postgres: str) -> Iterator[SeededDemo]:
+    """The Postgres twin of `demo_sqlite`: a template database with the demo shop seeded once per run."""
+    with postgres_database("hub_tpl_demo", template=migrated_postgres) as url, tempfile.TemporaryDirectory() as tmp:
+        creds, shop = asyncio.run(_seed_template(url, Path(tmp) / "data"))
+        yield SeededDemo(make_url(url).database or "", creds, shop)
+
+
 @pytest.fixture
 def migrated_url(database_url: str, request: pytest.FixtureRequest) -> str:
     """The test's database, migrated: a copy of a template migrated once per run (migrating each of ~340
-    databases took over a minute)."""
+    databases took over a minute), or of one with the demo shop seeded when the test asks for `demo`."""
     url = make_url(database_url)
+    seeded = "demo" in request.fixturenames
     if url.get_backend_name() == "sqlite":
         target = Path(url.database or "")
         if not target.exists():
-            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
+            source = (
+                request.getfixturevalue("demo_sqlite").template
+                if seeded
+                else request.getfixturevalue("migrated_sqlite")
+            )
+            shutil.copyfile(source, target)
     else:
-        template = request.getfixturevalue("migrated_postgres")
+        template = (
+            request.getfixturevalue("demo_postgres").template
+            if seeded
+            else request.getfixturevalue("migrated_postgres")
+        )
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{url.database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
@@ -256,16 +310,15 @@ async def api(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[http
 
 
 @pytest.fixture
-async def demo(session: AsyncSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoCredentials:
-    """The seeded demo shop with one reference photo, the sample SKU's (photo requests check it is on disk);
-    rendering all 240 would cost every test seconds."""
-    write_images = demo_seed.write_images
-
-    def sample_photo_only(shop: DemoShop, media_dir: Path, **kwargs: Any) -> int:
-        sample = next(p for p in shop.products if p["stock"] > 0)  # how the seed picks `sample_sku`
-        return write_images(replace(shop, products=[sample]), media_dir, **kwargs)
-
-    monkeypatch.setattr(demo_seed, "write_images", sample_photo_only)
-    creds = await seed_demo(session, Settings(data_dir=tmp_path / "data"))
-    await session.commit()
-    return creds
+async def demo(
+    engine: AsyncEngine, tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> DemoCredentials:
+    """The seeded demo shop (the test's database is a copy of a template seeded once per run, see `migrated_url`)
+    with one reference photo, the sample SKU's (photo requests check it is on disk); rendering all 240 would cost
+    every test seconds."""
+    backend = make_url(database_url).get_backend_name()
+    seeded: SeededDemo = request.getfixturevalue("demo_sqlite" if backend == "sqlite" else "demo_postgres")
+    sample = next(p for p in seeded.shop.products if p["stock"] > 0)  # how the seed picks `sample_sku`
+    media = Settings(data_dir=tmp_path / "data").media_dir / seeded.creds.tenant_id
+    demo_seed.write_images(replace(seeded.shop, products=[sample]), media)
+    return seeded.creds
