@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from chat_ui import console_commands as cc
 from hub.db import models as m
@@ -16,6 +16,8 @@ from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from hub.tenancy import admin
 from tests.agent_harness import running, shopper_chat
+from tools.context import Audience, ToolContext
+from tools.engagement import PolicyAnswerInput, policy_answer
 
 
 async def _conversation(engine: AsyncEngine, ref: str) -> m.Conversation:
@@ -71,3 +73,19 @@ async def test_feedback_the_assistant_says_it_passed_on_is_listed_for_the_team(
         other_shop = await cc.feedback(session, uuid.uuid4())
     assert words in listed.markdown and "| web |" in listed.markdown
     assert other_shop.markdown == "No feedback from shoppers yet."
+
+
+async def test_a_policy_question_in_another_language_finds_the_english_page_by_its_title(
+    session: AsyncSession, demo: DemoCredentials
+) -> None:
+    """The passages are long and English, the questions short and not: the page's title and heading decide when
+    neither the words nor the passage's meaning is sure, and only when one page clearly leads."""
+    ctx = ToolContext(
+        session=session, tenant_id=uuid.UUID(demo.tenant_id), audience=Audience.CUSTOMER, channel=m.Channel.WEB
+    )
+    for question in ("quiero devolver unas zapatillas, ¿cómo lo hago?", "Ich möchte mein Geld zurück",
+                     "je voudrais retourner une robe", "vorrei un rimborso"):  # fmt: skip
+        answer = await policy_answer(ctx, PolicyAnswerInput(question=question, max_passages=1))
+        assert [p.title for p in answer.passages] == ["Returns and refunds"], question
+    for unrelated in ("¿quién ganó el partido ayer?", "wie ist das Wetter morgen", "tell me a joke"):
+        assert not (await policy_answer(ctx, PolicyAnswerInput(question=unrelated, max_passages=1))).found, unrelated

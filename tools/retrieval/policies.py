@@ -19,6 +19,7 @@ import numpy as np
 
 from hub.knowledge import encoder
 from hub.knowledge.passages import encoder_input
+from hub.languages import Language, detect_language
 from hub.tenancy.repository import Policies
 from tools.retrieval.cache import TenantCache
 from tools.retrieval.text import WORD, fold, stem_of, stems, synonym_map
@@ -122,6 +123,11 @@ class Hit:
     keyword: float
     """BM25."""
     cosine: float
+    heading_cosine: float
+    """The question's cosine with the passage's document title and heading alone: short against short, which holds
+    up across languages where a long English passage against a short Spanish question scores low."""
+    language: Language | None
+    """The passage's language, None where its text does not tell."""
 
 
 def passage_terms(title: str, heading: str, topic: str, text: str) -> Counter[str]:
@@ -135,6 +141,10 @@ class PolicyIndex:
     passages: list[Passage]
     vectors: encoder.Vectors
     """One unit row per passage."""
+    headings: encoder.Vectors
+    """One unit row per passage: its document's title and its heading."""
+    languages: list[Language | None]
+    """Each passage's language, None where its text does not tell."""
 
     def rank(self, query: dict[str, float], vector: encoder.Vectors) -> list[Hit]:
         """Every passage, best first, by the weighted reciprocal ranks of its BM25 score and its cosine."""
@@ -142,6 +152,7 @@ class PolicyIndex:
             return []
         keyword = bm25(self.passages, query) if query else [0.0] * len(self.passages)
         cosine = (self.vectors @ vector.reshape(-1)).tolist()
+        heading_cosine = (self.headings @ vector.reshape(-1)).tolist()
         fused = [0.0] * len(self.passages)
         by_keyword = sorted((i for i, s in enumerate(keyword) if s > 0), key=lambda i: -keyword[i])
         # Keywords count in proportion to how well the best passage matched them: a question in another language
@@ -151,7 +162,10 @@ class PolicyIndex:
             fused[i] += keyword_weight / (RRF_K + rank)
         for rank, i in enumerate(sorted(range(len(cosine)), key=lambda i: -cosine[i]), start=1):
             fused[i] += COSINE_WEIGHT / (RRF_K + rank)
-        hits = [Hit(p, fused[i], keyword[i], cosine[i]) for i, p in enumerate(self.passages)]
+        hits = [
+            Hit(p, fused[i], keyword[i], cosine[i], heading_cosine[i], self.languages[i])
+            for i, p in enumerate(self.passages)
+        ]
         return sorted(hits, key=lambda h: (-h.score, -h.keyword))
 
 
@@ -192,9 +206,32 @@ async def load_index(policies: Policies) -> PolicyIndex:
             vectors[i] = encoder.from_bytes(p.embedding)
     if fresh is not None:
         vectors[missing] = fresh
-    index = PolicyIndex(passages, vectors)
+    names = [_heading_text(p) for p in passages]
+    distinct = sorted(set(names))
+    encoded = dict(zip(distinct, await asyncio.to_thread(encoder.encode, distinct), strict=True)) if distinct else {}
+    headings = np.array([encoded[n] for n in names], dtype=np.float32).reshape(len(names), encoder.DIMENSIONS)
+    languages = await asyncio.to_thread(_languages_of, [p.text for p in passages])
+    index = PolicyIndex(passages, vectors, headings, languages)
     _cache.put(policies.tenant_id, fingerprint, index)
     return index
+
+
+def _languages_of(texts: list[str]) -> list[Language | None]:
+    return [_language_of(text) for text in texts]
+
+
+def _language_of(text: str) -> Language | None:
+    detection = detect_language(text)
+    return detection.language if detection.confident else None
+
+
+def question_language(question: str) -> Language | None:
+    """The language a question is written in, None where it does not tell."""
+    return _language_of(question)
+
+
+def _heading_text(passage: Passage) -> str:
+    return passage.title if passage.heading in ("", passage.title) else f"{passage.title}: {passage.heading}"
 
 
 async def encode_question(question: str) -> encoder.Vectors:
