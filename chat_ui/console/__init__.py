@@ -88,7 +88,12 @@ def mount(app: FastAPI, settings: Settings) -> None:
 
     # Chainlit's app is one per process and builds its middleware once it has served a request; mounting it again
     # (another app in the same process, as tests do) adds its middleware, which a built stack refuses: rebuild it.
+    # Each mount adds another copy of Chainlit's path middleware: keep only the one this mount adds (dozens nested
+    # broke the request body's receive with anyio cancel-scope errors, a 500).
     chainlit_app.middleware_stack = None
+    chainlit_app.user_middleware = [
+        mw for mw in chainlit_app.user_middleware if getattr(mw.cls, "__name__", "") != "ChainlitMiddleware"
+    ]
     mount_chainlit(app=app, target=str(HERE / "chainlit_app.py"), path=PATH)
     _answer_own_origins_only(settings)
     console = next(r for r in app.router.routes if isinstance(r, Mount) and r.path == PATH)
