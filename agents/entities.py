@@ -17,7 +17,6 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
-from babel.dates import get_month_names
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -33,6 +32,7 @@ from hub.text import (
     SKU_FROM_SHOPPER,
     format_order_number,
     format_sku,
+    month_numbers,
 )
 
 MIN_PRODUCT_SCORE = 30.0
@@ -124,15 +124,14 @@ _TRUNK_ZERO = re.compile(r"\(0\)")
 
 
 def _month_numbers() -> dict[str, int]:
-    """Every language's month names, full and short, as Babel spells them (accented and folded) → the month."""
+    """Every language's month names, full and short (`hub.text.month_numbers`, Babel's), accented and folded → the
+    month."""
     numbers: dict[str, int] = {}
     for locale in LOCALES.values():
-        for width in ("wide", "abbreviated"):
-            for context in ("format", "stand-alone"):
-                for month, name in get_month_names(width, context, locale=locale).items():
-                    name = name.rstrip(".").casefold()
-                    if name not in _AMBIGUOUS_MONTHS:
-                        numbers[name] = numbers[_fold(name)] = int(month)
+        for spelling, month in month_numbers(locale).items():
+            name = spelling.rstrip(".")
+            if name not in _AMBIGUOUS_MONTHS:
+                numbers[name] = numbers[_fold(name)] = month
     return numbers
 
 
