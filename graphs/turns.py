@@ -46,13 +46,13 @@ from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.jobs import JobQueue
 from hub.languages import (
-    LANGUAGES,
     NAMES,
     Language,
     detect_language,
     detector_loaded,
     load_detector,
     reply_language,
+    spoken,
 )
 from hub.metrics import observe_turn
 from hub.prompting.outputs import Intent
@@ -235,7 +235,7 @@ class Conversations:
         the shop's default). A message that does not tell keeps the conversation's language."""
         if speaker.audience is not Audience.CUSTOMER or len(config.languages) == 1:  # nothing to choose between
             return config.default_language, None
-        previous = _spoken(conversation.language)
+        previous = spoken(conversation.language)
         async with self.tool_scope(tenant, speaker).open(beside=True) as ctx:
             words = await self.engine.catalog_words(ctx)
         if not detector_loaded():  # the process's first shopper message: load the models off the event loop
@@ -284,7 +284,7 @@ class Conversations:
         root.set(decision=decision.model_dump())
         config = TenantConfig.model_validate(tenant.settings)
         language = reply_language(
-            _spoken(conversation.language) or config.default_language,
+            spoken(conversation.language) or config.default_language,
             languages=config.languages,
             default=config.default_language,
         )
@@ -595,11 +595,6 @@ def _root_span(
         input=text,
         request_id=request_id,
     )
-
-
-def _spoken(code: str | None) -> Language | None:
-    """A stored language code as a `Language`, or None for none or one HUB no longer speaks."""
-    return next((language for language in LANGUAGES if language == code), None)
 
 
 def _held_by_human(reply: dict[str, Any], language: Language) -> TurnResult:

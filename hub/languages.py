@@ -141,7 +141,7 @@ def detect_language(
         return Detection(fallback, confident=False)
     ranked = _detector(choices).compute_language_confidence_values(telling)
     best, second = ranked[0].value, ranked[1].value if len(ranked) > 1 else 0.0
-    language = _BY_CODE.get(ranked[0].language.iso_code_639_1.name.lower())
+    language = spoken(ranked[0].language.iso_code_639_1.name)
     if len(words) > 1:
         sure = best >= MIN_CONFIDENCE or (best >= MIN_LEAD_CONFIDENCE and best >= LEAD * second)
     else:  # one word is thin evidence: it decides only when the detector is sure of it
@@ -150,7 +150,7 @@ def detect_language(
         return Detection(language, confident=True)
     # Unsure: the language whose own short words the message uses, if the models rank it first or second.
     voted = _by_function_words(words, choices)
-    contenders = {_BY_CODE.get(r.language.iso_code_639_1.name.lower()) for r in ranked[:2]}
+    contenders = {spoken(r.language.iso_code_639_1.name) for r in ranked[:2]}
     if voted is not None and voted in contenders:
         return Detection(voted, confident=True)
     return Detection(fallback, confident=False)
@@ -170,6 +170,13 @@ def _by_function_words(words: list[str], choices: tuple[Language, ...]) -> Langu
 
 
 _BY_CODE: dict[str, Language] = {code: code for code in LANGUAGES}
+
+
+def spoken(code: str | None) -> Language | None:
+    """A stored or reported language code as a `Language`, None for none or one HUB does not speak."""
+    return _BY_CODE.get(code.lower()) if code else None
+
+
 _BUILD_LOCK = threading.Lock()
 
 
