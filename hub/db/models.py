@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
@@ -78,6 +79,8 @@ class OrderStatus(StrEnum):
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
+    CANCEL_REQUESTED = "cancel_requested"
+    """The shopper asked to cancel; the shop has not confirmed it yet (an operator approves or denies)."""
     CANCELLED = "cancelled"
     RETURN_REQUESTED = "return_requested"
     RETURNED = "returned"
@@ -353,6 +356,115 @@ class Order(TenantOwned, Base):
     eta: Mapped[date | None] = mapped_column(Date, default=None)
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    """When the carrier delivered it: the return window counts from here (`updated_at` stands in where an import
+    did not say)."""
+
+
+class RequestKind(StrEnum):
+    """What a shopper asked the shop to do with an order."""
+
+    RETURN = "return"
+    CANCELLATION = "cancellation"
+    ADDRESS_CHANGE = "address_change"
+
+
+class RequestStatus(StrEnum):
+    DRAFT = "draft"
+    """Proposed to the shopper, not confirmed yet: nobody acts on it, and only a later message of the same
+    conversation can confirm it."""
+    REQUESTED = "requested"
+    """Confirmed by the shopper: waits in the operators' queue."""
+    APPROVED = "approved"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    """A draft the shopper declined or replaced."""
+
+
+OPEN_REQUEST = (RequestStatus.REQUESTED,)
+"""Statuses of a request an operator still has to decide: at most one per order and kind."""
+
+
+class OrderRequest(TenantOwned, Timestamped, Base):
+    """A return, cancellation or address change a shopper asked for on one of their orders, and the operator's
+    decision on it. A request is confirmed once (`draft` → `requested`); the database keeps one open request per
+    order and kind, so asking twice never makes two."""
+
+    __tablename__ = "order_requests"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference"),
+        Index("ix_order_requests_tenant_kind_status", "tenant_id", "kind", "status", "created_at"),
+        Index(
+            "uq_order_requests_open",
+            "tenant_id",
+            "order_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'requested'"),
+            sqlite_where=text("status = 'requested'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    reference: Mapped[str] = mapped_column(String(32))
+    """What the shopper and the operator quote: `RMA-7KQ2M4XD` for a return, `CXL-…`, `ADR-…`."""
+    kind: Mapped[RequestKind] = mapped_column(String(16))
+    status: Mapped[RequestStatus] = mapped_column(String(16), default=RequestStatus.DRAFT)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_number: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    """For a return: [{sku, title, quantity}] being sent back."""
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    """For a return: a `ReturnReason` value."""
+    details: Mapped[str | None] = mapped_column(String(500), default=None)
+    """The shopper's own words about why."""
+    address: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    """For an address change: the new address, normalised."""
+    previous_status: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The order's status before the request changed it; a denied cancellation puts it back."""
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_ref: Mapped[str | None] = mapped_column(String(128), default=None)
+    """The conversation it was asked in (its key on the channel): only that conversation can confirm a draft."""
+    proposed_in: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The trace of the turn that proposed the draft: a confirmation must come in a later turn."""
+    note: Mapped[str | None] = mapped_column(String(500), default=None)
+    """The operator's note with the decision."""
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    """Waiting for its first or next delivery attempt (`next_attempt_at`)."""
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Every attempt failed: on the dead-letter list until an operator replays it."""
+    SKIPPED = "skipped"
+    """The shop has no webhook URL configured: kept for `hub events list`, never sent."""
+
+
+class OutboxEvent(TenantOwned, Base):
+    """Something the shop's own systems must hear about (`return.requested`, `order.cancel_requested`, …), written
+    in the same transaction as the change it reports and delivered afterwards to the shop's webhook, signed."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_events_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[EventStatus] = mapped_column(String(16), default=EventStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class PolicyDocument(TenantOwned, Timestamped, Base):

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.db.models import OrderStatus
 from hub.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -83,6 +84,31 @@ class ModelPrice(BaseModel):
     output: Amount
 
 
+_BEFORE_FULFILMENT = [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PROCESSING]
+
+
+class OrderPolicy(BaseModel):
+    """What shoppers may ask the assistant to do with their orders: returns, cancellations, address changes.
+
+    The assistant only records a request; an operator approves or denies it, and the shop's own system (told by a
+    webhook event) refunds or cancels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    return_window_days: int = Field(default=30, ge=0, le=365)
+    """Days after delivery in which an item can be returned."""
+    final_sale_tags: list[str] = Field(default_factory=lambda: ["final-sale", "final sale", "no-returns"])
+    """A product with one of these tags (case-insensitive) cannot be returned."""
+    final_sale_categories: list[str] = Field(default_factory=list)
+    """Categories that cannot be returned (case-insensitive), e.g. `Underwear`."""
+    ask_condition: StrictBool = True
+    """Ask whether the items are unworn, unwashed and have their tags before recording a return."""
+    cancellable_statuses: list[OrderStatus] = Field(default_factory=lambda: list(_BEFORE_FULFILMENT))
+    """Order statuses in which a cancellation can be requested: before fulfilment."""
+    address_change_statuses: list[OrderStatus] = Field(default_factory=lambda: list(_BEFORE_FULFILMENT))
+    """Order statuses in which the delivery address can still change."""
+
+
 class TenantConfig(BaseModel):
     """What lives in `tenants.settings`; unknown keys are rejected so typos do not pass silently, and a switch must be
     JSON's `true` or `false` (`"redact_pii": 0` is refused, as the schema says, not read as false)."""
@@ -111,6 +137,11 @@ class TenantConfig(BaseModel):
     `default_language`. All that HUB speaks unless the shop narrows it."""
     default_language: Language = DEFAULT_LANGUAGE
     """What the shop answers in when a message does not say its language, or says one the shop does not speak."""
+    orders: OrderPolicy = Field(default_factory=OrderPolicy)
+    """Returns, cancellations and address changes shoppers may request."""
+    webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = None
+    """Where the shop receives events (`return.requested`, `order.cancel_requested`, …), signed with the shop's
+    webhook secret; None keeps events in the outbox unsent."""
 
     @field_validator("languages")
     @classmethod
