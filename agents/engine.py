@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agents.entities import CatalogIndex, Entities, extract_entities
 from agents.replies import N_, Replies
@@ -21,9 +21,10 @@ from hub.languages import Language
 from hub.prompting.outputs import Intent
 from tools import engagement as eng
 from tools.context import ToolContext, ToolError
+from tools.order_actions import ORDER_ACTION_TOOLS
 from tools.registry import ToolSpec, run_tool
 
-SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in eng.ENGAGEMENT_TOOLS}
+SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in [*eng.ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS]}
 POLICY_INTENTS = {
     Intent.SHIPPING_DELIVERY,
     Intent.RETURNS_REFUNDS,
@@ -77,6 +78,18 @@ def _courtesy_only(text: str) -> bool:
     """Whether the message only greets, thanks or says goodbye, so it is a greeting whatever the router says."""
     short = len(text) <= 80  # a longer one says more, and the pattern need not backtrack through it
     return short and _COURTESY_ONLY.fullmatch(text.casefold()) is not None and re.search(r"[^\W\d_]", text) is not None
+
+
+class QuickReply(BaseModel):
+    """A choice offered with a reply: a button on the widget, a reply button or a list row on WhatsApp. Tapping it
+    sends `title` as the shopper's message (the engine reads titles), so it reads the same on every channel."""
+
+    id: str = Field(max_length=200)
+    """Stable for the choice (`yes`, `no`, `item:SKU-1`, `reason:doesnt_fit`): WhatsApp sends it back with the tap."""
+    title: str = Field(max_length=24)
+    """What the button says: at most 20 characters for a WhatsApp reply button, 24 for a list row."""
+    description: str | None = Field(default=None, max_length=72)
+    """A second line (a WhatsApp list row's description), e.g. an item's size and SKU."""
 
 
 class Pending(BaseModel):

@@ -32,7 +32,7 @@ from sqlalchemy import insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
-from agents.engine import DeterministicEngine, ShopVoice
+from agents.engine import DeterministicEngine, QuickReply, ShopVoice
 from agents.replies import N_, Replies
 from graphs.checkpoint import thread_id
 from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnState, new_turn
@@ -64,11 +64,12 @@ from tools.context import Audience, ToolScope
 from tools.crm import CRM_TOOLS
 from tools.deps import bind_model
 from tools.engagement import ENGAGEMENT_TOOLS, ProductCard
+from tools.order_actions import ORDER_ACTION_TOOLS
 from tools.photography import PHOTO_TOOLS
 from tools.registry import tools_for
 from tools.seo import SEO_TOOLS
 
-ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
+ALL_TOOLS = [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
 PROMPTS = {Audience.CUSTOMER: "customer_reply", Audience.OPERATOR: "operator_agent"}
 INTERRUPTS = "__interrupt__"
 """Where `ainvoke`'s output holds the interrupts a paused run waits on (LangGraph keeps the constant private)."""
@@ -113,6 +114,8 @@ class TurnResult(BaseModel):
     """`human` while an operator has taken the conversation over: the bot did not answer, a person will."""
     language: Language = "en"
     """The reply's language (BCP-47): the shopper's when the shop answers in it, else the shop's default."""
+    quick_replies: list[QuickReply] = []
+    """Choices to offer as buttons with the reply (confirm or not, which item, why): tapping one sends its title."""
 
 
 @dataclass(frozen=True)
@@ -306,8 +309,11 @@ class Conversations:
             "recursion_limit": STEP_LIMIT,
         }
 
-    def tool_scope(self, tenant: m.Tenant, speaker: Speaker) -> ToolScope:
-        """Who this turn's tools run for; each graph step opens its own short session from `sessions`."""
+    def tool_scope(
+        self, tenant: m.Tenant, speaker: Speaker, *, turn_id: str | None = None, said: str | None = None
+    ) -> ToolScope:
+        """Who this turn's tools run for (and, for a turn, its id and the message it answers); each graph step opens
+        its own short session from `sessions`."""
         return ToolScope(
             opener=self.sessions,
             tenant_id=tenant.id,
@@ -316,6 +322,9 @@ class Conversations:
             customer_id=speaker.customer_id,
             operator_id=speaker.operator.id if speaker.operator else None,
             jobs=self.jobs,
+            conversation_ref=speaker.external_ref,
+            turn_id=turn_id,
+            said=said,
         )
 
     def turn_deps(
@@ -391,7 +400,8 @@ class Conversations:
     ) -> TurnResult:
         started = time.monotonic()
         config_ = TenantConfig.model_validate(tenant.settings)
-        scope = self.tool_scope(tenant, speaker)
+        said = graph_input.get("text") if isinstance(graph_input, dict) else None
+        scope = self.tool_scope(tenant, speaker, turn_id=trace.trace_id, said=said)
         call = CallContext(
             tenant_id=tenant.id,
             tenant=config_,

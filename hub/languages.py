@@ -215,3 +215,36 @@ def _detector(languages: tuple[Language, ...]) -> LanguageDetector:
 def reply_language(detected: Language, *, languages: Iterable[Language], default: Language) -> Language:
     """The language a reply is written in: the shopper's when the shop answers in it, else the shop's default."""
     return detected if detected in set(languages) else default
+
+
+_YES = (
+    r"yes|yeah|yep|yup|ya|sure|ok|okay|okey|correct|right|confirm(?:ed)?|go ahead|do it|please do|sounds good|absolutely"
+    r"|of course|affirmative|s[iíì]|claro|vale|de acuerdo|adelante|correcto|confirmo|por supuesto|ja|jawohl|genau|klar"
+    r"|richtig|gerne|best(?:ä|ae)tige|einverstanden|oui|ouais|d'accord|bien s[uû]r|confirme|exact|certo"
+    r"|certamente|va bene|confermo|esatto|sim|pode|isso|confirmo|com certeza|👍|✅"
+)
+_POLITE = (
+    r"please|thanks|thank you|por favor|gracias|danke|bitte|merci|s'il (?:te|vous) pla[iî]t|grazie|per favore"
+    r"|obrigad[oa]"
+)
+_NO = r"no|nope|nah|don'?t|do not|never ?mind|wait|not now|nein|nee|lieber nicht|non|pas|nao|não|ninguno|nada|👎|❌"
+_YES_ONLY = re.compile(rf"(?:\b(?:{_YES}|{_POLITE})\b|[\s\W_])+", re.IGNORECASE)
+_NO_WORD = re.compile(rf"\b(?:{_NO})\b", re.IGNORECASE)
+_YES_WORD = re.compile(rf"(?:^|\W)(?:{_YES})(?:\W|$)", re.IGNORECASE)
+
+
+def affirmation(text: str) -> bool | None:
+    """Whether a reply to a yes-or-no question says yes (True) or no (False), in any of the six languages; None when
+    it says neither or both ("yes, but change the size" is not a plain yes: it is read as neither). A button's id
+    (`yes`, `no`) reads the same as its words."""
+    said = " ".join(text.casefold().split())
+    if not said or len(said) > 80:
+        return None
+    no = _NO_WORD.search(said) is not None
+    if not no and _YES_ONLY.fullmatch(said) is not None and re.search(r"\w|👍|✅", said):
+        return True
+    if no and _YES_WORD.search(said) is None:
+        return False
+    if not no and _YES_WORD.match(said) and len(said.split()) <= 4:
+        return True  # "yes please go ahead", "ok do it now"
+    return None

@@ -51,6 +51,13 @@ class ToolContext:
     """The background job queue, for tools that start long work (bulk SEO copy); None where none runs."""
     settings: Settings | None = None
     """The service's settings, for tools that touch files or limits (photo requests); None in bare contexts."""
+    conversation_ref: str | None = None
+    """The conversation's key on its channel (widget session, WhatsApp number): a request a shopper is asked to
+    confirm belongs to the conversation that proposed it."""
+    turn_id: str | None = None
+    """The turn the tool runs in (its trace id): a confirmation must come in a later turn than the proposal."""
+    said: str | None = None
+    """The message this turn answers, as the person wrote it: a shopper's confirmation must say yes in it."""
 
     @cached_property
     def data(self) -> TenantData:
@@ -89,6 +96,9 @@ class ToolScope:
     customer_id: uuid.UUID | None = None
     operator_id: uuid.UUID | None = None
     jobs: JobQueue | None = None
+    conversation_ref: str | None = None
+    turn_id: str | None = None
+    said: str | None = None
     commit: bool = True
     """False for a replay: its steps share the replay's session, which is rolled back, and nothing is committed."""
     _open: AsyncSession | None = field(default=None, init=False, repr=False)
@@ -112,6 +122,9 @@ class ToolScope:
                     customer_id=self.customer_id,
                     operator_id=self.operator_id,
                     jobs=self.jobs,
+                    conversation_ref=self.conversation_ref,
+                    turn_id=self.turn_id,
+                    said=self.said,
                 )
                 if self.commit:
                     await session.commit()

@@ -14,8 +14,9 @@ from sqlalchemy import func, literal
 
 from hub.db import models as m
 from hub.db.models import OrderStatus
+from hub.order_requests import verified_order
 from hub.product_options import OptionKind, option_kind, option_named
-from hub.text import order_number_spellings, same_phone
+from hub.text import order_number_spellings
 from tools.context import EVERYONE, ToolContext, ToolError
 from tools.registry import ToolSpec, tool
 from tools.retrieval.meaning import products_by_meaning
@@ -496,28 +497,19 @@ class OrderStatusResult(BaseModel):
     """What to tell the customer when nothing was found."""
 
 
-def _contact_matches(given: str, customer: m.Customer) -> bool:
-    text = given.strip()
-    if "@" in text:
-        return text.removeprefix("mailto:").strip().lower() == customer.email.strip().lower()
-    return customer.phone is not None and same_phone(text, customer.phone)
-
-
 @tool(audiences=EVERYONE)
 async def order_status(ctx: ToolContext, args: OrderStatusInput) -> OrderStatusResult:
     """Look up an order's status, items, carrier, tracking number and estimated delivery. Needs the order number and the
     email or phone number on the order; ask the customer for both first. A not-found answer means the number or the
     contact is wrong: say so without guessing which."""
     spellings = order_number_spellings(args.order_number)
-    not_found = OrderStatusResult(found=False, order_number=spellings[0], message=ORDER_NOT_FOUND)
-    candidates = {o.number: o for o in await ctx.data.orders.list(m.Order.number.in_(spellings))}
-    order = next((candidates[n] for n in spellings if n in candidates), None)
-    # Every failure below returns the identical result: the answer never reveals whether the order exists.
-    if order is None or (ctx.customer_id is not None and order.customer_id != ctx.customer_id):
-        return not_found
-    customer = await ctx.data.customers.get(order.customer_id)
-    if customer is None or not _contact_matches(args.email_or_phone, customer):
-        return not_found
+    found = await verified_order(
+        ctx.session, ctx.tenant_id, args.order_number, args.email_or_phone, customer_id=ctx.customer_id
+    )
+    # Every failure returns the identical result: the answer never reveals whether the order exists.
+    if found is None:
+        return OrderStatusResult(found=False, order_number=spellings[0], message=ORDER_NOT_FOUND)
+    order = found[0]
     return OrderStatusResult(
         found=True,
         order_number=order.number,
