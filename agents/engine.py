@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from agents import flows
+from agents.actions import Action, action_of
 from agents.entities import CatalogIndex, Entities, extract_entities
-from agents.replies import N_, Replies
+from agents.replies import N_, QuickReply, Replies
 from agents.router import IntentRouter
 from hub.db.models import OrderStatus
 from hub.languages import Language
+from hub.order_requests import ReturnReason
 from hub.prompting.outputs import Intent
 from tools import engagement as eng
 from tools.context import ToolContext, ToolError
@@ -80,24 +83,26 @@ def _courtesy_only(text: str) -> bool:
     return short and _COURTESY_ONLY.fullmatch(text.casefold()) is not None and re.search(r"[^\W\d_]", text) is not None
 
 
-class QuickReply(BaseModel):
-    """A choice offered with a reply: a button on the widget, a reply button or a list row on WhatsApp. Tapping it
-    sends `title` as the shopper's message (the engine reads titles), so it reads the same on every channel."""
-
-    id: str = Field(max_length=200)
-    """Stable for the choice (`yes`, `no`, `item:SKU-1`, `reason:doesnt_fit`): WhatsApp sends it back with the tap."""
-    title: str = Field(max_length=24)
-    """What the button says: at most 20 characters for a WhatsApp reply button, 24 for a list row."""
-    description: str | None = Field(default=None, max_length=72)
-    """A second line (a WhatsApp list row's description), e.g. an item's size and SKU."""
-
-
 class Pending(BaseModel):
     """What the engine asked for and is waiting on; kept in the conversation state between turns."""
 
     intent: Intent | None = None
     order_number: str | None = None
     contact: str | None = None
+    action: Action | None = None
+    """A return, cancellation, address change or request status being walked through (`agents.flows`)."""
+    step: str | None = None
+    """The flow's open question: `identify`, `items`, `reason`, `condition`, `address` or `confirm`."""
+    items: list[str] | None = None
+    """SKUs chosen to return."""
+    choices: list[list[str]] | None = None
+    """The items offered to choose from, as [sku, title]."""
+    reason: ReturnReason | None = None
+    details: str | None = None
+    condition_ok: bool | None = None
+    address: dict[str, str] | None = None
+    country: str | None = None
+    """The order's delivery country: a typed address without one is read as being there."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class EngineTurn:
     outputs: list[BaseModel] = field(default_factory=list)
     products: list[eng.ProductCard] = field(default_factory=list)
     handoff: eng.HandoffResult | None = None
+    quick_replies: list[QuickReply] = field(default_factory=list)
 
 
 def _stock_phrase(r: Replies, card: eng.ProductCard | eng.VariantInfo) -> str:
@@ -263,6 +269,19 @@ ORDER_STATUS_LINES: dict[OrderStatus, str] = {
 (the English keeps the status's own words, which the reply validator reads)."""
 
 
+_NOT_ACTIONS = {Intent.GREETING, Intent.FEEDBACK, Intent.HUMAN_HANDOFF}
+
+
+def _acts_on(intent: Intent, asked: tuple[Action, bool]) -> bool:
+    """Whether a message that names an action (`agents.actions.action_of`) is about it, whatever the router said: a
+    return, cancellation or address change asked for, or asked about where the router read orders or policies."""
+    if intent in _NOT_ACTIONS:
+        return False
+    if intent in PRODUCT_INTENTS or intent == Intent.OUT_OF_SCOPE:
+        return asked[1]
+    return True
+
+
 class DeterministicEngine:
     """One per process; catalog indexes are cached per tenant for a minute."""
 
@@ -292,7 +311,12 @@ class DeterministicEngine:
         catalog = await self._catalog(ctx)
         entities = extract_entities(text, catalog)
         intent = self.router.route(text, catalog.product_words).intent
-        if pending.intent is not None and (entities.order_numbers or entities.emails or entities.phones):
+        asked = action_of(text, has_order=bool(entities.order_numbers))
+        if pending.action is not None and flows.continues(text, pending, entities):
+            intent = flows.INTENTS[pending.action]  # the shopper answers the flow's question
+        elif asked is not None and _acts_on(intent, asked):
+            intent = flows.INTENTS[asked[0]]  # "return the jeans", "cancela mi pedido A-10001"
+        elif pending.intent is not None and (entities.order_numbers or entities.emails or entities.phones):
             intent = pending.intent  # the customer is answering our question
         elif intent == Intent.OUT_OF_SCOPE and (
             entities.skus or any(p.score >= _NAMED_PRODUCT_SCORE for p in entities.products)
@@ -335,7 +359,18 @@ class DeterministicEngine:
         self, ctx: ToolContext, turn: EngineTurn, text: str, ent: Entities, pending: Pending, voice: ShopVoice
     ) -> None:
         intent, r = turn.intent, Replies(turn.language)
-        if intent == Intent.ORDER_STATUS:
+        asked = action_of(text, has_order=bool(ent.order_numbers))
+        if pending.action is not None and flows.continues(text, pending, ent):
+            await flows.run(self, ctx, turn, text, ent, pending)
+        elif asked is not None and intent == flows.INTENTS[asked[0]] and asked[1]:
+            await flows.run(self, ctx, turn, text, ent, Pending(action=asked[0]))
+        elif asked is not None and intent == flows.INTENTS[asked[0]] and asked[0] is not Action.STATUS:
+            # a question about returns or changes: the policy answers it, and the flow is offered
+            await self._policy(ctx, turn, text)
+            if turn.handoff is None:
+                turn.reply += "\n\n" + r._(flows.OFFERS[asked[0]])
+                turn.pending = Pending(action=asked[0], step="identify")
+        elif intent == Intent.ORDER_STATUS:
             await self._order_status(ctx, turn, ent, pending)
         elif intent in PRODUCT_INTENTS:
             await self._products(ctx, turn, text, ent)

@@ -29,6 +29,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 from babel.support import Translations
+from pydantic import BaseModel, Field
 
 from hub.languages import LOCALES, Language
 from hub.text import format_date, format_money
@@ -99,3 +100,15 @@ class Replies:
         if self.language == "en":
             return format_date(day)
         return babel_date(day, format="long", locale=self.locale)
+
+
+class QuickReply(BaseModel):
+    """A choice offered with a reply: a button on the widget, a reply button or a list row on WhatsApp. Tapping it
+    sends `title` as the shopper's message (the engine reads titles), so it reads the same on every channel."""
+
+    id: str = Field(max_length=200)
+    """Stable for the choice (`yes`, `no`, `item:SKU-1`, `reason:doesnt_fit`): WhatsApp sends it back with the tap."""
+    title: str = Field(max_length=24)
+    """What the button says: at most 20 characters for a WhatsApp reply button, 24 for a list row."""
+    description: str | None = Field(default=None, max_length=72)
+    """A second line (a WhatsApp list row's description), e.g. an item's size and SKU."""

@@ -55,6 +55,8 @@ from pydantic import BaseModel, Field
 from agents.commands import OperatorCommands
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from agents.entities import Entities
+from agents.flows import quick_replies_for
+from agents.replies import Replies
 from hub.audit.trace import Span, SpanKind, Trace
 from hub.gateway.chat_model import GatewayChatModel, ModelUnavailable
 from hub.gateway.gateway import reask_text
@@ -64,8 +66,11 @@ from hub.metrics import observe_reply_rejected
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import Prompt
 from tools.context import Audience, ToolError, ToolScope
+from tools.order_actions import ORDER_ACTION_TOOLS, OrderActionResult
 from tools.registry import ToolSpec, run_tool
 from tools.validators import validate_reply
+
+ORDER_ACTIONS = frozenset(spec.name for spec in ORDER_ACTION_TOOLS if spec.result_model is OrderActionResult)
 
 MAX_REASKS = 2
 """Re-asks after a reply fails validation, before the deterministic fallback answers."""
@@ -133,6 +138,8 @@ class TurnState(TurnMemory):
     """Prompt tokens this turn sent to models, every attempt included."""
     handoff: str | None
     products: list[dict[str, Any]]
+    quick_replies: list[dict[str, Any]]
+    """Choices offered with the reply (`agents.replies.QuickReply`): confirm or not, which item, why."""
 
 
 @dataclass
@@ -274,6 +281,7 @@ def new_turn(text: str, *, messages: list[AnyMessage] | None = None) -> TurnStat
         "input_tokens": 0,
         "handoff": None,
         "products": [],
+        "quick_replies": [],
     }
     if messages is not None:
         turn["messages"] = messages
@@ -453,7 +461,7 @@ async def validate(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, An
             reask=tries + 1 if verdict == "re-ask" else None,
         )
     if not problems:
-        return _answered(state, {"reply": draft, "problems": []})
+        return _answered(state, {"reply": draft, "problems": []}, deps.language)
     run = deps.model_calls[-1].last_run if deps.model_calls else None
     drafted_by = next((r.model for r in reversed(run.rungs) if r.step == "answer" and r.model), None) if run else None
     observe_reply_rejected(feature=deps.model.feature, model=drafted_by or "unknown", gave_up=verdict == "fallback")
@@ -515,6 +523,7 @@ async def _fall_back(state: TurnState, deps: TurnDeps) -> dict[str, Any]:
         "pending": turn.pending.model_dump(mode="json", exclude_none=True),
         "handoff": turn.handoff.reference if turn.handoff else None,
         "products": [p.model_dump(mode="json") for p in turn.products],
+        "quick_replies": [q.model_dump(mode="json", exclude_none=True) for q in turn.quick_replies],
     }
 
 
@@ -530,9 +539,10 @@ async def compose(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any
     return _answered(state, {"reply": runtime.context.commands.compose(outcomes)})
 
 
-def _answered(state: TurnState, update: dict[str, Any]) -> dict[str, Any]:
+def _answered(state: TurnState, update: dict[str, Any], language: Language = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """Finish the turn with `update`'s reply: remember the exchange, collect what the surfaces show (product cards,
-    handoff). Every node that settles a reply returns this, so the turn ends in that step."""
+    handoff, the buttons that answer a model's question about an order action, in `language`). Every node that
+    settles a reply returns this, so the turn ends in that step."""
     # a node's update holds TurnState keys only, so the merged state is still a TurnState
     done = cast(TurnState, {**state, **update})
     memory = state.get("messages", [])
@@ -548,6 +558,13 @@ def _answered(state: TurnState, update: dict[str, Any]) -> dict[str, Any]:
     if not done.get("handoff"):
         handoffs = [result["reference"] for tool, result in _tool_results(done) if tool == "handoff_to_human"]
         finish["handoff"] = handoffs[-1] if handoffs else None
+    if not done.get("quick_replies"):
+        actions = [result for tool, result in _tool_results(done) if tool in ORDER_ACTIONS]
+        if actions:
+            last = OrderActionResult.model_validate(actions[-1])
+            finish["quick_replies"] = [
+                q.model_dump(mode="json", exclude_none=True) for q in quick_replies_for(last, Replies(language))
+            ]
     return {**update, **finish}
 
 

@@ -32,8 +32,8 @@ from sqlalchemy import insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.commands import OperatorCommands
-from agents.engine import DeterministicEngine, QuickReply, ShopVoice
-from agents.replies import N_, Replies
+from agents.engine import DeterministicEngine, ShopVoice
+from agents.replies import N_, QuickReply, Replies
 from graphs.checkpoint import thread_id
 from graphs.conversation import STEP_LIMIT, Decision, Engine, TurnDeps, TurnState, new_turn
 from hub.audit.events import event_row
@@ -456,6 +456,7 @@ class Conversations:
                 "handoff": state.get("handoff"),
                 "awaiting": [a.model_dump() for a in awaiting],
                 "request_id": request_id,
+                "quick_replies": state.get("quick_replies") or [],
             },
             intent=state.get("intent"),
             engine=engine,
@@ -529,6 +530,7 @@ class Conversations:
             awaiting=awaiting,
             handled_by="human" if handed_over or conversation.status == m.ConversationStatus.HUMAN else "bot",
             language=deps.language,
+            quick_replies=[QuickReply.model_validate(q) for q in state.get("quick_replies") or []],
         )
 
     async def _write(

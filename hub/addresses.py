@@ -33,15 +33,6 @@ class Address(BaseModel):
     name: str = Field(default="", max_length=200, description="Who receives it, if it changes.")
 
 
-FIELD_WORDS = {
-    "street_address": "street and house number",
-    "city": "city",
-    "postal_code": "postal code",
-    "country_area": "state or region",
-    "country_code": "country",
-}
-
-
 def check_address(address: Address) -> tuple[Address | None, dict[str, str]]:
     """The address normalised for its country (the postal code's and the state's own form: `OR` for Oregon; the
     street and city as written), or None

@@ -215,7 +215,7 @@ async def products_of(session: AsyncSession, tenant_id: uuid.UUID, order: m.Orde
             .join(m.Product, m.Product.id == m.ProductVariant.product_id)
             .where(m.ProductVariant.tenant_id == tenant_id, m.ProductVariant.sku.in_(missing))
         )
-        for sku, product in pairs.tuples():
+        for sku, product in pairs.all():
             found[sku] = product
     return found
 

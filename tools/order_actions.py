@@ -138,6 +138,8 @@ class OrderActionResult(BaseModel):
     """Address field → `required` or `invalid`."""
     window_ends: date | None = Field(default=None, exclude_if=_absent)
     """The last day a return can be started."""
+    ship_to_country: str | None = Field(default=None, exclude_if=_absent)
+    """The country the order is delivered to now (an address change's default country)."""
     message: str
     """What to do next, for the assistant."""
 

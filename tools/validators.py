@@ -152,7 +152,7 @@ class _Grounding:
 
     def _order(self, mapping: Mapping[str, Any]) -> None:
         number = mapping.get("order_number") or mapping.get("number")
-        status = mapping.get("status")
+        status = mapping.get("order_status") or mapping.get("status")
         if isinstance(number, str) and status in OrderStatus._value2member_map_:
             self.orders[_alnum(number)] = (number, OrderStatus(status))
 
@@ -227,6 +227,16 @@ def _check_skus(reply: str, facts: _Grounding) -> list[str]:
         if _alnum(match.group(0)) not in facts.identifiers
     }
     return [f"SKU {sku} does not appear in this turn's tool outputs" for sku in invented.values()]
+
+
+_REFERENCE = re.compile(r"\b(?:RMA|CXL|ADR|HO)-[0-9A-Z]{8}\b", re.IGNORECASE)
+
+
+def _check_references(reply: str, facts: _Grounding) -> list[str]:
+    """A request's or a handoff's reference (`RMA-7KQ2M4XD`, `HO-1A2B3C4D`) must be one a tool gave this turn: an
+    invented one sends the shopper chasing a request that does not exist."""
+    invented = {m.group(0).upper() for m in _REFERENCE.finditer(reply) if _alnum(m.group(0)) not in facts.identifiers}
+    return [f"reference {ref} does not appear in this turn's tool outputs" for ref in sorted(invented)]
 
 
 _NOT_TIME = r"(?!(?:days?|weeks?|hours?|minutes?|months?|years?|business|working)\b)"
@@ -698,6 +708,7 @@ def validate_reply(
         *_check_length(reply, channel),
         *_check_prices(reply, facts),
         *_check_skus(reply, facts),
+        *_check_references(reply, facts),
         *_check_stock(reply, facts),
         *_check_order_status(reply, facts),
         *_check_dates(reply, facts),

@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db import models as m
 from hub.encryption import SecretBox
 from hub.knowledge.documents import KnowledgeFile, add_documents
-from hub.seed.catalog import SHOP_SLUG, DemoShop, build_demo_shop
+from hub.seed.catalog import RETURN_WINDOW_DAYS, SHOP_SLUG, DemoShop, build_demo_shop
 from hub.seed.images import write_images
 from hub.settings import Settings
 from hub.tenancy import admin
 from hub.tenancy import secrets as sec
-from hub.tenancy.config import BrandKit, TenantConfig
+from hub.tenancy.config import BrandKit, OrderPolicy, TenantConfig
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 """Sites besides HUB's own that the demo shop allows. HUB's own pages (`/demo`) need no entry on any host or
@@ -127,7 +127,10 @@ async def seed_demo(
         # Media paths are relative to the media dir and start with the tenant id, like product photos.
         brand_fields: dict[str, Any] = {**shop.brand, "logo_path": f"{tenant.id}/{shop.brand['logo_path']}"}
         brand = BrandKit(**brand_fields)
-        tenant.settings = TenantConfig(brand=brand, allowed_origins=DEMO_ORIGINS).to_column()
+        # The demo's own policy page: cancel or change an order while it is Pending payment or Paid.
+        before_packing = [m.OrderStatus.PENDING_PAYMENT, m.OrderStatus.PAID]
+        orders = OrderPolicy(cancellable_statuses=before_packing, address_change_statuses=before_packing)
+        tenant.settings = TenantConfig(brand=brand, allowed_origins=DEMO_ORIGINS, orders=orders).to_column()
     else:
         # Rebuild against the original anchor so a re-run produces exactly the rows already stored.
         shop = build_demo_shop(tenant.created_at)
@@ -176,8 +179,8 @@ async def seed_demo(
     written = write_images(shop, settings.media_dir / str(tenant.id), progress=progress) if images else 0
     sample_sku = next(p["sku"] for p in shop.products if p["stock"] > 0)
     sample_order = next(o for o in shop.orders if o["status"] == m.OrderStatus.SHIPPED)
-    delivered = next(o for o in shop.orders if o["status"] == m.OrderStatus.DELIVERED)
-    unfulfilled = next(o for o in shop.orders if o["status"] in (m.OrderStatus.PAID, m.OrderStatus.PROCESSING))
+    delivered = returnable_order(shop)
+    unfulfilled = next(o for o in shop.orders if o["status"] == m.OrderStatus.PAID)
     summary = ", ".join(f"{n} new {what}" for what, n in counts.items()) + f", {written} images written"
     return DemoCredentials(
         tenant_id=str(tenant.id),
@@ -199,6 +202,17 @@ async def seed_demo(
         shop_name=tenant.name,
         summary=summary,
     )
+
+
+def returnable_order(shop: DemoShop) -> dict[str, Any]:
+    """The demo's example of a return that can be started: the latest delivered order, well inside the return window,
+    of one item that is not final sale (so a shopper's return asks only why, the item's condition and yes)."""
+    final_sale = {p["sku"] for p in shop.products if "final-sale" in p["tags"]}
+    now = datetime.now(UTC)
+    delivered = [o for o in shop.orders if o["status"] == m.OrderStatus.DELIVERED]
+    recent = [o for o in delivered if (now - o["updated_at"]).days < RETURN_WINDOW_DAYS // 2]
+    single = [o for o in recent if len(o["items"]) == 1 and o["items"][0]["sku"] not in final_sale]
+    return (single or recent or delivered)[-1]
 
 
 def policy_files(shop: DemoShop) -> list[KnowledgeFile]:

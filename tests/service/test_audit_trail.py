@@ -76,12 +76,12 @@ DRAFT_RULE = "Open every answer with the words 'Good news:'."
 
 @pytest.fixture
 def prompts_dir(tmp_path: Path) -> Path:
-    """The shipped prompts plus a draft customer_reply@2.2.0 that adds one rule to 2.1.0."""
+    """The shipped prompts plus a draft customer_reply@2.3.0 that adds one rule to 2.2.0."""
     root = tmp_path / "prompts"
     shutil.copytree(default_prompts_dir(), root)
-    current = (root / "customer_reply" / "2.1.0.md").read_text()
-    draft = current.replace("version: 2.1.0", "version: 2.2.0").replace("## system\n", f"## system\n{DRAFT_RULE}\n", 1)
-    (root / "customer_reply" / "2.2.0.md").write_text(draft)
+    current = (root / "customer_reply" / "2.2.0.md").read_text()
+    draft = current.replace("version: 2.2.0", "version: 2.3.0").replace("## system\n", f"## system\n{DRAFT_RULE}\n", 1)
+    (root / "customer_reply" / "2.3.0.md").write_text(draft)
     return root
 
 
@@ -115,8 +115,8 @@ async def test_explain_shows_every_rung_of_a_turn_that_retried_was_rejected_reas
     assert r.status_code == 200, r.text
     why = r.json()
     assert why["trace_id"] == out["trace_id"] and why["question"] == "any hoodies under $80?"
-    sha = PromptRegistry.load(default_prompts_dir()).get("customer_reply", "2.1.0").sha256
-    assert why["prompt"] == "customer_reply@2.1.0" and why["prompt_sha256"] == sha
+    sha = PromptRegistry.load(default_prompts_dir()).get("customer_reply", "2.2.0").sha256
+    assert why["prompt"] == "customer_reply@2.2.0" and why["prompt_sha256"] == sha
     assert why["models"] == ["model-a"] and why["engine"] == "deterministic" and why["reasks"] == 2
     assert len(why["validation"]) == 3 and all("$9.99" in p for p in why["validation"])
     assert why["fallback_reason"].startswith("validation:")
@@ -189,8 +189,8 @@ async def test_the_chat_response_names_the_prompt_explain_names_for_the_same_mes
     fell_back = await service.say(demo.storefront_key, "web-prompt-fallback", "any hoodies under $80?")
 
     assert answered["engine"] == "llm" and fell_back["engine"] == "deterministic"
-    for out in (answered, fell_back):  # the model was sent customer_reply@2.1.0 both times
-        assert out["prompt_version"] == "customer_reply@2.1.0"
+    for out in (answered, fell_back):  # the model was sent customer_reply@2.2.0 both times
+        assert out["prompt_version"] == "customer_reply@2.2.0"
         assert await explained_prompt(service, demo.operator_key, out["message_id"]) == out["prompt_version"]
 
     async for no_model in serve(app_settings):  # no model configured: no prompt reached one
@@ -212,7 +212,7 @@ async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_r
     args = {"query": "hoodie", "max_price": 80}
     llm.enqueue(tool_call("search_products", args), quote("The"))
     out = await service.say(demo.storefront_key, "web-replay", "any hoodies under $80?")
-    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.1.0"
+    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.2.0"
     sku = out["products"][0]["sku"]
     original_price = out["products"][0]["price"]
     async with session_factory(engine)() as session:  # the catalogue moves on after the turn
@@ -223,9 +223,9 @@ async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_r
     llm.enqueue(tool_call("search_products", args), quote("Good news: the"))
     conversations, sessions = service.app.state.conversations, session_factory(engine)
     result = await replay_message(
-        conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.2.0", actor="qa@example.com"
+        conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.3.0", actor="qa@example.com"
     )
-    assert result.original.prompt == "customer_reply@2.1.0" and result.replay.prompt == "customer_reply@2.2.0"
+    assert result.original.prompt == "customer_reply@2.2.0" and result.replay.prompt == "customer_reply@2.3.0"
     assert result.replay.engine == "llm" and result.replay.validation == [] and result.changed
     assert result.original.tools == result.replay.tools == [f"search_products({json.dumps(args, sort_keys=True)})"]
     assert f"${original_price}" in result.replay.reply and "$1.00" not in result.replay.reply, "recorded outputs"
@@ -233,14 +233,14 @@ async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_r
     assert f"-{out['reply']}" in result.reply_diff and f"+{result.replay.reply}" in result.reply_diff
     replayed = llm.requests[sent_before:]
     assert len(replayed) == 2 and replayed[0].model == "model-a"
-    draft = PromptRegistry.load(prompts_dir).get("customer_reply", "2.2.0", allow_drafts=True)
+    draft = PromptRegistry.load(prompts_dir).get("customer_reply", "2.3.0", allow_drafts=True)
     assert replayed[0].messages[0]["content"].startswith(DRAFT_RULE), "the draft's system prompt was sent"
     assert not llm.requests[0].messages[0]["content"].startswith(DRAFT_RULE)
 
     # another model: only that model is asked
     llm.enqueue(tool_call("search_products", args), quote("Model B says the"))
     by_b = await replay_message(
-        conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.1.0", model="model-b"
+        conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.2.0", model="model-b"
     )
     assert [r.model for r in llm.requests[-2:]] == ["model-b", "model-b"] and by_b.replay.models == ["model-b"]
     await service.app.state.resources.gateway.ledger.flush()
@@ -270,15 +270,15 @@ async def test_replay_against_another_prompt_version_diffs_the_reply_using_the_r
     assert all(r.replay_of is None for r in live) and len(live) == 2
     assert root.name == "chat.replay" and root.attributes["replay_of"] == out["message_id"]
     assert root.attributes["prompt_sha256"] == draft.sha256
-    assert [a.actor for a in audits] == ["qa@example.com", "cli"] and audits[0].data["prompt"] == "customer_reply@2.2.0"
+    assert [a.actor for a in audits] == ["qa@example.com", "cli"] and audits[0].data["prompt"] == "customer_reply@2.3.0"
     assert product.price == Decimal("1.00") and len(messages) == 2, "a replay writes no messages and runs no tools"
 
     with pytest.raises(ReplayError, match="not a bot answer"):
         customer = next(x for x in messages if x.role == "customer")
-        await replay_message(conversations, sessions, customer.id, prompt_version="2.2.0")
+        await replay_message(conversations, sessions, customer.id, prompt_version="2.3.0")
     with pytest.raises(ReplayError, match="in this shop"):
         await replay_message(
-            conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.2.0", tenant_id=uuid.uuid4()
+            conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="2.3.0", tenant_id=uuid.uuid4()
         )
     with pytest.raises(ValueError, match=r"9\.9\.9"):
         await replay_message(conversations, sessions, uuid.UUID(out["message_id"]), prompt_version="9.9.9")
@@ -305,7 +305,7 @@ async def test_replay_from_the_cli_prints_the_diff(
         HUB_LLM_MODEL="model-a",
         HUB_PROMPTS_DIR=str(prompts_dir),
     )
-    printed = await ahub("replay", out["message_id"], "--prompt-version", "2.2.0", "--json", env=env)
+    printed = await ahub("replay", out["message_id"], "--prompt-version", "2.3.0", "--json", env=env)
     assert printed.returncode == 0, printed.stderr
     result = json.loads(printed.stdout)
     assert result["original"]["reply"] == out["reply"] and result["replay"]["reply"] == "Hi, from the old prompt."

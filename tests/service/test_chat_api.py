@@ -20,6 +20,7 @@ from hub.settings import Settings
 from service.app import create_app
 from tests.conftest import Shop
 from tools.engagement import ENGAGEMENT_TOOLS
+from tools.order_actions import ORDER_ACTION_TOOLS
 
 
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
@@ -142,12 +143,12 @@ async def test_the_model_looks_up_products_with_tools_and_its_grounded_reply_is_
 
     llm.enqueue(tool_call("search_products", {"query": "hoodie", "max_price": 80}), respond(quote_first_product))
     out = await say(chat_with_model, demo.storefront_key, "web-5", "any hoodies under $80?")
-    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.1.0"
+    assert out["engine"] == "llm" and out["prompt_version"] == "customer_reply@2.2.0"
     assert out["tools"] == ["search_products"] and out["products"] and out["intent"] == "product_search"
     first = out["products"][0]
     assert out["reply"] == f"The {first['title']} ({first['sku']}) is ${first['price']}."
     offered = {t["function"]["name"] for t in llm.requests[0].body["tools"]}
-    assert offered == {spec.name for spec in ENGAGEMENT_TOOLS}, "a shopper's model is offered engagement tools only"
+    assert offered == {spec.name for spec in [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS]}, "a shopper's model is offered shopper tools only"
     assert "Northwind Threads" in llm.requests[0].messages[0]["content"]
 
 

@@ -35,7 +35,7 @@ async def test_explain_shows_every_rung_of_a_reply_that_fell_back(
         answer = await cc.explain(session, tenant_id, str(out.message_id))
         other_shop = await cc.explain(session, uuid.uuid4(), str(out.message_id))
     text = answer.markdown
-    assert f"message {out.message_id}" in text and "prompt customer_reply@2.1.0" in text
+    assert f"message {out.message_id}" in text and "prompt customer_reply@2.2.0" in text
     assert "tool search_products" in text and "answered with engine deterministic" in text
     assert text.count("the reply validator rejected the draft") == 3 and "$9.99" in text
     assert "fell back to the deterministic engine: validation" in text
@@ -57,5 +57,5 @@ async def test_prompts_lists_the_version_in_use_per_use_case(engine: AsyncEngine
     registry = PromptRegistry.load(default_prompts_dir())
     async with session_factory(engine)() as session:
         answer = await cc.prompts(session, uuid.UUID(demo.tenant_id), registry)
-    assert "| customer_reply | 2.1.0 (default) | 2.1.0 | – |" in answer.markdown
+    assert "| customer_reply | 2.2.0 (default) | 2.2.0 | – |" in answer.markdown
     assert "| operator_agent | 1.1.0 (default) | 1.1.0 | – |" in answer.markdown

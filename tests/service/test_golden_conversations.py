@@ -111,4 +111,4 @@ async def test_golden_conversation(
         else:
             assert out["tools"] == [c["tool"] for c in turn["llm"]["calls"]], where
             assert not llm.pending, (where, "the graph made fewer model calls than scripted")
-            assert out["prompt_version"] == "customer_reply@2.1.0", where
+            assert out["prompt_version"] == "customer_reply@2.2.0", where

@@ -209,7 +209,7 @@ def test_default_pins_cover_every_use_case_and_never_resolve_latest(prompts_dir:
     registry.new_version("customer_reply", "major", "A newer version nobody pinned.")
     registry.release("customer_reply", "3.0.0")
     registry = PromptRegistry.load(prompts_dir)
-    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "2.1.0"
+    assert registry.resolve("customer_reply", {}).version == registry.default_pins()["customer_reply"] == "2.2.0"
     for use_case in registry.use_cases():
         assert registry.resolve(use_case, {}).version == registry.default_pins()[use_case]
     with pytest.raises(PromptError, match="never resolves 'latest'"):

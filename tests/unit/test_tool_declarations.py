@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 from tools.context import EVERYONE, OPERATOR_ONLY, Audience, ToolContext
 from tools.crm import CRM_TOOLS
 from tools.engagement import ENGAGEMENT_TOOLS
+from tools.order_actions import ORDER_ACTION_TOOLS
 from tools.photography import PHOTO_TOOLS
 from tools.registry import ToolSpec, tool
 from tools.seo import SEO_TOOLS
 
-ALL_TOOLS = [*ENGAGEMENT_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
+ALL_TOOLS = [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS, *CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS]
 
 
 class Ping(BaseModel):

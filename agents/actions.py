@@ -1,0 +1,194 @@
+"""Read what a shopper wants done with an order, in any of the six languages: return, cancel, change the address,
+or hear where a request stands; and, within such a conversation, which items, why, and yes or no.
+
+Words decide, not the model: a shopper's "I want to send back the jeans" must start a return whether or not a
+model is configured. A message that names an action but asks about it ("can I return sale items?") is a question
+for the policy pages; one that asks for it (an order number, "I want", "please", "can you") starts it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from enum import StrEnum
+
+from rapidfuzz import fuzz
+
+from hub.order_requests import ReturnReason
+
+
+class Action(StrEnum):
+    RETURN = "return"
+    CANCEL = "cancel"
+    ADDRESS = "address"
+    STATUS = "status"
+    """Where a return, cancellation or address change stands."""
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents: "devolución" reads as "devolucion"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")
+
+
+_RETURN = _words(
+    r"return(?:s|ing|ed)?|send (?:it |them |this |these |those )?back|sending (?:it |them )?back|refund(?:ed)?"
+    r"|rma|devolver(?:lo|la|los|las)?|devuelvo|devolucion(?:es)?|reembolso|retornar"
+    r"|zuruck(?:schicken|senden|geben|gesendet|geschickt)|(?:schicke|sende|gebe) \w+(?: \w+)? zuruck|retoure|retournieren"
+    r"|rucksendung|ruckgabe|erstattung|umtausch(?:en)?|geld zuruck"
+    r"|retourner|renvoyer|retour|rembourser|remboursement|renvoi"
+    r"|restituire|restituisco|reso|rimborso|rendere|rimandare"
+    r"|devolucao|devolver|reembolso|trocar|troca"
+)
+_CANCEL = _words(
+    r"cancel(?:l?ed|l?ing|lation)?|stornier(?:en|ung|t)?|storno|annuler|annulation|annulez|annullare|annulla"
+    r"|cancellare|cancella|cancellazione|cancelar|cancelacion|cancelamento|cancela"
+)
+_ADDRESS = _words(
+    r"(?:shipping |delivery |postal |new |different )?address|ship (?:it )?to|deliver (?:it )?to|direccion|domicilio"
+    r"|(?:liefer|versand|neue )?adresse|anschrift|indirizzo|endereco|morada"
+)
+_STATUS = _words(
+    r"status|where is|update on|any news|heard back|approved|estado|novedades|wo ist|stand|etat|ou en est"
+    r"|stato|a che punto|situacao|como esta"
+)
+_REFERENCE = re.compile(r"\b(?:RMA|CXL|ADR)-[0-9A-Z]{8}\b", re.IGNORECASE)
+_WANT = _words(
+    r"i want|i wanna|i'd like|i would like|i need|i have to|please|pls|plz|can you|could you|would you|help me"
+    r"|start|open|initiate|process|let me|i'm returning|i am returning|want to|need to|like to"
+    r"|quiero|quisiera|necesito|me gustaria|puedes|podrias|puede|podria|por favor|ayudame"
+    r"|ich mochte|ich will|ich wurde gern|ich muss|bitte|konnen sie|kannst du|konnten sie"
+    r"|je veux|je voudrais|j'aimerais|je souhaite|pouvez-vous|pouvez vous|peux-tu|s'il vous plait|s'il te plait"
+    r"|voglio|vorrei|devo|puoi|potete|puo|per favore"
+    r"|quero|queria|gostaria|preciso|pode|podem|por favor"
+)
+_QUESTION = _words(
+    r"how|what|which|policy|can i|may i|is it possible|do you|how long|when can|within"
+    r"|como|cual|politica|puedo|se puede|cuanto tiempo|wie|was|welche|kann ich|richtlinie|wie lange"
+    r"|comment|quelle?|politique|puis-je|est-ce possible|combien de temps|come|quale|politica|posso|si puo"
+    r"|quanto tempo|qual|posso"
+)
+_MY_ORDER = _words(
+    r"my (?:order|purchase|package|parcel|item|items|jeans|shoes|dress)|mi (?:pedido|compra|paquete)|meine? (?:bestellung|paket)"
+    r"|ma commande|mon (?:colis|achat)|il mio ordine|mio ordine|meu pedido|minha encomenda|o meu pedido"
+)
+
+
+def action_of(text: str, *, has_order: bool) -> tuple[Action, bool] | None:
+    """The action a message names, and whether it asks for it to be done (an order number, "I want", "please", "my
+    order") rather than asks about it ("can I return sale items?"); None when it names none."""
+    said = fold(text)
+    if _REFERENCE.search(text):
+        return Action.STATUS, True
+    found: Action | None = None
+    if _CANCEL.search(said):
+        found = Action.CANCEL
+    elif _RETURN.search(said):
+        found = Action.RETURN
+    elif _ADDRESS.search(said) and re.search(
+        r"chang|wrong|update|new|different|andern|falsch|neue|cambi|modifi|alter|mudar|corrig", said
+    ):
+        found = Action.ADDRESS
+    if found is None:
+        return None
+    if found is Action.RETURN and _STATUS.search(said) and not _WANT.search(said):
+        return Action.STATUS, True  # "what's the status of my return?"
+    pattern = {Action.CANCEL: _CANCEL, Action.RETURN: _RETURN, Action.ADDRESS: _ADDRESS}[found]
+    first = pattern.match(said.lstrip(" ¡¿\"'"))  # an imperative: "return the jeans", "cancela mi pedido"
+    wants = has_order or first is not None or _WANT.search(said) is not None or _MY_ORDER.search(said) is not None
+    asks_about = _QUESTION.search(said) is not None and not has_order
+    return found, wants and not (asks_about and not _MY_ORDER.search(said) and not _strong_want(said))
+
+
+def _strong_want(said: str) -> bool:
+    return (
+        re.search(
+            r"\b(?:i want|i'd like|i would like|quiero|ich mochte|ich will|je veux|je voudrais|voglio|vorrei|quero|gostaria)\b",
+            said,
+        )
+        is not None
+    )
+
+
+def reference_in(text: str) -> str | None:
+    found = _REFERENCE.search(text)
+    return found.group(0).upper() if found else None
+
+
+_REASONS: dict[ReturnReason, re.Pattern[str]] = {
+    ReturnReason.DAMAGED: _words(
+        r"damaged|broken|faulty|defect(?:ive)?|torn|ripped|hole|stain(?:ed)?|danado|roto|rota|defectuos[oa]|manchad[oa]"
+        r"|beschadigt|kaputt|defekt|gerissen|loch|endommage|abime|casse|defectueux|dechire|tache|danneggiat[oa]|rott[oa]"
+        r"|difettos[oa]|strappat[oa]|macchiat[oa]|danificad[oa]|estragad[oa]|defeituos[oa]|rasgad[oa]|manchad[oa]"
+    ),
+    ReturnReason.WRONG_ITEM: _words(
+        r"wrong (?:item|size|colou?r|one|product)|not what i ordered|sent me the wrong|equivocad[oa]|incorrect[oa]|no es lo que pedi"
+        r"|falsch(?:e|en|er)?(?: artikel| grosse| farbe)?|nicht bestellt|mauvais(?:e)? (?:article|taille|couleur)|pas ce que j'ai commande"
+        r"|sbagliat[oa]|non e quello che ho ordinato|errad[oa]|nao e o que pedi"
+    ),
+    ReturnReason.DOESNT_FIT: _words(
+        r"(?:does ?n[o']?t|did ?n[o']?t|not) fit|fit|size|too (?:small|big|large|tight|loose|long|short)|tight|loose"
+        r"|talla|tamano|me queda|pequen[oa]|grande|ajustad[oa]|passt nicht|passt|grosse|zu (?:klein|gross|eng|weit|lang|kurz)"
+        r"|taille|trop (?:petit|grand|serre|large|court|long)e?|ne me va pas|taglia|piccol[oa]|stretto|larg[oa]|non mi sta"
+        r"|tamanho|nao serve|pequen[oa]|apertad[oa]|nao me serve"
+    ),
+    ReturnReason.NOT_AS_DESCRIBED: _words(
+        r"not as (?:described|pictured|shown|advertised)|looks different|different (?:from|than)|quality|cheap"
+        r"|no es como|diferente|calidad|nicht wie (?:beschrieben|abgebildet)|anders als|qualitat|pas conforme"
+        r"|ne correspond pas|different de|qualite|non come|divers[oa] da|qualita|nao e como|diferente|qualidade"
+    ),
+    ReturnReason.CHANGED_MIND: _words(
+        r"changed? my mind|do ?n[o']?t (?:want|like|need)|no longer (?:want|need)|don't like|not for me"
+        r"|cambie de (?:opinion|idea)|no me gusta|ya no (?:lo|la) quiero|no lo necesito|gefallt mir nicht"
+        r"|nicht mehr|brauche (?:es|ihn|sie) nicht|anders uberlegt|change d'avis|ne me plait pas|n'en veux plus"
+        r"|ho cambiato idea|non mi piace|non (?:lo|la) voglio piu|mudei de ideia|nao gostei|nao quero mais"
+    ),
+}
+REASON_LABELS: dict[ReturnReason, str] = {}
+"""Filled by the engine: each reason's button title in English (the msgids the catalogs translate)."""
+
+
+def reason_in(text: str, labels: dict[ReturnReason, str] | None = None) -> ReturnReason | None:
+    """The return reason a message gives: a button's title exactly (in the shopper's language), else its words."""
+    said = fold(text).strip(" .!")
+    for reason, label in (labels or {}).items():
+        if said == fold(label):
+            return reason
+    for reason, pattern in _REASONS.items():
+        if pattern.search(said):
+            return reason
+    return None
+
+
+_ALL = _words(
+    r"all|everything|both|all of (?:it|them)|the whole order|todo|todos|ambos|ambas|alles|beide|alle|tout|tous|toutes"
+    r"|les deux|tutto|tutti|entrambi|tudo|todos|ambos"
+)
+
+
+def items_in(text: str, choices: Sequence[tuple[str, str]], *, all_label: str | None = None) -> list[str] | None:
+    """Which of `choices` ((sku, title), in the order they were offered) a message picks: by SKU, by title (typos
+    and a shortened button title allowed), by position ("2", "the second"), or all of them; None when it names none."""
+    said = fold(text)
+    if (all_label and said.strip(" .!") == fold(all_label)) or _ALL.search(said):
+        return [sku for sku, _ in choices]
+    picked = [sku for sku, _ in choices if fold(sku) in said]
+    if not picked:
+        said_words = {w.rstrip("s") for w in re.findall(r"\w+", said)}
+        for sku, title in choices:
+            name = fold(title)
+            title_words = {w.rstrip("s") for w in re.findall(r"\w+", name) if len(w) >= 4}
+            button = len(said) >= 6 and fuzz.partial_ratio(said.strip(" .!…"), name) >= 90
+            if button or title_words & said_words:
+                picked.append(sku)
+    if not picked:
+        for position in re.findall(r"\b([1-9])\b", said):
+            index = int(position) - 1
+            if index < len(choices):
+                picked.append(choices[index][0])
+    return list(dict.fromkeys(picked)) or None
