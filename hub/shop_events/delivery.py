@@ -218,8 +218,9 @@ async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[
             if response.is_success:
                 return None
             return f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # Counted as a failed try like any other, so a URL that can never work ends on the dead-letter list.
+        return (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:500]
 
 
 async def _record_try(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 import uuid
@@ -446,3 +447,18 @@ async def test_the_cli_points_the_webhook_and_shows_and_rotates_its_secret(
 
     code, out, err = await hub("tenants", "set", "harbour", "--no-webhook")
     assert code == 0 and "webhook_url https://harbour.example/hooks/hub → none" in out, err
+
+
+async def test_an_unreachable_webhook_is_a_failed_try_that_ends_dead(outbox: Outbox, session: AsyncSession) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    await admin.update_tenant_settings(session, outbox.tenant, {"webhook_url": f"http://127.0.0.1:{closed_port}/"})
+    await session.commit()
+    event_id = await outbox.emit()
+
+    assert await outbox.sweep() == {"failed": 1}
+    error = (await outbox.event(event_id)).last_error
+    assert error is not None and error.startswith("ConnectError"), error
+    await outbox.sweep_until(m.EventStatus.DEAD, event_id)
+    assert (await outbox.event(event_id)).attempts == 3
