@@ -76,6 +76,13 @@ DELIVERIES_UNCONFIRMED = Counter(
     ["channel"],
 )
 
+SHOP_EVENT_DELIVERIES = Counter(
+    "hub_shop_event_deliveries_total",
+    "Deliveries of events to shops' webhooks, by outcome: delivered, failed (retried later), dead (no tries "
+    "left), skipped (no webhook URL, or the shop is inactive)",
+    ["outcome"],
+)
+
 AUTH_FAILURES = Counter(
     "hub_auth_failures_total", "Failed console sign-ins (password) and invalid API keys (api_key)", ["kind"]
 )
@@ -153,6 +160,11 @@ def observe_webhook_malformed(source: str, part: str) -> None:
 def observe_delivery_unconfirmed(channel: str) -> None:
     """Count a send that may or may not have reached the customer, and will not be sent again."""
     DELIVERIES_UNCONFIRMED.labels(channel).inc()
+
+
+def observe_shop_event_delivery(outcome: str) -> None:
+    """Count one try to deliver an event to a shop's webhook, by how it ended."""
+    SHOP_EVENT_DELIVERIES.labels(outcome).inc()
 
 
 class QueueReadings(Protocol):

@@ -208,6 +208,21 @@ class Settings(BaseSettings):
         description="A running job whose worker stops heartbeating for this long is handed to another worker.",
     )
     jobs_max_tries: int = Field(default=3, ge=1, le=20, description="Tries per background job before it is dead.")
+    shop_webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="One delivery of an event to a shop's webhook, connect to last byte."
+    )
+    shop_webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Deliveries of one event before it is dead (on the dead-letter list)."
+    )
+    shop_webhook_backoff_s: float = Field(
+        default=30.0, gt=0, description="Wait after an event's first failed delivery; doubles per failure, jittered."
+    )
+    shop_webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two deliveries of one event."
+    )
+    shop_webhook_sweep_s: float = Field(
+        default=5.0, gt=0, description="How often a channel worker looks for events whose delivery is due."
+    )
 
     @field_validator("data_dir", "prompts_dir", mode="after")
     @classmethod

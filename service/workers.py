@@ -1,8 +1,8 @@
 """What each kind of worker runs: the queue's tasks and the scheduled consumers, wired with real imports.
 
 `hub worker channels` runs the general queue (bulk SEO copy, WhatsApp events and sends, Shopify webhooks, product
-vectors), the daily usage rollup
-and the retention purge; `hub worker imaging` runs the imaging queue. Each queue's worker gets the process's
+vectors, shop events to the shops' webhooks), the daily usage rollup, the retention purge and the sweeper that
+delivers due shop events; `hub worker imaging` runs the imaging queue. Each queue's worker gets the process's
 resources from `open_resources` (so the conversation graph is the one every surface of the process uses, and an
 imaging worker never builds a model gateway).
 """
@@ -19,6 +19,7 @@ from hub.audit.schedule import retention_purge_consumer
 from hub.catalog import vectors
 from hub.jobs import GENERAL, IMAGING, JobQueue, QueueSpec, Registrar
 from hub.settings import Settings
+from hub.shop_events import schedule as shop_events
 from hub.shopify import worker as shopify
 from hub.usage.schedule import daily_rollup_consumer
 from hub.workers import Consumer, WorkerKind
@@ -27,7 +28,13 @@ from service.resources import open_resources
 from tools import seo
 
 TASKS: dict[str, tuple[Registrar, ...]] = {
-    GENERAL.name: (seo.register_jobs, whatsapp.register_jobs, shopify.register_jobs, vectors.register_jobs),
+    GENERAL.name: (
+        seo.register_jobs,
+        whatsapp.register_jobs,
+        shopify.register_jobs,
+        vectors.register_jobs,
+        shop_events.register_jobs,
+    ),
     IMAGING.name: (imaging.register_jobs,),
 }
 """Which packages' tasks each queue's workers run."""
@@ -59,7 +66,7 @@ async def retention_purge(settings: Settings, redis: aioredis.Redis, stop: async
 
 
 CONSUMERS: dict[WorkerKind, tuple[Consumer, ...]] = {
-    WorkerKind.CHANNELS: (daily_rollup_consumer, retention_purge, _general),
+    WorkerKind.CHANNELS: (daily_rollup_consumer, retention_purge, shop_events.delivery_sweeper, _general),
     WorkerKind.IMAGING: (_imaging,),
 }
 """What each kind of worker runs."""

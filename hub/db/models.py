@@ -35,6 +35,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from hub.db.event_status import EventStatus
 from hub.db.roles import ApiKeyRole
 from hub.knowledge.kinds import KnowledgeKind
 
@@ -434,16 +435,6 @@ class OrderRequest(TenantOwned, Timestamped, Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
-
-
-class EventStatus(StrEnum):
-    PENDING = "pending"
-    """Waiting for its first or next delivery attempt (`next_attempt_at`)."""
-    DELIVERED = "delivered"
-    DEAD = "dead"
-    """Every attempt failed: on the dead-letter list until an operator replays it."""
-    SKIPPED = "skipped"
-    """The shop has no webhook URL configured: kept for `hub events list`, never sent."""
 
 
 class OutboxEvent(TenantOwned, Base):

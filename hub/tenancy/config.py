@@ -142,6 +142,9 @@ class TenantConfig(BaseModel):
     webhook_url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = None
     """Where the shop receives events (`return.requested`, `order.cancel_requested`, …), signed with the shop's
     webhook secret; None keeps events in the outbox unsent."""
+    webhook_secret_version: int = Field(default=1, ge=1)
+    """Which of the shop's webhook secrets signs its events (`hub.shop_events.delivery.webhook_secret`); rotating the
+    secret counts it up, and the secret itself is never stored."""
 
     @field_validator("languages")
     @classmethod

@@ -16,7 +16,8 @@ from hub.worker_kinds import WorkerKind
 from service.cli.audit import audit_app
 from service.cli.catalog import catalog_app
 from service.cli.channels import whatsapp_app, widget_app
-from service.cli.common import VERBOSITY, fail, load_settings, migrate_database, with_session
+from service.cli.common import VERBOSITY, cli_actor, fail, load_settings, migrate_database, with_session
+from service.cli.events import events_app
 from service.cli.explain import explain_command, replay_command
 from service.cli.knowledge import knowledge_app
 from service.cli.ops import status_command, switch_app
@@ -64,6 +65,7 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(widget_app, name="widget")
 app.add_typer(shopify_app, name="shopify")
+app.add_typer(events_app, name="events")
 app.command("explain")(explain_command)
 app.command("replay")(replay_command)
 app.add_typer(switch_app, name="switch")
@@ -322,8 +324,16 @@ def tenants_set(
         str | None, typer.Option(help="What the shop answers in when a shopper's language is not one of its own.")
     ] = None,
     currency: Annotated[str | None, typer.Option(help="The shop's currency, an ISO 4217 code such as EUR.")] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Where the shop's systems receive its events (returns, cancellations, …), signed."),
+    ] = None,
+    no_webhook: Annotated[
+        bool, typer.Option("--no-webhook", help="Send no events (they stay in the outbox as skipped).")
+    ] = False,
 ) -> None:
-    """Change a tenant's retention, trace redaction, the sites allowed to chat, languages and currency; audited."""
+    """Change a tenant's retention, trace redaction, the sites allowed to chat, languages, currency and event
+    webhook; audited."""
     from hub.tenancy import admin
 
     if retention_days is not None and no_retention:
@@ -343,10 +353,15 @@ def tenants_set(
         changes["default_language"] = default_language.strip().lower()
     if currency is not None:
         changes["currency"] = currency.strip().upper()
+    if webhook_url is not None and no_webhook:
+        raise fail("give --webhook-url or --no-webhook, not both")
+    if webhook_url is not None or no_webhook:
+        changes["webhook_url"] = webhook_url.strip() if webhook_url is not None else None
     if not changes:
         raise fail(
             "nothing to change: give --retention-days, --no-retention, --redact-pii/--no-redact-pii, "
-            "--allowed-origin, --no-allowed-origins, --language, --default-language or --currency"
+            "--allowed-origin, --no-allowed-origins, --language, --default-language, --currency, --webhook-url "
+            "or --no-webhook"
         )
 
     async def work(session: AsyncSession) -> tuple[str, dict[str, tuple[Any, Any]]]:
@@ -358,6 +373,33 @@ def tenants_set(
         typer.echo(f"{slug}: unchanged")
     for key, (before, after) in changed.items():
         typer.echo(f"{slug}: {key} {_setting(before)} → {_setting(after)}")
+
+
+@tenants_app.command("webhook-secret")
+def tenants_webhook_secret(
+    tenant: Annotated[str, typer.Option(help="Tenant slug or id.")],
+    rotate: Annotated[
+        bool,
+        typer.Option("--rotate", help="Retire the current secret for a new one (events are signed with it at once)."),
+    ] = False,
+) -> None:
+    """Print the secret that signs the shop's events (X-Hub-Signature-256), alone on the last line; `--rotate`
+    replaces it first (audited)."""
+    from hub.shop_events.delivery import rotate_webhook_secret, webhook_secret
+    from hub.tenancy import admin
+
+    settings = load_settings()
+    secret_key = settings.secret_key.get_secret_value()
+
+    async def work(session: AsyncSession) -> str:
+        t = await admin.resolve_tenant(session, tenant)
+        if rotate:
+            return await rotate_webhook_secret(session, secret_key, t, actor=cli_actor())
+        return webhook_secret(secret_key, t)
+
+    secret = with_session(settings, work)
+    typer.echo("new webhook secret (the old one no longer signs):" if rotate else "webhook secret:", err=True)
+    typer.echo(secret)
 
 
 def _setting(value: Any) -> str:
