@@ -6,7 +6,8 @@ catalog at `agents/locales/<lang>/LC_MESSAGES/engine.po`, read with Babel and co
 there is no build step. `agents/locales/engine.pot` is the template a translator starts from; after a sentence
 changes, these bring the template and the catalogs up to date (new and changed messages then need translating):
 
-    pybabel extract --add-location=file --project=HUB -w 120 -o agents/locales/engine.pot agents/engine.py graphs/turns.py
+    pybabel extract --add-location=file --project=HUB -w 120 -o agents/locales/engine.pot agents/engine.py \
+        agents/flows.py graphs/turns.py
     pybabel update -i agents/locales/engine.pot -d agents/locales -D engine -w 120
 
 English prices and dates keep the forms the reply validators read (`$39.90`, `2026-11-03`); the other languages
@@ -38,7 +39,11 @@ LOCALE_DIR = Path(__file__).parent / "locales"
 DOMAIN = "engine"
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 """The messages to translate, as extracted from `SOURCES`: the catalog a new language starts from."""
-SOURCES = (Path(__file__).parent / "engine.py", Path(__file__).parent.parent / "graphs" / "turns.py")
+SOURCES = (
+    Path(__file__).parent / "engine.py",
+    Path(__file__).parent / "flows.py",
+    Path(__file__).parent.parent / "graphs" / "turns.py",
+)
 """The modules whose messages the catalogs hold, marked with `_`, `N_` and `ngettext` (Babel's default keywords)."""
 
 
