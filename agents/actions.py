@@ -102,7 +102,7 @@ def action_of(text: str, *, has_order: bool) -> tuple[Action, bool] | None:
     first = pattern.match(said.lstrip(" ¡¿\"'"))  # an imperative: "return the jeans", "cancela mi pedido"
     wants = has_order or first is not None or _WANT.search(said) is not None or _MY_ORDER.search(said) is not None
     asks_about = _QUESTION.search(said) is not None and not has_order
-    return found, wants and not (asks_about and not _MY_ORDER.search(said) and not _strong_want(said))
+    return found, wants and not (asks_about and not _strong_want(said))
 
 
 def _strong_want(said: str) -> bool:

@@ -260,6 +260,7 @@ ORDER_STATUS_LINES: dict[OrderStatus, str] = {
     OrderStatus.SHIPPED: N_("Order %(number)s is shipped."),
     OrderStatus.OUT_FOR_DELIVERY: N_("Order %(number)s is out for delivery."),
     OrderStatus.DELIVERED: N_("Order %(number)s is delivered."),
+    OrderStatus.CANCEL_REQUESTED: N_("Order %(number)s has a cancellation request waiting for the shop's review."),
     OrderStatus.CANCELLED: N_("Order %(number)s is cancelled."),
     OrderStatus.RETURN_REQUESTED: N_("Order %(number)s is return requested."),
     OrderStatus.RETURNED: N_("Order %(number)s is returned."),

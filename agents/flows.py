@@ -251,7 +251,8 @@ def _result_reply(r: Replies, result: oa.OrderActionResult, action: Action) -> s
         case oa.ActionOutcome.NEEDS_DETAILS:
             return _ask(r, result)
         case oa.ActionOutcome.NEEDS_CONFIRMATION:
-            return f"{_summary(r, result, action)} {r._('Shall I go ahead?')}"
+            go_ahead = r._("Shall I go ahead?")
+            return f"{_summary(r, result, action)} {go_ahead}"
         case oa.ActionOutcome.REQUESTED:
             return _done(r, result, action)
 

