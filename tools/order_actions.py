@@ -67,13 +67,13 @@ class ReturnLine(BaseModel):
 class StartReturnInput(OrderIdentity):
     items: list[ReturnLine] = Field(default_factory=list, max_length=50, description="once the customer chose")
     reason: ReturnReason | None = None
-    details: str | None = Field(default=None, max_length=500)
+    details: str | None = Field(default=None, max_length=500, description="the customer's words")
     condition_ok: bool | None = Field(default=None, description="unworn, unwashed, tags on? (once asked)")
     confirm: bool = _CONFIRM
 
 
 class CancelOrderInput(OrderIdentity):
-    details: str | None = Field(default=None, max_length=500)
+    details: str | None = Field(default=None, max_length=500, description="the customer's words")
     confirm: bool = _CONFIRM
 
 

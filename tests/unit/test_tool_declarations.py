@@ -69,8 +69,8 @@ def test_every_tool_schema_is_a_compact_object_with_every_argument_described(spe
 
 def test_tool_names_are_unique_and_audiences_are_the_families() -> None:
     names = [spec.name for spec in ALL_TOOLS]
-    assert len(names) == len(set(names)) == 25
-    assert all(spec.audiences == EVERYONE for spec in ENGAGEMENT_TOOLS)
+    assert len(names) == len(set(names)) == 29
+    assert all(spec.audiences == EVERYONE for spec in [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS])
     assert all(spec.audiences == OPERATOR_ONLY for spec in [*CRM_TOOLS, *SEO_TOOLS, *PHOTO_TOOLS])
 
 
