@@ -26,6 +26,7 @@ from hub.order_requests import RequestError, RequestNotFound, decide, list_reque
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
+from hub.shop_events.delivery import deliver_soon
 from hub.status import PlatformStatus, platform_status
 from hub.tenancy.config import TenantConfig
 from hub.text import format_usd_limit
@@ -400,8 +401,11 @@ def _waited(delta: timedelta) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m"
 
 
-async def decide_request(session: AsyncSession, tenant_id: uuid.UUID, args: str, *, approve: bool, by: str) -> Answer:
-    """`/approve REF [note]` or `/deny REF [note]`: decide an open request as `by`, and commit."""
+async def decide_request(
+    session: AsyncSession, tenant_id: uuid.UUID, args: str, *, approve: bool, by: str, jobs: JobQueue | None = None
+) -> Answer:
+    """`/approve REF [note]` or `/deny REF [note]`: decide an open request as `by`, commit, and ask a worker to tell
+    the shop's systems now (without `jobs` the sweeper does, a little later)."""
     ref, _, note = args.strip().partition(" ")
     verb = "approve" if approve else "deny"
     if not ref:
@@ -413,6 +417,7 @@ async def decide_request(session: AsyncSession, tenant_id: uuid.UUID, args: str,
         return Answer(f"Cannot do that: {exc}.")
     request, order = decided.request, decided.order
     await session.commit()
+    await deliver_soon(jobs, tenant_id, [decided.event_id])
     return Answer(
         f"{'Approved' if approve else 'Denied'} {request.reference} ({request.kind.replace('_', ' ')} on order "
         f"{order.number}); the order is now `{order.status}` and the shop's systems are told."

@@ -196,7 +196,7 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.requests(session, tenant_id, rest)
         elif word in ("/approve", "/deny"):
             answer = await commands.decide_request(
-                session, tenant_id, rest, approve=word == "/approve", by=f"operator:{actor}"
+                session, tenant_id, rest, approve=word == "/approve", by=f"operator:{actor}", jobs=state().jobs
             )
         elif word == "/help":
             answer = commands.Answer(HELP)

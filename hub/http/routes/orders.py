@@ -11,15 +11,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from hub.db import models as m
 from hub.db.models import RequestKind, RequestStatus
-from hub.http.deps import Authenticated, OperatorKey, Session
+from hub.http.deps import Authenticated, OperatorKey, Resources, Session, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
 from hub.http.limits import MAX_JSON_BODY, NO_NUL
 from hub.order_requests import RequestError, RequestNotFound, decide, list_requests, request_view
+from hub.shop_events.delivery import deliver_soon
 
 router = APIRouter(
     prefix="/v1", tags=["operator"], responses=error_responses(*KEY_ERRORS, 403), max_body_size=MAX_JSON_BODY
@@ -34,6 +35,7 @@ QUEUES: dict[RequestKind, str] = {
 QueueStatus = Literal["requested", "approved", "denied"]
 """The statuses a queue can be filtered by (drafts and withdrawn drafts are the shopper's, never listed)."""
 MAX_LISTED = 500
+App = Annotated[Resources, Depends(resources)]
 RefPath = Annotated[
     str,
     Path(max_length=64, pattern=NO_NUL, description="The request's id or its reference (`RMA-…`, `CXL-…`, `ADR-…`)."),
@@ -151,7 +153,7 @@ def _add_queue(kind: RequestKind, path: str) -> None:
         return {key: [request_view(r) for r in rows]}
 
     async def decide_one(
-        auth: Authenticated, session: Session, ref: str, body: DecisionIn | None, *, approve: bool
+        auth: Authenticated, session: Session, res: Resources, ref: str, body: DecisionIn | None, *, approve: bool
     ) -> RequestOut:
         try:
             decided = await decide(
@@ -169,15 +171,18 @@ def _add_queue(kind: RequestKind, path: str) -> None:
             raise ApiError(409, "already_decided", str(exc)) from None
         view = RequestOut.model_validate(request_view(decided.request))
         await session.commit()
+        await deliver_soon(res.jobs, auth.caller.tenant_id, [decided.event_id])
         return view
 
     async def approve_one(
-        auth: OperatorKey, session: Session, ref: RefPath, body: DecisionIn | None = None
+        auth: OperatorKey, session: Session, res: App, ref: RefPath, body: DecisionIn | None = None
     ) -> RequestOut:
-        return await decide_one(auth, session, ref, body, approve=True)
+        return await decide_one(auth, session, res, ref, body, approve=True)
 
-    async def deny_one(auth: OperatorKey, session: Session, ref: RefPath, body: DecisionIn | None = None) -> RequestOut:
-        return await decide_one(auth, session, ref, body, approve=False)
+    async def deny_one(
+        auth: OperatorKey, session: Session, res: App, ref: RefPath, body: DecisionIn | None = None
+    ) -> RequestOut:
+        return await decide_one(auth, session, res, ref, body, approve=False)
 
     decision_errors = error_responses(
         *BODY_ERRORS,
