@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chat_ui.handoff_news import announce_handoff
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
 from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_SESSION_RATE_LIMIT_KEY
 from hub.db import models as m
@@ -376,6 +377,7 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
         request_id=request.state.request_id,
     )
     await session.commit()
+    await announce_handoff(session, resources(request).jobs, tenant.id, result)
     return result
 
 

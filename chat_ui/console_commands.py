@@ -1,5 +1,6 @@
 """The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /feedback,
-/explain, /status and /switch (the shop's own kill switches).
+/explain, /status, /switch (the shop's own kill switches), and /requests, /approve and /deny (the queue of returns,
+cancellations and address changes).
 
 Each returns an `Answer` (markdown, and a chart for /cost) computed from the tenant's own rows; the Chainlit
 console renders it, and anything else (a CLI, a test) can too.
@@ -15,13 +16,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import desc, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chat_ui.handoff_news import HANDOFF_EVENT, handovers
 from hub.audit.explain import ExplainError
 from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
+from hub.db.models import RequestKind, RequestStatus
 from hub.gateway.switches import SwitchError, announce, check_feature, switch_off, switch_on, switchable_features
+from hub.order_requests import RequestError, RequestNotFound, decide, list_requests
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import PromptRegistry
 from hub.settings import Settings
+from hub.shop_events.delivery import deliver_soon
 from hub.status import PlatformStatus, platform_status
 from hub.tenancy.config import TenantConfig
 from hub.text import format_usd_limit
@@ -36,6 +41,22 @@ if TYPE_CHECKING:
 PERIODS = {"day": 1, "week": 7, "month": 30}
 HANDOFFS_SHOWN = 20
 FEEDBACK_SHOWN = 20
+REQUESTS_SHOWN = 50
+QUEUE_WORDS = {
+    "returns": RequestKind.RETURN,
+    "return": RequestKind.RETURN,
+    "cancellations": RequestKind.CANCELLATION,
+    "cancellation": RequestKind.CANCELLATION,
+    "addresses": RequestKind.ADDRESS_CHANGE,
+    "address": RequestKind.ADDRESS_CHANGE,
+    "address-changes": RequestKind.ADDRESS_CHANGE,
+}
+"""What `/requests` takes to show one queue."""
+STATUS_WORDS = {
+    "requested": RequestStatus.REQUESTED,
+    "approved": RequestStatus.APPROVED,
+    "denied": RequestStatus.DENIED,
+}
 
 
 @dataclass
@@ -76,7 +97,22 @@ def job_event(event: dict[str, Any]) -> JobNote | None:
             + f". Approve with `/approve-photo {job} 1` or reject with `/reject-photo {job} 1 reason`.",
             images,
         )
+    if kind == HANDOFF_EVENT:
+        conversation = event.get("conversation_id")
+        why = str(event.get("reason") or "asked for a person").replace("_", " ")
+        summary = _cell(str(event.get("summary") or ""), 300)
+        return JobNote(
+            f"**A {event.get('channel')} shopper is waiting for a person** ({why}, {event.get('reference')})"
+            + (f": {summary}" if summary else "")
+            + f". Take it with `/takeover {conversation}`."
+        )
     return None
+
+
+def _cell(text: str, limit: int) -> str:
+    """Text fit for one cell of a markdown table."""
+    flat = " ".join(text.replace("|", "/").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 async def cost(session: AsyncSession, tenant_id: uuid.UUID, period: str = "week") -> Answer:
@@ -125,7 +161,8 @@ async def prompts(session: AsyncSession, tenant_id: uuid.UUID, registry: PromptR
 
 
 async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
-    """Conversations waiting for a person, oldest first, with the customer's last words."""
+    """Conversations waiting for a person, oldest first: why they were handed over, the summary the assistant wrote
+    for the team, and the customer's last words."""
     rows = (
         (
             await session.execute(
@@ -140,7 +177,11 @@ async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
     )
     if not rows:
         return Answer("No conversation is waiting for a person.")
-    lines = ["| conversation | channel | waiting since | last customer message |", "|---|---|---|---|"]
+    why = await handovers(session, tenant_id, [c.id for c in rows])
+    lines = [
+        "| conversation | channel | waiting since | reason | summary | last customer message |",
+        "|---|---|---|---|---|---|",
+    ]
     for conversation in rows:
         last = (
             await session.execute(
@@ -150,9 +191,12 @@ async def handoffs(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
                 .limit(1)
             )
         ).scalar_one_or_none()
-        text = (last or "").replace("|", "/").replace("\n", " ")[:80]
+        handover = why.get(conversation.id)
+        reason = (handover.reason or "–").replace("_", " ") if handover else "taken over"
+        summary = _cell(handover.summary or "–", 300) if handover else "–"
         lines.append(
-            f"| {conversation.id} | {conversation.channel} | {conversation.updated_at:%Y-%m-%d %H:%M} | {text} |"
+            f"| {conversation.id} | {conversation.channel} | {conversation.updated_at:%Y-%m-%d %H:%M} | {reason} | "
+            f"{summary} | {_cell(last or '', 80)} |"
         )
     return Answer("\n".join(lines))
 
@@ -289,4 +333,92 @@ async def switch(
         )
     return Answer(
         f"Switched {flipped.scope} back on for this shop (it was off since {flipped.set_at:%Y-%m-%d %H:%M} UTC)."
+    )
+
+
+REQUESTS_USAGE = (
+    "Say `/requests [returns|cancellations|addresses] [requested|approved|denied]` (the open queue by default), "
+    "then `/approve REF [note]` or `/deny REF [note]`."
+)
+
+
+async def requests(session: AsyncSession, tenant_id: uuid.UUID, args: str, *, now: datetime | None = None) -> Answer:
+    """The queue of returns, cancellations and address changes: the open ones oldest first, or those decided."""
+    kind: RequestKind | None = None
+    wanted = RequestStatus.REQUESTED
+    for word in args.lower().split():
+        if word in QUEUE_WORDS:
+            kind = QUEUE_WORDS[word]
+        elif word in STATUS_WORDS:
+            wanted = STATUS_WORDS[word]
+        else:
+            return Answer(f"Unknown word {word!r}. {REQUESTS_USAGE}")
+    rows = await list_requests(session, tenant_id, kind=kind, status=wanted, limit=REQUESTS_SHOWN)
+    what = f"{kind.value.replace('_', ' ')} requests" if kind else "requests"
+    if not rows:
+        return Answer(f"No {wanted} {what}.")
+    now = now or datetime.now(UTC)
+    decided = wanted is not RequestStatus.REQUESTED
+    columns = ["reference", "kind", "order", "items", "reason", "requested at"]
+    columns += ["decided by", "note"] if decided else ["waiting"]
+    lines = [f"**{len(rows)} {wanted} {what}**", "", f"| {' | '.join(columns)} |", "|" + "---|" * len(columns)]
+    for r in rows:
+        asked = r.requested_at
+        when = f"{asked:%Y-%m-%d %H:%M}" if asked else "–"
+        tail = (
+            f"{_cell(r.decided_by or '–', 60)} | {_cell(r.note or '–', 120)} |"
+            if decided
+            else f"{_waited(now - asked) if asked else '–'} |"
+        )
+        lines.append(
+            f"| {r.reference} | {r.kind.replace('_', ' ')} | {r.order_number} | {_cell(_asked_for(r), 120)} | "
+            f"{_cell(_why(r), 120)} | {when} | {tail}"
+        )
+    if not decided:
+        lines += ["", "Decide with `/approve REF [note]` or `/deny REF [note]`."]
+    return Answer("\n".join(lines))
+
+
+def _asked_for(r: m.OrderRequest) -> str:
+    if r.kind == RequestKind.ADDRESS_CHANGE:
+        parts = [str(v) for v in (r.address or {}).values() if v and isinstance(v, str | int)]
+        return f"to {', '.join(parts)}" if parts else "–"
+    items = [f"{i.get('quantity', 1)}× {i.get('title') or i.get('sku')}" for i in r.items or []]
+    return ", ".join(items) or "whole order"
+
+
+def _why(r: m.OrderRequest) -> str:
+    reason = (r.reason or "").replace("_", " ")
+    return " · ".join(p for p in (reason, r.details or "") if p) or "–"
+
+
+def _waited(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+async def decide_request(
+    session: AsyncSession, tenant_id: uuid.UUID, args: str, *, approve: bool, by: str, jobs: JobQueue | None = None
+) -> Answer:
+    """`/approve REF [note]` or `/deny REF [note]`: decide an open request as `by`, commit, and ask a worker to tell
+    the shop's systems now (without `jobs` the sweeper does, a little later)."""
+    ref, _, note = args.strip().partition(" ")
+    verb = "approve" if approve else "deny"
+    if not ref:
+        return Answer(f"`/{verb}` needs a request's reference from `/requests`, like `/{verb} RMA-7KQ2M4XD`.")
+    try:
+        decided = await decide(session, tenant_id, ref, approve=approve, by=by, note=note.strip() or None)
+    except (RequestNotFound, RequestError) as exc:
+        await session.rollback()
+        return Answer(f"Cannot do that: {exc}.")
+    request, order = decided.request, decided.order
+    await session.commit()
+    await deliver_soon(jobs, tenant_id, [decided.event_id])
+    return Answer(
+        f"{'Approved' if approve else 'Denied'} {request.reference} ({request.kind.replace('_', ' ')} on order "
+        f"{order.number}); the order is now `{order.status}` and the shop's systems are told."
     )

@@ -453,11 +453,11 @@ async def decide(
     request.decided_at = now
     request.note = (note or "").strip()[:500] or None
     request.updated_at = now
-    if request.kind is RequestKind.CANCELLATION:
+    if request.kind == RequestKind.CANCELLATION:
         order.status = OrderStatus.CANCELLED if approve else OrderStatus(request.previous_status or OrderStatus.PAID)
-    elif request.kind is RequestKind.RETURN and not approve:
+    elif request.kind == RequestKind.RETURN and not approve:
         order.status = OrderStatus(request.previous_status or OrderStatus.DELIVERED)
-    elif request.kind is RequestKind.ADDRESS_CHANGE and approve and request.address:
+    elif request.kind == RequestKind.ADDRESS_CHANGE and approve and request.address:
         order.shipping_address = {**(order.shipping_address or {}), **request.address}
     order.updated_at = now
     event = emit(session, tenant_id, DECIDED_EVENTS[(request.kind, approve)], event_data(request, order))

@@ -4,9 +4,11 @@ Operators sign in with their HUB email and password and see only their tenant. E
 the conversation graph as that operator (thread = console conversation); tool calls show as steps, and each
 reply says which engine and prompt answered and what the turn cost. Sensitive actions arrive as Confirm /
 Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/feedback`, `/takeover`, `/reply`,
-`/release`, `/explain`, `/status` and `/switch` (the shop's kill switches) answer with or without a model.
+`/release`, `/explain`, `/status`, `/switch` (the shop's kill switches), `/requests`, `/approve` and `/deny` (returns,
+cancellations, address changes) answer with or without a model.
 Threads are kept in the app's database and can be reopened after a restart; background jobs (bulk SEO, photo
-shoots) report into every open console of their shop as they progress and finish, without the operator asking.
+shoots) report into every open console of their shop as they progress and finish, and a shopper handed to a person
+is announced there, without the operator asking.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from tools.context import Audience
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
     "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/feedback`, `/takeover ID`, `/reply ID text`, `/release ID`, "
-    "`/explain MESSAGE_ID`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`."
+    "`/explain MESSAGE_ID`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`, "
+    "`/requests [returns|cancellations|addresses] [requested|approved|denied]`, `/approve REF [note]`, "
+    "`/deny REF [note]`."
 )
 
 
@@ -99,7 +103,8 @@ async def end() -> None:
 
 
 def _follow_jobs() -> None:
-    """Push the shop's job progress into this console as it happens (Redis pub/sub, no polling)."""
+    """Push the shop's job progress and handed-over conversations into this console as they happen (Redis pub/sub,
+    no polling)."""
     tenant_id, _, _ = _who()
     cl.user_session.set("job_follower", asyncio.create_task(_relay_job_events(tenant_id)))
 
@@ -186,6 +191,12 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
         elif word == "/switch":
             answer = await commands.switch(
                 session, tenant_id, rest, redis=state().redis, prompts=state().prompts, by=f"operator:{actor}"
+            )
+        elif word == "/requests":
+            answer = await commands.requests(session, tenant_id, rest)
+        elif word in ("/approve", "/deny"):
+            answer = await commands.decide_request(
+                session, tenant_id, rest, approve=word == "/approve", by=f"operator:{actor}", jobs=state().jobs
             )
         elif word == "/help":
             answer = commands.Answer(HELP)

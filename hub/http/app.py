@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from hub.http import security
 from hub.http.errors import install_error_handlers
 from hub.http.middleware import REQUEST_ID_PATTERN, RequestContextMiddleware
-from hub.http.routes import audit, catalog, catalog_import, health, images, knowledge, shopify, sync, tenant
+from hub.http.routes import audit, catalog, catalog_import, health, images, knowledge, orders, shopify, sync, tenant
 from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,7 @@ _REQUEST_ID_HEADER = {
 def install_core(app: FastAPI, settings: Settings) -> None:
     """Add the core to `app`: the request context around everything, the documented request id, the security
     layers, the error envelope and the core routes (health, catalog, catalog import, catalog sync, Shopify's
-    webhooks, tenant, images, audit). The service's app factory (`service.app`) builds the app and adds the chat
+    webhooks, tenant, orders and their requests, images, audit). The service's app factory (`service.app`) builds the app and adds the chat
     surfaces after these."""
     _around_everything(app)
     _document_request_id(app)
@@ -73,5 +73,6 @@ def install_core(app: FastAPI, settings: Settings) -> None:
     app.include_router(shopify.router)
     app.include_router(knowledge.router)
     app.include_router(tenant.router)
+    app.include_router(orders.router)
     app.include_router(images.router)
     app.include_router(audit.router)

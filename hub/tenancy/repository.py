@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, QueryableAttribute
 
 from hub.db import models as m
 from hub.db.upsert import upsert_insert
+from hub.text import order_number_spellings
 
 
 class _TenantRow(Protocol):
@@ -183,6 +184,13 @@ class Orders(TenantRepository[m.Order]):
 
     async def by_number(self, number: str) -> m.Order | None:
         return await self.one_where(m.Order.number == number.strip().upper())
+
+    async def find(self, number: str) -> m.Order | None:
+        """The order a person's spelling of its number names: `#a10001` and `A 10001` find `A-10001`, `1001` finds
+        an imported Shopify `#1001` (`hub.text.order_number_spellings`, the likeliest spelling first)."""
+        spellings = order_number_spellings(number)
+        found = {o.number: o for o in await self.list(m.Order.number.in_(spellings))}
+        return next((found[n] for n in spellings if n in found), None)
 
 
 class Policies(TenantRepository[m.PolicyDocument]):

@@ -23,6 +23,7 @@ from service.cli.knowledge import knowledge_app
 from service.cli.ops import status_command, switch_app
 from service.cli.people import customers_app, orders_app
 from service.cli.prompts import prompts_app
+from service.cli.requests import returns_app
 from service.cli.shopify import shopify_app
 from service.cli.usage import usage_app
 
@@ -61,6 +62,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(customers_app, name="customers")
 app.add_typer(orders_app, name="orders")
+app.add_typer(returns_app, name="returns")
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(widget_app, name="widget")

@@ -1,13 +1,11 @@
-"""Let operators read their own tenant and its orders, and admins change its settings."""
+"""Let operators read their own tenant, and admins change its settings."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -15,7 +13,7 @@ from hub.audit.events import record
 from hub.db import models as m
 from hub.http.deps import AdminKey, OperatorKey, Resources, Session, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_responses
-from hub.http.limits import MAX_JSON_BODY, NO_NUL
+from hub.http.limits import MAX_JSON_BODY
 from hub.prompting.registry import PromptError
 from hub.tenancy.config import TenantConfig
 from hub.tenancy.pins import PinRefused, approve_pins
@@ -33,46 +31,12 @@ class TenantOut(BaseModel):
     role: m.ApiKeyRole
 
 
-class OrderOut(BaseModel):
-    number: str
-    status: m.OrderStatus
-    customer_email: str
-    items: list[dict[str, Any]]
-    total: Decimal
-    currency: str
-    carrier: str | None
-    tracking_number: str | None
-    eta: date | None
-    placed_at: datetime
-
-
 @router.get("/tenant")
 async def get_tenant(auth: OperatorKey, session: Session) -> TenantOut:
     """Return the tenant the operator key belongs to, with its settings."""
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None  # the key lookup joined on an active tenant
     return TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, settings=tenant.settings, role=auth.caller.role)
-
-
-@router.get("/orders/{number}", responses=error_responses((404, "No such order in this tenant."), 422))
-async def get_order(auth: OperatorKey, number: Annotated[str, Path(max_length=32, pattern=NO_NUL)]) -> OrderOut:
-    """Return one of this tenant's orders by number."""
-    order = await auth.data.orders.by_number(number)
-    if order is None:
-        raise ApiError(404, "unknown_order", f"Unknown order {number!r}")
-    customer = await auth.data.customers.get(order.customer_id)
-    return OrderOut(
-        number=order.number,
-        status=m.OrderStatus(order.status),
-        customer_email=customer.email if customer else "",
-        items=order.items,
-        total=order.total,
-        currency=order.currency,
-        carrier=order.carrier,
-        tracking_number=order.tracking_number,
-        eta=order.eta,
-        placed_at=order.placed_at,
-    )
 
 
 class TenantPatch(BaseModel):
