@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +20,9 @@ from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
+from hub.shop_events.delivery import deliver_due, open_client, webhook_secret
 from tests.service.test_chat_api import client_for, say
+from tests.service.test_shop_events import ShopReceiver
 
 
 @pytest.fixture
@@ -228,3 +233,49 @@ async def test_with_a_model_the_tool_records_only_after_the_shoppers_yes(
     llm.default = reply("Your cancellation CXL-ZZZZ9999 was approved and refunded.")
     lied = await say(chat_with_model, key, "llm-2", f"any news on the cancellation of {number}? {email}")
     assert "CXL-ZZZZ9999" not in lied["reply"] and lied["engine"] == "deterministic"
+
+
+async def test_the_shop_hears_of_the_request_and_the_decision_signed_and_retried(
+    chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine, app_settings: Settings
+) -> None:
+    """A cancellation asked for in the widget reaches the shop's webhook, signed, after one failed try; the operator's
+    approval (over the API) cancels the order and reaches the shop too."""
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        tenant = await session.get(m.Tenant, uuid.UUID(demo.tenant_id))
+        assert tenant is not None
+        secret = webhook_secret(app_settings.secret_key.get_secret_value(), tenant)
+    with ShopReceiver(secret=secret) as shop:
+        async with sessions() as session:
+            tenant = await session.get(m.Tenant, uuid.UUID(demo.tenant_id))
+            assert tenant is not None
+            tenant.settings = {**tenant.settings, "webhook_url": shop.url}
+            await session.commit()
+        shop.answer(503)
+        number, email = demo.unfulfilled_order_id, demo.unfulfilled_order_email
+        await say(chat, demo.storefront_key, "ev-1", f"please cancel my order {number}, {email}")
+        await say(chat, demo.storefront_key, "ev-1", "yes")
+        [request] = await requests_of(engine, number)
+        settings = app_settings.model_copy(update={"shop_webhook_backoff_s": 0.01, "shop_webhook_backoff_max_s": 0.01})
+        async with open_client(settings) as client:
+            assert (await deliver_due(sessions, settings, client))["failed"] == 1
+            await asyncio.sleep(0.05)
+            assert (await deliver_due(sessions, settings, client))["delivered"] == 1
+            [refused, accepted] = shop.received
+            assert refused.status == 503 and accepted.verified and accepted.body == refused.body
+            body = json.loads(accepted.body)
+            assert body["type"] == "order.cancel_requested" and body["data"]["request"]["reference"] == request.reference
+            assert body["data"]["order"]["status"] == "cancel_requested"
+            approved = await chat.post(
+                f"/v1/cancellations/{request.reference}/approve",
+                json={"note": "refund via Shopify"},
+                headers={"X-Hub-Key": demo.operator_key},
+            )
+            assert approved.status_code == 200, approved.text
+            assert (await deliver_due(sessions, settings, client))["delivered"] == 1
+        decided = json.loads(shop.accepted[-1].body)
+        assert decided["type"] == "order.cancelled" and decided["data"]["order"]["status"] == "cancelled"
+    shown = await chat.get(f"/v1/orders/{number}", headers={"X-Hub-Key": demo.operator_key})
+    assert shown.json()["status"] == "cancelled"
+    again = await say(chat, demo.storefront_key, "ev-2", f"cancel {number} {email}")
+    assert "cancelled" in again["reply"] and len(await requests_of(engine, number)) == 1
