@@ -407,7 +407,8 @@ def _event(name: str, data: object) -> bytes:
     responses={200: {"content": {"text/event-stream": {}}}, **_TURN_ERRORS},
 )
 async def chat_stream(body: ChatIn, auth: Shopper, session: Session, request: Request) -> StreamingResponse:
-    """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done`.
+    """Answer as server-sent events: `meta`, then `delta` pieces of the reply, then `done` with the choices to
+    offer under it (`quick_replies`: tapping one sends its title as the next message).
 
     The reply is validated whole before its first piece is sent: a shopper never sees model text
     that the validators would have rejected.
@@ -420,7 +421,8 @@ async def chat_stream(body: ChatIn, auth: Shopper, session: Session, request: Re
         for start in range(0, len(words), _WORDS_PER_DELTA):
             piece = " ".join(words[start : start + _WORDS_PER_DELTA])
             yield _event("delta", {"text": piece if start == 0 else " " + piece})
-        yield _event("done", {"message_id": str(out.message_id)})
+        choices = [q.model_dump(mode="json", exclude_none=True) for q in out.quick_replies]
+        yield _event("done", {"message_id": str(out.message_id), "quick_replies": choices})
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -446,6 +446,7 @@ class Conversations:
         tool_names = [c["tool"] for c in calls if c["status"] == "ok"]
         sent = any(r["step"] in MODEL_ATTEMPTS for r in state.get("rungs", []))
         prompt_ref = deps.prompt.ref if sent else None
+        quick_replies = [QuickReply.model_validate(q) for q in output.get("quick_replies") or []]
         message = _message(
             tenant.id,
             conversation.id,
@@ -456,7 +457,7 @@ class Conversations:
                 "handoff": state.get("handoff"),
                 "awaiting": [a.model_dump() for a in awaiting],
                 "request_id": request_id,
-                "quick_replies": state.get("quick_replies") or [],
+                "quick_replies": [q.model_dump(exclude_none=True) for q in quick_replies],
             },
             intent=state.get("intent"),
             engine=engine,
@@ -530,7 +531,7 @@ class Conversations:
             awaiting=awaiting,
             handled_by="human" if handed_over or conversation.status == m.ConversationStatus.HUMAN else "bot",
             language=deps.language,
-            quick_replies=[QuickReply.model_validate(q) for q in state.get("quick_replies") or []],
+            quick_replies=quick_replies,
         )
 
     async def _write(

@@ -134,6 +134,12 @@
     "input { flex: 1; border: 1px solid #D1D5DB; border-radius: 8px; padding: 8px 10px; font-size: 14px; color: #111827; background: #fff; }",
     ".send { background: var(--hub-accent); color: #111827; border: none; border-radius: 8px; padding: 0 14px; font-weight: 600; cursor: pointer; }",
     "button:disabled { opacity: .5; cursor: default; }",
+    ".choices { align-self: flex-start; max-width: 88%; display: flex; flex-wrap: wrap; gap: 6px; }",
+    ".choice { background: #fff; border: 1px solid var(--hub-accent); color: #111827; border-radius: 16px;",
+    "  padding: 6px 12px; min-height: 32px; font-size: 13px; line-height: 1.3; cursor: pointer; text-align: left;",
+    "  max-width: 100%; overflow-wrap: anywhere; display: flex; flex-direction: column; justify-content: center; }",
+    ".choice:hover { background: #FFFBEB; }",
+    ".choice-detail { color: #6B7280; font-size: 12px; }",
   ].join("\n");
 
   // --- the widget's DOM --------------------------------------------------------------------------------
@@ -294,6 +300,53 @@
     shown.node.dataset.state = "done";
   }
 
+  // Quick replies: the choices the assistant offers with its latest message (confirm or not, which item, why).
+  // Choosing one sends its title, as if the shopper had typed it; any new message takes them away.
+  var choices = null;
+
+  function slimChoices(list) {
+    if (!Array.isArray(list)) return [];
+    return list.filter(function (c) {
+      return c && typeof c === "object" && typeof c.title === "string" && c.title.trim();
+    }).slice(0, 20).map(function (c) {
+      var slim = { id: String(c.id), title: c.title };
+      if (typeof c.description === "string" && c.description) slim.description = c.description;
+      return slim;
+    });
+  }
+
+  function clearChoices() {
+    if (choices) choices.remove();
+    choices = null;
+  }
+
+  function showChoices(list) {
+    clearChoices();
+    if (!list.length) return;
+    choices = el("div", "choices");
+    choices.setAttribute("role", "group");
+    choices.setAttribute("aria-label", "Suggested replies");
+    list.forEach(function (choice) {
+      var button = el("button", "choice");
+      button.type = "button";
+      button.dataset.choice = choice.id;
+      button.appendChild(el("span", "choice-title", choice.title));
+      var label = choice.title;
+      if (choice.description) {
+        button.appendChild(el("span", "choice-detail", choice.description));
+        label += ", " + choice.description;
+      }
+      button.setAttribute("aria-label", "Reply: " + label);
+      button.addEventListener("click", function () {
+        if (busy) return;
+        send(choice.title);
+      });
+      choices.appendChild(button);
+    });
+    log.appendChild(choices);
+    scrollToEnd();
+  }
+
   function remember(msg) {
     state.messages.push(msg);
     saveState();
@@ -376,6 +429,7 @@
     text = text.trim();
     if (busy || !text) return;
     setBusy(true);
+    clearChoices();
     messageNode("shopper", text).node.dataset.state = "done";
     remember({ from: "shopper", text: text });
 
@@ -384,6 +438,7 @@
     reply.body.classList.add("typing");
     var replyText = "";
     var products = [];
+    var offered = [];
     var done = false;
     var failure = null;
     try {
@@ -409,6 +464,7 @@
             scrollToEnd();
           } else if (name === "done") {
             done = true;
+            offered = slimChoices(data && data.quick_replies);
           }
         });
         if (!done) failure = "The answer was cut off. Please try again.";
@@ -419,7 +475,8 @@
     reply.body.classList.remove("typing");
     if (replyText) {
       reply.node.dataset.state = done ? "done" : "incomplete";
-      remember({ from: "assistant", text: replyText, products: products.map(slimProduct) });
+      remember({ from: "assistant", text: replyText, products: products.map(slimProduct), quick_replies: offered });
+      if (done) showChoices(offered);
     } else {
       reply.node.remove();
     }
@@ -455,6 +512,7 @@
     if (found && Array.isArray(found.messages)) {
       found.messages.forEach(function (msg) {
         if (!msg || typeof msg.content !== "string") return;
+        clearChoices();
         messageNode("human", msg.content).node.dataset.state = "done";
         remember({ from: "human", text: msg.content });
         if (typeof msg.id === "string") state.humanSince = msg.id;
@@ -513,6 +571,8 @@
     hello.node.dataset.state = "done";
     hello.node.dataset.greeting = "true";
     state.messages.forEach(renderStored);
+    var last = state.messages[state.messages.length - 1];
+    if (last && last.from === "assistant") showChoices(slimChoices(last.quick_replies));
     saveState();
     if (state.open) setOpen(true, false); // reopened on the next page, without taking the page's focus
     if (state.humanSince) followHuman(state.humanSince);

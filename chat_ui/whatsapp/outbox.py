@@ -27,10 +27,13 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from agents.engine import QuickReply
+from chat_ui.whatsapp.choices import MAX_BODY, offer
 from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
 from chat_ui.whatsapp.events import StatusUpdate
 from chat_ui.whatsapp.graph_api import GraphApi, GraphApiError
 from hub.db import models as m
+from hub.languages import Language
 from hub.metrics import observe_delivery_unconfirmed
 
 log = structlog.get_logger(__name__)
@@ -130,6 +133,17 @@ def text_body(to: str, text: str) -> dict[str, Any]:
     }
 
 
+def interactive_body(to: str, text: str, interactive: dict[str, Any]) -> dict[str, Any]:
+    """An interactive message (reply buttons or a list): `interactive` is the Cloud API object less its body."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "interactive",
+        "interactive": {**interactive, "body": {"text": text}},
+    }
+
+
 def template_body(to: str, template: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(template, dict):
         name, language = str(template["name"]), str(template.get("language") or DEFAULT_TEMPLATE_LANGUAGE)
@@ -152,11 +166,16 @@ def plan(
     account_config: Mapping[str, Any],
     kind: m.DeliveryKind = m.DeliveryKind.REPLY,
     now: datetime,
+    choices: Sequence[QuickReply] = (),
+    language: Language = "en",
 ) -> list[m.MessageDelivery]:
     """Add the pending deliveries that carry `message` to the customer; the caller commits with the message.
 
-    Inside the window the text goes out, split as needed. Outside it only the tenant's approved template
-    may go (a reply, never a notice); with none configured the delivery is recorded as not sent.
+    Inside the window the text goes out, split as needed; with `choices` (quick replies, labelled in `language`)
+    its last part is an interactive message of reply buttons or a list (`chat_ui.whatsapp.choices`), cut to an
+    interactive body's 1024 characters, or more than ten choices are numbered lines at the end of the text. Like
+    any free-form message, an interactive one goes only inside the window. Outside it only the tenant's approved
+    template may go (a reply, never a notice); with none configured the delivery is recorded as not sent.
     """
     to = conversation.external_ref
     rows: list[m.MessageDelivery] = []
@@ -187,8 +206,19 @@ def plan(
         rows.append(row)
 
     if window_open(conversation, now):
-        for seq, part in enumerate(split_text(message.content), start=1):
-            add(seq, kind, text_body(to, part))
+        chosen = offer(choices, language)
+        content = message.content
+        if chosen is not None and chosen.interactive is None:
+            content = f"{content.rstrip()}\n\n{chosen.lines}"
+        parts = split_text(content)
+        interactive = chosen.interactive if chosen is not None and parts else None
+        if interactive is not None:  # only the last part carries the choices, in an interactive body's length
+            parts = [*parts[:-1], *split_text(parts[-1], MAX_BODY)]
+        for seq, part in enumerate(parts, start=1):
+            if interactive is not None and seq == len(parts):
+                add(seq, kind, interactive_body(to, part, interactive))
+            else:
+                add(seq, kind, text_body(to, part))
     elif kind == m.DeliveryKind.REPLY and (template := account_config.get(TEMPLATE_KEY)):
         add(1, m.DeliveryKind.TEMPLATE, template_body(to, template))
     else:

@@ -387,7 +387,15 @@ class WhatsAppChannel:
             conversation_update=changes,
         )
         reply = Reply(result.message_id, result.reply)
-        return plan(session, conversation=conversation, message=reply, account_config=account.config, now=now)
+        return plan(
+            session,
+            conversation=conversation,
+            message=reply,
+            account_config=account.config,
+            now=now,
+            choices=result.quick_replies,
+            language=result.language,
+        )
 
 
 async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message_id: str) -> Seen:
