@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from agents import flows
 from agents.actions import Action, action_of
 from agents.entities import CatalogIndex, Entities, extract_entities
-from agents.replies import N_, QuickReply, Replies
+from agents.replies import N_, Replies
 from agents.router import IntentRouter
+from agents.state import EngineTurn, Pending
 from hub.db.models import OrderStatus
 from hub.languages import Language
-from hub.order_requests import ReturnReason
 from hub.prompting.outputs import Intent
 from tools import engagement as eng
 from tools.context import ToolContext, ToolError
@@ -83,48 +83,10 @@ def _courtesy_only(text: str) -> bool:
     return short and _COURTESY_ONLY.fullmatch(text.casefold()) is not None and re.search(r"[^\W\d_]", text) is not None
 
 
-class Pending(BaseModel):
-    """What the engine asked for and is waiting on; kept in the conversation state between turns."""
-
-    intent: Intent | None = None
-    order_number: str | None = None
-    contact: str | None = None
-    action: Action | None = None
-    """A return, cancellation, address change or request status being walked through (`agents.flows`)."""
-    step: str | None = None
-    """The flow's open question: `identify`, `items`, `reason`, `condition`, `address` or `confirm`."""
-    items: list[str] | None = None
-    """SKUs chosen to return."""
-    choices: list[list[str]] | None = None
-    """The items offered to choose from, as [sku, title]."""
-    reason: ReturnReason | None = None
-    details: str | None = None
-    condition_ok: bool | None = None
-    address: dict[str, str] | None = None
-    country: str | None = None
-    """The order's delivery country: a typed address without one is read as being there."""
-
-
 @dataclass(frozen=True)
 class ShopVoice:
     name: str
     tone: str = "friendly and concise"
-
-
-@dataclass
-class EngineTurn:
-    reply: str
-    intent: Intent
-    pending: Pending
-    language: Language = "en"
-    """The language `reply` is written in."""
-    tools: list[str] = field(default_factory=list)
-    args: list[dict[str, object]] = field(default_factory=list)
-    """Each tool call's arguments, in the order of `tools`."""
-    outputs: list[BaseModel] = field(default_factory=list)
-    products: list[eng.ProductCard] = field(default_factory=list)
-    handoff: eng.HandoffResult | None = None
-    quick_replies: list[QuickReply] = field(default_factory=list)
 
 
 def _stock_phrase(r: Replies, card: eng.ProductCard | eng.VariantInfo) -> str:

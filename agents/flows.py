@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.actions import Action, fold, items_in, reason_in, reference_in
 from agents.replies import N_, QuickReply, Replies
+from agents.state import EngineTurn, Pending
 from hub.addresses import Address, read_address
 from hub.db.models import RequestKind, RequestStatus
 from hub.languages import affirmation
@@ -21,7 +22,6 @@ from hub.prompting.outputs import Intent
 from tools import order_actions as oa
 
 if TYPE_CHECKING:
-    from agents.engine import EngineTurn, Pending
     from agents.entities import Entities
 
 INTENTS = {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agents.engine import QuickReply
+from agents.replies import QuickReply
 from hub.languages import Language
 
 MAX_BUTTONS = 3

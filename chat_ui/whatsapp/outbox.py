@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from agents.engine import QuickReply
+from agents.replies import QuickReply
 from chat_ui.whatsapp.choices import MAX_BODY, offer
 from chat_ui.whatsapp.constants import WEBHOOK_SOURCE
 from chat_ui.whatsapp.events import StatusUpdate

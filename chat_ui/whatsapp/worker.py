@@ -36,6 +36,7 @@ from redis.exceptions import LockError
 from sqlalchemy import exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chat_ui.handoff_news import announce_handoff
 from chat_ui.whatsapp.accounts import Account, AccountDirectory, open_accounts
 from chat_ui.whatsapp.constants import (
     ACCOUNTS,
@@ -61,7 +62,7 @@ from chat_ui.whatsapp.ledger import claim
 from chat_ui.whatsapp.outbox import deliver_pending, plan
 from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.process import CONVERSATIONS
-from graphs.turns import Conversations, Speaker
+from graphs.turns import Conversations, Speaker, TurnResult
 from hub.audit.events import record
 from hub.db import models as m
 from hub.encryption import SecretBox
@@ -153,6 +154,8 @@ class WhatsAppChannel:
     accounts: AccountDirectory
     statuses: StatusLedger
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    jobs: JobQueue | None = None
+    """Where a handoff's alert to the shop's consoles is published; None: no alert (the handoff list still shows it)."""
 
     async def handle_webhook(self, body: str, tenants: Mapping[str, str]) -> dict[str, int]:
         """Handle one webhook's events for the numbers it was verified for; return counts of processed, duplicate
@@ -272,12 +275,15 @@ class WhatsAppChannel:
             customer_phone=wa_id,
         )
         async with self.sessions() as session:
-            planned = await self._record(session, account, conversation, seen.customer_id, speaker, event)
+            answered: list[TurnResult] = []
+            planned = await self._record(session, account, conversation, seen.customer_id, speaker, event, answered)
             if not await claim(session, [(tenant.id, event.id)]):
                 await session.rollback()  # another worker committed it meanwhile
                 log.info("whatsapp_duplicate_message", message_id=event.id)
                 return "duplicate", await self._drain(account, conversation)
             await session.commit()
+            for result in answered:
+                await announce_handoff(session, self.jobs, tenant.id, result)
             if not planned and not seen.pending:
                 return "processed", 0
             sent = await deliver_pending(
@@ -306,9 +312,10 @@ class WhatsAppChannel:
         customer_id: uuid.UUID | None,
         speaker: Speaker,
         event: InboundMessage,
+        answered: list[TurnResult],
     ) -> list[m.MessageDelivery]:
         """Add the message and whatever answers it, with the answer's planned deliveries (returned); the caller
-        commits.
+        commits. A turn the bot ran is appended to `answered`, for what follows the commit (a handoff's alert).
 
         `conversation` is detached: its changes are written with one UPDATE (the turn's own, when a turn runs), and
         its attributes changed in memory for `plan` to see.
@@ -386,6 +393,7 @@ class WhatsAppChannel:
             conversation=conversation,
             conversation_update=changes,
         )
+        answered.append(result)
         reply = Reply(result.message_id, result.reply)
         return plan(
             session,
@@ -527,6 +535,7 @@ def register_jobs(queue: JobQueue) -> None:
             settings=res.settings,
             accounts=res.extra[ACCOUNTS],
             statuses=res.extra[STATUSES],
+            jobs=queue,
         )
 
     @queue.task(WEBHOOK_TASK, timeout_s=EVENTS_TIMEOUT_S)

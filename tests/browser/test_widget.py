@@ -20,7 +20,6 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
-from agents.engine import QuickReply
 from chat_ui import handoff
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
@@ -28,7 +27,6 @@ from hub.db.migrate import upgrade
 from hub.seed.demo import DemoCredentials, seed_demo
 from hub.settings import Settings
 from tests.browser.conftest import serving
-from tests.offered_choices import offer_choices
 from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
@@ -315,30 +313,20 @@ def test_the_widget_on_a_site_the_shop_does_not_allow_cannot_chat(page: Page, st
     expect(chat.locator(".title")).to_have_text("Chat with us")  # the shop's name was not readable either
 
 
-def test_choices_offered_with_a_reply_are_buttons_that_send_their_title_on_a_phone(
-    page: Page, storefront: Storefront, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_return_offers_its_choices_as_buttons_that_send_their_title_on_a_phone(
+    page: Page, storefront: Storefront, tmp_path: Path
 ) -> None:
-    reasons = [
-        QuickReply(id="reason:damaged", title="It arrived damaged", description="Torn, stained or broken"),
-        QuickReply(id="reason:size", title="Wrong size"),
-        QuickReply(id="reason:mind", title="Changed my mind"),
-    ]
-    said = offer_choices(monkeypatch, reasons, when=lambda text: "return" in text)
+    creds = storefront.creds
     page.set_viewport_size({"width": 360, "height": 740})
     chat = open_widget(page, storefront.shop_url)
-    _, events = ask(page, chat, "I want to return my hoodie")
-    assert events[-1][0] == "done" and [c["title"] for c in events[-1][1]["quick_replies"]] == [
-        "It arrived damaged",
-        "Wrong size",
-        "Changed my mind",
-    ]
+    _, events = ask(page, chat, f"I want to return my order {creds.delivered_order_id}, {creds.delivered_order_email}")
+    reasons = ["Doesn't fit", "Not as described", "Damaged or faulty", "Wrong item sent", "Changed my mind"]
+    assert events[-1][0] == "done" and [c["title"] for c in events[-1][1]["quick_replies"]][:5] == reasons
     offered = chat.get_by_role("group", name="Suggested replies")
     buttons = offered.get_by_role("button")
-    expect(buttons).to_have_count(3)
-    expect(buttons.nth(0)).to_have_accessible_name("Reply: It arrived damaged, Torn, stained or broken")
-    expect(buttons.nth(0)).to_contain_text("Torn, stained or broken")
-    expect(buttons.nth(1)).to_have_accessible_name("Reply: Wrong size")
-    for n in range(3):
+    expect(buttons).to_have_count(6)
+    expect(buttons.nth(0)).to_have_accessible_name("Reply: Doesn't fit")
+    for n in range(6):
         box = buttons.nth(n).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, "the choices fit a phone"
     assert offered.evaluate("group => group.previousElementSibling.dataset.from") == "assistant", "under the reply"
@@ -347,14 +335,20 @@ def test_choices_offered_with_a_reply_are_buttons_that_send_their_title_on_a_pho
     page.reload()  # the latest reply's choices are offered again
     chat = page.locator("#hub-chat-widget")
     buttons = chat.get_by_role("group", name="Suggested replies").get_by_role("button")
-    expect(buttons).to_have_count(3)
+    expect(buttons).to_have_count(6)
     replies = chat.locator('.msg.assistant[data-state="done"]')
     before = replies.count()
-    buttons.nth(1).focus()
+    buttons.nth(2).focus()
     with page.expect_response(lambda r: r.url.endswith("/v1/chat/stream")) as sent:
         page.keyboard.press("Enter")  # a choice is a button: the keyboard takes it as well as a tap
-    assert json.loads(sent.value.request.post_data or "{}")["message"] == "Wrong size"
+    assert json.loads(sent.value.request.post_data or "{}")["message"] == "Damaged or faulty"
     expect(replies).to_have_count(before + 1)
-    expect(chat.locator(".msg.shopper").last).to_have_text("Wrong size")
+    expect(chat.locator(".msg.shopper").last).to_have_text("Damaged or faulty")
+    # the turn read the title as if typed: a damaged item skips the condition question, straight to confirming
+    expect(replies.last).to_contain_text("Shall I go ahead?")
+    confirm = chat.get_by_role("group", name="Suggested replies").get_by_role("button")
+    expect(confirm).to_have_count(2)
+    confirm.nth(0).click()
+    expect(replies).to_have_count(before + 2)
+    expect(replies.last).to_contain_text("RMA-")
     expect(chat.locator(".choices")).to_have_count(0)
-    assert said[-1] == "Wrong size", "the turn read the choice's title, as if typed"

@@ -148,7 +148,9 @@ async def test_the_model_looks_up_products_with_tools_and_its_grounded_reply_is_
     first = out["products"][0]
     assert out["reply"] == f"The {first['title']} ({first['sku']}) is ${first['price']}."
     offered = {t["function"]["name"] for t in llm.requests[0].body["tools"]}
-    assert offered == {spec.name for spec in [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS]}, "a shopper's model is offered shopper tools only"
+    assert offered == {spec.name for spec in [*ENGAGEMENT_TOOLS, *ORDER_ACTION_TOOLS]}, (
+        "a shopper's model is offered shopper tools only"
+    )
     assert "Northwind Threads" in llm.requests[0].messages[0]["content"]
 
 

@@ -212,8 +212,11 @@ async def test_the_engine_answers_in_the_shoppers_language(
     answer = policy.outputs[0]
     assert isinstance(answer, eng.PolicyAnswerResult) and answer.found
     passage = answer.passages[0]
-    assert policy.reply.startswith(says.cited) and policy.reply.endswith(f": {passage.text}"), policy.reply
-    assert_no_english_template(language, policy.reply.removesuffix(passage.text))
+    quoted, _, offer = policy.reply.partition("\n\n")  # the policy, then the offer to start a return
+    assert quoted.startswith(says.cited) and quoted.endswith(f": {passage.text}"), policy.reply
+    assert offer and policy.pending.action == "return", "the shopper can go on to start one"
+    assert_no_english_template(language, quoted.removesuffix(passage.text))
+    assert_no_english_template(language, offer)
 
     if english:  # what English shoppers read is unchanged, and the validator still reads every fact in it
         assert (

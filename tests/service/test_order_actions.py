@@ -100,7 +100,9 @@ async def test_a_return_is_walked_through_confirmed_once_and_sent_to_the_shop(
     assert request.status == m.RequestStatus.REQUESTED and request.reason == "doesnt_fit"
     assert "refund" not in done["reply"].split("Refunds are made once")[0].lower(), "no refund is promised"
     assert (await order(engine, number)).status == m.OrderStatus.RETURN_REQUESTED
-    [event] = [e for e in await events(engine, "return.requested") if e.data["request"]["reference"] == request.reference]
+    [event] = [
+        e for e in await events(engine, "return.requested") if e.data["request"]["reference"] == request.reference
+    ]
     assert event.data["order"]["number"] == number and event.status == m.EventStatus.PENDING
     # asking again, in this conversation or another, makes no second request
     again = await say(chat, key, "ret-2", f"I want to return order {number}, my email is {email}")
@@ -165,7 +167,9 @@ async def test_an_address_change_asks_for_what_is_missing_then_records_the_check
     }
 
 
-async def test_returns_the_policy_does_not_allow(chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine) -> None:
+async def test_returns_the_policy_does_not_allow(
+    chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
+) -> None:
     key = demo.storefront_key
     early = await say(chat, key, "ne-1", f"I want to return {demo.sample_order_id}, {demo.sample_order_email}")
     assert "hasn't been delivered yet" in early["reply"]
@@ -208,7 +212,7 @@ async def test_with_a_model_the_tool_records_only_after_the_shoppers_yes(
     key, number, email = demo.storefront_key, demo.unfulfilled_order_id, demo.unfulfilled_order_email
     args = {"order_number": number, "email_or_phone": email}
 
-    def propose(messages: list[dict]):  # noqa: ANN202 - the scripted server's step
+    def propose(messages: list[dict]):
         result = last_tool_result(messages)
         assert result["outcome"] == "needs_confirmation"
         return reply(f"I can ask the shop to cancel order {number}. Shall I go ahead?")
@@ -219,7 +223,7 @@ async def test_with_a_model_the_tool_records_only_after_the_shoppers_yes(
     assert first["engine"] == "llm" and [q["id"] for q in first["quick_replies"]] == ["yes", "no"]
     assert await requests_of(engine, number) == []
 
-    def confirmed(messages: list[dict]):  # noqa: ANN202
+    def confirmed(messages: list[dict]):
         result = last_tool_result(messages)
         return reply(f"Done: cancellation requested for order {number}, reference {result['reference']}.")
 
@@ -264,7 +268,9 @@ async def test_the_shop_hears_of_the_request_and_the_decision_signed_and_retried
             [refused, accepted] = shop.received
             assert refused.status == 503 and accepted.verified and accepted.body == refused.body
             body = json.loads(accepted.body)
-            assert body["type"] == "order.cancel_requested" and body["data"]["request"]["reference"] == request.reference
+            assert (
+                body["type"] == "order.cancel_requested" and body["data"]["request"]["reference"] == request.reference
+            )
             assert body["data"]["order"]["status"] == "cancel_requested"
             approved = await chat.post(
                 f"/v1/cancellations/{request.reference}/approve",

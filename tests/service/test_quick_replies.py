@@ -1,9 +1,6 @@
-"""Quick replies on both shopper channels: the widget API returns and stores them, WhatsApp sends them as reply
-buttons and reads a tapped one back as its title.
-
-Until the engine's own flows offer choices, `tests.offered_choices` makes the real graph's answer to chosen messages
-carry them; everything after the graph (the turn runner, the API, the worker, the outbox) is the real code.
-"""
+"""Quick replies on both shopper channels, offered by the engine's own flows (a cancellation's Yes and No, a return's
+reasons): the widget API returns and stores them, WhatsApp sends them as reply buttons or a list and reads a tapped
+one back as its title, which carries the flow on."""
 
 # ruff: noqa: F811 — tests take the fixtures imported from the channel's main tests as arguments
 
@@ -18,13 +15,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from agents.engine import QuickReply
+from agents.replies import QuickReply
 from chat_ui.whatsapp.graph_api import open_graph_api
 from chat_ui.whatsapp.outbox import deliver_pending, plan
 from hub.db import models as m
 from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
-from tests.offered_choices import offer_choices
 from tests.service.test_whatsapp import (  # noqa: F401 — its fixtures, shared
     SHOPPER,
     Channel,
@@ -37,11 +33,7 @@ from tests.service.test_whatsapp import (  # noqa: F401 — its fixtures, shared
 
 pytestmark = pytest.mark.timeout(60)
 
-CONFIRM = [QuickReply(id="yes", title="Yes"), QuickReply(id="no", title="No, keep it")]
-REASONS = [
-    QuickReply(id="reason:damaged", title="It arrived damaged", description="Torn, stained or broken"),
-    QuickReply(id="reason:size", title="Wrong size"),
-]
+CONFIRM = [{"id": "yes", "title": "Yes, go ahead"}, {"id": "no", "title": "No"}]
 
 
 def _events(body: str) -> list[tuple[str, dict]]:
@@ -53,86 +45,79 @@ def _events(body: str) -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_chat_api_returns_the_choices_offered_and_keeps_them_on_the_stored_reply(
-    api: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    api: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
 ) -> None:
-    offer_choices(monkeypatch, REASONS, when=lambda text: "return" in text)
     headers = {"X-Hub-Key": demo.storefront_key}
     plain = await api.post("/v1/chat", json={"session_id": "qr-1", "message": "hello"}, headers=headers)
     assert plain.status_code == 200 and plain.json()["quick_replies"] == []
 
-    out = await api.post("/v1/chat", json={"session_id": "qr-1", "message": "I want to return it"}, headers=headers)
+    cancel = f"please cancel my order {demo.unfulfilled_order_id}, {demo.unfulfilled_order_email}"
+    out = await api.post("/v1/chat", json={"session_id": "qr-1", "message": cancel}, headers=headers)
     body = out.json()
-    assert out.status_code == 200 and body["reply"] and body["intent"]
-    assert body["quick_replies"] == [
-        {"id": "reason:damaged", "title": "It arrived damaged", "description": "Torn, stained or broken"},
-        {"id": "reason:size", "title": "Wrong size", "description": None},
-    ]
+    assert out.status_code == 200 and "Shall I go ahead?" in body["reply"]
+    assert body["quick_replies"] == [{**c, "description": None} for c in CONFIRM]
     stored = await session.get(m.Message, uuid.UUID(body["message_id"]))
-    assert stored is not None and stored.meta["quick_replies"] == [
-        {"id": "reason:damaged", "title": "It arrived damaged", "description": "Torn, stained or broken"},
-        {"id": "reason:size", "title": "Wrong size"},
-    ], "a reload can offer them again"
+    assert stored is not None and stored.meta["quick_replies"] == CONFIRM, "a reload can offer them again"
 
-    streamed = await api.post(
-        "/v1/chat/stream", json={"session_id": "qr-2", "message": "can I return this?"}, headers=headers
-    )
+    streamed = await api.post("/v1/chat/stream", json={"session_id": "qr-2", "message": cancel}, headers=headers)
     events = _events(streamed.text)
     [(_, done)] = [e for e in events if e[0] == "done"]
     assert events[-1][0] == "done" and done["message_id"] == events[0][1]["message_id"]
-    assert done["quick_replies"] == [
-        {"id": "reason:damaged", "title": "It arrived damaged", "description": "Torn, stained or broken"},
-        {"id": "reason:size", "title": "Wrong size"},
-    ]
-    plain_stream = await api.post("/v1/chat/stream", json={"session_id": "qr-2", "message": "thanks"}, headers=headers)
+    assert done["quick_replies"] == CONFIRM
+    plain_stream = await api.post("/v1/chat/stream", json={"session_id": "qr-3", "message": "thanks"}, headers=headers)
     assert _events(plain_stream.text)[-1][1]["quick_replies"] == []
 
 
-async def test_whatsapp_offers_choices_as_reply_buttons_and_a_tap_reaches_the_turn_as_its_title(
-    channel: Channel, monkeypatch: pytest.MonkeyPatch
+async def test_whatsapp_offers_choices_as_reply_buttons_and_a_tap_confirms_the_request(
+    channel: Channel, engine: AsyncEngine
 ) -> None:
-    said = offer_choices(monkeypatch, CONFIRM, when=lambda text: "return" in text)
-    await channel.say("I'd like to return my hoodie")
+    demo = channel.demo
+    await channel.say(f"I want to cancel my order {demo.unfulfilled_order_id}, email {demo.unfulfilled_order_email}")
     [send] = channel.graph.sends
     [reply] = [r for r in await channel.messages() if r.role == "assistant"]
     assert (send.to, send.body["type"]) == (SHOPPER, "interactive")
     assert send.body["interactive"] == {
         "type": "button",
         "body": {"text": reply.content},
-        "action": {
-            "buttons": [
-                {"type": "reply", "reply": {"id": "yes", "title": "Yes"}},
-                {"type": "reply", "reply": {"id": "no", "title": "No, keep it"}},
-            ]
-        },
+        "action": {"buttons": [{"type": "reply", "reply": c} for c in CONFIRM]},
     }
-    assert reply.meta["quick_replies"] == [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No, keep it"}]
+    assert reply.meta["quick_replies"] == CONFIRM
     [delivery] = await channel.deliveries()
     assert (delivery.status, delivery.external_id) == ("sent", send.wamid)
 
-    tap = inbound(channel.demo, "interactive_button_reply")
-    _value(tap)["messages"][0]["interactive"]["button_reply"] = {"id": "no", "title": "No, keep it"}
+    tap = inbound(demo, "interactive_button_reply")
+    _value(tap)["messages"][0]["interactive"]["button_reply"] = CONFIRM[0]
     await channel.deliver(tap)
     await channel.settled()
-    assert said[-1] == "No, keep it", "the turn reads the tapped choice's title"
     tapped = [r for r in await channel.messages() if r.role == "customer"][-1]
-    assert tapped.content == "No, keep it" and tapped.meta["whatsapp"]["reply_id"] == "no"
+    assert tapped.content == "Yes, go ahead" and tapped.meta["whatsapp"]["reply_id"] == "yes"
     assert tapped.meta["whatsapp"]["kind"] == "button"
     answer = channel.graph.sends[-1]
     assert len(channel.graph.sends) == 2 and answer.body["type"] == "text", "no choices offered this time"
+    assert "CXL-" in answer.body["text"]["body"]
+    async with session_factory(engine)() as session:
+        order = (await session.execute(select(m.Order).where(m.Order.number == demo.unfulfilled_order_id))).scalar_one()
+    assert order.status == m.OrderStatus.CANCEL_REQUESTED
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_list_tap_reaches_the_turn_as_its_title_with_its_id_kept(
-    channel: Channel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    said = offer_choices(monkeypatch, [], when=lambda text: False)
-    tap = inbound(channel.demo, "interactive_list_reply")
-    _value(tap)["messages"][0]["interactive"]["list_reply"] = {"id": "item:SKU-2", "title": "Trail hoodie (M)"}
+async def test_a_return_offers_its_reasons_as_a_list_and_a_list_tap_carries_the_flow_on(channel: Channel) -> None:
+    demo = channel.demo
+    await channel.say(f"I'd like to return order {demo.delivered_order_id}, email {demo.delivered_order_email}")
+    [send] = channel.graph.sends
+    assert send.body["type"] == "interactive" and send.body["interactive"]["type"] == "list"
+    rows = send.body["interactive"]["action"]["sections"][0]["rows"]
+    assert {"id": "reason:damaged", "title": "Damaged or faulty"} in rows and len(rows) == 6
+    tap = inbound(demo, "interactive_list_reply")
+    _value(tap)["messages"][0]["interactive"]["list_reply"] = {"id": "reason:damaged", "title": "Damaged or faulty"}
     await channel.deliver(tap)
     await channel.settled()
-    [tapped] = [r for r in await channel.messages() if r.role == "customer"]
-    assert said == ["Trail hoodie (M)"] and tapped.meta["whatsapp"]["reply_id"] == "item:SKU-2"
+    tapped = [r for r in await channel.messages() if r.role == "customer"][-1]
+    assert tapped.content == "Damaged or faulty" and tapped.meta["whatsapp"]["reply_id"] == "reason:damaged"
     assert tapped.meta["whatsapp"]["kind"] == "list"
+    proposal = channel.graph.sends[-1]
+    assert proposal.body["interactive"]["type"] == "button", "a damaged item goes straight to Yes or No"
+    assert "Shall I go ahead?" in proposal.body["interactive"]["body"]["text"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -163,7 +148,12 @@ async def test_choices_held_back_like_text_once_the_window_closes_or_the_custome
             session.add(message)
             await session.flush()
             rows += plan(
-                session, conversation=conversation, message=message, account_config={}, now=now, choices=CONFIRM
+                session,
+                conversation=conversation,
+                message=message,
+                account_config={},
+                now=now,
+                choices=[QuickReply(**c) for c in CONFIRM],
             )
         await session.commit()
         assert [r.body["type"] for r in rows] == ["interactive", "interactive"]
@@ -182,7 +172,14 @@ async def test_choices_held_back_like_text_once_the_window_closes_or_the_custome
         )
         session.add(message)
         await session.flush()
-        [row] = plan(session, conversation=conversation, message=message, account_config={}, now=now, choices=CONFIRM)
+        [row] = plan(
+            session,
+            conversation=conversation,
+            message=message,
+            account_config={},
+            now=now,
+            choices=[QuickReply(**c) for c in CONFIRM],
+        )
         await session.commit()
         async with open_graph_api(channel.settings) as api:
             assert await deliver_pending(session, api, account=account, conversation=conversation) == 0

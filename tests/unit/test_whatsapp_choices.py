@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents.engine import QuickReply
+from agents.replies import QuickReply
 from chat_ui.whatsapp.choices import LIST_BUTTON, MAX_BODY, MAX_BUTTON_TITLE, clip, offer
 from chat_ui.whatsapp.outbox import CALLBACK_KEY, MAX_TEXT, plan
 from hub.db import models as m
