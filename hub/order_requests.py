@@ -21,9 +21,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -355,24 +356,32 @@ async def confirm(
     if draft is None or not asked.same_as(draft) or (where.turn is not None and draft.proposed_in == where.turn):
         return None
     now = datetime.now(UTC)
-    draft.status = RequestStatus.REQUESTED
-    draft.requested_at = now
-    draft.updated_at = now
-    draft.previous_status = str(order.status)
-    if asked.kind is RequestKind.RETURN:
-        order.status = OrderStatus.RETURN_REQUESTED
-    elif asked.kind is RequestKind.CANCELLATION:
-        order.status = OrderStatus.CANCEL_REQUESTED
-    order.updated_at = now
+    # Only a draft still a draft becomes the request: of two confirmations of one draft at once (a double tap), the
+    # second updates nothing; of two drafts of one order (two conversations), the open-request index stops the second.
+    moved = 0
     try:
         async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:  # another confirmation won the race: theirs is the request
+            result = await session.execute(
+                update(m.OrderRequest)
+                .where(m.OrderRequest.id == draft.id, m.OrderRequest.status == RequestStatus.DRAFT)
+                .values(
+                    status=RequestStatus.REQUESTED, requested_at=now, updated_at=now, previous_status=str(order.status)
+                )
+                .execution_options(synchronize_session=False)
+            )
+            moved = cast("CursorResult[Any]", result).rowcount  # a DML statement's result is a CursorResult
+    except IntegrityError:
+        pass
+    if moved != 1:  # another confirmation won the race: theirs is the request
         await session.refresh(order)
         existing = await open_request(session, tenant_id, order, asked.kind)
-        if existing is None:
-            raise
-        return Confirmed(existing, created=False)
+        return None if existing is None else Confirmed(existing, created=False)
+    await session.refresh(draft)
+    if asked.kind == RequestKind.RETURN:
+        order.status = OrderStatus.RETURN_REQUESTED
+    elif asked.kind == RequestKind.CANCELLATION:
+        order.status = OrderStatus.CANCEL_REQUESTED
+    order.updated_at = now
     event = emit(session, tenant_id, REQUESTED_EVENTS[asked.kind], event_data(draft, order))
     await record(
         session,

@@ -111,6 +111,7 @@ async def test_a_return_is_walked_through_confirmed_once_and_sent_to_the_shop(
     assert status["tools"] == ["return_status"] and "waiting for the shop" in status["reply"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_wrong_email_changes_nothing_and_reveals_nothing(
     chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
 ) -> None:
@@ -144,6 +145,7 @@ async def test_a_cancellation_before_fulfilment_and_a_refusal_after_it(
     assert await requests_of(engine, demo.sample_order_id) == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_address_change_asks_for_what_is_missing_then_records_the_checked_address(
     chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
 ) -> None:
@@ -167,6 +169,7 @@ async def test_an_address_change_asks_for_what_is_missing_then_records_the_check
     }
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_returns_the_policy_does_not_allow(
     chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
 ) -> None:
@@ -190,6 +193,7 @@ async def test_returns_the_policy_does_not_allow(
     assert await requests_of(engine, old[0]) == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_spanish_shopper_returns_an_item_in_spanish(
     chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
 ) -> None:
@@ -206,6 +210,7 @@ async def test_a_spanish_shopper_returns_an_item_in_spanish(
     assert request.reference in done["reply"] and done["language"] == "es"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_with_a_model_the_tool_records_only_after_the_shoppers_yes(
     chat_with_model: httpx.AsyncClient, demo: DemoCredentials, llm: ScriptedLLMServer, engine: AsyncEngine
 ) -> None:
@@ -285,3 +290,17 @@ async def test_the_shop_hears_of_the_request_and_the_decision_signed_and_retried
     assert shown.json()["status"] == "cancelled"
     again = await say(chat, demo.storefront_key, "ev-2", f"cancel {number} {email}")
     assert "cancelled" in again["reply"] and len(await requests_of(engine, number)) == 1
+
+
+async def test_a_double_tap_on_yes_records_one_request_and_one_event(
+    chat: httpx.AsyncClient, demo: DemoCredentials, engine: AsyncEngine
+) -> None:
+    key, number, email = demo.storefront_key, demo.unfulfilled_order_id, demo.unfulfilled_order_email
+    await say(chat, key, "tap-1", f"cancel my order {number} {email}")
+    await say(chat, key, "tap-2", f"cancel my order {number} {email}")  # and again, in a second tab
+    replies = await asyncio.gather(
+        say(chat, key, "tap-1", "yes"), say(chat, key, "tap-1", "yes"), say(chat, key, "tap-2", "yes")
+    )
+    [request] = await requests_of(engine, number)
+    assert all(request.reference in r["reply"] for r in replies), [r["reply"] for r in replies]
+    assert len([e for e in await events(engine, "order.cancel_requested") if e.data["order"]["number"] == number]) == 1
