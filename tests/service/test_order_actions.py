@@ -1,3 +1,5 @@
+# ruff: noqa: F811 — tests take the fixtures imported from the chat API tests as arguments
+
 """Shoppers act on their orders through `POST /v1/chat`: returns, cancellations and address changes, with no model
 (the engine's slot-filling flows) and with a scripted one (the same tools through the graph), on both databases."""
 
@@ -6,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,31 +21,8 @@ from hub.db.engine import session_factory
 from hub.seed.demo import DemoCredentials
 from hub.settings import Settings
 from hub.shop_events.delivery import deliver_due, open_client, webhook_secret
-from tests.service.test_chat_api import client_for, say
+from tests.service.test_chat_api import chat, chat_with_model, llm, say  # noqa: F401 — its fixtures, shared
 from tests.service.test_shop_events import ShopReceiver
-
-
-@pytest.fixture
-async def chat(app_settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in client_for(app_settings):
-        yield client
-
-
-@pytest.fixture
-def llm() -> AsyncIterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def chat_with_model(
-    app_settings: Settings, engine: AsyncEngine, llm: ScriptedLLMServer
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = app_settings.model_copy(
-        update={"llm_base_url": llm.base_url, "llm_api_key": SecretStr("k"), "llm_model": "model-a"}
-    )
-    async for client in client_for(settings):
-        yield client
 
 
 async def requests_of(engine: AsyncEngine, number: str) -> list[m.OrderRequest]:
