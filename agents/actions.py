@@ -37,33 +37,33 @@ def _words(pattern: str) -> re.Pattern[str]:
 
 
 _RETURN = _words(
-    r"return(?:s|ing|ed)?|send (?:it |them |this |these |those )?back|sending (?:it |them )?back|refund(?:ed)?"
-    r"|rma|devolver(?:lo|la|los|las)?|devuelvo|devolucion(?:es)?|reembolso|retornar"
+    r"return(?:s|ing|ed|able)?|send (?:\w+ ){0,2}back|sending (?:\w+ ){0,2}back|refund(?:s|ed)?|money back"
+    r"|rma|devolver(?:lo|la|los|las)?|devuelvo|devolucion(?:es)?|reembolsos?|retornar|dinero de vuelta"
     r"|zuruck(?:schicken|senden|geben|gesendet|geschickt)|(?:schicke|sende|gebe) \w+(?: \w+)? zuruck|retoure|retournieren"
-    r"|rucksendung|ruckgabe|erstattung|umtausch(?:en)?|geld zuruck"
-    r"|retourner|renvoyer|retour|rembourser|remboursement|renvoi"
-    r"|restituire|restituisco|reso|rimborso|rendere|rimandare"
-    r"|devolucao|devolver|reembolso|trocar|troca"
+    r"|rucksendung\w*|ruckgabe\w*|erstattung|umtausch(?:en)?|geld zuruck"
+    r"|retourner|renvoyer|retours?|rembourser|remboursements?|renvoi"
+    r"|restituire|restituisco|reso|resi|rimborsi|rimborso|rendere|rimandare"
+    r"|devolucao|devolucoes|devolver|reembolso|trocar|troca|dinheiro de volta"
 )
 _CANCEL = _words(
-    r"cancel(?:l?ed|l?ing|lation)?|stornier(?:en|ung|t)?|storno|annuler|annulation|annulez|annullare|annulla"
+    r"cancel(?:l?ed|l?ing|lations?)?|anular|anula|anulen|annullate|annulli|stornier(?:en|ung|t)?|storno|annuler|annulation|annulez|annullare|annulla"
     r"|cancellare|cancella|cancellazione|cancelar|cancelacion|cancelamento|cancela"
 )
 _ADDRESS = _words(
     r"(?:shipping |delivery |postal |new |different )?address|ship (?:it )?to|deliver (?:it )?to|direccion|domicilio"
-    r"|(?:liefer|versand|neue )?adresse|anschrift|indirizzo|endereco|morada"
+    r"|addy|(?:liefer|versand|neue )?adresse|anschrift|indirizzo|endereco|morada"
 )
 _STATUS = _words(
     r"status|where is|update on|any news|heard back|approved|estado|novedades|wo ist|stand|etat|ou en est"
-    r"|stato|a che punto|situacao|como esta"
+    r"|stato|a che punto|situacao|como esta|go(?:ne)? through|went through"
 )
 _REFERENCE = re.compile(r"\b(?:RMA|CXL|ADR)-[0-9A-Z]{8}\b", re.IGNORECASE)
 _WANT = _words(
     r"i want|i wanna|i'd like|i would like|i need|i have to|please|pls|plz|can you|could you|would you|help me"
     r"|start|open|initiate|process|let me|i'm returning|i am returning|want to|need to|like to"
     r"|quiero|quisiera|necesito|me gustaria|puedes|podrias|puede|podria|por favor|ayudame"
-    r"|ich mochte|ich will|ich wurde gern|ich muss|bitte|konnen sie|kannst du|konnten sie"
-    r"|je veux|je voudrais|j'aimerais|je souhaite|pouvez-vous|pouvez vous|peux-tu|s'il vous plait|s'il te plait"
+    r"|ich mochte|ich will|ich wurde gerne?|ich hatte gerne?|ich muss|bitte|konnen sie|kannst du|konnten sie"
+    r"|je veux|je voudrais|j'aimerais|je souhaite|il faut|je dois|pouvez-vous|pouvez vous|peux-tu|s'il vous plait|s'il te plait"
     r"|voglio|vorrei|devo|puoi|potete|puo|per favore"
     r"|quero|queria|gostaria|preciso|pode|podem|por favor"
 )
@@ -91,7 +91,8 @@ def action_of(text: str, *, has_order: bool) -> tuple[Action, bool] | None:
     elif _RETURN.search(said):
         found = Action.RETURN
     elif _ADDRESS.search(said) and re.search(
-        r"chang|wrong|update|new|different|andern|falsch|neue|cambi|modifi|alter|mudar|corrig", said
+        r"chang|wrong|update|swap|new|different|andern|falsch|neue|cambi|modifi|alter|mudar|corrig|correg|sbagliat|errad",
+        said,
     ):
         found = Action.ADDRESS
     if found is None:
@@ -122,25 +123,28 @@ def reference_in(text: str) -> str | None:
 
 _REASONS: dict[ReturnReason, re.Pattern[str]] = {
     ReturnReason.DAMAGED: _words(
-        r"damaged|broken|faulty|defect(?:ive)?|torn|ripped|hole|stain(?:ed)?|danado|roto|rota|defectuos[oa]|manchad[oa]"
+        r"damaged|broken|busted|faulty|defect(?:ive)?|torn|ripped|hole|stain(?:ed)?|danado|roto|rota|defectuos[oa]|manchad[oa]"
+        r"|mancha|agujero|trou|buco|macchia|buraco"
         r"|beschadigt|kaputt|defekt|gerissen|loch|endommage|abime|casse|defectueux|dechire|tache|danneggiat[oa]|rott[oa]"
         r"|difettos[oa]|strappat[oa]|macchiat[oa]|danificad[oa]|estragad[oa]|defeituos[oa]|rasgad[oa]|manchad[oa]"
     ),
     ReturnReason.WRONG_ITEM: _words(
         r"wrong (?:item|size|colou?r|one|product)|not what i ordered|sent me the wrong|equivocad[oa]|incorrect[oa]|no es lo que pedi"
         r"|falsch(?:e|en|er)?(?: artikel| grosse| farbe)?|nicht bestellt|mauvais(?:e)? (?:article|taille|couleur)|pas ce que j'ai commande"
-        r"|sbagliat[oa]|non e quello che ho ordinato|errad[oa]|nao e o que pedi"
+        r"|sbagliat[oa]|non e quello che ho ordinato|errad[oa]|nao e o que (?:eu )?pedi|not the right|(?:otro|otra) (?:producto|articulo|cosa)"
+        r"|nicht (?:der|die|das) richtige|pas (?:le bon|la bonne)|un altro (?:articolo|prodotto)|outro (?:produto|artigo)"
     ),
     ReturnReason.DOESNT_FIT: _words(
         r"(?:does ?n[o']?t|did ?n[o']?t|not) fit|fit|size|too (?:small|big|large|tight|loose|long|short)|tight|loose"
-        r"|talla|tamano|me queda|pequen[oa]|grande|ajustad[oa]|passt nicht|passt|grosse|zu (?:klein|gross|eng|weit|lang|kurz)"
+        r"|talla|tamano|me queda|aprieta|pequen[oa]|grande|ajustad[oa]|passt nicht|passt|grosse|zu (?:klein|gross|eng|weit|lang|kurz)"
         r"|taille|trop (?:petit|grand|serre|large|court|long)e?|ne me va pas|taglia|piccol[oa]|stretto|larg[oa]|non mi sta"
-        r"|tamanho|nao serve|pequen[oa]|apertad[oa]|nao me serve"
+        r"|tamanho|nao serve|nao serviu|aperta|pequen[oa]|apertad[oa]|nao me serve"
     ),
     ReturnReason.NOT_AS_DESCRIBED: _words(
         r"not as (?:described|pictured|shown|advertised)|looks different|different (?:from|than)|quality|cheap"
-        r"|no es como|diferente|calidad|nicht wie (?:beschrieben|abgebildet)|anders als|qualitat|pas conforme"
-        r"|ne correspond pas|different de|qualite|non come|divers[oa] da|qualita|nao e como|diferente|qualidade"
+        r"|nothing like|does ?n[o']?t match|no es como|no corresponde|diferente|calidad|nicht wie (?:beschrieben|abgebildet)"
+        r"|anders (?:als|aus)|entspricht nicht|qualitat|pas conforme"
+        r"|ne correspond pas|different de|qualite|non come|non corrisponde|nao corresponde|divers[oa] da|qualita|nao e como|diferente|qualidade"
     ),
     ReturnReason.CHANGED_MIND: _words(
         r"changed? my mind|do ?n[o']?t (?:want|like|need)|no longer (?:want|need)|don't like|not for me"
@@ -165,6 +169,11 @@ def reason_in(text: str, labels: dict[ReturnReason, str] | None = None) -> Retur
     return None
 
 
+_FILLERS = frozenset(
+    "the and for one con per les des une una uno der die das und mit von del los las com por sin sur aux dos par".split()
+)
+"""Short words of a title that name no item ("Wool Cap" is picked by "cap", not "Cap and Scarf" by "and")."""
+
 _ALL = _words(
     r"all|everything|both|all of (?:it|them)|the whole order|todo|todos|ambos|ambas|alles|beide|alle|tout|tous|toutes"
     r"|les deux|tutto|tutti|entrambi|tudo|todos|ambos"
@@ -182,7 +191,9 @@ def items_in(text: str, choices: Sequence[tuple[str, str]], *, all_label: str | 
         said_words = {w.rstrip("s") for w in re.findall(r"\w+", said)}
         for sku, title in choices:
             name = fold(title)
-            title_words = {w.rstrip("s") for w in re.findall(r"\w+", name) if len(w) >= 4}
+            title_words = {
+                w.rstrip("s") for w in re.findall(r"\w+", name) if len(w) >= 4 or (len(w) == 3 and w not in _FILLERS)
+            }
             button = len(said) >= 6 and fuzz.partial_ratio(said.strip(" .!…"), name) >= 90
             if button or title_words & said_words:
                 picked.append(sku)

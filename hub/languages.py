@@ -218,16 +218,22 @@ def reply_language(detected: Language, *, languages: Iterable[Language], default
 
 
 _YES = (
-    r"yes|yeah|yep|yup|ya|sure|ok|okay|okey|correct|right|confirm(?:ed)?|go ahead|do it|please do|sounds good|absolutely"
-    r"|of course|affirmative|s[iíì]|claro|vale|de acuerdo|adelante|correcto|confirmo|por supuesto|ja|jawohl|genau|klar"
-    r"|richtig|gerne|best(?:ä|ae)tige|einverstanden|oui|ouais|d'accord|bien s[uû]r|confirme|exact|certo"
-    r"|certamente|va bene|confermo|esatto|sim|pode|isso|confirmo|com certeza|👍|✅"
+    r"yes|yeah|yep|yup|ya|sure|ok|okay|okey|correct|right|confirm(?:ed)?|go ahead|go for it|do it|please do|sounds good|absolutely"
+    r"|of course|affirmative|s[iíì]|claro|vale|dale|venga|de acuerdo|adelante|correcto|confirmo|por supuesto|ja|jo|jep|jawohl|genau|klar"
+    r"|richtig|gerne|best(?:ä|ae)tige|einverstanden|oui|ouais|d'accord|vas-y|allez-y|bien s[uû]r|confirme|exact|certo"
+    r"|certamente|va bene|confermo|esatto|procedi|procedete|sim|pode|isso|beleza|bora|confirmo|com certeza|👍|✅"
 )
 _POLITE = (
     r"please|thanks|thank you|por favor|gracias|danke|bitte|merci|s'il (?:te|vous) pla[iî]t|grazie|per favore"
     r"|obrigad[oa]"
 )
-_NO = r"no|nope|nah|don'?t|do not|never ?mind|wait|not now|nein|nee|lieber nicht|non|pas|nao|não|ninguno|nada|👎|❌"
+_NO = r"no|nope|nah|don'?t|do not|never ?mind|wait|not now|nein|nee|nicht|lieber nicht|keinen fall|non|pas|nao|não|ninguno|nada|nenhum|👎|❌"
+_UNSURE = re.compile(
+    r"\b(?:not sure|no s[eé]|no estoy segur[oa]|wei(?:ß|ss) nicht|nicht sicher|je ne sais pas|pas s[uû]r"
+    r"|non so|non sono sicur[oa]|n[aã]o sei|n[aã]o tenho certeza)\b",
+    re.IGNORECASE,
+)
+"""A shopper who does not know yet says neither, though the words hold a "no"."""
 _YES_ONLY = re.compile(rf"(?:\b(?:{_YES}|{_POLITE})\b|[\s\W_])+", re.IGNORECASE)
 _NO_WORD = re.compile(rf"\b(?:{_NO})\b", re.IGNORECASE)
 _YES_WORD = re.compile(rf"(?:^|\W)(?:{_YES})(?:\W|$)", re.IGNORECASE)
@@ -239,6 +245,8 @@ def affirmation(text: str) -> bool | None:
     (`yes`, `no`) reads the same as its words."""
     said = " ".join(text.casefold().split())
     if not said or len(said) > 80:
+        return None
+    if _UNSURE.search(said):
         return None
     no = _NO_WORD.search(said) is not None
     if not no and _YES_ONLY.fullmatch(said) is not None and re.search(r"\w|👍|✅", said):
