@@ -1672,6 +1672,8 @@ def _build_orders(
                 "eta": _eta(status, method, placed, shipped, anchor),
                 "placed_at": placed,
                 "updated_at": updated,
+                # a delivered order's last change was its delivery: the return window counts from it
+                "delivered_at": updated if status is OrderStatus.DELIVERED else None,
             }
         )
     drafts.sort(key=lambda o: (o["placed_at"], o["customer_email"]))

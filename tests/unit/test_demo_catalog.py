@@ -189,7 +189,8 @@ def test_orders_per_customer_are_skewed(shop: DemoShop) -> None:
 
 
 def test_every_order_status_appears(shop: DemoShop) -> None:
-    assert {o["status"] for o in shop.orders} == set(OrderStatus)
+    # but the one only a shopper's request sets: cancellations are asked for in the chat, from a paid order
+    assert {o["status"] for o in shop.orders} == set(OrderStatus) - {OrderStatus.CANCEL_REQUESTED}
 
 
 def test_most_orders_are_delivered(shop: DemoShop) -> None:
