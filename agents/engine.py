@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel
@@ -324,9 +325,9 @@ class DeterministicEngine:
         intent, r = turn.intent, Replies(turn.language)
         asked = action_of(text, has_order=bool(ent.order_numbers))
         if pending.action is not None and flows.continues(text, pending, ent):
-            await flows.run(self, ctx, turn, text, ent, pending)
+            await flows.run(partial(self._call, ctx, turn), turn, text, ent, pending)
         elif asked is not None and intent == flows.INTENTS[asked[0]] and asked[1]:
-            await flows.run(self, ctx, turn, text, ent, Pending(action=asked[0]))
+            await flows.run(partial(self._call, ctx, turn), turn, text, ent, Pending(action=asked[0]))
         elif asked is not None and intent == flows.INTENTS[asked[0]] and asked[0] is not Action.STATUS:
             # a question about returns or changes: the policy answers it, and the flow is offered
             await self._policy(ctx, turn, text)

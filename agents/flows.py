@@ -9,7 +9,10 @@ gathered rides in the conversation's `Pending` state; a message that is plainly 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from agents.actions import Action, fold, items_in, reason_in, reference_in
 from agents.replies import N_, QuickReply, Replies
@@ -153,9 +156,12 @@ def _absorb(text: str, entities: Entities, state: Pending, r: Replies) -> Pendin
     return state.model_copy(update=update)
 
 
-async def run(engine: Any, ctx: Any, turn: EngineTurn, text: str, entities: Entities, state: Pending) -> None:
-    """Take the flow in `state` one step on with this message; sets the turn's reply, pending state and buttons.
-    `engine` calls the tools (`DeterministicEngine._call`)."""
+ToolCall = Callable[..., Awaitable[BaseModel]]
+"""Runs one tool by name with keyword arguments and records it in the turn (the engine's, bound to the turn)."""
+
+
+async def run(call: ToolCall, turn: EngineTurn, text: str, entities: Entities, state: Pending) -> None:
+    """Take the flow in `state` one step on with this message; sets the turn's reply, pending state and buttons."""
     r = Replies(turn.language)
     assert state.action is not None
     action = state.action
@@ -176,9 +182,7 @@ async def run(engine: Any, ctx: Any, turn: EngineTurn, text: str, entities: Enti
         return
     identity = {"order_number": state.order_number, "email_or_phone": state.contact}
     if action is Action.STATUS:
-        status = await engine._call(
-            ctx, turn, "return_status", order_number_or_reference=state.order_number, email_or_phone=state.contact
-        )
+        status = await call("return_status", order_number_or_reference=state.order_number, email_or_phone=state.contact)
         assert isinstance(status, oa.ReturnStatusResult)
         turn.reply = _status_reply(r, status)
         return
@@ -193,7 +197,7 @@ async def run(engine: Any, ctx: Any, turn: EngineTurn, text: str, entities: Enti
         }
     elif action is Action.ADDRESS and state.address:
         args["address"] = state.address
-    result = await engine._call(ctx, turn, TOOLS[action], **args)
+    result = await call(TOOLS[action], **args)
     assert isinstance(result, oa.OrderActionResult)
     turn.quick_replies = quick_replies_for(result, r)
     turn.reply = _result_reply(r, result, action)
