@@ -21,7 +21,7 @@ from agents.replies import N_, Replies
 from agents.router import IntentRouter
 from agents.state import EngineTurn, Pending
 from hub.db.models import OrderStatus
-from hub.languages import Language
+from hub.languages import Language, affirmation
 from hub.prompting.outputs import Intent
 from tools import engagement as eng
 from tools.context import ToolContext, ToolError
@@ -347,6 +347,9 @@ class DeterministicEngine:
             turn.reply = _greeting(r, text, voice)
         elif intent == Intent.FEEDBACK:
             turn.reply = r._("Thank you for telling us! I've passed it on to the %(shop)s team.", shop=voice.name)
+        elif len(text.split()) <= 3 and affirmation(text) is not None:
+            # a bare "ok" or "no thanks" with nothing open to answer: the conversation goes on, no lecture on scope
+            turn.reply = r._("All right. Is there anything else I can help you with?")
         else:
             turn.reply = r._(
                 "I can only help with %(shop)s: our products, your orders, delivery and returns. "

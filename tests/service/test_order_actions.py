@@ -137,6 +137,8 @@ async def test_an_address_change_asks_for_what_is_missing_then_records_the_check
     done = await say(chat, key, "ad-1", "yes")
     [request] = await requests_of(engine, number)
     assert request.kind == m.RequestKind.ADDRESS_CHANGE and request.reference in done["reply"]
+    after = await say(chat, key, "ad-1", "ok")
+    assert "anything else" in after["reply"], "a bare ok after the flow is not told what the shop is about"
     assert request.address == {
         "street_address": "12 Oak Ave",
         "city": "Portland",
