@@ -209,6 +209,8 @@ def _greeting(r: Replies, text: str, voice: ShopVoice) -> str:
         return r._("You're welcome! Thanks for visiting %(shop)s, and have a great day.", shop=voice.name)
     if closing == "bye":
         return r._("Goodbye, and thanks for visiting %(shop)s!", shop=voice.name)
+    if affirmation(text) is not None:  # "ok", "sure": an acknowledgement, not a hello
+        return r._("All right. Is there anything else I can help you with?")
     return r._(
         "Hi! I'm the %(shop)s assistant. I can help you find products, check an order, "
         "and answer questions about delivery, returns and payment. What can I do for you?",
