@@ -32,8 +32,11 @@ class Tolerances:
     floors: dict[str, float]
 
     @classmethod
-    def load(cls, path: Path = GATE_FILE) -> Tolerances:
+    def load(cls, path: Path = GATE_FILE, *, quality: bool = False) -> Tolerances:
+        """The contract gate's tolerances, or (`quality`) the quality gate's, from the `[quality]` section."""
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if quality:
+            data = data.get("quality", {})
         return cls(data.get("worse_by_at_most", {}), data.get("relative", {}), data.get("floors", {}))
 
 
@@ -142,3 +145,40 @@ def verdict(
         against = f"{baseline.use_case}@{baseline.prompt_version}" if baseline else "the floors"
         return True, [f"meets or beats {against}" if model_path else "no model: scores describe the engine"]
     return False, reasons
+
+
+def quality_baseline_path(root: Path, use_case: str, version: str, model: str) -> Path:
+    """`<root>/<use_case>@<version>@<model>.json`: judged scores depend on the model that answered."""
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in model)
+    return root / f"{use_case}@{version}@{safe}.json"
+
+
+def load_quality_baseline(root: Path, use_case: str, version: str, model: str) -> Baseline | None:
+    path = quality_baseline_path(root, use_case, version, model)
+    if not path.is_file():
+        return None
+    return Baseline(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def save_quality_baseline(root: Path, baseline: Baseline, model: str) -> Path:
+    path = quality_baseline_path(root, baseline.use_case, baseline.prompt_version, model)
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(baseline.__dict__, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def quality_verdict(
+    metrics: dict[str, float], baseline: Baseline | None, tolerances: Tolerances, judged: frozenset[str]
+) -> tuple[bool, list[str]]:
+    """Pass or fail a judged run against the quality baseline of the version in use, on the judged metrics."""
+    if not judged & metrics.keys():
+        return False, ["no judged scores: the judge model did not answer (see the log), so quality is unknown"]
+    reasons = below_floors(metrics, tolerances)
+    if baseline is None:
+        reasons.append("no quality baseline for the version in use on this model: record one with --record")
+    else:
+        reasons += regressions(metrics, baseline.metrics, tolerances)
+    if reasons:
+        return False, reasons
+    assert baseline is not None
+    return True, [f"judged scores meet or beat the quality baseline of {baseline.use_case}@{baseline.prompt_version}"]

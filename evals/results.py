@@ -47,7 +47,14 @@ class RunResult:
     baseline: Baseline | None = None
     """What the run was judged against."""
     report_dir: Path | None = None
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The run's usage ledger per feature (`calls`, `cost_usd`): the judge's calls are the `evals` feature."""
+    gate: str | None = None
+    """`contract` or `quality` when a gate ran it: the reports and the output name the gate."""
 
     @property
     def label(self) -> str:
-        return f"{self.spec.use_case}@{self.prompt_version} ({self.mode}{', ' + self.model if self.model else ''})"
+        gate = f"{self.gate} gate: " if self.gate else ""
+        return (
+            f"{gate}{self.spec.use_case}@{self.prompt_version} ({self.mode}{', ' + self.model if self.model else ''})"
+        )

@@ -2,7 +2,8 @@
 
 Each run builds the demo shop in a throwaway SQLite database (no photos), a gateway with the prompt version
 under test pinned, and the conversation graph; then runs every case of the use case's golden set, with a
-progress bar, scores it (business metrics and ragas' offline metrics), compares the suite's scores with the
+progress bar, scores it (business metrics, ragas' offline metrics and, with a
+configured model, judged metrics through the gateway: see evals/judged.py), compares the suite's scores with the
 predecessor version's baseline, stores the run in the service database (`eval_runs`) and writes a markdown and
 an HTML report under `<data dir>/evals/<run id>/`.
 """
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine
 from evals.cases import golden_sha256, load_cases
 from evals.gate import Baseline, Tolerances, predecessor, verdict
+from evals.judged import JUDGE_FEATURE, Judge
 from evals.llm_server import ScriptedLLMServer
 from evals.metrics import RagasScorer, business_scores, summarise
 from evals.report import write_reports
@@ -37,6 +40,7 @@ from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
 from hub.db.migrate import upgrade
 from hub.gateway.config import GatewayConfig
+from hub.gateway.context import CallContext
 from hub.gateway.factory import load_prompts
 from hub.gateway.gateway import Gateway
 from hub.gateway.ledger import UsageLedger
@@ -92,6 +96,8 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             sim = None
         if spec.model:
             llm = llm.model_copy(update={"llm_model": spec.model, "llm_models": {}})
+        if settings.eval_judge_model and not spec.sim:
+            llm = llm.model_copy(update={"llm_models": {**llm.llm_models, JUDGE_FEATURE: [settings.eval_judge_model]}})
         redis_url = settings.redis_url or stack.enter_context(EmbeddedRedis(workdir / "data")).url
         redis = create_redis(redis_url)
         stack.push_async_callback(redis.aclose)
@@ -132,7 +138,9 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             conversations=Conversations(build_graph(saver), gateway, engine, sessions),
             engine=engine,
             sim=sim,
-            judge=config.configured and not spec.sim,
+            judge=Judge(gateway, CallContext(tenant_id=tenant_id, tenant=config_under_test))
+            if config.configured and not spec.sim
+            else None,
         )
         suite = SUITES[spec.use_case]
         scorer = RagasScorer()
@@ -155,6 +163,13 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
             if progress:
                 progress(done, len(cases), case.id)
         await ledger.flush()
+        async with sessions() as session:  # the run's usage ledger, per feature: the answers' and the judge's
+            rows = await session.execute(
+                select(m.UsageRecord.feature, func.count(), func.sum(m.UsageRecord.cost)).group_by(
+                    m.UsageRecord.feature
+                )
+            )
+            usage = {feature: {"calls": float(calls), "cost_usd": float(cost or 0)} for feature, calls, cost in rows}
     metrics = summarise(c["scores"] for c in per_case)
     mode = "sim" if spec.sim else "llm" if config.configured else "deterministic"
     return RunResult(
@@ -170,6 +185,7 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
         finished_at=datetime.now(UTC),
         cases=cases,
         golden_cases=len(golden),
+        usage=usage,
     )
 
 

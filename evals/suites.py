@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from evals.cases import EvalCase
+from evals.judged import JUDGE_FEATURE, STRUCTURED, Judge
 from evals.metrics import Outcome
 from evals.sim_model import Primed, SimModel
 from graphs.turns import Conversations, Speaker
@@ -84,8 +85,8 @@ class Env:
     conversations: Conversations
     engine: DeterministicEngine
     sim: SimModel | None = None
-    judge: bool = False
-    """Grade customer replies with the `reply_judge` prompt (a configured model only, never the sim)."""
+    judge: Judge | None = None
+    """Grade answers with a model through the gateway (a configured model only, never the sim)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     @property
@@ -128,6 +129,7 @@ M = TypeVar("M", bound=BaseModel)
 
 async def _tool_case(
     env: Env,
+    case: EvalCase,
     use_case: str,
     run: Callable[[ToolContext, Gateway, CallContext], Awaitable[R]],
     output: Callable[[R], BaseModel],
@@ -140,15 +142,21 @@ async def _tool_case(
         ctx = ToolContext(
             session=session, tenant_id=env.tenant_id, audience=Audience.OPERATOR, channel=m.Channel.CONSOLE
         )
+        reference: dict[str, Any] | None = None
+        if (
+            env.sim is not None or env.judge is not None
+        ):  # the deterministic answer: the sim's script, the judge's facts
+            reference = output(await run(ctx, env.reference, call)).model_dump(mode="json")
         if env.sim is not None:
-            reference = await run(ctx, env.reference, call)
-            env.sim.prime(use_case, Primed(value=output(reference).model_dump(mode="json")))
+            env.sim.prime(use_case, Primed(value=reference))
         env.gateway.reset()
         started = time.perf_counter()
         result = await run(ctx, env.gateway, replace(call, request_id=uuid.uuid4().hex))
         problems = await checks(ctx, result) if checks else []
         outcome = _model_outcome(env, started, output(result), text(result), problems)
         await session.rollback()  # drafts and the like are not kept between cases
+    if env.judge is not None and use_case in STRUCTURED:
+        outcome.judged = await env.judge.rubric(use_case, case.input, outcome.text, reference)
     return outcome
 
 
@@ -202,9 +210,11 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         input_tokens=data.get("input_tokens", 0),
         language=out.language,
     )
-    if env.judge:
+    if env.judge is not None:
         verdict = await judge_reply(env, message, out.reply, calls, problems)
         outcome.judged = {"judge_score": verdict.score, "judge_grounded": float(verdict.grounded)}
+        evidence = [json.dumps(o, ensure_ascii=False, default=str) for o in outputs if o.get("passages") is None]
+        outcome.judged |= await env.judge.reply(message, out.reply, evidence + contexts)
     return outcome
 
 
@@ -236,7 +246,7 @@ async def judge_reply(
             "reply": reply,
         },
         fallback=by_rules,
-        feature="eval_judge",
+        feature=JUDGE_FEATURE,
     )
     return result.value
 
@@ -268,6 +278,7 @@ async def crm_customer_summary(env: Env, case: EvalCase) -> Outcome:
 
     return await _tool_case(
         env,
+        case,
         "crm_customer_summary",
         run,
         lambda r: _as(r, CrmCustomerSummary),
@@ -282,7 +293,7 @@ async def crm_followup_draft(env: Env, case: EvalCase) -> Outcome:
         return await crm.draft_followup(ctx, args, gateway=gateway, call=call)
 
     return await _tool_case(
-        env, "crm_followup_draft", run, lambda r: _as(r, CrmFollowupDraft), lambda r: _text(r, "subject", "body")
+        env, case, "crm_followup_draft", run, lambda r: _as(r, CrmFollowupDraft), lambda r: _text(r, "subject", "body")
     )
 
 
@@ -293,7 +304,7 @@ async def next_best_action(env: Env, case: EvalCase) -> Outcome:
         return await crm.next_best_action(ctx, args, gateway=gateway, call=call)
 
     return await _tool_case(
-        env, "next_best_action", run, lambda r: _as(r, NextBestAction), lambda r: _text(r, "action", "reason")
+        env, case, "next_best_action", run, lambda r: _as(r, NextBestAction), lambda r: _text(r, "action", "reason")
     )
 
 
@@ -310,6 +321,7 @@ async def seo_product_copy(env: Env, case: EvalCase) -> Outcome:
 
     return await _tool_case(
         env,
+        case,
         "seo_product_copy",
         run,
         lambda r: r.content,
@@ -329,6 +341,7 @@ async def photo_brief(env: Env, case: EvalCase) -> Outcome:
 
     return await _tool_case(
         env,
+        case,
         "photo_brief",
         run,
         lambda r: _as(r, PhotoBrief),

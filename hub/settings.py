@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a circuit.")
     llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe call.")
     llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
+    eval_judge_model: str | None = Field(
+        default=None,
+        description="Model that grades eval answers (judged metrics, `hub eval gate --quality`), on the configured "
+        "endpoint; default: the model the use case runs on. Its calls are billed to the `evals` feature.",
+    )
     chat_turn_deadline_s: float = Field(
         default=8.0,
         gt=0,

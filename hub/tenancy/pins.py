@@ -2,7 +2,8 @@
 
 A tenant may move a use case to another released version only with evidence that the version works for it: a
 passing eval run for that tenant and version, over the whole golden set (a `--limit` run is partial), under the
-model the tenant is served by when one is configured (else the simulated model CI uses). Without evidence the
+model the tenant is served by when one is configured, and then a quality run (a judge model graded its answers:
+`hub eval gate --quality` or `hub eval run` with a model), else under the simulated model CI uses. Without evidence the
 pin is refused unless the caller forces it with a reason, which the audit trail keeps.
 """
 
@@ -19,6 +20,11 @@ from hub.audit.events import record
 from hub.db import models as m
 from hub.gateway.config import GatewayConfig
 from hub.prompting.registry import Prompt, PromptRegistry
+
+JUDGED_METRICS = frozenset(
+    {"judge_score", "judge_grounded", "faithfulness", "answer_relevancy", "rubric_score", "rubric_grounded"}
+)
+"""Metrics a judge model gives (evals/judged.py): a run that has any of them is a quality run."""
 
 
 class PinRefused(Exception):
@@ -57,10 +63,14 @@ async def eval_evidence(
     )
     if model is None:
         stmt = stmt.where(m.EvalRun.mode != "deterministic")
-    else:
-        stmt = stmt.where(m.EvalRun.mode == "llm", m.EvalRun.model == model)
-    found = await session.execute(stmt.order_by(m.EvalRun.finished_at.desc()).limit(1))
-    return found.scalar_one_or_none()
+        found = await session.execute(stmt.order_by(m.EvalRun.finished_at.desc()).limit(1))
+        return found.scalar_one_or_none()
+    # Served by a model: only a quality run counts, one whose answers a judge model graded.
+    stmt = stmt.where(m.EvalRun.mode == "llm", m.EvalRun.model == model)
+    for run in (await session.execute(stmt.order_by(m.EvalRun.finished_at.desc()).limit(50))).scalars():
+        if JUDGED_METRICS & run.metrics.keys():
+            return run
+    return None
 
 
 async def _why_not(session: AsyncSession, prompt: Prompt, tenant: m.Tenant, *, model: str | None) -> str:
@@ -91,9 +101,17 @@ async def _why_not(session: AsyncSession, prompt: Prompt, tenant: m.Tenant, *, m
             nearest = f" (its latest passing run, {latest.id}, ran under {ran}, not {model})"
         elif latest.mode == "deterministic":
             nearest = f" (its latest passing run, {latest.id}, ran without a model)"
+        elif model is not None and not JUDGED_METRICS & latest.metrics.keys():
+            nearest = f" (its latest passing run, {latest.id}, has no judged scores: no judge model graded it)"
     against = f" against {model}" if model else ""
+    kind = "quality run (judged by a model)" if model else "eval run"
+    if model:
+        command += (
+            f" or `hub eval gate --quality --use-case {prompt.use_case} --prompt-version {prompt.version}"
+            f" --tenant {tenant.slug}`"
+        )
     return (
-        f"{prompt.ref} has no passing eval run for tenant {tenant.slug} over its whole golden set{against}{nearest}: "
+        f"{prompt.ref} has no passing {kind} for tenant {tenant.slug} over its whole golden set{against}{nearest}: "
         f"run {command} first"
     )
 

@@ -1,10 +1,12 @@
-"""`hub eval run|compare|gate`: run suites with a progress bar, compare runs, and gate prompt versions."""
+"""`hub eval run|compare|gate`: run suites with a progress bar, compare runs, and gate prompt versions (the contract
+gate on the simulated model in CI, the quality gate on a configured model with a judge)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evals.cases import USE_CASES, golden_sha256
-from evals.gate import Baseline, due, predecessor
+from evals.gate import (
+    Baseline,
+    Tolerances,
+    due,
+    load_quality_baseline,
+    predecessor,
+    quality_verdict,
+    save_quality_baseline,
+)
+from evals.judged import JUDGED_METRICS, STRUCTURED
 from evals.report import INTENT_HEAD, LANGUAGE_HEAD, compare_rows, intent_rows, language_rows
 from evals.runner import RunResult, RunSpec, judge, run_suite, store, stored_baseline
 from hub.db import models as m
@@ -23,6 +34,7 @@ from hub.db.engine import create_engine, session_factory
 from hub.gateway.factory import load_prompts
 from hub.settings import Settings
 from hub.tenancy import admin
+from hub.tenancy.config import TenantConfig
 from service.cli.common import fail, load_settings, migrate_database, with_session
 
 eval_app = typer.Typer(no_args_is_help=True, help="Run eval suites, compare runs, gate prompt versions.")
@@ -254,19 +266,54 @@ def history(
     Console().print(table)
 
 
+QUALITY_USE_CASES = tuple(u for u in USE_CASES if u == "customer_reply" or u in STRUCTURED)
+"""Use cases with judged metrics: the quality gate's."""
+
+
+def quality_baselines_dir(settings: Settings) -> Path:
+    """Quality baselines belong to a deployment: its model and judge, which CI cannot reproduce."""
+    return settings.data_dir / "evals" / "baselines" / "quality"
+
+
 @eval_app.command("gate")
 def gate(
     use_case: Annotated[list[str] | None, typer.Option("--use-case", "-u", help="Repeatable; default: all.")] = None,
     record: Annotated[bool, typer.Option("--record", help="Write baselines for the versions that pass.")] = False,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality", help="The quality gate: the configured model answers, a judge model grades (needs a model)."
+        ),
+    ] = False,
+    prompt_version: Annotated[
+        str | None, typer.Option(help="--quality: the version to gate (default: the version in use).")
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="--quality: the tenant whose pins are in use; its runs are pin evidence.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases (a quick check).")] = None,
 ) -> None:
-    """CI: run every prompt version without a baseline on the current golden set, against its predecessor.
+    """The contract gate (CI), or with --quality the quality gate.
 
-    Runs use the simulated model. Fails (exit 1) when a version regresses beyond the tolerances in
-    evals/gate.toml; with --record, writes the passing versions' baselines to evals/baselines/.
+    Contract gate: runs every prompt version without a baseline on the current golden set, against its
+    predecessor, on the simulated model: it checks contracts (schema, rules, facts the sim is primed with), not
+    quality. Fails (exit 1) when a version regresses beyond the tolerances in evals/gate.toml; with --record,
+    writes the passing versions' baselines to evals/baselines/.
+
+    Quality gate (--quality): runs the version under test with the configured model, grades the answers with a
+    judge model through the gateway (feature `evals`), and compares the judged scores with the quality baseline
+    of the version in use on that model (evals/gate.toml [quality]); --record writes the passing version's
+    quality baseline under <data dir>/evals/baselines/quality/.
     """
     settings = load_settings()
+    if quality:
+        _quality_gate(settings, use_case, prompt_version, tenant, limit, record=record)
+        return
+    if prompt_version or tenant:
+        raise fail("--prompt-version and --tenant are for the quality gate (--quality)")
     migrate_database(settings)
     registry = load_prompts(settings)
+    console.print("contract gate: prompt versions on the simulated model (contracts, not quality)")
 
     async def main() -> list[RunResult]:
         failed: list[RunResult] = []
@@ -280,7 +327,8 @@ def gate(
                 continue
             live: dict[str, Baseline] = {}
             for version in todo:
-                result = await _run(settings, RunSpec(name, prompt_version=version, sim=True))
+                result = await _run(settings, RunSpec(name, prompt_version=version, sim=True, limit=limit))
+                result.gate = "contract"
                 before = [v for v in versions if v in live or v not in todo]
                 prev = predecessor([*before, version], version)
                 baseline = live.get(prev) if prev in live else stored_baseline(name, version, versions, own=False)
@@ -288,7 +336,7 @@ def gate(
                 _print(result)
                 if result.passed:
                     live[version] = Baseline.of(name, version, result.golden_sha256, result.metrics, result.per_case)
-                    if record:
+                    if record and limit is None:
                         console.print(f"recorded {live[version].save()}")
                 else:
                     failed.append(result)
@@ -296,4 +344,65 @@ def gate(
 
     failed = asyncio.run(main())
     if failed:
-        raise fail("regressions: " + ", ".join(r.label for r in failed))
+        raise fail("contract gate: regressions: " + ", ".join(r.label for r in failed))
+    console.print("contract gate: passed")
+
+
+def _quality_gate(
+    settings: Settings,
+    chosen: list[str] | None,
+    prompt_version: str | None,
+    tenant: str | None,
+    limit: int | None,
+    *,
+    record: bool,
+) -> None:
+    if not settings.llm_configured:
+        raise fail(
+            "quality gate: no model is configured; set HUB_LLM_BASE_URL (or HUB_LLM_API_KEY) and HUB_LLM_MODEL "
+            "(optionally HUB_EVAL_JUDGE_MODEL): the simulated model has no quality to judge (`hub eval gate` "
+            "without --quality is the contract gate)"
+        )
+    for name in chosen or []:
+        if name not in QUALITY_USE_CASES:
+            raise fail(f"quality gate: {name!r} has no judged metrics; choose from {', '.join(QUALITY_USE_CASES)}")
+    names = list(chosen or QUALITY_USE_CASES)
+    if prompt_version and len(names) != 1:
+        raise fail("--prompt-version needs exactly one --use-case")
+    migrate_database(settings)
+    registry = load_prompts(settings)
+    row = with_session(settings, lambda s: admin.resolve_tenant(s, tenant)) if tenant else None
+    pins = TenantConfig.model_validate(row.settings or {}).prompt_pins if row else {}
+    root = quality_baselines_dir(settings)
+    tolerances = Tolerances.load(quality=True)
+    console.print("quality gate: judged scores on the configured model against the version in use")
+
+    async def main() -> list[RunResult]:
+        failed: list[RunResult] = []
+        for name in names:
+            in_use = registry.resolve(name, pins).version
+            spec = RunSpec(name, prompt_version=prompt_version or in_use, tenant=row, limit=limit)
+            result = await _run(settings, spec)
+            result.gate = "quality"
+            model = result.model or "none"
+            baseline = load_quality_baseline(root, name, in_use, model)
+            if baseline is not None and baseline.golden_sha256 != result.golden_sha256:
+                baseline = None  # measured on another golden set
+            result.baseline = baseline.over([c["id"] for c in result.per_case]) if baseline else None
+            first = baseline is None and record and result.prompt_version == in_use
+            result.passed, result.verdict = quality_verdict(result.metrics, result.baseline, tolerances, JUDGED_METRICS)
+            if first and JUDGED_METRICS & result.metrics.keys():
+                result.passed, result.verdict = True, ["first quality baseline of the version in use"]
+            await store(settings, result)
+            _print(result)
+            if not result.passed:
+                failed.append(result)
+            elif record:
+                kept = Baseline.of(name, result.prompt_version, result.golden_sha256, result.metrics, result.per_case)
+                console.print(f"recorded {save_quality_baseline(root, kept, model)}")
+        return failed
+
+    failed = asyncio.run(main())
+    if failed:
+        raise fail("quality gate: rejected: " + ", ".join(r.label for r in failed))
+    console.print("quality gate: passed")

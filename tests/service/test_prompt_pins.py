@@ -102,8 +102,9 @@ async def api_with_model(app_settings: Settings, engine: AsyncEngine) -> AsyncIt
             yield client
 
 
-def evidence(shop: Shop, *, mode: str, model: str | None) -> m.EvalRun:
-    """A stored passing run of the whole seo_product_copy set for the shop, as `hub eval run` keeps it."""
+def evidence(shop: Shop, *, mode: str, model: str | None, judged: bool = True) -> m.EvalRun:
+    """A stored passing run of the whole seo_product_copy set for the shop, as `hub eval run` keeps it; a model
+    run has judged scores unless `judged` is False (no judge model graded it)."""
     now = datetime.now(UTC)
     golden = len(load_cases("seo_product_copy"))
     return m.EvalRun(
@@ -117,7 +118,7 @@ def evidence(shop: Shop, *, mode: str, model: str | None) -> m.EvalRun:
         golden_sha256="0" * 64,
         cases=golden,
         golden_cases=golden,
-        metrics={},
+        metrics={"rubric_score": 0.9} if mode == "llm" and judged else {},
         per_case=[],
         passed=True,
     )
@@ -134,6 +135,13 @@ async def test_with_a_model_configured_only_a_run_against_that_model_is_evidence
     assert refused.status_code == 409, refused.text
     message = refused.json()["error"]["message"]
     assert "over its whole golden set against model-x" in message and "--model model-x" in message
+
+    session.add(evidence(alpha, mode="llm", model="model-x", judged=False))
+    await session.commit()
+    unjudged = await patch_pins(api_with_model, alpha, PIN)
+    assert unjudged.status_code == 409, "a model run no judge graded is not a quality run"
+    message = unjudged.json()["error"]["message"]
+    assert "no passing quality run" in message and "has no judged scores" in message and "--quality" in message
 
     session.add(evidence(alpha, mode="llm", model="model-x"))
     await session.commit()
