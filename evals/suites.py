@@ -2,7 +2,7 @@
 
 `customer_reply` runs a shopper turn through the conversation graph; the structured use cases run the tool
 that owns the prompt (summary, follow-up, next best action, SEO copy, photo brief) with its validators and
-fallback; `intent_route` asks the routing prompt, with the deterministic router as its fallback. Each case
+fallback. Each case
 runs twice when a simulated model answers: first with no model, which gives the reference the sim is primed
 with, then through the model.
 """
@@ -34,11 +34,9 @@ from hub.gateway.run import GenerationResult
 from hub.prompting.outputs import (
     CrmCustomerSummary,
     CrmFollowupDraft,
-    IntentRoute,
     NextBestAction,
     PhotoBrief,
     ReplyJudge,
-    RouteEntities,
     Verdict,
 )
 from hub.tenancy.config import TenantConfig
@@ -241,25 +239,6 @@ async def judge_reply(
     return result.value
 
 
-async def intent_route(env: Env, case: EvalCase) -> Outcome:
-    message = str(case.input["message"])
-    routed = env.engine.router.route(message).intent
-    fallback = IntentRoute(intent=routed, confidence=0.5, entities=RouteEntities())
-    if env.sim is not None:
-        env.sim.prime("intent_route", Primed(value=fallback.model_dump(mode="json")))
-    env.gateway.reset()
-    started = time.perf_counter()
-    result = await env.gateway.generate(
-        CallContext(tenant_id=env.tenant_id, tenant=env.config),
-        use_case="intent_route",
-        variables={"history": "", "message": message},
-        fallback=lambda _refusal: fallback,
-    )
-    outcome = _model_outcome(env, started, result.value, result.value.intent.value, [])
-    outcome.intent = result.value.intent.value
-    return outcome
-
-
 async def crm_customer_summary(env: Env, case: EvalCase) -> Outcome:
     args = crm.CustomerRef(customer=str(case.input["customer"]))
 
@@ -344,7 +323,6 @@ def _as(value: BaseModel, model: type[M]) -> M:
 
 SUITES: dict[str, Suite] = {
     "customer_reply": customer_reply,
-    "intent_route": intent_route,
     "crm_customer_summary": crm_customer_summary,
     "crm_followup_draft": crm_followup_draft,
     "next_best_action": next_best_action,
