@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from evals.cases import EvalCase
 from evals.metrics import Outcome
+from evals.results import CaseTrace
 from evals.sim_model import Primed, SimModel
 from graphs.turns import Conversations, Speaker
+from hub.audit.explain import ExplainError, explain
 from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Validator
@@ -85,6 +87,8 @@ class Env:
     judge: bool = False
     """Grade customer replies with the `reply_judge` prompt (a configured model only, never the sim)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    traces: dict[str, CaseTrace] = field(default_factory=dict)
+    """Case id → the turn's message, trace and explain view, for the report's links."""
 
     @property
     def model_configured(self) -> bool:
@@ -177,6 +181,11 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         data = (
             await session.execute(select(m.AuditEvent.data).where(m.AuditEvent.subject == str(out.message_id)))
         ).scalar_one()
+        try:
+            explained = (await explain(session, out.message_id, tenant_id=env.tenant_id)).markdown()
+        except ExplainError as exc:
+            explained = f"No explanation: {exc}."
+        env.traces[case.id] = CaseTrace(message_id=str(out.message_id), trace_id=out.trace_id, explain=explained)
         await session.rollback()
     calls = data["tools"]
     outputs = [c["result"] for c in calls if c["status"] == "ok" and c.get("result")]
