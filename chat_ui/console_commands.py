@@ -17,6 +17,7 @@ from sqlalchemy import desc, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_ui.handoff_news import HANDOFF_EVENT, handovers
+from evals.cases import golden_hashes
 from hub.audit.explain import ExplainError
 from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
@@ -248,9 +249,14 @@ async def status(
     prompts: PromptRegistry,
     jobs: JobQueue | None = None,
 ) -> Answer:
-    """This shop's kill switches and budgets against spend, the model circuits and the job queues; no other shop."""
+    """This shop's kill switches and budgets against spend, the model circuits, the job queues, and which of the
+    prompt × model pairs serving it have no current eval run; no other shop."""
     return Answer(
-        status_markdown(await platform_status(session, redis, settings, tenant_id, prompts=prompts, jobs=jobs))
+        status_markdown(
+            await platform_status(
+                session, redis, settings, tenant_id, prompts=prompts, jobs=jobs, golden=golden_hashes()
+            )
+        )
     )
 
 
@@ -290,6 +296,20 @@ def status_markdown(st: PlatformStatus) -> str:
         lines += ["", "**Job queues:** " + ", ".join(f"{q.name} {q.unfinished} unfinished" for q in st.queues) + "."]
     if st.redis != "ok":
         lines += ["", "_Redis is unreachable: circuits and queues are unknown._"]
+    if st.evals:
+        missing = [c for c in st.evals if not c.current]
+        if missing:
+            lines += [
+                "",
+                f"**Not evaluated on the model in use** ({len(missing)} of {len(st.evals)} prompt × model pairs; "
+                "`hub eval run --stale` runs them):",
+                "",
+                "| use case | prompt | model |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {c.use_case} | {c.prompt_version} | {c.model} |" for c in missing]
+        else:
+            lines += ["", f"**Evals:** all {len(st.evals)} prompt × model pairs in use have a current run."]
     return "\n".join(lines)
 
 

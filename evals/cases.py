@@ -20,7 +20,6 @@ from hub.languages import DEFAULT_LANGUAGE, Language
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 USE_CASES = (
     "customer_reply",
-    "intent_route",
     "crm_customer_summary",
     "crm_followup_draft",
     "next_best_action",
@@ -90,3 +89,8 @@ def load_cases(use_case: str, path: Path | None = None) -> list[EvalCase]:
 def golden_sha256(use_case: str) -> str:
     """Hash of a use case's golden file: a baseline records it, so a changed eval set re-runs the gate."""
     return hashlib.sha256(golden_path(use_case).read_bytes()).hexdigest()
+
+
+def golden_hashes() -> dict[str, str]:
+    """Use case → its golden set's sha256, for every use case with a set: what a current eval run was measured on."""
+    return {use_case: golden_sha256(use_case) for use_case in USE_CASES}

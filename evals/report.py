@@ -1,8 +1,10 @@
 """Eval reports people read: markdown for the terminal and reviews, HTML with charts for everyone else.
 
 Both show the verdict, each metric against the baseline it was judged by, the scores by language and by
-intent, and every case's scores; the HTML page draws the metrics as bars beside the baseline's, inline SVG, no
-scripts.
+intent, and every case's scores; the HTML page draws the metrics as bars beside the baseline's (inline SVG, no
+scripts; the axis is the score in percent), shows each reply whole and wrapped, and links each shopper turn to its
+explain view, saved beside the report (`explain/<case>.html` and `.md`) with its message and trace ids, since the
+fixture shop the turn ran in does not outlive the run.
 """
 
 from __future__ import annotations
@@ -107,18 +109,52 @@ def render_markdown(result: RunResult) -> str:
     if intents := intent_rows(result):
         lines += ["", "## By intent", "", *_markdown_table(INTENT_HEAD, intents)]
     shown = [n for n in RATE_METRICS if n in result.metrics]
-    lines += ["", "## Cases", "", "| case | engine | " + " | ".join(shown) + " | problems |"]
-    lines.append("|---|---|" + "---:|" * len(shown) + "---|")
+    lines += ["", "## Cases", "", "| case | engine | " + " | ".join(shown) + " | problems | trace |"]
+    lines.append("|---|---|" + "---:|" * len(shown) + "---|---|")
     for case in result.per_case:
         cells = " | ".join(_fmt(n, case["scores"].get(n)) for n in shown)
         problems = "; ".join(case["problems"])[:200].replace("|", "/")
-        lines.append(f"| {case['id']} | {case['engine']} | {cells} | {problems} |")
+        trace = f"[explain]({explain_path(case['id'], 'md')})" if case["id"] in result.traces else "–"
+        lines.append(f"| {case['id']} | {case['engine']} | {cells} | {problems} | {trace} |")
     return "\n".join(lines) + "\n"
+
+
+def explain_path(case_id: str, suffix: str) -> str:
+    """The saved explain view of a case's turn, relative to the report (case ids are `[a-z0-9_-]`)."""
+    return f"{EXPLAIN_DIR}/{case_id}.{suffix}"
+
+
+EXPLAIN_DIR = "explain"
+
+
+def _trace_cell(result: RunResult, case: dict[str, Any]) -> str:
+    """The HTML case table's link to the turn's explain view and trace, or a dash for a case with no turn."""
+    trace = result.traces.get(case["id"])
+    if trace is None:
+        return "–"
+    href = escape(explain_path(case["id"], "html"))
+    return (
+        f'<a href="{href}">explain</a><br><small>message <code>{escape(trace.message_id)}</code><br>'
+        f"trace <code>{escape(trace.trace_id)}</code></small>"
+    )
+
+
+def _explain_html(result: RunResult, case_id: str, markdown: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(case_id)}: explain</title><style>{CSS}
+pre {{ white-space: pre-wrap; overflow-wrap: anywhere; }}</style></head><body>
+<h1>{escape(case_id)} · {escape(result.label)}</h1>
+<p class="period">What the turn did (<code>hub explain</code> of its reply, saved when the run ended: the fixture shop the
+turn ran in is thrown away after the run). <a href="../report.html">Back to the report</a></p>
+<pre>{escape(markdown)}</pre>
+</body></html>
+"""
 
 
 def metrics_chart(result: RunResult) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
 
     names = [n for n in RATE_METRICS if n in result.metrics]
     base = result.baseline.metrics if result.baseline else {}
@@ -140,8 +176,12 @@ def metrics_chart(result: RunResult) -> Figure:
     ax.set_yticks(positions, names)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("mean score over the cases with the expectation, 0–1 (fallback: lower is better)")
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xlabel(
+        "score, % (mean over the cases that have the expectation; 100% = every case right; fallback: lower is better)"
+    )
     ax.set_ylabel("metric")
+    ax.set_title(f"{result.label}: scores beside the baseline", loc="left", fontsize=10)
     ax.legend(loc="lower right", frameon=False)
     fig.tight_layout()
     return fig
@@ -174,24 +214,22 @@ def render_html(result: RunResult) -> str:
     languages = _table(LANGUAGE_HEAD, language_rows(result))
     intents = f"<h2>By intent</h2>{_table(INTENT_HEAD, rows)}" if (rows := intent_rows(result)) else ""
     shown = [n for n in RATE_METRICS if n in result.metrics]
-    cases = _table(
-        ["case", "engine", *shown, "answer", "problems"],
-        [
-            [
-                c["id"],
-                c["engine"],
-                *(_fmt(n, c["scores"].get(n)) for n in shown),
-                c["answer"][:120],
-                "; ".join(c["problems"])[:160],
-            ]
-            for c in result.per_case
-        ],
-        keys=2,
+    head = "".join(f'<th class="key">{h}</th>' for h in ("case", "engine"))
+    head += "".join(f"<th>{escape(n)}</th>" for n in shown) + "<th>answer</th><th>problems</th><th>trace</th>"
+    rows = "".join(
+        f'<tr><td class="key">{escape(c["id"])}</td><td class="key">{escape(c["engine"])}</td>'
+        + "".join(f"<td>{escape(_fmt(n, c['scores'].get(n)))}</td>" for n in shown)
+        + f'<td class="text">{escape(c["answer"])}</td><td class="text">{escape("; ".join(c["problems"]))}</td>'
+        + f'<td class="text">{_trace_cell(result, c)}</td></tr>'
+        for c in result.per_case
     )
+    cases = f'<table class="cases"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
     verdict = "PASS" if result.passed else "FAIL"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Eval {escape(result.label)}</title><style>{CSS}
-.pass {{ color: #1a7f37; }} .fail {{ color: #cf222e; }} td:nth-last-child(-n+2) {{ white-space: normal; text-align: left; }}
+.pass {{ color: #1a7f37; }} .fail {{ color: #cf222e; }}
+table.cases td.text {{ white-space: pre-wrap; overflow-wrap: anywhere; text-align: left; min-width: 16ch; max-width: 60ch; }}
+table.cases td {{ vertical-align: top; }}
 </style></head><body>
 <h1>Eval: {escape(result.label)}</h1>
 <p class="period"><b class="{verdict.lower()}">{verdict}</b> against {escape(against)}: {escape("; ".join(result.verdict))}</p>
@@ -215,6 +253,13 @@ def write_reports(result: RunResult, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(render_markdown(result), encoding="utf-8")
     (folder / "report.html").write_text(render_html(result), encoding="utf-8")
+    if result.traces:
+        (folder / EXPLAIN_DIR).mkdir(exist_ok=True)
+    for case_id, trace in result.traces.items():
+        (folder / explain_path(case_id, "md")).write_text(trace.explain, encoding="utf-8")
+        (folder / explain_path(case_id, "html")).write_text(
+            _explain_html(result, case_id, trace.explain), encoding="utf-8"
+        )
     return folder
 
 

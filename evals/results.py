@@ -27,6 +27,17 @@ class RunSpec:
     limit: int | None = None
 
 
+@dataclass(frozen=True)
+class CaseTrace:
+    """Where a case's turn can be looked into: its reply message, its trace, and the explain view of both, saved
+    with the report because the fixture shop they were written in is thrown away after the run."""
+
+    message_id: str
+    trace_id: str
+    explain: str
+    """`hub explain MESSAGE_ID`'s markdown for the turn, taken before the fixture went."""
+
+
 @dataclass
 class RunResult:
     id: uuid.UUID
@@ -51,6 +62,9 @@ class RunResult:
     """The run's usage ledger per feature (`calls`, `cost_usd`): the judge's calls are the `evals` feature."""
     gate: str | None = None
     """`contract` or `quality` when a gate ran it: the reports and the output name the gate."""
+    traces: dict[str, CaseTrace] = field(default_factory=dict)
+    """Case id → its turn's trace (the shopper turns of `customer_reply`; the structured use cases call the gateway
+    without a message to explain)."""
 
     @property
     def label(self) -> str:

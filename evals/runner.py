@@ -160,6 +160,8 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
                     "problems": outcome.rule_problems,
                 }
             )
+            if trace := env.traces.get(case.id):
+                per_case[-1] |= {"message_id": trace.message_id, "trace_id": trace.trace_id}
             if progress:
                 progress(done, len(cases), case.id)
         await ledger.flush()
@@ -186,6 +188,7 @@ async def run_suite(settings: Settings, spec: RunSpec, *, progress: Progress | N
         cases=cases,
         golden_cases=len(golden),
         usage=usage,
+        traces=dict(env.traces),
     )
 
 

@@ -26,7 +26,6 @@ from hub.text import format_money
 
 SCHEMA_TITLES = {
     "CustomerReply": "customer_reply",
-    "IntentRoute": "intent_route",
     "CrmCustomerSummary": "crm_customer_summary",
     "CrmFollowupDraft": "crm_followup_draft",
     "NextBestAction": "next_best_action",
@@ -37,7 +36,6 @@ SCHEMA_TITLES = {
 RULES: dict[str, str] = {
     "customer_reply": "only if a tool result",
     "operator_agent": "must come from a tool result",
-    "intent_route": "greeting: only a greeting",
     "crm_customer_summary": "must appear there",
     "crm_followup_draft": "invent",
     "next_best_action": "Base every claim on a fact",
@@ -63,8 +61,6 @@ def _mistake(use_case: str, value: dict[str, Any]) -> dict[str, Any]:
     elif use_case == "photo_brief":
         wrong["count"] = 8 if wrong.get("count") != 8 else 1
         wrong["aspect"] = "16:9" if wrong.get("aspect") != "16:9" else "1:1"
-    elif use_case == "intent_route":
-        wrong["intent"] = "product_search" if wrong.get("intent") != "product_search" else "out_of_scope"
     return wrong
 
 

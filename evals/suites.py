@@ -2,7 +2,7 @@
 
 `customer_reply` runs a shopper turn through the conversation graph; the structured use cases run the tool
 that owns the prompt (summary, follow-up, next best action, SEO copy, photo brief) with its validators and
-fallback; `intent_route` asks the routing prompt, with the deterministic router as its fallback. Each case
+fallback. Each case
 runs twice when a simulated model answers: first with no model, which gives the reference the sim is primed
 with, then through the model.
 """
@@ -26,8 +26,10 @@ from agents.engine import DeterministicEngine, Pending, ShopVoice
 from evals.cases import EvalCase
 from evals.judged import JUDGE_FEATURE, STRUCTURED, Judge
 from evals.metrics import Outcome
+from evals.results import CaseTrace
 from evals.sim_model import Primed, SimModel
 from graphs.turns import Conversations, Speaker
+from hub.audit.explain import ExplainError, explain
 from hub.db import models as m
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway, Validator
@@ -35,11 +37,9 @@ from hub.gateway.run import GenerationResult
 from hub.prompting.outputs import (
     CrmCustomerSummary,
     CrmFollowupDraft,
-    IntentRoute,
     NextBestAction,
     PhotoBrief,
     ReplyJudge,
-    RouteEntities,
     Verdict,
 )
 from hub.tenancy.config import TenantConfig
@@ -88,6 +88,8 @@ class Env:
     judge: Judge | None = None
     """Grade answers with a model through the gateway (a configured model only, never the sim)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    traces: dict[str, CaseTrace] = field(default_factory=dict)
+    """Case id → the turn's message, trace and explain view, for the report's links."""
 
     @property
     def model_configured(self) -> bool:
@@ -187,6 +189,11 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
         data = (
             await session.execute(select(m.AuditEvent.data).where(m.AuditEvent.subject == str(out.message_id)))
         ).scalar_one()
+        try:
+            explained = (await explain(session, out.message_id, tenant_id=env.tenant_id)).markdown()
+        except ExplainError as exc:
+            explained = f"No explanation: {exc}."
+        env.traces[case.id] = CaseTrace(message_id=str(out.message_id), trace_id=out.trace_id, explain=explained)
         await session.rollback()
     calls = data["tools"]
     outputs = [c["result"] for c in calls if c["status"] == "ok" and c.get("result")]
@@ -249,25 +256,6 @@ async def judge_reply(
         feature=JUDGE_FEATURE,
     )
     return result.value
-
-
-async def intent_route(env: Env, case: EvalCase) -> Outcome:
-    message = str(case.input["message"])
-    routed = env.engine.router.route(message).intent
-    fallback = IntentRoute(intent=routed, confidence=0.5, entities=RouteEntities())
-    if env.sim is not None:
-        env.sim.prime("intent_route", Primed(value=fallback.model_dump(mode="json")))
-    env.gateway.reset()
-    started = time.perf_counter()
-    result = await env.gateway.generate(
-        CallContext(tenant_id=env.tenant_id, tenant=env.config),
-        use_case="intent_route",
-        variables={"history": "", "message": message},
-        fallback=lambda _refusal: fallback,
-    )
-    outcome = _model_outcome(env, started, result.value, result.value.intent.value, [])
-    outcome.intent = result.value.intent.value
-    return outcome
 
 
 async def crm_customer_summary(env: Env, case: EvalCase) -> Outcome:
@@ -357,7 +345,6 @@ def _as(value: BaseModel, model: type[M]) -> M:
 
 SUITES: dict[str, Suite] = {
     "customer_reply": customer_reply,
-    "intent_route": intent_route,
     "crm_customer_summary": crm_customer_summary,
     "crm_followup_draft": crm_followup_draft,
     "next_best_action": next_best_action,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time as clock
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal, cast
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import models as m
+from hub.eval_coverage import EvalCoverage, eval_coverage
 from hub.gateway.breaker import BreakerSnapshot, BreakerState, CircuitBreaker
 from hub.gateway.config import GatewayConfig
 from hub.gateway.switches import Switch, list_switches
@@ -98,6 +100,9 @@ class PlatformStatus(BaseModel):
     """Platform view only."""
     workers: list[WorkerStatus] | None = None
     """Workers whose heartbeat is live; platform view only."""
+    evals: list[EvalCoverage] | None = None
+    """Each prompt × model pair served (the shop's, in a shop's view) and its current eval run, if any; None when the
+    caller gave no golden sets, empty when no model is configured."""
 
 
 def _chains(config: GatewayConfig, prompts: PromptRegistry | None) -> dict[str, list[str]]:
@@ -142,11 +147,13 @@ async def platform_status(
     *,
     prompts: PromptRegistry | None = None,
     jobs: JobQueue | None = None,
+    golden: Mapping[str, str] | None = None,
 ) -> PlatformStatus:
     """Return the platform's status, or with `tenant_id` one shop's (no other shop's rows, no workers).
 
     `redis` None means it is unreachable; `prompts` adds the chains that follow prompts' model hints; `jobs`, an
-    open queue, adds queue depths.
+    open queue, adds queue depths; `golden` (use case → golden set sha256) with `prompts` adds which prompt × model
+    pairs have no current eval run.
     """
     now = datetime.now(UTC)
     config = GatewayConfig.from_settings(settings)
@@ -204,6 +211,8 @@ async def platform_status(
         models=models,
         tenants=tenants,
     )
+    if golden is not None and prompts is not None:
+        status.evals = await eval_coverage(session, settings, prompts, golden, tenant_id)
     if circuits is None or redis is None:
         return status
     try:

@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evals.cases import USE_CASES, golden_sha256
+from evals.cases import USE_CASES, golden_hashes, golden_sha256
 from evals.gate import (
     Baseline,
     Tolerances,
@@ -31,6 +31,7 @@ from evals.report import INTENT_HEAD, LANGUAGE_HEAD, compare_rows, intent_rows, 
 from evals.runner import RunResult, RunSpec, judge, run_suite, store, stored_baseline
 from hub.db import models as m
 from hub.db.engine import create_engine, session_factory
+from hub.eval_coverage import EvalCoverage, eval_coverage
 from hub.gateway.factory import load_prompts
 from hub.settings import Settings
 from hub.tenancy import admin
@@ -122,6 +123,35 @@ def _print(result: RunResult) -> None:
         console.print(f"report: {result.report_dir / 'report.html'}")
 
 
+def _stale_pairs(
+    settings: Settings,
+    chosen: list[str],
+    tenant: m.Tenant | None,
+    *,
+    prompt_version: str | None,
+    model: str | None,
+    sim: bool,
+) -> list[tuple[str, str | None]]:
+    """`--stale`: the use cases (and the version in use) whose prompt × model pair has no current run."""
+    if prompt_version or model or sim:
+        raise fail("--stale runs the versions and models in use: leave out --prompt-version, --model and --sim")
+    if not settings.llm_configured:
+        raise fail(
+            "--stale evaluates prompts on the model that serves them, and no model is configured: set "
+            "HUB_LLM_BASE_URL (or HUB_LLM_API_KEY) and HUB_LLM_MODEL or HUB_LLM_MODELS"
+        )
+    registry = load_prompts(settings)
+    golden = {name: sha for name, sha in golden_hashes().items() if name in chosen}
+
+    async def work(session: AsyncSession) -> list[EvalCoverage]:
+        return await eval_coverage(session, settings, registry, golden, tenant.id if tenant else None)
+
+    missing = [pair for pair in with_session(settings, work) if not pair.current]
+    for pair in missing:
+        console.print(f"stale: {pair.label} (used by {', '.join(pair.used_by)})")
+    return list(dict.fromkeys((pair.use_case, pair.prompt_version) for pair in missing))
+
+
 @eval_app.command("run")
 def run(
     use_case: Annotated[list[str] | None, typer.Option("--use-case", "-u", help="Repeatable; default: all.")] = None,
@@ -131,6 +161,14 @@ def run(
     sim: Annotated[bool, typer.Option("--sim", help="Answer with the simulated model CI uses.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale",
+            help="Only the prompt × model pairs in use with no current run on the configured model "
+            "(with --tenant: that shop's).",
+        ),
+    ] = False,
 ) -> None:
     """Run suites on the demo fixture; no model configured runs the deterministic engine."""
     settings = load_settings()
@@ -139,11 +177,16 @@ def run(
     if prompt_version and len(chosen) != 1:
         raise fail("--prompt-version needs exactly one --use-case")
     row = with_session(settings, lambda s: admin.resolve_tenant(s, tenant)) if tenant else None
+    todo = [(name, prompt_version) for name in chosen]
+    if stale:
+        todo = _stale_pairs(settings, chosen, row, prompt_version=prompt_version, model=model, sim=sim)
+        if not todo:
+            console.print("every prompt × model pair in use has a current run: nothing to do")
 
     async def main() -> list[RunResult]:
         results = []
-        for name in chosen:
-            spec = RunSpec(name, prompt_version=prompt_version, model=model, tenant=row, sim=sim, limit=limit)
+        for name, version in todo:
+            spec = RunSpec(name, prompt_version=version, model=model, tenant=row, sim=sim, limit=limit)
             result = await _run(settings, spec)
             results.append(await store(settings, judge(result, await _baseline(settings, result))))
             _print(results[-1])
@@ -159,6 +202,7 @@ def run(
                         "use_case": r.spec.use_case,
                         "prompt_version": r.prompt_version,
                         "mode": r.mode,
+                        "model": r.model,
                         "passed": r.passed,
                         "verdict": r.verdict,
                         "metrics": r.metrics,

@@ -196,6 +196,7 @@ def list_command(as_json: Annotated[bool, typer.Option("--json", help="Print one
 async def _gather(settings: Settings, tenant: str | None) -> PlatformStatus:
     from redis.exceptions import RedisError
 
+    from evals.cases import golden_hashes
     from hub.db.engine import create_engine, session_factory
     from hub.db.migrate import upgrade
     from hub.jobs import JobQueue
@@ -219,7 +220,13 @@ async def _gather(settings: Settings, tenant: str | None) -> PlatformStatus:
                     except (RedisError, OSError):
                         jobs = None
                 return await platform_status(
-                    session, redis, settings, tenant_id, prompts=load_prompts(settings), jobs=jobs
+                    session,
+                    redis,
+                    settings,
+                    tenant_id,
+                    prompts=load_prompts(settings),
+                    jobs=jobs,
+                    golden=golden_hashes(),
                 )
     finally:
         await engine.dispose()
@@ -275,6 +282,26 @@ def render_status(status: PlatformStatus, console: Console) -> None:
         for worker in status.workers:
             workers.add_row(worker.kind, worker.host, str(worker.pid), worker.id, f"{worker.started_at:%Y-%m-%d %H:%M}")
         console.print(workers if status.workers else "No live worker heartbeat.")
+    if status.evals is not None:
+        render_eval_coverage(status, console)
+
+
+def render_eval_coverage(status: PlatformStatus, console: Console) -> None:
+    """Print which prompt × model pairs in use have no current eval run on that model."""
+    from rich.table import Table
+
+    coverage = status.evals or []
+    missing = [c for c in coverage if not c.current]
+    if not coverage:
+        console.print("Evals: no model is configured, so no prompt × model pair needs an eval run.")
+    elif not missing:
+        console.print(f"Evals: all {len(coverage)} prompt × model pairs in use have a current run on their model.")
+    else:
+        table = Table("use case", "prompt", "model", "used by", title="Prompt × model pairs with no current eval run")
+        for pair in missing:
+            table.add_row(pair.use_case, pair.prompt_version, pair.model, ", ".join(pair.used_by))
+        console.print(table)
+        console.print(f"{len(missing)} of {len(coverage)} pairs are stale: `hub eval run --stale` runs them.")
 
 
 def _switches(shop: TenantStatus) -> str:
