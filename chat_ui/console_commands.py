@@ -9,6 +9,7 @@ console renders it, and anything else (a CLI, a test) can too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,6 @@ from sqlalchemy import desc, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_ui.handoff_news import HANDOFF_EVENT, handovers
-from evals.cases import golden_hashes
 from hub.audit.explain import ExplainError
 from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
@@ -248,14 +248,14 @@ async def status(
     settings: Settings,
     prompts: PromptRegistry,
     jobs: JobQueue | None = None,
+    golden: Mapping[str, str] | None = None,
 ) -> Answer:
     """This shop's kill switches and budgets against spend, the model circuits, the job queues, and which of the
-    prompt × model pairs serving it have no current eval run; no other shop."""
+    prompt × model pairs serving it have no current eval run (`golden`: each use case's golden set's sha256); no
+    other shop."""
     return Answer(
         status_markdown(
-            await platform_status(
-                session, redis, settings, tenant_id, prompts=prompts, jobs=jobs, golden=golden_hashes()
-            )
+            await platform_status(session, redis, settings, tenant_id, prompts=prompts, jobs=jobs, golden=golden)
         )
     )
 

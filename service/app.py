@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from chat_ui import api, console, pages, whatsapp, widget
+from evals.cases import golden_hashes
 from graphs.process import CONVERSATIONS
 from hub.http.app import install_core
 from hub.http.deps import Resources
@@ -50,7 +51,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
             )
             app.state.conversations = await res.extra[CONVERSATIONS].get()
             console.STATE.current = console.ConsoleState(
-                settings, res.sessions, res.redis, res.jobs, app.state.conversations, gateway.prompts
+                settings, res.sessions, res.redis, res.jobs, app.state.conversations, gateway.prompts, golden_hashes()
             )
             log.info(
                 "app_started", env=settings.env, database=res.engine.url.get_backend_name(), llm=gateway.config.provider

@@ -17,7 +17,8 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,9 @@ class ConsoleState:
     jobs: JobQueue
     conversations: Conversations
     prompts: PromptRegistry
+    golden: Mapping[str, str] = field(default_factory=dict)
+    """Use case → its golden set's sha256 (`evals.cases.golden_hashes`, handed in by the service): what an eval run
+    must have been measured on to count as current in `/status`."""
 
 
 class _Holder:
