@@ -19,6 +19,7 @@ from typing import Any
 from evals.cases import EvalCase, Expect, load_cases
 from hub.feedback import Candidate
 from hub.languages import DEFAULT_LANGUAGE, LANGUAGES
+from hub.prompting.outputs import Intent
 
 ADOPTABLE = ("customer_reply",)
 """Use cases whose production turns are rated: the shoppers' replies."""
@@ -43,6 +44,8 @@ def case_from(candidate: Candidate, case_id: str) -> EvalCase:
             f"reply {candidate.message_id} has no correction: an operator must say what it should have said "
             f"(`/rate {candidate.message_id} down <correction>` in the console) before it can be adopted"
         )
+    if candidate.intent not in set(Intent):
+        raise AdoptError(f"reply {candidate.message_id} has no recorded intent: a golden case needs one")
     if not candidate.shopper_message.strip():
         raise AdoptError(f"reply {candidate.message_id} answers no shopper message")
     ok = [c for c in candidate.tools if c.get("status") == "ok"]
