@@ -1,4 +1,5 @@
-"""The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant.
+"""The storefront chat API: `POST /v1/chat` (and `/v1/chat/stream`) answers one shopper message for the key's tenant;
+`POST /v1/chat/feedback` takes the shopper's thumbs up or down on one of the replies in their session.
 
 Browsers call it from the shops' own sites, so it also owns who may: CORS limited to the origins the key's
 tenant allows, and rate limits on the chat endpoints per shopper session, per client address and per key.
@@ -31,6 +32,7 @@ from chat_ui.handoff_news import announce_handoff
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
 from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_SESSION_RATE_LIMIT_KEY
 from hub.db import models as m
+from hub.feedback import RATINGS, assistant_message, rate
 from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_body, error_responses
@@ -343,11 +345,15 @@ async def shopper_within_limits(request: Request, body: ChatIn, auth: ShopperOri
     It takes the parsed body, the same one the route gets, because the session limit needs its `session_id`;
     a body that does not validate is refused with 422 before anything is counted.
     """
+    return await _within_limits(request, body.session_id, auth)
+
+
+async def _within_limits(request: Request, session_id: str, auth: Authenticated) -> Authenticated:
     limit: ChatRateLimit = request.app.state.chat_rate_limit
     refused = await limit.acquire(
         request.app.state.resources.redis,
         tenant_id=auth.caller.tenant_id,
-        session_id=body.session_id,
+        session_id=session_id,
         client=limit.client_of(request),
         key_prefix=auth.caller.key_prefix,
     )
@@ -357,6 +363,30 @@ async def shopper_within_limits(request: Request, body: ChatIn, auth: ShopperOri
 
 
 Shopper = Annotated[Authenticated, Depends(shopper_within_limits)]
+
+
+class FeedbackIn(BaseModel):
+    """A shopper's thumb on one of the assistant's replies in their widget session."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The widget's session id: the reply must be in this session's conversation.",
+    )
+    message_id: uuid.UUID = Field(description="The reply's `message_id`, as `POST /v1/chat` returned it.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=1000, pattern=NO_NUL, description="What the shopper adds.")
+
+
+async def rater_within_limits(request: Request, body: FeedbackIn, auth: ShopperOrigin) -> Authenticated:
+    """Count a rating like a chat message, in its session's, client's and key's windows."""
+    return await _within_limits(request, body.session_id, auth)
+
+
+Rater = Annotated[Authenticated, Depends(rater_within_limits)]
 
 
 # --- routes -------------------------------------------------------------------------------------------
@@ -395,6 +425,44 @@ _TURN_ERRORS = error_responses(
 async def chat(body: ChatIn, auth: Shopper, session: Session, request: Request) -> ChatOut:
     """Answer one shopper message; the conversation is kept per (tenant, session id)."""
     return await _answer(body, auth, session, request)
+
+
+class FeedbackOut(BaseModel):
+    message_id: uuid.UUID
+    rating: Literal["up", "down"]
+    """The rating stored: the shopper's first one, when they rated this reply before."""
+    recorded: bool
+    """False when this reply was rated before in this session: the first rating stands."""
+
+
+@router.post(
+    "/chat/feedback",
+    responses=error_responses(
+        *BODY_ERRORS,
+        (404, "No reply with this id in this session's conversation."),
+        (429, "Too many messages or ratings in this session, from this address or with this key; wait Retry-After s."),
+    ),
+)
+async def chat_feedback(body: FeedbackIn, auth: Rater, session: Session) -> FeedbackOut:
+    """Rate one of the assistant's replies in this widget session, thumbs up or down; once per reply."""
+    conversation = await auth.data.conversations.by_key(m.Channel.WEB, body.session_id)
+    message = (
+        await assistant_message(session, auth.caller.tenant_id, body.message_id, conversation_id=conversation.id)
+        if conversation is not None
+        else None
+    )
+    if message is None:
+        raise ApiError(404, "no_such_reply", f"No reply {body.message_id} in this chat session")
+    row, recorded = await rate(
+        session,
+        message,
+        source=m.FeedbackSource.SHOPPER,
+        rating=RATINGS[body.rating],
+        by=f"customer:{m.Channel.WEB.value}",
+        comment=body.comment.strip() if body.comment and body.comment.strip() else None,
+    )
+    await session.commit()
+    return FeedbackOut(message_id=message.id, rating="up" if row.rating > 0 else "down", recorded=recorded)
 
 
 def _event(name: str, data: object) -> bytes:

@@ -1,6 +1,6 @@
 """The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /feedback,
-/explain, /status, /switch (the shop's own kill switches), and /requests, /approve and /deny (the queue of returns,
-cancellations and address changes).
+/explain, /rate (rate and correct a reply), /status, /switch (the shop's own kill switches), and /requests, /approve
+and /deny (the queue of returns, cancellations and address changes).
 
 Each returns an `Answer` (markdown, and a chart for /cost) computed from the tenant's own rows; the Chainlit
 console renders it, and anything else (a CLI, a test) can too.
@@ -22,6 +22,7 @@ from hub.audit.explain import ExplainError
 from hub.audit.explain import explain as audit_explain
 from hub.db import models as m
 from hub.db.models import RequestKind, RequestStatus
+from hub.feedback import RATINGS, assistant_message, rate
 from hub.gateway.switches import SwitchError, announce, check_feature, switch_off, switch_on, switchable_features
 from hub.order_requests import RequestError, RequestNotFound, decide, list_requests
 from hub.prompting.outputs import Intent
@@ -238,6 +239,41 @@ async def explain(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) 
     except ExplainError as exc:
         return Answer(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
     return Answer(explanation.markdown())
+
+
+RATE_USAGE = (
+    "`/rate MESSAGE_ID up|down [correction]`: rate a reply (its id is under each reply and in `/explain`), and say "
+    "what it should have said; a corrected reply can become a golden eval case (`hub eval candidates`)."
+)
+
+
+async def rate_reply(session: AsyncSession, tenant_id: uuid.UUID, args: str, *, by: str) -> Answer:
+    """`/rate MESSAGE_ID up|down [correction]`: rate one of the shop's assistant replies as `by`, and commit.
+
+    An operator's newer rating of the same reply replaces the older one."""
+    ref, _, rest = args.strip().partition(" ")
+    verdict, _, correction = rest.strip().partition(" ")
+    try:
+        wanted = uuid.UUID(ref)
+    except ValueError:
+        return Answer(RATE_USAGE)
+    if verdict.casefold() not in RATINGS:
+        return Answer(RATE_USAGE)
+    message = await assistant_message(session, tenant_id, wanted)
+    if message is None:
+        return Answer(f"No reply {wanted} in this shop.")
+    await rate(
+        session,
+        message,
+        source=m.FeedbackSource.OPERATOR,
+        rating=RATINGS[verdict.casefold()],
+        by=by,
+        correction=correction.strip() or None,
+    )
+    await session.commit()
+    said = "up" if RATINGS[verdict.casefold()] > 0 else "down"
+    corrected = " with your correction: it is now a candidate golden case" if correction.strip() else ""
+    return Answer(f"Rated reply {wanted} {said}{corrected}.")
 
 
 async def status(

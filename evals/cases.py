@@ -56,6 +56,11 @@ class EvalCase(BaseModel):
     fixture: Literal["demo"] = "demo"
     input: dict[str, Any]
     expect: Expect
+    source: Literal["production"] | None = None
+    """Where the case came from when not written for the set: `production` for a shopper's turn that was rated down
+    and corrected, adopted with `hub eval adopt` (`evals.adopt`)."""
+    source_message: str | None = None
+    """For a production case: the id of the assistant message it was adopted from (adopting it twice is refused)."""
 
 
 class CaseFileError(ValueError):

@@ -4,7 +4,7 @@ Operators sign in with their HUB email and password and see only their tenant. E
 the conversation graph as that operator (thread = console conversation); tool calls show as steps, and each
 reply says which engine and prompt answered and what the turn cost. Sensitive actions arrive as Confirm /
 Reject buttons bound to the graph's interrupt. `/cost`, `/prompts`, `/handoffs`, `/feedback`, `/takeover`, `/reply`,
-`/release`, `/explain`, `/status`, `/switch` (the shop's kill switches), `/requests`, `/approve` and `/deny` (returns,
+`/release`, `/explain`, `/rate`, `/status`, `/switch` (the shop's kill switches), `/requests`, `/approve` and `/deny` (returns,
 cancellations, address changes) answer with or without a model.
 Threads are kept in the app's database and can be reopened after a restart; background jobs (bulk SEO, photo
 shoots) report into every open console of their shop as they progress and finish, and a shopper handed to a person
@@ -38,7 +38,7 @@ from tools.context import Audience
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
     "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/feedback`, `/takeover ID`, `/reply ID text`, `/release ID`, "
-    "`/explain MESSAGE_ID`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`, "
+    "`/explain MESSAGE_ID`, `/rate MESSAGE_ID up|down [correction]`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`, "
     "`/requests [returns|cancellations|addresses] [requested|approved|denied]`, `/approve REF [note]`, "
     "`/deny REF [note]`."
 )
@@ -181,6 +181,8 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.feedback(session, tenant_id)
         elif word == "/explain":
             answer = await commands.explain(session, tenant_id, rest)
+        elif word == "/rate":
+            answer = await commands.rate_reply(session, tenant_id, rest, by=f"operator:{actor}")
         elif word in ("/takeover", "/release", "/reply"):
             answer = await _handle(session, word, rest, tenant_id, f"operator:{actor}")
         elif word == "/status":

@@ -140,6 +140,12 @@
     "  max-width: 100%; overflow-wrap: anywhere; display: flex; flex-direction: column; justify-content: center; }",
     ".choice:hover { background: #FFFBEB; }",
     ".choice-detail { color: #6B7280; font-size: 12px; }",
+    ".rating { display: flex; align-items: center; gap: 4px; margin-top: 6px; white-space: normal; }",
+    ".rate { background: none; border: 1px solid #E5E7EB; border-radius: 999px; padding: 1px 8px; font-size: 13px;",
+    "  line-height: 1.4; cursor: pointer; color: #111827; }",
+    ".rate:hover:not(:disabled) { background: #F3F4F6; }",
+    ".rate[aria-pressed='true'] { border-color: var(--hub-accent); background: #FFFBEB; }",
+    ".rating-note { color: #6B7280; font-size: 12px; margin-left: 4px; }",
   ].join("\n");
 
   // --- the widget's DOM --------------------------------------------------------------------------------
@@ -297,7 +303,65 @@
   function renderStored(msg) {
     var shown = messageNode(msg.from, msg.text);
     if (msg.from === "assistant" && Array.isArray(msg.products)) showProducts(shown.node, msg.products);
+    if (msg.from === "assistant") showRating(shown.node, msg);
     shown.node.dataset.state = "done";
+  }
+
+  // Thumbs under each finished reply: the shopper rates it once; the shop reviews the ones rated down.
+  var RATINGS = [
+    { value: "up", symbol: "\ud83d\udc4d", label: "Helpful" },
+    { value: "down", symbol: "\ud83d\udc4e", label: "Not helpful" },
+  ];
+
+  function showRating(node, msg) {
+    if (typeof msg.id !== "string" || !msg.id) return;
+    var bar = el("div", "rating");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Rate this reply");
+    var note = el("span", "rating-note");
+    note.setAttribute("role", "status");
+    var buttons = RATINGS.map(function (r) {
+      var button = el("button", "rate", r.symbol);
+      button.type = "button";
+      button.dataset.rating = r.value;
+      button.setAttribute("aria-label", r.label);
+      button.title = r.label;
+      button.setAttribute("aria-pressed", msg.rated === r.value ? "true" : "false");
+      button.addEventListener("click", function () { rate(msg, r.value, buttons, note); });
+      bar.appendChild(button);
+      return button;
+    });
+    bar.appendChild(note);
+    if (msg.rated) settleRating(buttons, note, msg.rated);
+    node.appendChild(bar);
+  }
+
+  function settleRating(buttons, note, rated) {
+    buttons.forEach(function (b) {
+      b.disabled = true;
+      b.setAttribute("aria-pressed", b.dataset.rating === rated ? "true" : "false");
+    });
+    note.textContent = "Thanks for your feedback!";
+  }
+
+  async function rate(msg, value, buttons, note) {
+    if (msg.rated) return;
+    buttons.forEach(function (b) { b.disabled = true; });
+    try {
+      var res = await fetch(API + "/v1/chat/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Hub-Key": KEY },
+        body: JSON.stringify({ session_id: state.session, message_id: msg.id, rating: value }),
+      });
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      var body = await res.json();
+      msg.rated = body && (body.rating === "up" || body.rating === "down") ? body.rating : value;
+      saveState();
+      settleRating(buttons, note, msg.rated);
+    } catch (err) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      note.textContent = "Couldn't send your rating. Please try again.";
+    }
   }
 
   // Quick replies: the choices the assistant offers with its latest message (confirm or not, which item, why).
@@ -439,6 +503,7 @@
     var replyText = "";
     var products = [];
     var offered = [];
+    var messageId = null;
     var done = false;
     var failure = null;
     try {
@@ -454,6 +519,7 @@
           if (name === "meta") {
             reply.node.dataset.state = "streaming";
             if (typeof data.intent === "string") reply.node.dataset.intent = data.intent;
+            if (typeof data.message_id === "string") messageId = data.message_id;
             products = Array.isArray(data.products) ? data.products.filter(function (p) { return p && typeof p === "object"; }) : [];
             showProducts(reply.node, products);
             if (data.handled_by === "human" && typeof data.message_id === "string") followHuman(data.message_id);
@@ -475,7 +541,10 @@
     reply.body.classList.remove("typing");
     if (replyText) {
       reply.node.dataset.state = done ? "done" : "incomplete";
-      remember({ from: "assistant", text: replyText, products: products.map(slimProduct), quick_replies: offered });
+      var stored = { from: "assistant", text: replyText, products: products.map(slimProduct), quick_replies: offered };
+      if (done && messageId) stored.id = messageId;
+      remember(stored);
+      if (done) showRating(reply.node, stored);
       if (done) showChoices(offered);
     } else {
       reply.node.remove();

@@ -60,12 +60,14 @@ from chat_ui.whatsapp.events import (
 from chat_ui.whatsapp.graph_api import GraphApi, open_graph_api
 from chat_ui.whatsapp.ledger import claim
 from chat_ui.whatsapp.outbox import deliver_pending, plan
+from chat_ui.whatsapp.rating import rating_choices, rating_target, tapped_rating, thanks
 from chat_ui.whatsapp.statuses import StatusLedger
 from graphs.process import CONVERSATIONS
 from graphs.turns import Conversations, Speaker, TurnResult
 from hub.audit.events import record
 from hub.db import models as m
 from hub.encryption import SecretBox
+from hub.feedback import assistant_message, rate
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
 from hub.settings import Settings
@@ -382,6 +384,13 @@ class WhatsAppChannel:
                 planned = answer(unsupported_reply(event.unsupported_name), m.DeliveryKind.REPLY, "unsupported")
             await write_changes()
             return planned
+        tapped = tapped_rating(event)
+        if tapped is not None:  # a tap on the rating buttons after a resolved conversation: no turn
+            session.add(_inbound(tenant.id, conversation, event, event.text or "", now))
+            await record_rating(session, tenant.id, conversation, *tapped)
+            planned = answer(thanks(conversation.language), m.DeliveryKind.REPLY, "rating")
+            await write_changes()
+            return planned
         result = await self.conversations.turn(
             session=session,
             tenant=tenant,
@@ -395,15 +404,28 @@ class WhatsAppChannel:
         )
         answered.append(result)
         reply = Reply(result.message_id, result.reply)
+        resolved = await rating_target(session, conversation, result, event.text)
         return plan(
             session,
             conversation=conversation,
             message=reply,
             account_config=account.config,
             now=now,
-            choices=result.quick_replies,
+            choices=result.quick_replies if resolved is None else rating_choices(resolved),
             language=result.language,
         )
+
+
+async def record_rating(
+    session: AsyncSession, tenant_id: uuid.UUID, conversation: m.Conversation, rating: int, message_id: uuid.UUID
+) -> None:
+    """Store a shopper's tap on the rating buttons, for a reply of this conversation only (a stale or forged id
+    rates nothing; the shopper is thanked all the same)."""
+    message = await assistant_message(session, tenant_id, message_id, conversation_id=conversation.id)
+    if message is None:
+        log.warning("whatsapp_rating_unknown_reply", tenant_id=str(tenant_id), message_id=str(message_id))
+        return
+    await rate(session, message, source=m.FeedbackSource.SHOPPER, rating=rating, by=f"customer:{m.Channel.WHATSAPP}")
 
 
 async def _seen(session: AsyncSession, tenant_id: uuid.UUID, wa_id: str, message_id: str) -> Seen:

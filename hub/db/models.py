@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -561,6 +562,39 @@ class MessageDelivery(TenantOwned, Timestamped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     """Sends that ended without an answer from the channel (retries exhausted, network errors)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=func.now(), onupdate=func.now())
+
+
+class FeedbackSource(StrEnum):
+    """Who rated a reply: the shopper it was sent to, or an operator reviewing it in the console."""
+
+    SHOPPER = "shopper"
+    OPERATOR = "operator"
+
+
+class ReplyFeedback(TenantOwned, Timestamped, Base):
+    """A rating of one assistant message: thumbs up (+1) or down (-1), and for an operator what it should have said.
+
+    A message has at most one rating per source: a shopper rates it once (a second tap changes nothing), an
+    operator's new rating replaces the last one. Low-rated and corrected replies are the candidates for new golden
+    cases (`hub eval candidates`).
+    """
+
+    __tablename__ = "reply_feedback"
+    __table_args__ = (
+        UniqueConstraint("message_id", "source"),
+        Index("ix_reply_feedback_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    message_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("messages.id", ondelete="CASCADE"))
+    source: Mapped[FeedbackSource] = mapped_column(String(16))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    """+1 helpful, -1 not helpful."""
+    correction: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the reply should have said (an operator's): the reference answer of a golden case adopted from it."""
+    comment: Mapped[str | None] = mapped_column(String(1000), default=None)
+    by: Mapped[str] = mapped_column(String(200))
+    """`customer:<channel>` (a shopper; the message names the conversation) or `operator:<email>`."""
 
 
 class UsageRecord(Base):

@@ -82,10 +82,11 @@ app.command("status")(status_command)
 def eval_command(ctx: typer.Context) -> None:
     """Run eval suites, compare runs, gate prompt versions: `hub eval run|compare|gate --help`."""
     try:  # imported only when an eval command runs: ragas and the graph take seconds to import
+        from service.cli.eval_feedback import with_feedback_commands
         from service.cli.evals import eval_app
     except ModuleNotFoundError as exc:
         raise fail(f"evals need the [evals] extra ({exc.name} is missing): pip install 'hub[evals]'") from None
-    typer.main.get_command(eval_app)(args=ctx.args, prog_name="hub eval")
+    typer.main.get_command(with_feedback_commands(eval_app))(args=ctx.args, prog_name="hub eval")
 
 
 @app.command()

@@ -275,6 +275,29 @@ def test_a_shopper_asks_about_a_product_then_an_order_and_the_session_survives_a
     expect(chat.locator(".msg.human")).to_have_count(1)
 
 
+def test_a_shopper_rates_a_reply_once_with_the_thumbs_and_the_rating_survives_a_reload(
+    page: Page, storefront: Storefront
+) -> None:
+    chat = open_widget(page, storefront.shop_url)
+    expect(chat.get_by_role("button", name="Not helpful")).to_have_count(0)  # the widget's own greeting: not rated
+    reply, events = ask(page, chat, f"Tell me more about {storefront.creds.sample_sku}")
+    down = reply.get_by_role("button", name="Not helpful")
+    up = reply.get_by_role("button", name="Helpful", exact=True)
+    with page.expect_response(lambda r: r.url.endswith("/v1/chat/feedback") and r.request.method == "POST") as info:
+        down.click()
+    assert info.value.status == 200 and info.value.json()["rating"] == "down"
+    assert info.value.json()["message_id"] == events[0][1]["message_id"]
+    expect(reply.get_by_role("status")).to_have_text("Thanks for your feedback!")
+    expect(down).to_have_attribute("aria-pressed", "true")
+    expect(up).to_be_disabled()
+
+    page.reload()
+    chat = page.locator("#hub-chat-widget")
+    rated = chat.locator('.msg.assistant[data-state="done"]').last
+    expect(rated.get_by_role("button", name="Not helpful")).to_have_attribute("aria-pressed", "true")
+    expect(rated.get_by_role("button", name="Helpful", exact=True)).to_be_disabled()
+
+
 def test_markup_in_a_product_title_is_shown_as_text_and_never_runs(page: Page, storefront: Storefront) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
