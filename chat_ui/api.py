@@ -37,6 +37,7 @@ from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_body, error_responses
 from hub.http.limits import MAX_JSON_BODY, NO_NUL
+from hub.quality import maybe_judge
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
 from tools.context import Audience
@@ -408,6 +409,7 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
     )
     await session.commit()
     await announce_handoff(session, resources(request).jobs, tenant.id, result)
+    await maybe_judge(resources(request).jobs, resources(request).settings, tenant.id, result.message_id)
     return result
 
 

@@ -1,4 +1,4 @@
-"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /feedback,
+"""The operator console's own commands, which work with or without a model: /cost, /prompts, /handoffs, /feedback, /quality,
 /explain, /rate (rate and correct a reply), /status, /switch (the shop's own kill switches), and /requests, /approve
 and /deny (the queue of returns, cancellations and address changes).
 
@@ -27,6 +27,7 @@ from hub.gateway.switches import SwitchError, announce, check_feature, switch_of
 from hub.order_requests import RequestError, RequestNotFound, decide, list_requests
 from hub.prompting.outputs import Intent
 from hub.prompting.registry import PromptRegistry
+from hub.quality import quality_trend
 from hub.settings import Settings
 from hub.shop_events.delivery import deliver_soon
 from hub.status import PlatformStatus, platform_status
@@ -226,6 +227,36 @@ async def feedback(session: AsyncSession, tenant_id: uuid.UUID) -> Answer:
         text = content.replace("|", "/").replace("\n", " ")[:200]
         lines.append(f"| {when:%Y-%m-%d %H:%M} | {channel} | {conversation_id} | {text} |")
     return Answer("\n".join(lines))
+
+
+def _score(value: float | None, n: int) -> str:
+    return "–" if value is None else f"{value:.2f} ({n})"
+
+
+async def quality(session: AsyncSession, tenant_id: uuid.UUID, *, days: int = 7) -> Answer:
+    """How a judge graded a sample of this shop's replies (`HUB_EVAL_SAMPLE_PERCENT`), per use case and language:
+    the last week against the one before, so a drop shows between eval runs."""
+    trends = await quality_trend(session, tenant_id, days=days)
+    if not trends:
+        return Answer(
+            "No sampled replies graded yet: set `HUB_EVAL_SAMPLE_PERCENT` (with a model configured) to have a judge "
+            "grade a share of replies in the background."
+        )
+    lines = [
+        f"| use case | language | last {days} days (n) | {days} days before (n) | trend | grounded |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for t in trends:
+        trend = "–"
+        if t.recent is not None and t.before is not None:
+            delta = t.recent - t.before
+            trend = "▲" if delta > 0.02 else "▼" if delta < -0.02 else "="
+        grounded = "–" if t.grounded is None else f"{t.grounded:.0%}"
+        lines.append(
+            f"| {t.use_case} | {t.language} | {_score(t.recent, t.recent_n)} | {_score(t.before, t.before_n)} "
+            f"| {trend} | {grounded} |"
+        )
+    return Answer("Judged replies (score 0–1, from the `reply_judge` prompt):\n\n" + "\n".join(lines))
 
 
 async def explain(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) -> Answer:

@@ -33,6 +33,7 @@ from ragas.dataset_schema import SingleTurnSample
 from ragas.embeddings.base import LangchainEmbeddingsWrapper
 from ragas.llms.base import LangchainLLMWrapper
 
+from evals.online import JUDGE_FEATURE
 from hub.gateway.chat_model import GatewayChatModel
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
@@ -48,8 +49,6 @@ with warnings.catch_warnings():
 
 log = structlog.get_logger(__name__)
 
-JUDGE_FEATURE = "evals"
-"""The usage feature every judge call is billed to."""
 STRUCTURED = frozenset(
     {"crm_customer_summary", "crm_followup_draft", "seo_product_copy", "next_best_action", "photo_brief"}
 )

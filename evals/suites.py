@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.engine import DeterministicEngine, Pending, ShopVoice
 from evals.cases import EvalCase
-from evals.judged import JUDGE_FEATURE, STRUCTURED, Judge
+from evals.judged import STRUCTURED, Judge
 from evals.metrics import Outcome
+from evals.online import grade_reply
 from evals.results import CaseTrace
 from evals.sim_model import Primed, SimModel
 from graphs.turns import Conversations, Speaker
@@ -40,7 +41,6 @@ from hub.prompting.outputs import (
     NextBestAction,
     PhotoBrief,
     ReplyJudge,
-    Verdict,
 )
 from hub.tenancy.config import TenantConfig
 from tools import crm, photography, seo
@@ -228,34 +228,10 @@ async def customer_reply(env: Env, case: EvalCase) -> Outcome:
 async def judge_reply(
     env: Env, message: str, reply: str, calls: list[dict[str, Any]], problems: list[str]
 ) -> ReplyJudge:
-    """Have the configured model grade the reply against the turn's evidence (ragas-style faithfulness)."""
-    policies = [c["result"] for c in calls if c["tool"] == "policy_answer" and c.get("result")]
-    facts = [
-        {"tool": c["tool"], "result": c["result"]} for c in calls if c["tool"] != "policy_answer" and c.get("result")
-    ]
-
-    def by_rules(_: object) -> ReplyJudge:  # no judge answered: the validators' verdict
-        return ReplyJudge(
-            grounded=not problems,
-            score=0.0 if problems else 1.0,
-            issues=problems[:10],
-            verdict=Verdict.FAIL if problems else Verdict.PASS,
-        )
-
-    result = await env.gateway.generate(
-        CallContext(tenant_id=env.tenant_id, tenant=env.config),
-        use_case="reply_judge",
-        variables={
-            "policies": json.dumps(policies, ensure_ascii=False),
-            "tool_results": json.dumps(facts, ensure_ascii=False),
-            "history": "",
-            "message": message,
-            "reply": reply,
-        },
-        fallback=by_rules,
-        feature=JUDGE_FEATURE,
-    )
-    return result.value
+    """Have the configured model grade the reply against the turn's evidence (the grader production sampling uses)."""
+    call = CallContext(tenant_id=env.tenant_id, tenant=env.config)
+    verdict, _ = await grade_reply(env.gateway, call, message, reply, calls, problems)
+    return verdict
 
 
 async def crm_customer_summary(env: Env, case: EvalCase) -> Outcome:

@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open a circuit.")
     llm_breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe call.")
     llm_rate_limit_per_minute: int = Field(default=600, ge=1, description="Model calls per tenant per minute.")
+    eval_sample_percent: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Share of production shopper replies a judge grades in the background (`/quality` in the console), "
+        "when a model is configured; billed to the tenant's `evals` feature and budget-checked like any call.",
+    )
     eval_judge_model: str | None = Field(
         default=None,
         description="Model that grades eval answers (judged metrics, `hub eval gate --quality`), on the configured "

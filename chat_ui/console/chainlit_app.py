@@ -37,7 +37,7 @@ from tools.context import Audience
 
 HELP = (
     "Ask in plain words, or use a command: `/summary email`, `/seo SKU`, `/photos SKU white background`, "
-    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/feedback`, `/takeover ID`, `/reply ID text`, `/release ID`, "
+    "`/cost [day|week|month]`, `/prompts`, `/handoffs`, `/feedback`, `/quality`, `/takeover ID`, `/reply ID text`, `/release ID`, "
     "`/explain MESSAGE_ID`, `/rate MESSAGE_ID up|down [correction]`, `/status`, `/switch off FEATURE reason`, `/switch on FEATURE`, "
     "`/requests [returns|cancellations|addresses] [requested|approved|denied]`, `/approve REF [note]`, "
     "`/deny REF [note]`."
@@ -179,6 +179,8 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
             answer = await commands.handoffs(session, tenant_id)
         elif word == "/feedback":
             answer = await commands.feedback(session, tenant_id)
+        elif word == "/quality":
+            answer = await commands.quality(session, tenant_id)
         elif word == "/explain":
             answer = await commands.explain(session, tenant_id, rest)
         elif word == "/rate":

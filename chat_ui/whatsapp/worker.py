@@ -70,6 +70,7 @@ from hub.encryption import SecretBox
 from hub.feedback import assistant_message, rate
 from hub.jobs import JobQueue, JobResources
 from hub.metrics import observe_webhook_dedupe
+from hub.quality import maybe_judge
 from hub.settings import Settings
 from hub.tenancy.changes import announcing
 from hub.tenancy.repository import TenantData
@@ -286,6 +287,7 @@ class WhatsAppChannel:
             await session.commit()
             for result in answered:
                 await announce_handoff(session, self.jobs, tenant.id, result)
+                await maybe_judge(self.jobs, self.settings, tenant.id, result.message_id)
             if not planned and not seen.pending:
                 return "processed", 0
             sent = await deliver_pending(

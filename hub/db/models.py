@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -569,6 +570,28 @@ class FeedbackSource(StrEnum):
 
     SHOPPER = "shopper"
     OPERATOR = "operator"
+
+
+class TurnJudgement(TenantOwned, Timestamped, Base):
+    """A judge's grade of one production reply, sampled in the background (`HUB_EVAL_SAMPLE_PERCENT`): how replies
+    fare between eval runs, per use case and language (the console's `/quality`)."""
+
+    __tablename__ = "turn_judgements"
+    __table_args__ = (
+        UniqueConstraint("message_id"),
+        Index("ix_turn_judgements_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_uuid)
+    message_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("messages.id", ondelete="CASCADE"))
+    use_case: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    """`use_case@version` the reply's turn sent to a model; None when the deterministic engine answered."""
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    engine: Mapped[str | None] = mapped_column(String(16), default=None)
+    score: Mapped[float] = mapped_column(Float)
+    grounded: Mapped[bool] = mapped_column(Boolean)
+    issues: Mapped[list[str]] = mapped_column(Json, default=list)
 
 
 class ReplyFeedback(TenantOwned, Timestamped, Base):
