@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import models as m
+from hub.feedback import turn_evidence
 from hub.gateway.context import CallContext
 from hub.gateway.gateway import Gateway
 from hub.jobs import JobQueue
@@ -70,29 +71,11 @@ async def grade_reply(
 
 async def _evidence(session: AsyncSession, reply: m.Message) -> tuple[str, list[dict[str, Any]], list[str]] | None:
     """The shopper's message the reply answered, the turn's tool calls and the validators' findings."""
-    asked = (
-        await session.execute(
-            select(m.Message.content)
-            .where(
-                m.Message.conversation_id == reply.conversation_id,
-                m.Message.role == "customer",
-                m.Message.created_at <= reply.created_at,
-            )
-            .order_by(m.Message.created_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    event = (
-        await session.execute(
-            select(m.AuditEvent.data).where(
-                m.AuditEvent.tenant_id == reply.tenant_id, m.AuditEvent.subject == str(reply.id)
-            )
-        )
-    ).scalar_one_or_none()
-    if asked is None or event is None:
+    asked, turn = await turn_evidence(session, reply)
+    if asked is None or not turn:
         return None
-    calls = [c for c in event.get("tools", []) if c.get("status") == "ok"]
-    return asked, calls, [str(p) for p in event.get("validation", [])]
+    calls = [c for c in turn.get("tools", []) if c.get("status") == "ok"]
+    return asked, calls, [str(p) for p in turn.get("validation", [])]
 
 
 async def judge_turn(

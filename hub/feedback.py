@@ -186,14 +186,17 @@ async def candidates(
     return found
 
 
-async def _candidate(session: AsyncSession, message: m.Message, conversation: m.Conversation) -> Candidate:
+async def turn_evidence(session: AsyncSession, reply: m.Message) -> tuple[str | None, dict[str, Any]]:
+    """What a shopper reply answered and what its turn recorded: the shopper's message before it, and the data of
+    the turn's `chat.turn` audit event (its intent, language, tool calls with their results, the validators'
+    findings); `{}` when the turn left none."""
     asked = (
         await session.execute(
             select(m.Message.content)
             .where(
-                m.Message.conversation_id == message.conversation_id,
+                m.Message.conversation_id == reply.conversation_id,
                 m.Message.role == "customer",
-                m.Message.created_at <= message.created_at,
+                m.Message.created_at <= reply.created_at,
             )
             .order_by(m.Message.created_at.desc())
             .limit(1)
@@ -203,13 +206,18 @@ async def _candidate(session: AsyncSession, message: m.Message, conversation: m.
         await session.execute(
             select(m.AuditEvent.data)
             .where(
-                m.AuditEvent.tenant_id == message.tenant_id,
-                m.AuditEvent.subject == str(message.id),
+                m.AuditEvent.tenant_id == reply.tenant_id,
+                m.AuditEvent.subject == str(reply.id),
                 m.AuditEvent.action == TURN_ACTION,
             )
             .limit(1)
         )
     ).scalar_one_or_none() or {}
+    return asked, turn
+
+
+async def _candidate(session: AsyncSession, message: m.Message, conversation: m.Conversation) -> Candidate:
+    asked, turn = await turn_evidence(session, message)
     ratings = (
         await session.execute(
             select(m.ReplyFeedback).where(m.ReplyFeedback.message_id == message.id).order_by(m.ReplyFeedback.source)
