@@ -9,12 +9,12 @@ for the policy pages; one that asks for it (an order number, "I want", "please",
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from enum import StrEnum
 
 from rapidfuzz import fuzz
 
+from agents.entities import fold
 from hub.order_requests import ReturnReason
 
 
@@ -24,12 +24,6 @@ class Action(StrEnum):
     ADDRESS = "address"
     STATUS = "status"
     """Where a return, cancellation or address change stands."""
-
-
-def fold(text: str) -> str:
-    """Lower-case without accents: "devolución" reads as "devolucion"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _words(pattern: str) -> re.Pattern[str]:
@@ -153,8 +147,6 @@ _REASONS: dict[ReturnReason, re.Pattern[str]] = {
         r"|ho cambiato idea|non mi piace|non (?:lo|la) voglio piu|mudei de ideia|nao gostei|nao quero mais"
     ),
 }
-REASON_LABELS: dict[ReturnReason, str] = {}
-"""Filled by the engine: each reason's button title in English (the msgids the catalogs translate)."""
 
 
 def reason_in(text: str, labels: dict[ReturnReason, str] | None = None) -> ReturnReason | None:

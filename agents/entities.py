@@ -96,7 +96,7 @@ class Entities(BaseModel):
     products: list[ProductMatch] = Field(default_factory=list, description="Best catalog matches first.")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower-case and strip accents, so "Café" and "cafe" are the same word (and "weiß" is "weiss")."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -131,7 +131,7 @@ def _month_numbers() -> dict[str, int]:
         for spelling, month in month_numbers(locale).items():
             name = spelling.rstrip(".")
             if name not in _AMBIGUOUS_MONTHS:
-                numbers[name] = numbers[_fold(name)] = month
+                numbers[name] = numbers[fold(name)] = month
     return numbers
 
 
@@ -184,12 +184,12 @@ def _dates(text: str, today: date) -> list[tuple[int, tuple[int, int], date]]:
     for m in ISO_DATE.finditer(text):
         add(m, m["year"], int(m["mnum"]), m["day"])
     for m in _DAY_MONTH.finditer(text):
-        add(m, m.group(3), _MONTHS[_fold(m.group(2))], m.group(1))
+        add(m, m.group(3), _MONTHS[fold(m.group(2))], m.group(1))
     for m in _MONTH_DAY.finditer(text):
         # "I may 2 ..." is a verb: a lower-case "may" is the month only where the date ends the phrase.
         if m.group(1) == "may" and m.group(3) is None and not _PHRASE_END.match(text, m.end()):
             continue
-        add(m, m.group(3), _MONTHS[_fold(m.group(1))], m.group(2))
+        add(m, m.group(3), _MONTHS[fold(m.group(1))], m.group(2))
     for m in _NUMERIC_DATE.finditer(text):
         first, second, year = (
             (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
@@ -283,7 +283,7 @@ _ONE_SIZE = re.compile(
 
 # --- prices ------------------------------------------------------------------------------------------
 
-# Read in accent-folded lower case (`_fold`), so "más", "über" and "jusqu'à" are written here without accents. The
+# Read in accent-folded lower case (`fold`), so "más", "über" and "jusqu'à" are written here without accents. The
 # words of all six languages are read whatever language the message is in: its detected language may be wrong.
 _AMOUNT = (
     rf"(?:[$£€]\s?)?(\d{{1,3}}(?:,\d{{3}})+|\d{{1,3}}(?:\.\d{{3}})+|\d+)(?:[.,](\d{{1,2}}))?(?!\d)(?![.,]\d)"
@@ -683,7 +683,7 @@ class CatalogIndex:
         return [m for m in results if m.score >= min_score][:limit]
 
     def _matched_words(self, text: str) -> list[tuple[int, float]]:
-        folded = _fold(text).replace("'", "").replace("\u2019", "")
+        folded = fold(text).replace("'", "").replace("\u2019", "")
         words = [w for w in _WORD.findall(folded) if w not in _INDEX_STOPWORDS]
         candidates: list[str] = []
         for i, word in enumerate(words):
@@ -725,7 +725,7 @@ class CatalogIndex:
 
 
 def _title_words(text: str) -> list[str]:
-    words = (_singular(w) for w in _WORD.findall(_fold(text)))
+    words = (_singular(w) for w in _WORD.findall(fold(text)))
     return list(dict.fromkeys(w for w in words if w not in _INDEX_STOPWORDS and not w.isdigit()))
 
 
@@ -782,7 +782,7 @@ def _loose_amount(raw: str | None) -> Decimal | None:
 
 
 def _prices(text: str) -> tuple[Decimal | None, Decimal | None]:
-    text = _fold(text)
+    text = fold(text)
     low: Decimal | None = None
     high: Decimal | None = None
     for m in _PRICE_BETWEEN.finditer(text):
@@ -896,8 +896,8 @@ def _colour_names(english: tuple[str, ...], by_name: dict[str, str]) -> list[str
 
 
 def _colours(text: str, colours: tuple[str, ...]) -> list[str]:
-    folded = " " + " ".join(_WORD.findall(_fold(text).replace("gray", "grey"))) + " "
-    by_name = {_fold(c).replace("gray", "grey"): c for c in colours}
+    folded = " " + " ".join(_WORD.findall(fold(text).replace("gray", "grey"))) + " "
+    by_name = {fold(c).replace("gray", "grey"): c for c in colours}
     hits: list[tuple[int, list[str]]] = []
     # Words of other languages first, each blanked, so "bleu marine" is navy and "blu" is not read again.
     for m in list(_COLOUR_WORD.finditer(folded)):

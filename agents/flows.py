@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from agents.actions import Action, fold, items_in, reason_in, reference_in
+from agents.actions import Action, items_in, reason_in, reference_in
 from agents.replies import N_, QuickReply, Replies
 from agents.state import EngineTurn, Pending
 from hub.addresses import Address, read_address
@@ -91,10 +91,8 @@ def continues(text: str, pending: Pending, entities: Entities) -> bool:
             return affirmation(text) is not None
         case "items":
             return items_in(text, [(c[0], c[1]) for c in pending.choices or []], all_label=r._(ALL_ITEMS)) is not None
-        case "reason":
-            if reason_in(text) is not None or any(fold(text).strip(" .!") == fold(v) for v in REASON_LABELS.values()):
-                return True
-            return len(text.split()) <= 12 and not _QUESTION_MARK.search(text)
+        case "reason":  # a reason in words or a button's short title, or any short answer that is not a question
+            return reason_in(text) is not None or (len(text.split()) <= 12 and not _QUESTION_MARK.search(text))
         case "address":
             return any(ch.isdigit() for ch in text) and len(text.strip()) >= 8
         case _:

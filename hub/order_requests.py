@@ -271,24 +271,6 @@ async def open_request(
     return row.scalar_one_or_none()
 
 
-async def latest_request(
-    session: AsyncSession, tenant_id: uuid.UUID, order: m.Order, kind: RequestKind
-) -> m.OrderRequest | None:
-    """The order's newest confirmed request of this kind, whatever its decision."""
-    row = await session.execute(
-        select(m.OrderRequest)
-        .where(
-            m.OrderRequest.tenant_id == tenant_id,
-            m.OrderRequest.order_id == order.id,
-            m.OrderRequest.kind == kind,
-            m.OrderRequest.status.in_([RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.DENIED]),
-        )
-        .order_by(m.OrderRequest.requested_at.desc())
-        .limit(1)
-    )
-    return row.scalar_one_or_none()
-
-
 async def _draft(
     session: AsyncSession, tenant_id: uuid.UUID, order: m.Order, kind: RequestKind, where: Where
 ) -> m.OrderRequest | None:
@@ -394,16 +376,6 @@ async def confirm(
     return Confirmed(draft, created=True, event_id=event.id)
 
 
-async def withdraw_drafts(
-    session: AsyncSession, tenant_id: uuid.UUID, order: m.Order, kind: RequestKind, where: Where
-) -> None:
-    """The shopper said no: this conversation's draft for the order is withdrawn; the caller commits."""
-    draft = await _draft(session, tenant_id, order, kind, where)
-    if draft is not None:
-        draft.status = RequestStatus.WITHDRAWN
-        draft.updated_at = datetime.now(UTC)
-
-
 # --- operators ------------------------------------------------------------------------------------------
 
 
@@ -420,7 +392,6 @@ async def find_request(
         m.OrderRequest.tenant_id == tenant_id,
         clause,
         m.OrderRequest.status != RequestStatus.DRAFT,
-        m.OrderRequest.status != RequestStatus.WITHDRAWN,
     )
     if kind is not None:
         query = query.where(m.OrderRequest.kind == kind)

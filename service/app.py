@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, in_process_workers: bool = False) -> FastA
             )
             app.state.conversations = await res.extra[CONVERSATIONS].get()
             console.STATE.current = console.ConsoleState(
-                settings, res.sessions, res.redis, res.jobs, app.state.conversations, gateway.prompts, golden_hashes()
+                settings, res.sessions, res.redis, res.jobs, app.state.conversations, gateway.prompts, golden_hashes
             )
             log.info(
                 "app_started", env=settings.env, database=res.engine.url.get_backend_name(), llm=gateway.config.provider

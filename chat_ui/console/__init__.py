@@ -17,8 +17,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,9 +48,9 @@ class ConsoleState:
     jobs: JobQueue
     conversations: Conversations
     prompts: PromptRegistry
-    golden: Mapping[str, str] = field(default_factory=dict)
-    """Use case → its golden set's sha256 (`evals.cases.golden_hashes`, handed in by the service): what an eval run
-    must have been measured on to count as current in `/status`."""
+    golden: Callable[[], Mapping[str, str]] = dict
+    """Use case → its golden set's sha256 (`evals.cases.golden_hashes`, handed in by the service and read when
+    `/status` asks, not at start-up): what an eval run must have been measured on to count as current."""
 
 
 class _Holder:

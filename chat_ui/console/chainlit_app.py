@@ -190,7 +190,13 @@ async def _command(text: str, tenant_id: uuid.UUID, actor: str) -> bool:
         elif word == "/status":
             s = state()
             answer = await commands.status(
-                session, tenant_id, redis=s.redis, settings=s.settings, prompts=s.prompts, jobs=s.jobs, golden=s.golden
+                session,
+                tenant_id,
+                redis=s.redis,
+                settings=s.settings,
+                prompts=s.prompts,
+                jobs=s.jobs,
+                golden=s.golden(),
             )
         elif word == "/switch":
             answer = await commands.switch(

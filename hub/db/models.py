@@ -380,12 +380,6 @@ class RequestStatus(StrEnum):
     """Confirmed by the shopper: waits in the operators' queue."""
     APPROVED = "approved"
     DENIED = "denied"
-    WITHDRAWN = "withdrawn"
-    """A draft the shopper declined or replaced."""
-
-
-OPEN_REQUEST = (RequestStatus.REQUESTED,)
-"""Statuses of a request an operator still has to decide: at most one per order and kind."""
 
 
 class OrderRequest(TenantOwned, Timestamped, Base):

@@ -33,7 +33,7 @@ QUEUES: dict[RequestKind, str] = {
 }
 """Each kind's path under `/v1`; its list answers under the same name with `_` for `-` (`{"returns": […]}`)."""
 QueueStatus = Literal["requested", "approved", "denied"]
-"""The statuses a queue can be filtered by (drafts and withdrawn drafts are the shopper's, never listed)."""
+"""The statuses a queue can be filtered by (drafts are the shopper's, never listed)."""
 MAX_LISTED = 500
 App = Annotated[Resources, Depends(resources)]
 RefPath = Annotated[
