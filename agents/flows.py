@@ -83,6 +83,8 @@ def continues(text: str, pending: Pending, entities: Entities) -> bool:
     """Whether a message answers the flow's open question (rather than starting something else)."""
     if pending.action is None:
         return False
+    if pending.step == "done":  # a second tap on "Yes" (the same words again) gets the request already made
+        return pending.confirmed_with is not None and _same(text, pending.confirmed_with)
     if entities.order_numbers or entities.emails or entities.phones or reference_in(text):
         return True
     r = Replies()
@@ -97,6 +99,10 @@ def continues(text: str, pending: Pending, entities: Entities) -> bool:
             return any(ch.isdigit() for ch in text) and len(text.strip()) >= 8
         case _:
             return False
+
+
+def _same(text: str, other: str) -> bool:
+    return " ".join(text.casefold().split()) == " ".join(other.casefold().split())
 
 
 def _quick(id_: str, title: str, description: str | None = None) -> QuickReply:
@@ -184,7 +190,7 @@ async def run(call: ToolCall, turn: EngineTurn, text: str, entities: Entities, s
         assert isinstance(status, oa.ReturnStatusResult)
         turn.reply = _status_reply(r, status)
         return
-    confirm = state.step == "confirm" and affirmation(text) is True
+    confirm = state.step in ("confirm", "done") and affirmation(text) is True
     args: dict[str, Any] = {**identity, "confirm": confirm}
     if action is Action.RETURN:
         args |= {
@@ -200,7 +206,9 @@ async def run(call: ToolCall, turn: EngineTurn, text: str, entities: Entities, s
     turn.quick_replies = quick_replies_for(result, r)
     turn.reply = _result_reply(r, result, action)
     step = _next_step(result)
-    if step is not None:
+    if step == "done":
+        turn.pending = state.model_copy(update={"step": step, "choices": None, "confirmed_with": text})
+    elif step is not None:
         choices = [[line.sku, line.title] for line in result.lines if line.returnable is not False]
         country = (result.address.country_code if result.address else None) or result.ship_to_country
         turn.pending = state.model_copy(update={"step": step, "choices": choices or None, "country": country})
@@ -209,6 +217,8 @@ async def run(call: ToolCall, turn: EngineTurn, text: str, entities: Entities, s
 def _next_step(result: oa.OrderActionResult) -> str | None:
     if result.outcome is oa.ActionOutcome.NEEDS_CONFIRMATION:
         return "confirm"
+    if result.outcome in (oa.ActionOutcome.REQUESTED, oa.ActionOutcome.ALREADY_REQUESTED):
+        return "done"
     if result.outcome is oa.ActionOutcome.NEEDS_DETAILS and result.missing:
         first = result.missing[0]
         return first if first in ("items", "reason", "condition") else "address"

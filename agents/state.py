@@ -24,7 +24,8 @@ class Pending(BaseModel):
     action: Action | None = None
     """A return, cancellation, address change or request status being walked through (`agents.flows`)."""
     step: str | None = None
-    """The flow's open question: `identify`, `items`, `reason`, `condition`, `address` or `confirm`."""
+    """The flow's open question: `identify`, `items`, `reason`, `condition`, `address` or `confirm`; `done` once the
+    request is made (a yes again repeats its reference)."""
     items: list[str] | None = None
     """SKUs chosen to return."""
     choices: list[list[str]] | None = None
@@ -33,6 +34,8 @@ class Pending(BaseModel):
     details: str | None = None
     condition_ok: bool | None = None
     address: dict[str, str] | None = None
+    confirmed_with: str | None = None
+    """The message that confirmed the request (step `done`): the same again is a double tap, answered with it."""
     country: str | None = None
     """The order's delivery country: a typed address without one is read as being there."""
 

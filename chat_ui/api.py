@@ -30,13 +30,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_ui.handoff_news import announce_handoff
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
-from hub.constants import CHAT_CLIENT_RATE_LIMIT_KEY, CHAT_RATE_LIMIT_KEY, CHAT_SESSION_RATE_LIMIT_KEY
+from hub.constants import (
+    CHAT_CLIENT_RATE_LIMIT_KEY,
+    CHAT_RATE_LIMIT_KEY,
+    CHAT_SESSION_LOCK,
+    CHAT_SESSION_RATE_LIMIT_KEY,
+)
 from hub.db import models as m
 from hub.feedback import RATINGS, assistant_message, rate
 from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_body, error_responses
 from hub.http.limits import MAX_JSON_BODY, NO_NUL
+from hub.leases import Busy, held
 from hub.quality import maybe_judge
 from hub.settings import Settings
 from hub.tenancy.config import TenantConfig
@@ -400,16 +406,34 @@ async def _answer(body: ChatIn, auth: Authenticated, session: AsyncSession, requ
     tenant = await session.get(m.Tenant, auth.caller.tenant_id)
     assert tenant is not None  # the key lookup joined on an active tenant
     await session.commit()  # end the key and tenant reads: the turn may wait on a model, holding nothing
-    result = await request.app.state.conversations.turn(
-        session=session,
-        tenant=tenant,
-        speaker=Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=body.session_id),
-        text=body.message.strip() or body.message,
-        request_id=request.state.request_id,
-    )
-    await session.commit()
-    await announce_handoff(session, resources(request).jobs, tenant.id, result)
-    await maybe_judge(resources(request).jobs, resources(request).settings, tenant.id, result.message_id)
+    res = resources(request)
+    settings = res.settings
+    try:
+        # one message of a session at a time, each seeing the one before: a double tap on "Yes" confirms once
+        async with held(
+            res.redis,
+            f"{CHAT_SESSION_LOCK}:{tenant.id}:{body.session_id}",
+            lease_s=settings.chat_lock_lease_s,
+            wait_s=settings.chat_lock_s,
+        ):
+            result = await request.app.state.conversations.turn(
+                session=session,
+                tenant=tenant,
+                speaker=Speaker(audience=Audience.CUSTOMER, channel=m.Channel.WEB, external_ref=body.session_id),
+                text=body.message.strip() or body.message,
+                request_id=request.state.request_id,
+            )
+            await session.commit()
+    except Busy as e:
+        raise ApiError(
+            409,
+            "session_busy",
+            f"the previous message in this session is still being answered after {settings.chat_lock_s:g} s; "
+            "send this one again when it is",
+            headers={"Retry-After": "5"},
+        ) from e
+    await announce_handoff(session, res.jobs, tenant.id, result)
+    await maybe_judge(res.jobs, settings, tenant.id, result.message_id)
     return result
 
 
@@ -420,6 +444,7 @@ _TURN_ERRORS = error_responses(
         "Too many messages in this session, from this address or with this key, or too many invalid keys from this "
         "address; wait Retry-After s.",
     ),
+    (409, "The session's previous message is still being answered (longer than HUB_CHAT_LOCK_S); send it again."),
 )
 
 

@@ -25,6 +25,9 @@ CHAT_SESSION_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit-session"
 """`hub:chat-ratelimit-session:<tenant>:<session id>` → sorted set of one shopper session's chat requests (ms)."""
 CHAT_CLIENT_RATE_LIMIT_KEY = f"{REDIS_PREFIX}:chat-ratelimit-client"
 """`hub:chat-ratelimit-client:<tenant>:<address or IPv6 /64>` → sorted set of one client's chat requests (ms)."""
+CHAT_SESSION_LOCK = f"{REDIS_PREFIX}:chat-session"
+"""`hub:chat-session:<tenant>:<session id>` → the lease held while one widget message of that session is answered
+(`hub.leases`): a session's messages are answered one at a time, each seeing the one before."""
 SIGNIN_GUESSES = f"{REDIS_PREFIX}:signin-guesses"
 """`hub:signin-guesses:account:<sha256 of the email>` and `…:client:<address or IPv6 /64>` → hash {fails, until (ms),
 locked}: failed console sign-ins, the wait they impose and a lockout (`hub.tenancy.guessing`)."""

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     whatsapp_lock_lease_s: float = Field(
         default=15.0, gt=0, description="Lease on a conversation, renewed while a worker lives; a dead one's lapses."
     )
+    chat_lock_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest a widget message waits for the one before it in its session to be answered; then 409.",
+    )
+    chat_lock_lease_s: float = Field(
+        default=15.0, gt=0, description="Lease on a widget session while a message is answered, renewed as it runs."
+    )
     chat_rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Storefront chat messages per API key per minute: a ceiling over its shoppers."
     )

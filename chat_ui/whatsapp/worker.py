@@ -19,7 +19,6 @@ leaves it `sending`, and the next try marks it `unconfirmed` instead of sending 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import uuid
 from collections import Counter
@@ -32,7 +31,6 @@ from typing import Any, Literal, TypeVar
 import anyio
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import LockError
 from sqlalchemy import exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,6 +67,7 @@ from hub.db import models as m
 from hub.encryption import SecretBox
 from hub.feedback import assistant_message, rate
 from hub.jobs import JobQueue, JobResources
+from hub.leases import held
 from hub.metrics import observe_webhook_dedupe
 from hub.quality import maybe_judge
 from hub.settings import Settings
@@ -213,32 +212,17 @@ class WhatsAppChannel:
 
     @asynccontextmanager
     async def conversation_lock(self, tenant_id: uuid.UUID, wa_id: str) -> AsyncIterator[None]:
-        """Hold the customer's conversation: a short lease, renewed while we work.
+        """Hold the customer's conversation: a short lease, renewed while we work (`hub.leases`).
 
         A worker that dies (SIGKILL, OOM) stops renewing, so its lease lapses within
         `whatsapp_lock_lease_s` and the next event for that customer goes ahead; waiting for a live
         holder is bounded by `whatsapp_lock_s` (LockError, and the job is retried).
         """
-        lease = self.settings.whatsapp_lock_lease_s
-        lock = self.redis.lock(
-            f"{CONVERSATION_LOCK}:{tenant_id}:{wa_id}", timeout=lease, blocking_timeout=self.settings.whatsapp_lock_s
-        )
-        if not await lock.acquire():
-            raise LockError(f"conversation {tenant_id}:{wa_id} stayed locked for {self.settings.whatsapp_lock_s:g} s")
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(lease / 3)
-                await lock.reacquire()
-
-        renewing = asyncio.create_task(renew(), name=f"whatsapp-lock:{wa_id}")
-        try:
+        key = f"{CONVERSATION_LOCK}:{tenant_id}:{wa_id}"
+        async with held(
+            self.redis, key, lease_s=self.settings.whatsapp_lock_lease_s, wait_s=self.settings.whatsapp_lock_s
+        ):
             yield
-        finally:
-            renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
-            with contextlib.suppress(LockError):
-                await lock.release()
 
     async def deliver(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
         """Send a conversation's pending deliveries (a person's reply), under the conversation's lock."""

@@ -116,6 +116,42 @@ async def test_two_first_messages_of_one_session_sent_at_once_share_one_conversa
     assert {r.conversation_id for r in messages} == {stored[0].id}
 
 
+async def test_a_session_answers_one_message_at_a_time_and_refuses_one_kept_waiting_too_long(
+    app_settings: Settings, engine: AsyncEngine, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    """While another replica answers a message of the session (it holds the session's lease), the next one waits
+    for it; one kept waiting longer than HUB_CHAT_LOCK_S gets a 409 that stores nothing, and may be sent again."""
+    from redis.asyncio import Redis
+
+    from hub.constants import CHAT_SESSION_LOCK
+    from hub.leases import held
+
+    settings = app_settings.model_copy(update={"chat_lock_s": 1.0, "chat_lock_lease_s": 3.0})
+    redis = Redis.from_url(settings.redis_url or "")
+    lease = f"{CHAT_SESSION_LOCK}:{demo.tenant_id}:web-busy"
+    try:
+        async for chat in client_for(settings):
+            async with held(redis, lease, lease_s=3.0, wait_s=1.0):
+                waiting = asyncio.create_task(say(chat, demo.storefront_key, "web-busy", "hello!"))
+                await asyncio.sleep(0.4)
+                assert not waiting.done(), "the message waits for the one being answered"
+            assert "Northwind Threads" in (await waiting)["reply"]
+            async with held(redis, lease, lease_s=3.0, wait_s=1.0):
+                r = await chat.post(
+                    "/v1/chat",
+                    json={"session_id": "web-busy", "message": "any hoodies?"},
+                    headers={"X-Hub-Key": demo.storefront_key},
+                )
+            assert r.status_code == 409 and r.json()["error"]["code"] == "session_busy", r.text
+            assert "still being answered" in r.json()["error"]["message"] and r.headers["retry-after"]
+            stored = (await session.execute(select(m.Message.content))).scalars().all()
+            assert "any hoodies?" not in stored and len(stored) == 2
+            again = await say(chat, demo.storefront_key, "web-busy", "any hoodies?")
+            assert again["reply"] and again["intent"] != "greeting"
+    finally:
+        await redis.aclose()
+
+
 async def test_bad_requests_get_4xx_and_store_nothing(
     chat: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
 ) -> None:
