@@ -243,6 +243,11 @@ class Settings(BaseSettings):
     shop_webhook_sweep_s: float = Field(
         default=5.0, gt=0, description="How often a channel worker looks for events whose delivery is due."
     )
+    shop_webhook_private_ok: bool | None = Field(
+        default=None,
+        description="Deliver shop events to loopback, private and link-local addresses; unset: only outside "
+        "production (a shop's webhook URL must not reach the hosting network).",
+    )
 
     @field_validator("data_dir", "prompts_dir", mode="after")
     @classmethod
@@ -277,6 +282,13 @@ class Settings(BaseSettings):
             if not path.is_absolute():
                 return url.set(database=str(path.resolve())).render_as_string(hide_password=False)
         return value
+
+    @property
+    def shop_webhook_private_allowed(self) -> bool:
+        """Whether shop events may go to non-public addresses (`HUB_SHOP_WEBHOOK_PRIVATE_OK`, else not in production)."""
+        if self.shop_webhook_private_ok is not None:
+            return self.shop_webhook_private_ok
+        return self.env is not Environment.PRODUCTION
 
     @property
     def llm_configured(self) -> bool:

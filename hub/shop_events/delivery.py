@@ -21,16 +21,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
+import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
+import httpcore
 import httpx
 import structlog
 from redis.exceptions import RedisError
@@ -154,9 +157,75 @@ def backoff_s(settings: Settings, attempts: int) -> float:
     return base * random.uniform(0.5, 1.0)
 
 
+class PublicAddressesOnly(httpcore.AsyncNetworkBackend):
+    """Connect only to public (globally routable) addresses: a shop's webhook URL must not reach the hosting
+    network (its metadata service, databases, admin ports), by its name or after its DNS changes.
+
+    The host is resolved here and the connection made to the address checked, so a name that resolves to a
+    public address for a check and a private one for the connection (DNS rebinding) cannot slip through; TLS
+    still verifies the certificate against the URL's host name, which httpcore passes separately.
+    """
+
+    def __init__(self) -> None:
+        # httpcore declares a stand-in class for when anyio is missing, which is all a type checker sees
+        self._inner = cast(httpcore.AsyncNetworkBackend, httpcore.AnyIOBackend())
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 — httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = [str(info[4][0]) for info in found]
+        private = [a for a in addresses if not _public(a)]
+        if private or not addresses:
+            raise httpcore.ConnectError(
+                f"{host} resolves to {private[0] if private else 'nothing'}, not a public address "
+                "(HUB_SHOP_WEBHOOK_PRIVATE_OK allows it)"
+            )
+        return await self._inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 — httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("shop events go over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.partition("%")[0])  # an IPv6 zone (fe80::1%eth0) is not part of the address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool that connects through `PublicAddressesOnly`."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=PublicAddressesOnly()
+        )
+
+
 def open_client(settings: Settings) -> httpx.AsyncClient:
-    """An HTTP client for deliveries: redirects are not followed (a shop gives its final URL)."""
-    return httpx.AsyncClient(timeout=settings.shop_webhook_timeout_s, follow_redirects=False)
+    """An HTTP client for deliveries: redirects are not followed (a shop gives its final URL), and outside
+    development only public addresses are reached (`PublicAddressesOnly`)."""
+    transport = None if settings.shop_webhook_private_allowed else _GuardedTransport()
+    return httpx.AsyncClient(timeout=settings.shop_webhook_timeout_s, follow_redirects=False, transport=transport)
 
 
 def _due(now: datetime) -> Any:

@@ -462,3 +462,50 @@ async def test_an_unreachable_webhook_is_a_failed_try_that_ends_dead(outbox: Out
     assert error is not None and error.startswith("ConnectError"), error
     await outbox.sweep_until(m.EventStatus.DEAD, event_id)
     assert (await outbox.event(event_id)).attempts == 3
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+async def test_in_production_a_webhook_on_the_hosting_network_is_never_reached(
+    outbox: Outbox, session: AsyncSession, host: str
+) -> None:
+    """A shop's webhook URL naming a loopback, private or link-local address (directly, by a name or as an IPv4
+    address inside IPv6) gets no request from production: each try fails saying why, and the event ends dead."""
+    port = outbox.receiver.url.split(":")[2].split("/")[0]
+    await admin.update_tenant_settings(session, outbox.tenant, {"webhook_url": f"http://{host}:{port}/hook"})
+    await session.commit()
+    production = outbox.settings.model_copy(update={"shop_webhook_private_ok": False})
+    event_id = await outbox.emit()
+    async with open_client(production) as client:
+        assert dict(await deliver_due(outbox.sessions, production, client)) == {"failed": 1}
+    error = (await outbox.event(event_id)).last_error
+    assert error is not None and "not a public address" in error and "HUB_SHOP_WEBHOOK_PRIVATE_OK" in error, error
+    assert outbox.receiver.received == []
+
+
+async def test_the_production_guard_connects_to_the_public_address_it_checked() -> None:
+    """What the guard lets through, it connects to by the address it resolved and checked (no second lookup that
+    DNS could answer differently); cloud metadata and private ranges are refused."""
+    from hub.shop_events.delivery import PublicAddressesOnly
+
+    dialled: list[tuple[str, int]] = []
+
+    class Dialler(PublicAddressesOnly):
+        def __init__(self) -> None:
+            super().__init__()
+
+            class Recorder:
+                async def connect_tcp(self, host: str, port: int, *args: Any) -> Any:
+                    dialled.append((host, port))
+                    return None
+
+            self._inner = Recorder()  # type: ignore[assignment]
+
+    guard = Dialler()
+    await guard.connect_tcp("8.8.8.8", 443)
+    assert dialled == [("8.8.8.8", 443)]
+    import httpcore
+
+    for refused in ("169.254.169.254", "10.1.2.3", "192.168.0.10", "100.64.0.1", "::1", "fd00::1", "0.0.0.0"):
+        with pytest.raises(httpcore.ConnectError, match="not a public address"):
+            await guard.connect_tcp(refused, 80)
+    assert dialled == [("8.8.8.8", 443)]
