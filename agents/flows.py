@@ -146,7 +146,7 @@ def _absorb(text: str, entities: Entities, state: Pending, r: Replies) -> Pendin
             picked = items_in(text, [(c[0], c[1]) for c in state.choices], all_label=r._(ALL_ITEMS))
             if picked:
                 update["items"] = picked
-        reason = reason_in(text, _reason_labels(r))
+        reason = reason_in(text, _reason_labels(r), answering=state.step == "reason")
         if reason is not None:
             update["reason"] = reason
             update["details"] = text.strip()[:500]

@@ -1,4 +1,5 @@
-"""Own the sentence vectors of the router's labelled messages, shipped precomputed so no process encodes them at start.
+"""Own the sentence vectors of the labelled messages the router and the action reader train on, shipped precomputed so
+no process encodes them at start.
 
 `agents/data/intent_vectors.npz` holds, for every message of the data files in `DATA_PATHS`, its unit vector from
 the shared encoder (`hub.knowledge.encoder`), stored as float16, and the sha256 of those files' bytes. A data file
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ DATA_PATHS: tuple[Path, ...] = tuple(
         "intent_paraphrases.jsonl",
         "intent_holdout.jsonl",
         "intent_paraphrases_holdout.jsonl",
+        "action_examples.jsonl",
+        "reason_examples.jsonl",
     )
 )
 """Every labelled file whose messages have a precomputed vector: the training files and the held-out ones."""
@@ -64,6 +67,22 @@ def _shipped() -> dict[str, np.ndarray]:
 def shipped_vector(text: str) -> np.ndarray | None:
     """Return the shipped vector of a labelled message, or None for a text the data files do not hold."""
     return _shipped().get(text)
+
+
+@lru_cache(maxsize=4096)
+def sentence_vector(text: str) -> np.ndarray | None:
+    """A message's unit sentence vector, cached (the router and the action reader read the same message, and a
+    conversation's engine and evals route the same text twice); None when the encoder is not installed, so
+    readers go on without their sentence heads.
+
+    A labelled message of the data files (as evals and tests read) has its vector shipped: no encoder call."""
+    shipped = shipped_vector(text)
+    if shipped is not None:
+        return shipped
+    try:
+        return encoder.encode([text])[0]
+    except encoder.EncoderMissingError:
+        return None
 
 
 def vectors_for(texts: Sequence[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from agents import intent_vectors
+from agents.linear import fit_dense_softmax, softmax
 from hub.knowledge import encoder
 from hub.languages import Language
 from hub.prompting.outputs import Intent
@@ -465,7 +466,7 @@ class IntentRouter:
         sentence_weights = sentence_bias = None
         if sentence_weight > 0:
             vectors = intent_vectors.vectors_for([e.text for e in examples])
-            sentence_weights, sentence_bias = _fit_dense_softmax(vectors, labels)
+            sentence_weights, sentence_bias = fit_dense_softmax(vectors, labels, len(INTENTS))
         by_language: dict[str, set[str]] = {}
         for example in examples:
             by_language.setdefault(example.language, set()).update(_tokens(example.text))
@@ -529,12 +530,12 @@ class IntentRouter:
         n_gram = self._n_gram_probabilities(tokens, catalog_words)
         if self._sentence_weights is None or self.sentence_weight <= 0 or not tokens:
             return n_gram
-        vector = _sentence_vector(text)
+        vector = intent_vectors.sentence_vector(text)
         if vector is None:
             return n_gram
-        sentence = _softmax(vector @ self._sentence_weights + self._sentence_bias)
+        sentence = softmax(vector @ self._sentence_weights + self._sentence_bias)
         share = self._sentence_share(tokens)
-        return _softmax((1 - share) * np.log(n_gram + 1e-9) + share * np.log(sentence + 1e-9))
+        return softmax((1 - share) * np.log(n_gram + 1e-9) + share * np.log(sentence + 1e-9))
 
     def _sentence_share(self, tokens: list[str]) -> float:
         """The sentence head's share for this message: more the less of it is English the n-gram head knows."""
@@ -554,56 +555,12 @@ class IntentRouter:
                 values = self._idf[ids]
                 values /= math.sqrt(float(values @ values))
                 scores += values @ self._weights[ids]
-        return _softmax(scores)
+        return softmax(scores)
 
 
 @cache
 def _default_router() -> IntentRouter:
     return IntentRouter.train(load_training_examples())
-
-
-@lru_cache(maxsize=4096)
-def _sentence_vector(text: str) -> np.ndarray | None:
-    """The message's unit sentence vector, cached (a conversation's engine and evals route the same text twice);
-    None when the encoder is not installed, so routing goes on with the n-gram head.
-
-    A labelled message of the data files (as evals and tests route) has its vector shipped: no encoder call."""
-    shipped = intent_vectors.shipped_vector(text)
-    if shipped is not None:
-        return shipped
-    try:
-        return encoder.encode([text])[0]
-    except encoder.EncoderMissingError:
-        return None
-
-
-_DENSE_EPOCHS = 300
-_DENSE_LEARNING_RATE = 30.0
-_DENSE_L2 = 1e-4
-
-
-def _fit_dense_softmax(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fit softmax regression on dense unit rows by full-batch gradient descent with momentum; return (W, b).
-
-    Full batches make it deterministic; a large step suits unit vectors, whose coordinates are small."""
-    n_rows, n_classes = len(labels), len(INTENTS)
-    targets = np.eye(n_classes, dtype=np.float32)[labels]
-    weights = np.zeros((vectors.shape[1], n_classes), dtype=np.float32)
-    bias = np.zeros(n_classes, dtype=np.float32)
-    velocity_w = np.zeros_like(weights)
-    velocity_b = np.zeros_like(bias)
-    for _ in range(_DENSE_EPOCHS):
-        gradient = (_softmax(vectors @ weights + bias) - targets) / n_rows
-        velocity_w = 0.9 * velocity_w - _DENSE_LEARNING_RATE * (vectors.T @ gradient + _DENSE_L2 * weights)
-        velocity_b = 0.9 * velocity_b - _DENSE_LEARNING_RATE * gradient.sum(axis=0)
-        weights += velocity_w
-        bias += velocity_b
-    return weights, bias
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def _group_norms(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -658,7 +615,7 @@ def _fit_softmax(
             contributions = np.take(matrix, rows[lo:hi], axis=0) * batch_vals
             starts = ends[first:last] - lengths[first:last] - lo
             scores = np.add.reduceat(contributions, starts, axis=0) + bias
-            gradient = (_softmax(scores) - targets[order[first:last]]) / (last - first)
+            gradient = (softmax(scores) - targets[order[first:last]]) / (last - first)
             rate = _LEARNING_RATE * (1 - step / total_steps)
             np.add.at(weights, batch_flat, (-rate * gradient[row_of[lo:hi] - first] * batch_vals).ravel())
             bias -= rate * gradient.sum(axis=0)

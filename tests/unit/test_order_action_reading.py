@@ -7,16 +7,18 @@ Run with `-s` to see the accuracy table. The floors are per language; a policy q
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import pytest
 
-from agents.actions import Action, action_of, items_in, reason_in
+from agents.actions import ACTION_EXAMPLES_PATH, REASON_EXAMPLES_PATH, Action, action_of, items_in, reason_in
 from agents.entities import extract_entities
 from hub.addresses import Address, check_address, read_address
 from hub.db import models as m
@@ -486,6 +488,17 @@ ADDRESSES_2: list[Typed] = [
 ]
 
 
+# --- third held-out set: written apart from both the patterns and the sentence heads' training data -------------
+
+THIRD_SET = json.loads((Path(__file__).parent / "data" / "order_actions_third_set.json").read_text(encoding="utf-8"))
+ACTIONS_3 = [
+    Said(c["language"], c["text"], Action(c["action"]) if c["action"] else None, c["wants"])
+    for c in THIRD_SET["actions"]
+]
+REPLIES_3 = [Reply(c["language"], c["text"], c["yes"]) for c in THIRD_SET["replies"]]
+REASONS_3 = [Reason(c["language"], c["text"], ReturnReason(c["reason"])) for c in THIRD_SET["reasons"]]
+
+
 # --- scoring ------------------------------------------------------------------------------------------------------
 
 
@@ -501,6 +514,11 @@ def action_right(said: Said) -> bool:
     if got is None or got[0] is not said.action:
         return False
     return said.wants is None or got[1] is said.wants
+
+
+def reason_right(reason: Reason) -> bool:
+    """As the flow reads an answer to "why are you returning it?"."""
+    return reason_in(reason.text, answering=True) is reason.reason
 
 
 def address_right(typed: Typed) -> bool:
@@ -546,7 +564,7 @@ def accuracy_rows(
         "action (+wants)": _with_all(actions, lambda s: s.language, action_right),
         "action kind only": _with_all(actions, lambda s: s.language, action_only),
         "affirmation": _with_all(replies, lambda r: r.language, lambda r: affirmation(r.text) is r.yes),
-        "reason": _with_all(reasons, lambda r: r.language, lambda r: reason_in(r.text) is r.reason),
+        "reason": _with_all(reasons, lambda r: r.language, reason_right),
         "address (all fields)": _with_all(addresses, lambda _: "all", address_right),
     }
 
@@ -557,14 +575,16 @@ def test_accuracy_table() -> None:
     print(table("first held-out set", accuracy_rows(ACTIONS, REPLIES, REASONS, ADDRESSES)))
     if ACTIONS_2:
         print(table("second held-out set", accuracy_rows(ACTIONS_2, REPLIES_2, REASONS_2, ADDRESSES_2)))
-    for said in misses([*ACTIONS, *ACTIONS_2], action_right):
+    print(table("third held-out set", accuracy_rows(ACTIONS_3, REPLIES_3, REASONS_3, [])))
+    for said in misses([*ACTIONS, *ACTIONS_2, *ACTIONS_3], action_right):
         print(
             f"  action miss [{said.language}] {said.text!r}: {read_action(said)} (expected {said.action}, {said.wants})"
         )
-    for reply in misses([*REPLIES, *REPLIES_2], lambda r: affirmation(r.text) is r.yes):
+    for reply in misses([*REPLIES, *REPLIES_2, *REPLIES_3], lambda r: affirmation(r.text) is r.yes):
         print(f"  reply miss [{reply.language}] {reply.text!r}: {affirmation(reply.text)} (expected {reply.yes})")
-    for reason in misses([*REASONS, *REASONS_2], lambda r: reason_in(r.text) is r.reason):
-        print(f"  reason miss [{reason.language}] {reason.text!r}: {reason_in(reason.text)} (expected {reason.reason})")
+    for reason in misses([*REASONS, *REASONS_2, *REASONS_3], reason_right):
+        got = reason_in(reason.text, answering=True)
+        print(f"  reason miss [{reason.language}] {reason.text!r}: {got} (expected {reason.reason})")
     for typed in misses([*ADDRESSES, *ADDRESSES_2], address_right):
         print(f"  address miss {typed.name}: {read_address(typed.text, typed.default_country).model_dump()}")
 
@@ -594,8 +614,42 @@ def test_replies_are_read_in_every_language(language: str) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_reasons_are_read_in_every_language(language: str) -> None:
     cases = [r for r in [*REASONS, *REASONS_2] if r.language == language]
-    missed = misses(cases, lambda r: reason_in(r.text) is r.reason)
-    assert 1 - len(missed) / len(cases) >= REASON_FLOOR, [(r.text, reason_in(r.text)) for r in missed]
+    missed = misses(cases, reason_right)
+    assert 1 - len(missed) / len(cases) >= REASON_FLOOR, [(r.text, reason_in(r.text, answering=True)) for r in missed]
+
+
+THIRD_SET_FLOORS = {"action": 0.8, "reply": 0.65, "reason": 0.8}
+"""What the third set, never used to choose anything but the negation rule, must keep scoring in each language
+(it scored 0.85 / 0.70 / 0.83 at its lowest when the sentence heads came in)."""
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_third_held_out_set_is_read_in_every_language(language: str) -> None:
+    for name, cases, right in (
+        ("action", [s for s in ACTIONS_3 if s.language == language], action_right),
+        ("reply", [r for r in REPLIES_3 if r.language == language], lambda r: affirmation(r.text) is r.yes),
+        ("reason", [r for r in REASONS_3 if r.language == language], reason_right),
+    ):
+        missed = misses(cases, right)
+        assert 1 - len(missed) / len(cases) >= THIRD_SET_FLOORS[name], (name, [c.text for c in missed])
+
+
+def test_no_held_out_message_is_in_the_sentence_heads_training_data() -> None:
+    trained = {
+        json.loads(line)["text"].casefold()
+        for path in (ACTION_EXAMPLES_PATH, REASON_EXAMPLES_PATH)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    held_out = [*ACTIONS, *ACTIONS_2, *ACTIONS_3, *REASONS, *REASONS_2, *REASONS_3]
+    assert [c.text for c in held_out if c.text.casefold() in trained] == []
+
+
+def test_a_reason_is_read_by_meaning_only_in_answer_to_why() -> None:
+    """Any message of a return is searched for a reason's words; only the answer to "why?" is read by meaning, so
+    "I want to return the jeans from order A-10001" gives no reason."""
+    assert reason_in("I want to return the jeans from order A-10001") is None
+    assert reason_in("the sleeves come down past my fingertips", answering=True) is ReturnReason.DOESNT_FIT
 
 
 def test_addresses_are_split() -> None:
