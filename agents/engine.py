@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agents import flows
+from agents import actions, flows
 from agents.actions import Action, action_of
 from agents.entities import CatalogIndex, Entities, extract_entities
 from agents.replies import N_, Replies
@@ -253,6 +253,7 @@ class DeterministicEngine:
 
     def __init__(self, router: IntentRouter | None = None) -> None:
         self.router = router or IntentRouter.default()
+        actions.train_heads()  # once per process, at start-up rather than in a shopper's first turn
         self._catalogs: dict[object, tuple[float, CatalogIndex]] = {}
 
     async def _catalog(self, ctx: ToolContext) -> CatalogIndex:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hub.knowledge import encoder
+from hub.text import without_identifiers
 
 DATA_DIR = Path(__file__).parent / "data"
 DATA_PATHS: tuple[Path, ...] = tuple(
@@ -32,6 +33,9 @@ DATA_PATHS: tuple[Path, ...] = tuple(
     )
 )
 """Every labelled file whose messages have a precomputed vector: the training files and the held-out ones."""
+READ_WITHOUT_IDENTIFIERS: tuple[Path, ...] = (DATA_DIR / "action_examples.jsonl", DATA_DIR / "reason_examples.jsonl")
+"""Files whose readers read a message without its order numbers, emails and phones (`hub.text.without_identifiers`):
+those forms of their messages are shipped too."""
 ARTIFACT_PATH = DATA_DIR / "intent_vectors.npz"
 
 
@@ -99,7 +103,10 @@ def vectors_for(texts: Sequence[str]) -> np.ndarray:
 
 def build(path: Path = ARTIFACT_PATH) -> int:
     """Encode every message of the data files and write the artifact; return how many messages it holds."""
-    texts = sorted({text for path in DATA_PATHS for text in _texts(path)})
+    texts = sorted(
+        {text for path in DATA_PATHS for text in _texts(path)}
+        | {without_identifiers(text) for path in READ_WITHOUT_IDENTIFIERS for text in _texts(path)}
+    )
     vectors = encoder.encode(texts).astype(np.float16)
     np.savez_compressed(path, texts=np.array(texts), vectors=vectors, digest=np.array(data_digest()))
     return len(texts)

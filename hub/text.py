@@ -301,6 +301,18 @@ PHONE_MENTION = re.compile(r"(?:\+|\b00)?\d[\d ().-]{7,}\d\b")
 """Anything phone-shaped in lowercased text, for the router to mask."""
 PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 """Anything phone-shaped in a customer summary: checked against the records' digits, so it may over-match."""
+_IDENTIFIERS = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[a-z]{1,4}-?\s?\d{4,8}\b|#\s?\d{2,8}\b|(?:\+|\b00)?\d[\d ().-]{2,}\d\b",
+    re.IGNORECASE,
+)
+
+
+def without_identifiers(text: str) -> str:
+    """`text` without its emails, order numbers, phone numbers and other runs of digits, spaces tidied: what a
+    sentence vector should read of a message, whose meaning does not change with the order it names."""
+    return " ".join(_IDENTIFIERS.sub(" ", text).split())
+
+
 PHONE_ONLY = re.compile(r"[\d\s()+.-]+")
 """Text that is nothing but a phone number (use `fullmatch`), however it is spaced."""
 
