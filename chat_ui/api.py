@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chat_ui.chrome import WIDGET_TEXT, accepted, widget_language
 from chat_ui.handoff_news import announce_handoff
 from graphs.turns import HUMAN_ROLE, Speaker, TurnResult
 from hub.constants import (
@@ -42,6 +43,7 @@ from hub.http.clients import ProxyNetwork, client_of, origin_of
 from hub.http.deps import Authenticated, Resources, Session, Storefront, resources
 from hub.http.errors import BODY_ERRORS, KEY_ERRORS, ApiError, error_body, error_responses
 from hub.http.limits import MAX_JSON_BODY, NO_NUL
+from hub.languages import Language
 from hub.leases import Busy, held
 from hub.quality import maybe_judge
 from hub.settings import Settings
@@ -537,6 +539,39 @@ async def widget_config(auth: ShopperOrigin, session: Session) -> WidgetConfig:
     assert tenant is not None  # the key lookup joined on an active tenant
     brand = TenantConfig.model_validate(tenant.settings or {}).brand
     return WidgetConfig(shop_name=tenant.name, primary_colour=brand.primary_colour, accent_colour=brand.accent_colour)
+
+
+class WidgetText(BaseModel):
+    """The widget's own words (buttons, labels, stock lines, error notes) in the shopper's language."""
+
+    language: Language
+    """The shop's language closest to what the browser asked for; the shop's default when none matches."""
+    text: dict[str, str]
+    """Each of the widget's texts by name; `{shop}`, `{count}`, `{seconds}` and `{label}` are filled in by it."""
+
+
+@router.get("/chat/text")
+async def widget_text(
+    auth: ShopperOrigin,
+    session: Session,
+    request: Request,
+    lang: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_,; .=-]*$",
+            description="The browser's languages, most wanted first, comma-separated (`navigator.languages`); "
+            "without it, the request's Accept-Language.",
+        ),
+    ] = None,
+) -> WidgetText:
+    """Return the widget's words in the first of the shopper's languages that the shop speaks."""
+    tenant = await session.get(m.Tenant, auth.caller.tenant_id)
+    assert tenant is not None  # the key lookup joined on an active tenant
+    config = TenantConfig.model_validate(tenant.settings or {})
+    asked = lang.split(",") if lang else accepted(request.headers.get("accept-language"))
+    language = widget_language(asked, languages=config.languages, default=config.default_language)
+    return WidgetText(language=language, text=WIDGET_TEXT[language])
 
 
 @router.get(

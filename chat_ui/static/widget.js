@@ -15,7 +15,41 @@
   var KEY = (script.getAttribute("data-key") || "").trim();
   var API = new URL(script.src, window.location.href).origin;
   var HOST_ID = "hub-chat-widget";
-  var HANDOFF_MESSAGE = "I'd like to talk to a human, please.";
+  // The widget's own words: English until GET /v1/chat/text answers in the shopper's language (if the shop speaks it).
+  var T = {
+    open_chat: "Open chat",
+    close_chat: "Close chat",
+    chat_with_us: "Chat with us",
+    chat_with_shop: "Chat with {shop}",
+    greeting: "Hi! Ask me about our products, your order, delivery or returns.",
+    talk_to_human: "Talk to a human",
+    handoff_message: "I'd like to talk to a human, please.",
+    placeholder: "Ask about a product or your order",
+    message: "Message",
+    send: "Send",
+    out_of_stock: "Out of stock",
+    low_stock: "Low stock: only {count} left",
+    in_stock: "In stock: {count} available",
+    helpful: "Helpful",
+    not_helpful: "Not helpful",
+    rate_reply: "Rate this reply",
+    rating_thanks: "Thanks for your feedback!",
+    rating_failed: "Couldn't send your rating. Please try again.",
+    suggested_replies: "Suggested replies",
+    reply_with: "Reply: {label}",
+    too_fast: "You're sending messages faster than we can answer. Please try again in {seconds} seconds.",
+    busy: "I'm still answering your previous message. Please send this one again in a moment.",
+    unavailable: "Sorry, this chat is not available on this site.",
+    went_wrong: "Sorry, something went wrong on our side. Please try again.",
+    cut_off: "The answer was cut off. Please try again.",
+    unreachable: "We couldn't reach the shop's assistant. Please check your connection and try again.",
+  };
+
+  function t(name, values) {
+    return String(T[name]).replace(/\{(\w+)\}/g, function (whole, key) {
+      return values && values[key] !== undefined ? String(values[key]) : whole;
+    });
+  }
   var MAX_STORED_MESSAGES = 60;
   var SESSION_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
   var COLOUR_PATTERN = /^#[0-9A-Fa-f]{6}$/;
@@ -157,20 +191,20 @@
 
   var launcher = el("button", "launcher");
   launcher.type = "button";
-  launcher.setAttribute("aria-label", "Open chat");
+  launcher.setAttribute("aria-label", t("open_chat"));
   launcher.setAttribute("aria-expanded", "false");
   launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"));
 
   var panel = el("section", "panel");
   panel.setAttribute("role", "dialog");
-  panel.setAttribute("aria-label", "Chat with the shop");
+  panel.setAttribute("aria-label", t("chat_with_us"));
   panel.hidden = true;
 
   var header = el("div", "header");
-  var title = el("div", "title", "Chat with us");
+  var title = el("div", "title", t("chat_with_us"));
   var close = el("button", "close", "\u00d7");
   close.type = "button";
-  close.setAttribute("aria-label", "Close chat");
+  close.setAttribute("aria-label", t("close_chat"));
   header.appendChild(title);
   header.appendChild(close);
 
@@ -179,16 +213,16 @@
   log.setAttribute("aria-live", "polite");
 
   var footer = el("div", "footer");
-  var handoff = el("button", "handoff", "Talk to a human");
+  var handoff = el("button", "handoff", t("talk_to_human"));
   handoff.type = "button";
   var form = el("form");
   var input = el("input");
   input.type = "text";
   input.maxLength = 4000;
   input.autocomplete = "off";
-  input.placeholder = "Ask about a product or your order";
-  input.setAttribute("aria-label", "Message");
-  var sendButton = el("button", "send", "Send");
+  input.placeholder = t("placeholder");
+  input.setAttribute("aria-label", t("message"));
+  var sendButton = el("button", "send", t("send"));
   sendButton.type = "submit";
   form.appendChild(input);
   form.appendChild(sendButton);
@@ -231,9 +265,9 @@
 
   function stockText(product) {
     var stock = Number(product.stock);
-    if (product.stock_level === "out_of_stock" || stock <= 0) return "Out of stock";
-    if (product.stock_level === "low") return "Low stock: only " + stock + " left";
-    return "In stock: " + stock + " available";
+    if (product.stock_level === "out_of_stock" || stock <= 0) return t("out_of_stock");
+    if (product.stock_level === "low") return t("low_stock", { count: stock });
+    return t("in_stock", { count: stock });
   }
 
   var imageUrls = {};
@@ -309,23 +343,23 @@
 
   // Thumbs under each finished reply: the shopper rates it once; the shop reviews the ones rated down.
   var RATINGS = [
-    { value: "up", symbol: "\ud83d\udc4d", label: "Helpful" },
-    { value: "down", symbol: "\ud83d\udc4e", label: "Not helpful" },
+    { value: "up", symbol: "\ud83d\udc4d", label: "helpful" },
+    { value: "down", symbol: "\ud83d\udc4e", label: "not_helpful" },
   ];
 
   function showRating(node, msg) {
     if (typeof msg.id !== "string" || !msg.id) return;
     var bar = el("div", "rating");
     bar.setAttribute("role", "group");
-    bar.setAttribute("aria-label", "Rate this reply");
+    bar.setAttribute("aria-label", t("rate_reply"));
     var note = el("span", "rating-note");
     note.setAttribute("role", "status");
     var buttons = RATINGS.map(function (r) {
       var button = el("button", "rate", r.symbol);
       button.type = "button";
       button.dataset.rating = r.value;
-      button.setAttribute("aria-label", r.label);
-      button.title = r.label;
+      button.setAttribute("aria-label", t(r.label));
+      button.title = t(r.label);
       button.setAttribute("aria-pressed", msg.rated === r.value ? "true" : "false");
       button.addEventListener("click", function () { rate(msg, r.value, buttons, note); });
       bar.appendChild(button);
@@ -341,7 +375,7 @@
       b.disabled = true;
       b.setAttribute("aria-pressed", b.dataset.rating === rated ? "true" : "false");
     });
-    note.textContent = "Thanks for your feedback!";
+    note.textContent = t("rating_thanks");
   }
 
   async function rate(msg, value, buttons, note) {
@@ -360,7 +394,7 @@
       settleRating(buttons, note, msg.rated);
     } catch (err) {
       buttons.forEach(function (b) { b.disabled = false; });
-      note.textContent = "Couldn't send your rating. Please try again.";
+      note.textContent = t("rating_failed");
     }
   }
 
@@ -389,7 +423,7 @@
     if (!list.length) return;
     choices = el("div", "choices");
     choices.setAttribute("role", "group");
-    choices.setAttribute("aria-label", "Suggested replies");
+    choices.setAttribute("aria-label", t("suggested_replies"));
     list.forEach(function (choice) {
       var button = el("button", "choice");
       button.type = "button";
@@ -400,7 +434,7 @@
         button.appendChild(el("span", "choice-detail", choice.description));
         label += ", " + choice.description;
       }
-      button.setAttribute("aria-label", "Reply: " + label);
+      button.setAttribute("aria-label", t("reply_with", { label: label }));
       button.addEventListener("click", function () {
         if (busy) return;
         send(choice.title);
@@ -442,11 +476,11 @@
     if (detail) console.warn("HUB chat widget: " + res.status + " " + detail);
     if (res.status === 429) {
       var wait = parseInt(res.headers.get("Retry-After") || "", 10);
-      return "You're sending messages faster than we can answer. Please try again " +
-        (wait > 0 ? "in " + wait + " seconds." : "shortly.");
+      return t("too_fast", { seconds: wait > 0 ? wait : 5 });
     }
-    if (res.status === 401 || res.status === 403) return "Sorry, this chat is not available on this site.";
-    return "Sorry, something went wrong on our side. Please try again.";
+    if (res.status === 409) return t("busy");
+    if (res.status === 401 || res.status === 403) return t("unavailable");
+    return t("went_wrong");
   }
 
   // Server-sent events over fetch: EventSource cannot POST or send the key header.
@@ -533,10 +567,10 @@
             offered = slimChoices(data && data.quick_replies);
           }
         });
-        if (!done) failure = "The answer was cut off. Please try again.";
+        if (!done) failure = t("cut_off");
       }
     } catch (err) {
-      failure = "We couldn't reach the shop's assistant. Please check your connection and try again.";
+      failure = t("unreachable");
     }
     reply.body.classList.remove("typing");
     if (replyText) {
@@ -602,7 +636,7 @@
     state.open = open;
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
-    launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
+    launcher.setAttribute("aria-label", open ? t("close_chat") : t("open_chat"));
     saveState();
     if (open) {
       scrollToEnd();
@@ -619,24 +653,48 @@
     input.value = "";
     send(text);
   });
-  handoff.addEventListener("click", function () { send(HANDOFF_MESSAGE); });
+  handoff.addEventListener("click", function () { send(t("handoff_message")); });
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { setOpen(false); launcher.focus(); }
   });
 
+  var shopName = null;
+
   function applyConfig(config) {
     if (!config || typeof config !== "object") return;
     if (typeof config.shop_name === "string" && config.shop_name) {
-      title.textContent = config.shop_name;
-      panel.setAttribute("aria-label", "Chat with " + config.shop_name);
+      shopName = config.shop_name;
+      title.textContent = shopName;
+      panel.setAttribute("aria-label", t("chat_with_shop", { shop: shopName }));
     }
     if (COLOUR_PATTERN.test(config.primary_colour)) host.style.setProperty("--hub-primary", config.primary_colour);
     if (COLOUR_PATTERN.test(config.accent_colour)) host.style.setProperty("--hub-accent", config.accent_colour);
   }
 
+  // The shopper's language, where the shop speaks it: every label already on screen is written again.
+  function applyText(answer) {
+    if (!answer || typeof answer !== "object" || !answer.text || typeof answer.text !== "object") return;
+    Object.keys(T).forEach(function (name) {
+      if (typeof answer.text[name] === "string" && answer.text[name]) T[name] = answer.text[name];
+    });
+    if (typeof answer.language === "string") host.setAttribute("lang", answer.language);
+    launcher.setAttribute("aria-label", panel.hidden ? t("open_chat") : t("close_chat"));
+    panel.setAttribute("aria-label", shopName ? t("chat_with_shop", { shop: shopName }) : t("chat_with_us"));
+    if (!shopName) title.textContent = t("chat_with_us");
+    close.setAttribute("aria-label", t("close_chat"));
+    handoff.textContent = t("talk_to_human");
+    input.placeholder = t("placeholder");
+    input.setAttribute("aria-label", t("message"));
+    sendButton.textContent = t("send");
+    if (helloText) helloText.textContent = t("greeting");
+  }
+
+  var helloText = null;
+
   function start() {
     document.body.appendChild(host);
-    var hello = messageNode("assistant", "Hi! Ask me about our products, your order, delivery or returns.");
+    var hello = messageNode("assistant", t("greeting"));
+    helloText = hello.body;
     hello.node.dataset.state = "done";
     hello.node.dataset.greeting = "true";
     state.messages.forEach(renderStored);
@@ -648,6 +706,12 @@
     fetch(API + "/v1/chat/config", { headers: { "X-Hub-Key": KEY } })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(applyConfig, function () { /* keep the defaults */ });
+    var languages = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language])
+      .filter(function (tag) { return typeof tag === "string" && /^[A-Za-z0-9-]{1,35}$/.test(tag); })
+      .slice(0, 5);
+    fetch(API + "/v1/chat/text?lang=" + encodeURIComponent(languages.join(",")), { headers: { "X-Hub-Key": KEY } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(applyText, function () { /* keep English */ });
   }
 
   if (document.body) start();

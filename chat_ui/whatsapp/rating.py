@@ -3,7 +3,8 @@
 A conversation counts as resolved when the shopper closes it: their message thanks or says goodbye
 (`agents.engine.closing_of`) and the turn reads it as courtesy or feedback, not as a new question, after the
 assistant answered something of substance (its latest reply whose intent is not a greeting) that the shopper has
-not rated yet. The closing reply then carries two reply buttons, "👍 Helpful" and "👎 Not helpful", whose ids name
+not rated yet. The closing reply then carries two reply buttons ("👍 Helpful" and "👎 Not helpful", in the
+conversation's language: `chat_ui.chrome`), whose ids name
 that substantive reply (`rate:up:<message id>`); WhatsApp sends the id back with the tap, so the tap rates that
 reply (`hub.feedback`) instead of running a turn, and the shopper gets a short thanks.
 """
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.engine import closing_of
 from agents.replies import QuickReply
+from chat_ui.chrome import rating_text
 from chat_ui.whatsapp.events import InboundKind, InboundMessage
 from graphs.turns import TurnResult
 from hub.db import models as m
@@ -26,24 +28,14 @@ from hub.prompting.outputs import Intent
 RATE_PREFIX = "rate:"
 _CLOSING_INTENTS = (Intent.GREETING, Intent.FEEDBACK)
 """What a closing message is read as: courtesy (the engine), or a word of thanks about the help (a model may)."""
-HELPFUL = "👍 Helpful"
-NOT_HELPFUL = "👎 Not helpful"
-THANKS: dict[str, str] = {
-    "en": "Thanks for your feedback! It helps us get better.",
-    "es": "¡Gracias por tu opinión! Nos ayuda a mejorar.",
-    "de": "Danke für dein Feedback! Es hilft uns, besser zu werden.",
-    "fr": "Merci pour votre avis ! Il nous aide à nous améliorer.",
-    "it": "Grazie per il tuo feedback! Ci aiuta a migliorare.",
-    "pt": "Obrigado pelo seu feedback! Ajuda-nos a melhorar.",
-}
-"""What the shopper is told after tapping a rating, in the conversation's language."""
 
 
-def rating_choices(message_id: uuid.UUID) -> list[QuickReply]:
-    """The two reply buttons that rate `message_id`."""
+def rating_choices(message_id: uuid.UUID, language: str | None) -> list[QuickReply]:
+    """The two reply buttons that rate `message_id`, titled in the conversation's language."""
+    helpful, not_helpful, _ = rating_text(language)
     return [
-        QuickReply(id=f"{RATE_PREFIX}up:{message_id}", title=HELPFUL),
-        QuickReply(id=f"{RATE_PREFIX}down:{message_id}", title=NOT_HELPFUL),
+        QuickReply(id=f"{RATE_PREFIX}up:{message_id}", title=helpful),
+        QuickReply(id=f"{RATE_PREFIX}down:{message_id}", title=not_helpful),
     ]
 
 
@@ -89,4 +81,5 @@ async def rating_target(
 
 
 def thanks(language: str | None) -> str:
-    return THANKS.get(language or "en", THANKS["en"])
+    """What the shopper is told after tapping a rating, in the conversation's language."""
+    return rating_text(language)[2]

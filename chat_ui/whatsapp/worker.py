@@ -397,7 +397,7 @@ class WhatsAppChannel:
             message=reply,
             account_config=account.config,
             now=now,
-            choices=result.quick_replies if resolved is None else rating_choices(resolved),
+            choices=result.quick_replies if resolved is None else rating_choices(resolved, result.language),
             language=result.language,
         )
 

@@ -375,3 +375,28 @@ def test_a_return_offers_its_choices_as_buttons_that_send_their_title_on_a_phone
     expect(replies).to_have_count(before + 2)
     expect(replies.last).to_contain_text("RMA-")
     expect(chat.locator(".choices")).to_have_count(0)
+
+
+def test_a_spanish_browser_gets_the_widget_in_spanish_and_asking_for_a_person_stays_in_spanish(
+    browser: Browser, storefront: Storefront
+) -> None:
+    """The widget's own words follow the browser's language where the shop speaks it, and its "talk to a person"
+    button sends a message in that language, so the conversation does not switch to English."""
+    context = browser.new_context(locale="es-ES", viewport={"width": 1100, "height": 820})
+    try:
+        page = context.new_page()
+        page.goto(storefront.shop_url)
+        chat = page.locator("#hub-chat-widget")
+        chat.get_by_role("button", name="Abrir chat").click()
+        expect(chat.get_by_label("Mensaje")).to_be_focused()
+        expect(chat.locator(".msg.assistant .text").first).to_contain_text("Pregúntame")
+        expect(chat.get_by_label("Mensaje")).to_have_attribute("placeholder", "Pregunta por un producto o tu pedido")
+        replies = chat.locator('.msg.assistant[data-state="done"]')
+        with page.expect_response(lambda r: r.url.endswith("/v1/chat/stream")) as info:
+            chat.get_by_role("button", name="Hablar con una persona").click()
+        assert info.value.request.post_data_json["message"] == "Quiero hablar con una persona, por favor."
+        expect(replies).to_have_count(2)
+        meta = json.loads(info.value.text().split("\n\n")[0].split("\n")[1].removeprefix("data: "))
+        assert meta["language"] == "es" and meta["intent"] == "human_handoff", meta
+    finally:
+        context.close()

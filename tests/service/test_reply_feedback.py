@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from chat_ui import console_commands as cc
-from chat_ui.whatsapp.rating import HELPFUL, NOT_HELPFUL, THANKS
+from chat_ui.chrome import RATING_TEXT
 from evals.cases import golden_path, load_cases
 from hub.db import models as m
 from hub.db.engine import session_factory
@@ -162,7 +162,8 @@ async def test_whatsapp_offers_a_rating_after_a_resolved_conversation_and_record
     offer = channel.graph.sends[-1].body
     assert offer["type"] == "interactive"
     buttons = [b["reply"] for b in offer["interactive"]["action"]["buttons"]]
-    assert [b["title"] for b in buttons] == [HELPFUL, NOT_HELPFUL]
+    helpful, not_helpful, thanks = RATING_TEXT["en"]
+    assert [b["title"] for b in buttons] == [helpful, not_helpful]
     assert buttons[1]["id"] == f"rate:down:{answered.id}"
 
     turns_before = len(await channel.messages())
@@ -171,9 +172,9 @@ async def test_whatsapp_offers_a_rating_after_a_resolved_conversation_and_record
     await channel.deliver(tap)
     await channel.settled()
     thanked = channel.graph.sends[-1].body
-    assert thanked["type"] == "text" and thanked["text"]["body"] == THANKS["en"]
+    assert thanked["type"] == "text" and thanked["text"]["body"] == thanks
     stored = await channel.messages()
-    assert len(stored) == turns_before + 2 and stored[-2].content == NOT_HELPFUL, "no turn ran for the tap"
+    assert len(stored) == turns_before + 2 and stored[-2].content == not_helpful, "no turn ran for the tap"
     async with channel.sessions() as session:
         [rating] = (await session.execute(select(m.ReplyFeedback))).scalars()
     assert (rating.message_id, rating.source, rating.rating) == (answered.id, "shopper", -1)

@@ -93,6 +93,26 @@ async def test_an_allowed_origin_can_read_the_chat_reply(hub: httpx.AsyncClient,
     assert config.json() == {"shop_name": demo.shop_name, "primary_colour": "#1F3B33", "accent_colour": "#D08A3C"}
 
 
+async def test_the_widget_text_comes_in_the_shoppers_language_when_the_shop_speaks_it(
+    hub: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
+) -> None:
+    headers = {"X-Hub-Key": demo.storefront_key, "Origin": SHOP_SITE}
+    german = await hub.get("/v1/chat/text", headers={**headers, "Accept-Language": "de-CH, de;q=0.9, en;q=0.5"})
+    assert german.status_code == 200 and german.headers["access-control-allow-origin"] == SHOP_SITE
+    assert german.json()["language"] == "de" and german.json()["text"]["talk_to_human"] == "Mit einem Menschen sprechen"
+    asked = await hub.get("/v1/chat/text", params={"lang": "nl-NL,pt-BR,en"}, headers=headers)
+    assert asked.json()["language"] == "pt" and asked.json()["text"]["send"] == "Enviar"
+    bad = await hub.get("/v1/chat/text", params={"lang": "<script>"}, headers=headers)
+    assert bad.status_code == 422
+    tenant = await session.get(m.Tenant, uuid.UUID(demo.tenant_id))
+    assert tenant is not None
+    await admin.update_tenant_settings(session, tenant, {"languages": ["en", "es"], "default_language": "en"})
+    await session.commit()
+    english = await hub.get("/v1/chat/text", params={"lang": "de-DE"}, headers=headers)
+    assert english.json()["language"] == "en", "the shop does not answer in German, so neither does its widget"
+    assert english.json()["text"]["talk_to_human"] == "Talk to a human"
+
+
 async def test_a_foreign_origin_is_refused_before_the_turn_even_when_another_shop_allows_it(
     hub: httpx.AsyncClient, demo: DemoCredentials, session: AsyncSession
 ) -> None:
