@@ -121,15 +121,18 @@ async def queue_embedding(settings: Settings, tenant_id: uuid.UUID, tenant: str)
     from hub.catalog.vectors import request_embedding
     from hub.jobs import JobQueue
 
-    hint = f"search by meaning needs the products encoded: run `hub catalog embed --tenant {tenant}`"
+    hint = (
+        f"until they are, products are found by their words only; `hub catalog embed --tenant {tenant}` encodes them "
+        "here (search by meaning)"
+    )
     if not settings.redis_url:
-        typer.echo(f"no job queue: {hint}", err=True)
+        typer.echo(f"note: with no job queue configured the products were not queued for encoding: {hint}", err=True)
         return
     try:
         async with JobQueue(settings) as jobs:
             await request_embedding(jobs, tenant_id)
     except (RedisError, OSError):
-        typer.echo(f"the job queue is unreachable: {hint}", err=True)
+        typer.echo(f"the job queue is unreachable, so the products were not queued for encoding: {hint}", err=True)
 
 
 def run_import(
