@@ -116,9 +116,13 @@ head has seen order numbers mostly in requests). Chosen on the first two held-ou
 then measured on a third (see the test)."""
 
 
-def action_of(text: str, *, has_order: bool) -> Read | None:
+def action_of(text: str, *, has_order: bool, tracking: bool = False) -> Read | None:
     """The action a message names, and whether it asks for it to be done (an order number, "I want", "please", "my
-    order") rather than asks about it ("can I return sale items?"); None when it names none."""
+    order") rather than asks about it ("can I return sale items?"); None when it names none.
+
+    `tracking`: the router read the message as asking where an order is; the head alone then starts nothing (only
+    the words may), as "order 1003 please, email bo@example.com" is a status check however much it looks like a
+    cancellation with its identifiers taken out."""
     if _REFERENCE.search(text):
         return Action.STATUS, True
     words = _words_read(text, has_order=has_order)
@@ -134,6 +138,10 @@ def action_of(text: str, *, has_order: bool) -> Read | None:
         read = (read[0], True)  # an order number named: this order, not the policy
     if words is not None and read is not None and read[0] is words[0]:
         return read if p >= HEAD_FLOOR else words
+    if words is not None and read is not None and read[0] is not Action.STATUS:
+        return words  # the words name the verb ("return my order"); the head mixes up returns and cancellations
+    if words is None and tracking:
+        return None
     return read if p >= HEAD_OVERRULES else words
 
 

@@ -278,7 +278,7 @@ class DeterministicEngine:
         catalog = await self._catalog(ctx)
         entities = extract_entities(text, catalog)
         intent = self.router.route(text, catalog.product_words).intent
-        asked = action_of(text, has_order=bool(entities.order_numbers))
+        asked = action_of(text, has_order=bool(entities.order_numbers), tracking=intent == Intent.ORDER_STATUS)
         if pending.action is not None and flows.continues(text, pending, entities):
             intent = flows.INTENTS[pending.action]  # the shopper answers the flow's question
         elif asked is not None and _acts_on(intent, asked):
@@ -326,7 +326,7 @@ class DeterministicEngine:
         self, ctx: ToolContext, turn: EngineTurn, text: str, ent: Entities, pending: Pending, voice: ShopVoice
     ) -> None:
         intent, r = turn.intent, Replies(turn.language)
-        asked = action_of(text, has_order=bool(ent.order_numbers))
+        asked = action_of(text, has_order=bool(ent.order_numbers), tracking=intent == Intent.ORDER_STATUS)
         if pending.action is not None and flows.continues(text, pending, ent):
             await flows.run(partial(self._call, ctx, turn), turn, text, ent, pending)
         elif asked is not None and intent == flows.INTENTS[asked[0]] and asked[1]:

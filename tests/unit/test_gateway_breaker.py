@@ -207,7 +207,18 @@ async def test_a_caller_who_leaves_before_the_model_has_been_slow_is_billed_but_
     # A closed browser or a shutdown cancels the call early: that says nothing about the model.
     async with gateway_harness(tmp_path, embedded_redis.url, config(llm, read_timeout_s=20, hang_after_s=1.0)) as h:
         ctx = h.ctx()
-        await _route_cancelled_after(h, ctx, 0.3)
+        call = asyncio.create_task(
+            h.gateway.generate(
+                ctx,
+                use_case="intent_route",
+                variables={"message": "where is A-10001?", "history": ""},
+                fallback=deterministic,
+            )
+        )
+        await until(lambda: llm.requests)  # the model has the call: leave now, well before it could be slow
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
         assert h.gateway.breaker.snapshot_of(h.gateway.config.provider, "model-a").open_until == 0
         [row] = await h.usage(ctx.request_id)
         assert row.error.startswith("abandoned")

@@ -662,6 +662,28 @@ def test_asking_where_an_order_is_starts_no_action(text: str) -> None:
     assert action_of(text, has_order=True) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("I want to return my order A-12030, jane.doe@example.com", Action.RETURN),
+        ("quiero devolver mi pedido A-12030", Action.RETURN),
+        ("je veux retourner ma commande A-12030", Action.RETURN),
+        ("ich möchte meine Bestellung A-12030 zurückschicken", Action.RETURN),
+        ("please cancel my order A-10001 ana@example.com", Action.CANCEL),
+        ("change the address of order A-10001 to 12 Oak Ave", Action.ADDRESS),
+    ],
+)
+def test_the_verb_a_shopper_wrote_is_the_action_whatever_the_head_reads(text: str, action: Action) -> None:
+    """Without its identifiers "I want to return my order A-12030" is "I want to return my order": the head leans to
+    cancellations there, the words read "return", and the words win."""
+    assert action_of(text, has_order=True) == (action, True)
+
+
+def test_a_message_the_router_reads_as_tracking_starts_nothing_on_the_heads_say_so_alone() -> None:
+    assert action_of("order 1003 please, email bo@example.com", has_order=True, tracking=True) is None
+    assert action_of("cancel order 1003 please, bo@example.com", has_order=True, tracking=True) == (Action.CANCEL, True)
+
+
 def test_a_reason_is_read_by_meaning_only_in_answer_to_why() -> None:
     """Any message of a return is searched for a reason's words; only the answer to "why?" is read by meaning, so
     "I want to return the jeans from order A-10001" gives no reason."""
