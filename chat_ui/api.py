@@ -550,7 +550,7 @@ class WidgetText(BaseModel):
     """Each of the widget's texts by name; `{shop}`, `{count}`, `{seconds}` and `{label}` are filled in by it."""
 
 
-@router.get("/chat/text")
+@router.get("/chat/text", responses=error_responses(422))
 async def widget_text(
     auth: ShopperOrigin,
     session: Session,
