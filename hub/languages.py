@@ -222,12 +222,24 @@ _YES = (
     r"|of course|affirmative|s[iíì]|claro|vale|dale|venga|de acuerdo|adelante|correcto|confirmo|por supuesto|ja|jo|jep|jawohl|genau|klar"
     r"|richtig|gerne|best(?:ä|ae)tige|einverstanden|oui|ouais|d'accord|vas-y|allez-y|bien s[uû]r|confirme|exact|certo"
     r"|certamente|va bene|confermo|esatto|procedi|procedete|sim|pode|isso|beleza|bora|confirmo|com certeza|👍|✅"
+    # everyday and regional ways of saying yes, per language
+    r"|yea|yass|aye|kk|k|alright|all right|fine|perfect|great|cool|deal|definitely|for sure|totally|let'?s do it|proceed"
+    r"|s[ií]p|sipi|[oó]rale|va|sim[oó]n|obvio|perfecto|listo|h[aá]gale|de una|exacto|c[oó]mo no|hecho|ok[aá]"
+    r"|passt|geht klar|alles klar|auf jeden fall|jup|japp|jawoll|gern|sicher|nat[uü]rlich|logo|freilich|perfekt|mach das"
+    r"|ouaip|ouep|carr[ée]ment|parfait|c'est bon|[cç]a marche|allons-y|volontiers|[ée]videmment|absolument|tout [àa] fait"
+    r"|d'acc|dac|certainement|s[iì] certo|perfetto|d'accordo|assolutamente|vai|andiamo|procediamo|fallo|ovvio|sicuro"
+    r"|pode ser|fechado|blz|perfeito|combinado|manda ver|vamos|isso mesmo|exato|t[aá] bom|est[aá] bem|siga"
 )
 _POLITE = (
     r"please|thanks|thank you|por favor|gracias|danke|bitte|merci|s'il (?:te|vous) pla[iî]t|grazie|per favore"
     r"|obrigad[oa]"
 )
-_NO = r"no|nope|nah|don'?t|do not|never ?mind|wait|not now|nein|nee|nicht|lieber nicht|keinen fall|non|pas|nao|não|ninguno|nada|nenhum|👎|❌"
+_NO = (
+    r"no|nope|nah|nay|don'?t|do not|never ?mind|wait|hold (?:on|off)|stop|not now|not yet|no way|rather not|forget it"
+    r"|nein|nee|n[eö]|nicht|lieber nicht|keinen fall|warte|stopp|vergiss es|non|pas|nan|laisse tomber|attends|surtout pas"
+    r"|hors de question|nao|não|nel|nop|ni de broma|ni loco|para nada|mejor no|espera|d[eé]jalo|olv[ií]dalo|ninguno|nada"
+    r"|lascia stare|aspetta|neanche per sogno|per niente|nem pensar|deixa|negativo|nenhum|👎|❌"
+)
 _UNSURE = re.compile(
     r"\b(?:not sure|no s[eé]|no estoy segur[oa]|wei(?:ß|ss) nicht|nicht sicher|je ne sais pas|pas s[uû]r"
     r"|non so|non sono sicur[oa]|n[aã]o sei|n[aã]o tenho certeza)\b",
