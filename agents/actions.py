@@ -181,8 +181,8 @@ def _words_read(text: str, *, has_order: bool) -> Read | None:
         found = Action.ADDRESS
     if found is None:
         return None
-    if found is Action.RETURN and _STATUS.search(said) and not _WANT.search(said):
-        return Action.STATUS, True  # "what's the status of my return?"
+    if found in (Action.RETURN, Action.CANCEL) and _STATUS.search(said) and not _WANT.search(said):
+        return Action.STATUS, True  # "what's the status of my return?", "où en est ma demande d'annulation ?"
     pattern = {Action.CANCEL: _CANCEL, Action.RETURN: _RETURN, Action.ADDRESS: _ADDRESS}[found]
     first = pattern.match(said.lstrip(" ¡¿\"'"))  # an imperative: "return the jeans", "cancela mi pedido"
     wants = has_order or first is not None or _WANT.search(said) is not None or _MY_ORDER.search(said) is not None

@@ -227,7 +227,7 @@ _YES = (
     r"|s[ií]p|sipi|[oó]rale|va|sim[oó]n|obvio|perfecto|listo|h[aá]gale|de una|exacto|c[oó]mo no|hecho|ok[aá]"
     r"|passt|geht klar|alles klar|auf jeden fall|jup|japp|jawoll|gern|sicher|nat[uü]rlich|logo|freilich|perfekt|mach das"
     r"|ouaip|ouep|carr[ée]ment|parfait|c'est bon|[cç]a marche|allons-y|volontiers|[ée]videmment|absolument|tout [àa] fait"
-    r"|d'acc|dac|certainement|s[iì] certo|perfetto|d'accordo|assolutamente|vai|andiamo|procediamo|fallo|ovvio|sicuro"
+    r"|d'acc|dac|certainement|s[iì] certo|perfetto|d'accordo|vai|andiamo|procediamo|fallo|ovvio|sicuro"
     r"|pode ser|fechado|blz|perfeito|combinado|manda ver|vamos|isso mesmo|exato|t[aá] bom|est[aá] bem|siga"
 )
 _POLITE = (

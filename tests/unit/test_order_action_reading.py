@@ -497,6 +497,12 @@ ACTIONS_3 = [
 ]
 REPLIES_3 = [Reply(c["language"], c["text"], c["yes"]) for c in THIRD_SET["replies"]]
 REASONS_3 = [Reason(c["language"], c["text"], ReturnReason(c["reason"])) for c in THIRD_SET["reasons"]]
+FOURTH_SET = json.loads((Path(__file__).parent / "data" / "order_actions_fourth_set.json").read_text(encoding="utf-8"))
+ACTIONS_4 = [
+    Said(c["language"], c["text"], Action(c["action"]) if c["action"] else None, c["wants"])
+    for c in FOURTH_SET["actions"]
+]
+REPLIES_4 = [Reply(c["language"], c["text"], c["yes"]) for c in FOURTH_SET["replies"]]
 
 
 # --- scoring ------------------------------------------------------------------------------------------------------
@@ -576,11 +582,12 @@ def test_accuracy_table() -> None:
     if ACTIONS_2:
         print(table("second held-out set", accuracy_rows(ACTIONS_2, REPLIES_2, REASONS_2, ADDRESSES_2)))
     print(table("third held-out set", accuracy_rows(ACTIONS_3, REPLIES_3, REASONS_3, [])))
-    for said in misses([*ACTIONS, *ACTIONS_2, *ACTIONS_3], action_right):
+    print(table("fourth held-out set", accuracy_rows(ACTIONS_4, REPLIES_4, [], [])))
+    for said in misses([*ACTIONS, *ACTIONS_2, *ACTIONS_3, *ACTIONS_4], action_right):
         print(
             f"  action miss [{said.language}] {said.text!r}: {read_action(said)} (expected {said.action}, {said.wants})"
         )
-    for reply in misses([*REPLIES, *REPLIES_2, *REPLIES_3], lambda r: affirmation(r.text) is r.yes):
+    for reply in misses([*REPLIES, *REPLIES_2, *REPLIES_3, *REPLIES_4], lambda r: affirmation(r.text) is r.yes):
         print(f"  reply miss [{reply.language}] {reply.text!r}: {affirmation(reply.text)} (expected {reply.yes})")
     for reason in misses([*REASONS, *REASONS_2, *REASONS_3], reason_right):
         got = reason_in(reason.text, answering=True)
@@ -624,14 +631,25 @@ THIRD_SET_FLOORS = {"action": 0.8, "reply": 0.65, "reason": 0.8}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_third_held_out_set_is_read_in_every_language(language: str) -> None:
+def test_the_third_and_fourth_held_out_sets_are_read_in_every_language(language: str) -> None:
     for name, cases, right in (
-        ("action", [s for s in ACTIONS_3 if s.language == language], action_right),
-        ("reply", [r for r in REPLIES_3 if r.language == language], lambda r: affirmation(r.text) is r.yes),
+        ("action", [s for s in [*ACTIONS_3, *ACTIONS_4] if s.language == language], action_right),
+        (
+            "reply",
+            [r for r in [*REPLIES_3, *REPLIES_4] if r.language == language],
+            lambda r: affirmation(r.text) is r.yes,
+        ),
         ("reason", [r for r in REASONS_3 if r.language == language], reason_right),
     ):
         missed = misses(cases, right)
         assert 1 - len(missed) / len(cases) >= THIRD_SET_FLOORS[name], (name, [c.text for c in missed])
+
+
+@pytest.mark.parametrize(
+    "reply", [r for r in [*REPLIES_3, *REPLIES_4] if r.yes is not True], ids=lambda r: f"{r.language}:{r.text}"
+)
+def test_no_held_out_no_or_hesitation_is_read_as_yes(reply: Reply) -> None:
+    assert affirmation(reply.text) is not True
 
 
 def test_no_held_out_message_is_in_the_sentence_heads_training_data() -> None:
@@ -641,7 +659,7 @@ def test_no_held_out_message_is_in_the_sentence_heads_training_data() -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     }
-    held_out = [*ACTIONS, *ACTIONS_2, *ACTIONS_3, *REASONS, *REASONS_2, *REASONS_3]
+    held_out = [*ACTIONS, *ACTIONS_2, *ACTIONS_3, *ACTIONS_4, *REASONS, *REASONS_2, *REASONS_3]
     assert [c.text for c in held_out if c.text.casefold() in trained] == []
 
 
