@@ -29,6 +29,7 @@ from rapidfuzz import fuzz
 
 from agents import intent_vectors
 from agents.entities import fold
+from agents.intent_vectors import ACTION_EXAMPLES_PATH, REASON_EXAMPLES_PATH
 from agents.linear import fit_dense_softmax, softmax
 from hub.knowledge import encoder
 from hub.order_requests import ReturnReason
@@ -93,8 +94,6 @@ _MY_ORDER = _words(
 Read = tuple[Action, bool]
 """An action, and whether the message asks for it to be done (True) or asks about it (False)."""
 
-ACTION_EXAMPLES_PATH = intent_vectors.DATA_DIR / "action_examples.jsonl"
-REASON_EXAMPLES_PATH = intent_vectors.DATA_DIR / "reason_examples.jsonl"
 ACTION_LABELS: dict[str, Read | None] = {
     "return_request": (Action.RETURN, True),
     "return_question": (Action.RETURN, False),
@@ -125,14 +124,15 @@ def action_of(text: str, *, has_order: bool, tracking: bool = False) -> Read | N
     cancellation with its identifiers taken out."""
     if _REFERENCE.search(text):
         return Action.STATUS, True
-    words = _words_read(text, has_order=has_order)
-    head = _action_head()
-    vector = intent_vectors.sentence_vector(without_identifiers(text)) if head is not None else None
-    if head is None or vector is None:
+    said = fold(text)
+    negated = _negated(said)
+    words = None if negated is not None else _words_read(said, has_order=has_order)
+    reading = _reading(_action_head(), text)
+    if reading is None:
         return words
-    label, p = head.read(vector)
+    label, p = reading
     read = ACTION_LABELS[label]
-    if read is not None and read[1] and read[0] is _negated(fold(text)):
+    if read is not None and read[1] and read[0] is negated:
         return None  # "I don't want to cancel": the head reads "want to cancel"
     if has_order and read is not None and read[0] is not Action.STATUS:
         read = (read[0], True)  # an order number named: this order, not the policy
@@ -165,10 +165,8 @@ def _negated(said: str) -> Action | None:
     return None
 
 
-def _words_read(text: str, *, has_order: bool) -> Read | None:
-    said = fold(text)
-    if _negated(said) is not None:
-        return None
+def _words_read(said: str, *, has_order: bool) -> Read | None:
+    """What the word patterns read in a folded message (`agents.entities.fold`)."""
     found: Action | None = None
     if _CANCEL.search(said):
         found = Action.CANCEL
@@ -251,12 +249,8 @@ def reason_in(
     for reason, pattern in _REASONS.items():
         if pattern.search(said):
             return reason
-    head = _reason_head() if answering else None
-    vector = intent_vectors.sentence_vector(without_identifiers(text)) if head is not None else None
-    if head is None or vector is None:
-        return None
-    label, p = head.read(vector)
-    return ReturnReason(label) if p >= HEAD_FLOOR else None
+    reading = _reading(_reason_head(), text) if answering else None
+    return ReturnReason(reading[0]) if reading is not None and reading[1] >= HEAD_FLOOR else None
 
 
 @dataclass(frozen=True)
@@ -282,6 +276,12 @@ class SentenceHead:
         probabilities = softmax(vector @ self.weights + self.bias)
         best = int(probabilities.argmax())
         return self.labels[best], float(probabilities[best])
+
+
+def _reading(head: SentenceHead | None, text: str) -> tuple[str, float] | None:
+    """A head's reading of a message without its identifiers; None without the head or the encoder."""
+    vector = intent_vectors.sentence_vector(without_identifiers(text)) if head is not None else None
+    return None if head is None or vector is None else head.read(vector)
 
 
 def train_heads() -> None:

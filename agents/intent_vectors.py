@@ -21,21 +21,26 @@ from hub.knowledge import encoder
 from hub.text import without_identifiers
 
 DATA_DIR = Path(__file__).parent / "data"
-DATA_PATHS: tuple[Path, ...] = tuple(
-    DATA_DIR / name
-    for name in (
-        "intent_examples.jsonl",
-        "intent_paraphrases.jsonl",
-        "intent_holdout.jsonl",
-        "intent_paraphrases_holdout.jsonl",
-        "action_examples.jsonl",
-        "reason_examples.jsonl",
-    )
-)
-"""Every labelled file whose messages have a precomputed vector: the training files and the held-out ones."""
-READ_WITHOUT_IDENTIFIERS: tuple[Path, ...] = (DATA_DIR / "action_examples.jsonl", DATA_DIR / "reason_examples.jsonl")
+ACTION_EXAMPLES_PATH = DATA_DIR / "action_examples.jsonl"
+"""The action reader's labelled messages (`agents.actions`)."""
+REASON_EXAMPLES_PATH = DATA_DIR / "reason_examples.jsonl"
+"""The return-reason reader's labelled messages (`agents.actions`)."""
+READ_WITHOUT_IDENTIFIERS: tuple[Path, ...] = (ACTION_EXAMPLES_PATH, REASON_EXAMPLES_PATH)
 """Files whose readers read a message without its order numbers, emails and phones (`hub.text.without_identifiers`):
 those forms of their messages are shipped too."""
+DATA_PATHS: tuple[Path, ...] = (
+    *(
+        DATA_DIR / name
+        for name in (
+            "intent_examples.jsonl",
+            "intent_paraphrases.jsonl",
+            "intent_holdout.jsonl",
+            "intent_paraphrases_holdout.jsonl",
+        )
+    ),
+    *READ_WITHOUT_IDENTIFIERS,
+)
+"""Every labelled file whose messages have a precomputed vector: the training files and the held-out ones."""
 ARTIFACT_PATH = DATA_DIR / "intent_vectors.npz"
 
 

@@ -209,6 +209,10 @@ ShopperOrigin = Annotated[Authenticated, Depends(shopper_origin)]
 # --- rate limits --------------------------------------------------------------------------------------
 
 
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+"""A widget session id, as the widget makes them (chat, ratings and the people's-replies poll all take one)."""
+
+
 class ChatIn(BaseModel):
     # Shoppers' widgets of another version may send fields this one does not know: they are ignored (the body is
     # bounded, so they cost nothing), while a missing or misspelt `message` still gets a 422 naming it.
@@ -217,7 +221,7 @@ class ChatIn(BaseModel):
     session_id: str = Field(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:-]+$",
+        pattern=SESSION_ID_PATTERN,
         description="The widget's session id; one conversation per session.",
     )
     message: str = Field(min_length=1, max_length=4000, pattern=NO_NUL, description="What the shopper wrote.")
@@ -382,7 +386,7 @@ class FeedbackIn(BaseModel):
     session_id: str = Field(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:-]+$",
+        pattern=SESSION_ID_PATTERN,
         description="The widget's session id: the reply must be in this session's conversation.",
     )
     message_id: uuid.UUID = Field(description="The reply's `message_id`, as `POST /v1/chat` returned it.")
@@ -621,7 +625,7 @@ MESSAGES_SHOWN = 50
 async def chat_messages(
     auth: ShopperOrigin,
     session: Session,
-    session_id: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")],
+    session_id: Annotated[str, Query(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)],
     after: Annotated[uuid.UUID | None, Query(description="Only replies stored after this message (its id).")] = None,
 ) -> ChatMessages:
     """Return people's replies in the key's shop's conversation for this widget session, and who handles it."""

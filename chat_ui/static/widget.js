@@ -191,20 +191,17 @@
 
   var launcher = el("button", "launcher");
   launcher.type = "button";
-  launcher.setAttribute("aria-label", t("open_chat"));
   launcher.setAttribute("aria-expanded", "false");
   launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"));
 
   var panel = el("section", "panel");
   panel.setAttribute("role", "dialog");
-  panel.setAttribute("aria-label", t("chat_with_us"));
   panel.hidden = true;
 
   var header = el("div", "header");
-  var title = el("div", "title", t("chat_with_us"));
+  var title = el("div", "title");
   var close = el("button", "close", "\u00d7");
   close.type = "button";
-  close.setAttribute("aria-label", t("close_chat"));
   header.appendChild(title);
   header.appendChild(close);
 
@@ -213,21 +210,20 @@
   log.setAttribute("aria-live", "polite");
 
   var footer = el("div", "footer");
-  var handoff = el("button", "handoff", t("talk_to_human"));
+  var handoff = el("button", "handoff");
   handoff.type = "button";
   var form = el("form");
   var input = el("input");
   input.type = "text";
   input.maxLength = 4000;
   input.autocomplete = "off";
-  input.placeholder = t("placeholder");
-  input.setAttribute("aria-label", t("message"));
-  var sendButton = el("button", "send", t("send"));
+  var sendButton = el("button", "send");
   sendButton.type = "submit";
   form.appendChild(input);
   form.appendChild(sendButton);
   footer.appendChild(handoff);
   footer.appendChild(form);
+  writeLabels();
 
   panel.appendChild(header);
   panel.appendChild(log);
@@ -664,8 +660,7 @@
     if (!config || typeof config !== "object") return;
     if (typeof config.shop_name === "string" && config.shop_name) {
       shopName = config.shop_name;
-      title.textContent = shopName;
-      panel.setAttribute("aria-label", t("chat_with_shop", { shop: shopName }));
+      writeLabels();
     }
     if (COLOUR_PATTERN.test(config.primary_colour)) host.style.setProperty("--hub-primary", config.primary_colour);
     if (COLOUR_PATTERN.test(config.accent_colour)) host.style.setProperty("--hub-accent", config.accent_colour);
@@ -678,9 +673,14 @@
       if (typeof answer.text[name] === "string" && answer.text[name]) T[name] = answer.text[name];
     });
     if (typeof answer.language === "string") host.setAttribute("lang", answer.language);
+    writeLabels();
+  }
+
+  // Every label on screen, from `T` and the shop's name: written once the DOM is built and again when either arrives.
+  function writeLabels() {
     launcher.setAttribute("aria-label", panel.hidden ? t("open_chat") : t("close_chat"));
     panel.setAttribute("aria-label", shopName ? t("chat_with_shop", { shop: shopName }) : t("chat_with_us"));
-    if (!shopName) title.textContent = t("chat_with_us");
+    title.textContent = shopName || t("chat_with_us");
     close.setAttribute("aria-label", t("close_chat"));
     handoff.textContent = t("talk_to_human");
     input.placeholder = t("placeholder");

@@ -212,7 +212,8 @@ def _public(address: str) -> bool:
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport over a connection pool that connects through `PublicAddressesOnly`."""
+    """httpx's own transport over a connection pool that connects through `PublicAddressesOnly` (httpx takes no
+    network backend, so the pool it builds, still without connections, is replaced)."""
 
     def __init__(self) -> None:
         super().__init__(trust_env=False)
